@@ -1,0 +1,170 @@
+/*
+ * JSON through lua-cjson, the one JSON library of the project.
+ *
+ * The host keeps data as JSON text; these helpers turn it into Lua
+ * values and back. They use a private cjson instance (cjson.new), so a
+ * journey that changes cjson's settings cannot change how the host
+ * reads and writes events.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_host.h"
+
+/* lua-cjson.h needs lua_State declared first. */
+#include <lua-cjson.h>
+
+static const char encode_key = 'e';
+static const char decode_key = 'd';
+static const char null_key = 'n';
+
+
+/* Loads the private instance on first use. [-0, +0, m] */
+static void ensure_cjson(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &encode_key) != LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
+
+    luaL_requiref(L, "cjson", luaopen_cjson, 0);   /* stack: cjson */
+    lua_getfield(L, -1, "new");                   /* stack: cjson, new */
+    lua_call(L, 0, 1);                            /* stack: cjson, inst */
+
+    lua_getfield(L, -1, "encode_sparse_array");
+    lua_pushboolean(L, 1);
+    lua_call(L, 1, 0);
+    lua_getfield(L, -1, "decode_invalid_numbers");
+    lua_pushboolean(L, 0);
+    lua_call(L, 1, 0);
+    lua_getfield(L, -1, "encode_invalid_numbers");
+    lua_pushboolean(L, 0);
+    lua_call(L, 1, 0);
+
+    lua_getfield(L, -1, "encode");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &encode_key);
+    lua_getfield(L, -1, "decode");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &decode_key);
+    lua_getfield(L, -1, "null");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &null_key);
+    lua_pop(L, 2);                                /* stack: (empty) */
+}
+
+
+/* Replaces cjson.null by nil, recursively, in the table at idx.
+ * [-0, +0, m] */
+static void strip_nulls(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &null_key);      /* stack: null */
+    int null_idx = lua_gettop(L);
+
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {                    /* stack: null, k, v */
+        if (lua_rawequal(L, -1, null_idx)) {
+            lua_pushvalue(L, -2);
+            lua_pushnil(L);
+            lua_rawset(L, idx);    /* assigning nil to an existing key is allowed in next */
+        } else if (lua_type(L, -1) == LUA_TTABLE) {
+            strip_nulls(L, -1);
+        }
+        lua_pop(L, 1);                                 /* stack: null, k */
+    }
+    lua_pop(L, 1);
+}
+
+
+static int decode_protected(lua_State *L)
+{
+    const char *json = lua_touserdata(L, 1);
+
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &decode_key);
+    lua_pushstring(L, json);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+
+void jy_lua_json_decode(lua_State *L, const char *json)
+{
+    ensure_cjson(L);
+
+    lua_pushcfunction(L, decode_protected);
+    lua_pushlightuserdata(L, (void *)json);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        lua_pushfstring(L, "invalid JSON in stored data: %s", lua_tostring(L, -1));
+        lua_error(L);
+    }
+
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &null_key);
+    if (lua_rawequal(L, -1, -2)) {
+        lua_pop(L, 2);
+        lua_pushnil(L);
+        return;
+    }
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TTABLE)
+        strip_nulls(L, -1);
+}
+
+
+char *jy_lua_json_encode(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    ensure_cjson(L);
+
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &encode_key);
+    lua_pushvalue(L, idx);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+        return NULL; /* the message stays on the stack */
+
+    size_t len = 0;
+    const char *text = lua_tolstring(L, -1, &len);
+    char *copy = malloc(len + 1);
+    if (copy != NULL)
+        memcpy(copy, text, len + 1);
+    lua_pop(L, 1);
+    if (copy == NULL)
+        lua_pushliteral(L, "out of memory encoding JSON");
+    return copy;
+}
+
+
+void jy_lua_push_event(lua_State *L, const jy_event *event)
+{
+    lua_createtable(L, 0, 6);                      /* stack: event */
+    lua_pushinteger(L, (lua_Integer)event->seq);
+    lua_setfield(L, -2, "seq");
+    if (event->id != NULL) {
+        lua_pushstring(L, event->id);
+        lua_setfield(L, -2, "id");
+    }
+    lua_pushstring(L, event->user);
+    lua_setfield(L, -2, "user");
+    lua_pushstring(L, event->name);
+    lua_setfield(L, -2, "name");
+    jy_lua_push_time(L, event->ts);
+    lua_setfield(L, -2, "ts");
+    jy_lua_json_decode(L, event->data_json);       /* stack: event, data */
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    lua_setfield(L, -2, "data");                   /* stack: event */
+    if (event->user_json != NULL) {
+        jy_lua_json_decode(L, event->user_json);
+        lua_setfield(L, -2, "user_attributes");
+    }
+}
+
+
+void jy_lua_push_time(lua_State *L, jy_time t)
+{
+    /* Whole seconds stay integers so journeys can print and compare them
+     * as they would os.time() values. */
+    if (t % 1000 == 0)
+        lua_pushinteger(L, (lua_Integer)(t / 1000));
+    else
+        lua_pushnumber(L, (lua_Number)t / 1000.0);
+}

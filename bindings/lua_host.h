@@ -1,0 +1,134 @@
+/*
+ * The Lua side of a host: one jy_lua_host ties a jy_host to a Lua state
+ * and implements the runtime interface (host/runtime.h) with Lua
+ * coroutines. Shared by the files of bindings/ only.
+ *
+ * Several hosts may share one Lua state (specs create many); each run
+ * coroutine is registered in a per-state table that maps the thread to
+ * its run, which is how j.* functions find the run that calls them.
+ */
+#ifndef JOURNEY_BINDINGS_LUA_HOST_H
+#define JOURNEY_BINDINGS_LUA_HOST_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "duration.h"
+#include "host.h"
+
+/* Run flags kept in jy_run.runtime_flags. */
+#define JY_RUN_IN_STEP 1u /* executing the function of a j.step */
+
+typedef struct jy_lua_host {
+    lua_State *L;          /* a thread of the state owned by this host,
+                            * used for work outside runs */
+    int thread_ref;        /* anchors L in the registry */
+    jy_host *host;
+    jy_clock clock;
+    jy_store *store;       /* owned */
+    int log_ref;           /* optional Lua log function, or LUA_NOREF */
+    int event_data_ref;    /* decoded data of the current event */
+    const jy_event *current_event;
+    int refs;              /* registry refs held; zero after close */
+    jy_time start_time;
+} jy_lua_host;
+
+/* Creates a host on the state of L with a virtual clock at start (or a
+ * real clock when is_virtual is 0) and a memory store. Returns NULL when
+ * out of memory. The host anchors a thread of its own; free with
+ * jy_lua_host_free. */
+jy_lua_host *jy_lua_host_new(lua_State *L, int is_virtual, jy_time start);
+
+/* Releases every run, journey and ref, and the store. NULL is ignored. */
+void jy_lua_host_free(jy_lua_host *lh);
+
+/* Loads the journeys of the script at path (chunk name "@path", so
+ * messages start with "path:line:"). Returns 0, or a negative code with
+ * the message in err; journeys defined before an error stay loaded. */
+int jy_lua_host_load(jy_lua_host *lh, const char *path, jy_error *err);
+
+/* Registers the journey.define table at index idx of L with lh.
+ * [-0, +0, v] raises on an invalid definition. */
+void jy_lua_define(lua_State *L, jy_lua_host *lh, int idx);
+
+/* Opens the journey module: pushes its table. [-0, +1, m] */
+int luaopen_journey(lua_State *L);
+
+/* --- shared helpers --- */
+
+/* Returns the run whose coroutine is L, or raises an error naming
+ * function (such as "j.wait_for") when L is not a run. [-0, +0, v] */
+jy_run *jy_lua_check_run(lua_State *L, const char *function);
+
+/* Returns the run whose coroutine is L, or NULL. [-0, +0, -] */
+jy_run *jy_lua_current_run(lua_State *L);
+
+/* Raises the error of a failed host call as a Lua error at the caller's
+ * line. [-0, +0, v] */
+int jy_lua_raise(lua_State *L, const jy_error *err);
+
+/* Reads a duration: a number of seconds or a string such as "2d".
+ * Raises an error that quotes a bad value and names what it is for.
+ * [-0, +0, v] */
+jy_duration jy_lua_check_duration(lua_State *L, int idx, const char *what);
+
+/* Reads a time: epoch seconds or an ISO-8601 string. [-0, +0, v] */
+jy_time jy_lua_check_time(lua_State *L, int idx, const char *what);
+
+/* Pushes a time as seconds since the epoch. [-0, +1, -] */
+void jy_lua_push_time(lua_State *L, jy_time t);
+
+/* Pushes event as a table {seq, id, user, name, ts, data}, decoding its
+ * data anew so every receiver gets its own copy. [-0, +1, m] */
+void jy_lua_push_event(lua_State *L, const jy_event *event);
+
+/* Decodes JSON text and pushes the value, JSON null as nil. Raises on
+ * invalid JSON. [-0, +1, e] */
+void jy_lua_json_decode(lua_State *L, const char *json);
+
+/* Encodes the value at idx as JSON; returns a malloc'd string, or NULL
+ * with an error message pushed when the value cannot be encoded.
+ * [-0, +(0|1), m] */
+char *jy_lua_json_encode(lua_State *L, int idx);
+
+/* Returns 1 when the data value at data_idx satisfies the match table
+ * at match_idx: every key of match (dotted keys as paths) is present
+ * in data with an equal value; nested tables compare by value; types
+ * are strict but integer and float numbers compare by value.
+ * [-0, +0, -] */
+int jy_lua_match(lua_State *L, int match_idx, int data_idx);
+
+/* Installs journaled os.time, math.random and run-tagged print into the
+ * state of L, once per state. [-0, +0, m] */
+void jy_lua_install_sandbox(lua_State *L);
+
+/* Registers j.* functions: pushes the table of shared step functions.
+ * [-0, +1, m] */
+void jy_lua_push_api(lua_State *L);
+
+/* Step functions, one file each. [-?, +?, v] as documented for Lua. */
+int ljy_wait_for(lua_State *L);
+int ljy_events(lua_State *L);
+int ljy_sleep(lua_State *L);
+int ljy_sleep_until(lua_State *L);
+int ljy_emit(lua_State *L);
+int ljy_step(lua_State *L);
+
+/* The resume driver: the only caller of lua_resume. Resumes the run's
+ * coroutine co with nargs values on its stack and fills outcome. */
+void jy_lua_resume(jy_lua_host *lh, jy_run *run, lua_State *co, int nargs,
+                   jy_outcome *outcome);
+
+/* Returns the jy_lua_host of run. */
+jy_lua_host *jy_lua_host_of(const jy_run *run);
+
+/* Journals a step or raises the host's error. [-0, +0, v] */
+void jy_lua_journal(lua_State *L, jy_run *run, jy_step_kind kind,
+                    const char *name, const char *result_json);
+
+/* Reads the next journal entry of a replaying run: returns it, or NULL
+ * when the step must run live; raises on divergence. [-0, +0, v] */
+const jy_journal_entry *jy_lua_replay(lua_State *L, jy_run *run,
+                                      jy_step_kind kind, const char *name);
+
+#endif

@@ -1,0 +1,650 @@
+/*
+ * The `journey` Lua module: journey.define for scripts, and
+ * journey.host{} for specs, a host on a virtual clock with the memory
+ * store that a spec feeds events, moves through time and inspects.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_host.h"
+#include "timefmt.h"
+#include "transcript.h"
+
+#define HOST_METATABLE "journey.host"
+
+void jy_lua_push_define(lua_State *L);
+
+typedef struct host_box {
+    jy_lua_host *lh; /* NULL once closed */
+    int traces_ref;  /* Lua array of trace tables */
+} host_box;
+
+
+static host_box *check_box(lua_State *L)
+{
+    host_box *box = luaL_checkudata(L, 1, HOST_METATABLE);
+    if (box->lh == NULL)
+        luaL_error(L, "the host is closed");
+    return box;
+}
+
+
+/* Records every trace as a table, so specs can assert on what journeys
+ * did in order. */
+static void collect_trace(void *ctx, const jy_trace *trace)
+{
+    host_box *box = ctx;
+    lua_State *L = box->lh->L;
+    static const char *const kinds[] = {
+        "event", "duplicate", "started", "waiting", "sleeping", "woken",
+        "emitted", "completed", "failed", "cancelled", "log",
+    };
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, box->traces_ref);  /* stack: traces */
+    lua_createtable(L, 0, 8);                            /* stack: traces, t */
+    lua_pushstring(L, kinds[trace->kind]);
+    lua_setfield(L, -2, "kind");
+    jy_lua_push_time(L, trace->at);
+    lua_setfield(L, -2, "at");
+    if (trace->run != NULL) {
+        lua_pushinteger(L, (lua_Integer)trace->run->id);
+        lua_setfield(L, -2, "run");
+        lua_pushstring(L, trace->run->journey->name);
+        lua_setfield(L, -2, "journey");
+        lua_pushstring(L, trace->run->user);
+        lua_setfield(L, -2, "user");
+    }
+    if (trace->event != NULL) {
+        lua_pushstring(L, trace->event->name);
+        lua_setfield(L, -2, "event");
+        if (trace->run == NULL) {
+            lua_pushstring(L, trace->event->user);
+            lua_setfield(L, -2, "user");
+        }
+    }
+    if (trace->detail != NULL) {
+        lua_pushstring(L, trace->detail);
+        lua_setfield(L, -2, "detail");
+    }
+    if (trace->kind == JY_TRACE_WAITING || trace->kind == JY_TRACE_SLEEPING) {
+        jy_lua_push_time(L, trace->deadline);
+        lua_setfield(L, -2, "deadline");
+    }
+    jy_buf line;
+    jy_buf_init(&line);
+    if (jy_transcript_line(&line, trace, 1) && !jy_buf_failed(&line)) {
+        lua_pushstring(L, line.data);
+        lua_setfield(L, -2, "line");
+    }
+    jy_buf_free(&line);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+}
+
+
+/* Calls the spec's log function, when it gave one. */
+static void forward_log(void *ctx, jy_log_level level, uint64_t run_id,
+                        const char *journey, const char *message)
+{
+    static const char *const levels[] = {"debug", "info", "warn", "error"};
+    host_box *box = ctx;
+    lua_State *L = box->lh->L;
+
+    if (box->lh->log_ref == LUA_NOREF)
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, box->lh->log_ref);
+    lua_pushstring(L, levels[level]);
+    lua_pushinteger(L, (lua_Integer)run_id);
+    if (journey != NULL)
+        lua_pushstring(L, journey);
+    else
+        lua_pushnil(L);
+    lua_pushstring(L, message);
+    if (lua_pcall(L, 4, 0, 0) != LUA_OK)
+        lua_pop(L, 1); /* a failing log function must not stop the host */
+}
+
+
+/* journey.host{start =, clock =, log =} [-0, +1, v] */
+static int ljy_host_new(lua_State *L)
+{
+    jy_time start = 1704067200000; /* 2024-01-01T00:00:00Z */
+    int is_virtual = 1;
+
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        if (lua_getfield(L, 1, "start") != LUA_TNIL)
+            start = jy_lua_check_time(L, -1, "journey.host start");
+        lua_pop(L, 1);
+        if (lua_getfield(L, 1, "clock") != LUA_TNIL) {
+            const char *clock = luaL_checkstring(L, -1);
+            if (strcmp(clock, "real") == 0)
+                is_virtual = 0;
+            else if (strcmp(clock, "virtual") != 0)
+                luaL_error(L, "journey.host: invalid clock \"%s\": use \"virtual\" or \"real\"",
+                           clock);
+        }
+        lua_pop(L, 1);
+        if (lua_getfield(L, 1, "store") != LUA_TNIL &&
+            strcmp(luaL_checkstring(L, -1), "memory") != 0)
+            luaL_error(L, "journey.host: invalid store \"%s\": the module supports \"memory\"",
+                       lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+
+    host_box *box = lua_newuserdatauv(L, sizeof *box, 0);   /* stack: box */
+    box->lh = NULL;
+    box->traces_ref = LUA_NOREF;
+    luaL_setmetatable(L, HOST_METATABLE);
+
+    box->lh = jy_lua_host_new(L, is_virtual, start);
+    if (box->lh == NULL)
+        return luaL_error(L, "out of memory creating a host");
+    lua_newtable(L);
+    box->traces_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    jy_host_set_trace(box->lh->host, collect_trace, box);
+    jy_host_set_log(box->lh->host, forward_log, box);
+
+    if (lua_istable(L, 1) && lua_getfield(L, 1, "log") != LUA_TNIL) {
+        luaL_checktype(L, -1, LUA_TFUNCTION);
+        box->lh->log_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    } else if (lua_istable(L, 1)) {
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+
+/* h:load(path) raises the script's error with its file and line. */
+static int ljy_host_load(lua_State *L)
+{
+    host_box *box = check_box(L);
+    const char *path = luaL_checkstring(L, 2);
+    jy_error err;
+    jy_error_clear(&err);
+
+    if (jy_lua_host_load(box->lh, path, &err) != 0)
+        return luaL_error(L, "%s", err.message);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+
+/* h:define{...} */
+static int ljy_host_define(lua_State *L)
+{
+    host_box *box = check_box(L);
+    jy_lua_define(L, box->lh, 2);
+    return 0;
+}
+
+
+/* Reads an event table of a spec into a new jy_event. [-0, +0, v] */
+static jy_event *check_event(lua_State *L, int idx, jy_lua_host *lh)
+{
+    luaL_checktype(L, idx, LUA_TTABLE);
+    int top = lua_gettop(L);
+
+    const char *user = NULL;
+    const char *user_json = NULL;
+    int user_type = lua_getfield(L, idx, "user");
+    if (user_type == LUA_TSTRING) {
+        user = lua_tostring(L, -1);
+    } else if (user_type == LUA_TTABLE) {
+        if (lua_getfield(L, -1, "id") != LUA_TSTRING)
+            luaL_error(L, "event user table needs a string id");
+        user = lua_tostring(L, -1);
+        char *json = jy_lua_json_encode(L, -2);
+        if (json == NULL)
+            luaL_error(L, "event user cannot be written as JSON: %s", lua_tostring(L, -1));
+        lua_pushstring(L, json);
+        free(json);
+        user_json = lua_tostring(L, -1);
+    } else {
+        luaL_error(L, "event needs a user (a string, or a table with an id)");
+    }
+
+    if (lua_getfield(L, idx, "name") != LUA_TSTRING) {
+        lua_pop(L, 1);
+        if (lua_getfield(L, idx, "event") != LUA_TSTRING)
+            luaL_error(L, "event needs a name (a string), such as \"app/signed_up\"");
+    }
+    const char *name = lua_tostring(L, -1);
+
+    const char *id = NULL;
+    if (lua_getfield(L, idx, "id") != LUA_TNIL)
+        id = luaL_tolstring(L, -1, NULL);
+
+    jy_time ts = jy_host_now(lh->host);
+    if (lua_getfield(L, idx, "ts") != LUA_TNIL)
+        ts = jy_lua_check_time(L, -1, "event ts");
+    lua_pop(L, 1);
+
+    const char *data_json = "{}";
+    if (lua_getfield(L, idx, "data") != LUA_TNIL) {
+        luaL_checktype(L, -1, LUA_TTABLE);
+        char *json = jy_lua_json_encode(L, -1);
+        if (json == NULL)
+            luaL_error(L, "event data cannot be written as JSON: %s", lua_tostring(L, -1));
+        lua_pushstring(L, json);
+        free(json);
+        data_json = lua_tostring(L, -1);
+        if (strcmp(data_json, "[]") == 0)
+            data_json = "{}";
+    }
+
+    jy_event *event = jy_event_new(id, user, name, ts, data_json, user_json, 0);
+    lua_settop(L, top);
+    if (event == NULL)
+        luaL_error(L, "out of memory creating an event");
+    return event;
+}
+
+
+/* h:ingest{user =, name =, data =, id =, ts =} returns the event's
+ * sequence number, or nil and "duplicate". */
+static int ljy_host_ingest(lua_State *L)
+{
+    host_box *box = check_box(L);
+    jy_event *event = check_event(L, 2, box->lh);
+    jy_error err;
+    jy_error_clear(&err);
+
+    int rc = jy_host_ingest(box->lh->host, event, &err);
+    if (rc == JY_EEXIST) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "duplicate");
+        return 2;
+    }
+    if (rc != 0)
+        return luaL_error(L, "ingest failed: %s", err.message);
+    lua_pushinteger(L, (lua_Integer)event->seq);
+    return 1;
+}
+
+
+/* h:advance(duration): moves the virtual clock, firing deadlines. */
+static int ljy_host_advance(lua_State *L)
+{
+    host_box *box = check_box(L);
+    jy_duration d = jy_lua_check_duration(L, 2, "host:advance");
+    jy_time target = 0;
+    jy_error err;
+
+    if (jy_time_add(jy_host_now(box->lh->host), d, &target, &err) != 0)
+        return luaL_error(L, "host:advance: %s", err.message);
+    jy_host_advance_to(box->lh->host, target);
+    return 0;
+}
+
+
+/* h:advance_to(time) */
+static int ljy_host_advance_to(lua_State *L)
+{
+    host_box *box = check_box(L);
+    jy_time target = jy_lua_check_time(L, 2, "host:advance_to");
+    jy_host_advance_to(box->lh->host, target);
+    return 0;
+}
+
+
+static int ljy_host_now(lua_State *L)
+{
+    host_box *box = check_box(L);
+    jy_lua_push_time(L, jy_host_now(box->lh->host));
+    return 1;
+}
+
+
+/* Pushes a run as a table; with_journal adds its journal. [-0, +1, m] */
+static void push_run(lua_State *L, jy_lua_host *lh, const jy_run *run, int with_journal)
+{
+    lua_createtable(L, 0, 12);
+    lua_pushinteger(L, (lua_Integer)run->id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, run->journey->name);
+    lua_setfield(L, -2, "journey");
+    lua_pushstring(L, run->user);
+    lua_setfield(L, -2, "user");
+    if (run->key != NULL) {
+        lua_pushstring(L, run->key);
+        lua_setfield(L, -2, "key");
+    }
+    lua_pushstring(L, jy_run_status_name(run->status));
+    lua_setfield(L, -2, "status");
+    jy_lua_push_time(L, run->started_at);
+    lua_setfield(L, -2, "started_at");
+    if (!jy_run_status_is_live(run->status)) {
+        jy_lua_push_time(L, run->ended_at);
+        lua_setfield(L, -2, "ended_at");
+    }
+    if (run->result_json != NULL) {
+        jy_lua_json_decode(L, run->result_json);
+        lua_setfield(L, -2, "result");
+    }
+    if (run->error != NULL) {
+        lua_pushstring(L, run->error);
+        lua_setfield(L, -2, "error");
+    }
+    if (jy_timer_is_queued(&run->timer)) {
+        jy_lua_push_time(L, run->timer.deadline);
+        lua_setfield(L, -2, "deadline");
+    }
+    if (run->wait_name_count > 0) {
+        lua_createtable(L, (int)run->wait_name_count, 0);
+        for (size_t i = 0; i < run->wait_name_count; i++) {
+            lua_pushstring(L, run->wait_names[i]);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        lua_setfield(L, -2, "waiting_for");
+    }
+    lua_pushinteger(L, run->journal_len);
+    lua_setfield(L, -2, "steps");
+
+    if (!with_journal)
+        return;
+    lua_createtable(L, (int)run->journal_len, 0);
+    for (uint32_t i = 0; i < run->journal_len; i++) {
+        const jy_journal_entry *e = lh->store->ops->journal_get(lh->store, run->id, i);
+        if (e == NULL)
+            break;
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, jy_step_kind_name(e->kind));
+        lua_setfield(L, -2, "kind");
+        lua_pushstring(L, e->name);
+        lua_setfield(L, -2, "name");
+        jy_lua_push_time(L, e->at);
+        lua_setfield(L, -2, "at");
+        lua_pushstring(L, e->result_json);
+        lua_setfield(L, -2, "result");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "journal");
+}
+
+
+/* h:run(id) returns the run with its journal, or nil. */
+static int ljy_host_run(lua_State *L)
+{
+    host_box *box = check_box(L);
+    jy_run *run = jy_host_run(box->lh->host, (uint64_t)luaL_checkinteger(L, 2));
+
+    if (run == NULL)
+        return 0;
+    push_run(L, box->lh, run, 1);
+    return 1;
+}
+
+
+/* h:runs{journey =, user =, status =} returns the runs, oldest first. */
+static int ljy_host_runs(lua_State *L)
+{
+    host_box *box = check_box(L);
+    const char *journey = NULL, *user = NULL, *status = NULL;
+
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "journey");
+        lua_getfield(L, 2, "user");
+        lua_getfield(L, 2, "status");
+        journey = lua_tostring(L, -3);
+        user = lua_tostring(L, -2);
+        status = lua_tostring(L, -1);
+    }
+
+    lua_newtable(L);
+    lua_Integer n = 0;
+    jy_host *host = box->lh->host;
+    for (uint64_t id = 1; id < host->next_run_id; id++) {
+        jy_run *run = jy_host_run(host, id);
+        if (run == NULL)
+            continue;
+        if (journey != NULL && strcmp(journey, run->journey->name) != 0)
+            continue;
+        if (user != NULL && strcmp(user, run->user) != 0)
+            continue;
+        if (status != NULL && strcmp(status, jy_run_status_name(run->status)) != 0)
+            continue;
+        push_run(L, box->lh, run, 0);
+        lua_rawseti(L, -2, ++n);
+    }
+    return 1;
+}
+
+
+/* h:events{user =, name =, emitted = true} returns stored events in
+ * order; emitted = true keeps only events that runs emitted, with
+ * their journey and run. */
+static int ljy_host_events(lua_State *L)
+{
+    host_box *box = check_box(L);
+    const char *user = NULL, *name = NULL;
+    int emitted_only = 0;
+
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "user");
+        lua_getfield(L, 2, "name");
+        lua_getfield(L, 2, "emitted");
+        user = lua_tostring(L, -3);
+        name = lua_tostring(L, -2);
+        emitted_only = lua_toboolean(L, -1);
+    }
+
+    lua_newtable(L);
+    lua_Integer n = 0;
+    jy_store *store = box->lh->store;
+    for (uint64_t seq = 1;; seq++) {
+        const jy_event *event = store->ops->event_get(store, seq);
+        if (event == NULL)
+            break;
+        if (user != NULL && strcmp(user, event->user) != 0)
+            continue;
+        if (name != NULL && strcmp(name, event->name) != 0)
+            continue;
+        if (emitted_only && event->origin_run == 0)
+            continue;
+        jy_lua_push_event(L, event);
+        if (event->origin_run != 0) {
+            jy_run *run = jy_host_run(box->lh->host, event->origin_run);
+            lua_pushinteger(L, (lua_Integer)event->origin_run);
+            lua_setfield(L, -2, "run");
+            if (run != NULL) {
+                lua_pushstring(L, run->journey->name);
+                lua_setfield(L, -2, "journey");
+            }
+        }
+        lua_rawseti(L, -2, ++n);
+    }
+    return 1;
+}
+
+
+/* h:emitted() is h:events{emitted = true}. */
+static int ljy_host_emitted(lua_State *L)
+{
+    check_box(L);
+    lua_settop(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "emitted");
+    return ljy_host_events(L);
+}
+
+
+/* h:trace() returns every trace so far as tables {kind, at, run,
+ * journey, user, event, detail, deadline, line}. */
+static int ljy_host_trace(lua_State *L)
+{
+    host_box *box = check_box(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, box->traces_ref);
+    return 1;
+}
+
+
+/* h:stats() returns the host's counters and each journey's. */
+static int ljy_host_stats(lua_State *L)
+{
+    host_box *box = check_box(L);
+    jy_host *host = box->lh->host;
+    const jy_host_stats *s = &host->stats;
+
+    lua_createtable(L, 0, 10);
+    lua_pushinteger(L, (lua_Integer)s->events_ingested);
+    lua_setfield(L, -2, "events_ingested");
+    lua_pushinteger(L, (lua_Integer)s->events_duplicate);
+    lua_setfield(L, -2, "events_duplicate");
+    lua_pushinteger(L, (lua_Integer)s->events_emitted);
+    lua_setfield(L, -2, "events_emitted");
+    lua_pushinteger(L, (lua_Integer)s->runs_started);
+    lua_setfield(L, -2, "runs_started");
+    lua_pushinteger(L, (lua_Integer)s->runs_completed);
+    lua_setfield(L, -2, "runs_completed");
+    lua_pushinteger(L, (lua_Integer)s->runs_failed);
+    lua_setfield(L, -2, "runs_failed");
+    lua_pushinteger(L, (lua_Integer)s->runs_cancelled);
+    lua_setfield(L, -2, "runs_cancelled");
+    lua_pushinteger(L, (lua_Integer)s->runs_live);
+    lua_setfield(L, -2, "runs_live");
+    lua_pushinteger(L, (lua_Integer)host->deadlines.count);
+    lua_setfield(L, -2, "deadlines");
+    lua_pushinteger(L, box->lh->refs);
+    lua_setfield(L, -2, "refs");
+
+    lua_createtable(L, 0, (int)host->journey_count);
+    for (size_t i = 0; i < host->journey_count; i++) {
+        const jy_journey *journey = host->journeys[i];
+        lua_createtable(L, 0, 4);
+        lua_pushinteger(L, (lua_Integer)journey->stats.started);
+        lua_setfield(L, -2, "started");
+        lua_pushinteger(L, (lua_Integer)journey->stats.completed);
+        lua_setfield(L, -2, "completed");
+        lua_pushinteger(L, (lua_Integer)journey->stats.failed);
+        lua_setfield(L, -2, "failed");
+        lua_pushinteger(L, (lua_Integer)journey->stats.cancelled);
+        lua_setfield(L, -2, "cancelled");
+        lua_setfield(L, -2, journey->name);
+    }
+    lua_setfield(L, -2, "journeys");
+    return 1;
+}
+
+
+static void close_box(lua_State *L, host_box *box)
+{
+    if (box->lh == NULL)
+        return;
+    if (box->lh->log_ref != LUA_NOREF) {
+        luaL_unref(L, LUA_REGISTRYINDEX, box->lh->log_ref);
+        box->lh->log_ref = LUA_NOREF;
+    }
+    jy_lua_host_free(box->lh);
+    box->lh = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, box->traces_ref);
+    box->traces_ref = LUA_NOREF;
+}
+
+
+/* h:close() releases every run; returns the registry refs still held
+ * by the host's journeys and runs just before, and 0 after (for specs
+ * that check nothing leaks). */
+static int ljy_host_close(lua_State *L)
+{
+    host_box *box = check_box(L);
+    close_box(L, box);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+
+static int ljy_host_gc(lua_State *L)
+{
+    host_box *box = luaL_checkudata(L, 1, HOST_METATABLE);
+    close_box(L, box);
+    return 0;
+}
+
+
+/* journey.duration(value) returns {ms =, months =} or raises. */
+static int ljy_duration(lua_State *L)
+{
+    jy_duration d = jy_lua_check_duration(L, 1, "duration");
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, d.ms);
+    lua_setfield(L, -2, "ms");
+    lua_pushinteger(L, d.months);
+    lua_setfield(L, -2, "months");
+    return 1;
+}
+
+
+/* journey.time(value) returns seconds since the epoch. */
+static int ljy_time(lua_State *L)
+{
+    jy_lua_push_time(L, jy_lua_check_time(L, 1, "time"));
+    return 1;
+}
+
+
+/* journey.iso(seconds) formats a time as ISO-8601. */
+static int ljy_iso(lua_State *L)
+{
+    char text[JY_TIME_TEXT_SIZE];
+    jy_time_format(jy_lua_check_time(L, 1, "journey.iso"), text);
+    lua_pushstring(L, text);
+    return 1;
+}
+
+
+/* journey.match(match, data) exposes the wait matcher to specs. */
+static int ljy_match(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushboolean(L, jy_lua_match(L, 1, 2));
+    return 1;
+}
+
+
+static const luaL_Reg host_methods[] = {
+    {"load", ljy_host_load},
+    {"define", ljy_host_define},
+    {"ingest", ljy_host_ingest},
+    {"advance", ljy_host_advance},
+    {"advance_to", ljy_host_advance_to},
+    {"now", ljy_host_now},
+    {"run", ljy_host_run},
+    {"runs", ljy_host_runs},
+    {"events", ljy_host_events},
+    {"emitted", ljy_host_emitted},
+    {"trace", ljy_host_trace},
+    {"stats", ljy_host_stats},
+    {"close", ljy_host_close},
+    {NULL, NULL},
+};
+
+
+int luaopen_journey(lua_State *L)
+{
+    if (luaL_newmetatable(L, HOST_METATABLE)) {          /* stack: meta */
+        luaL_newlib(L, host_methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, ljy_host_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+
+    lua_createtable(L, 0, 6);                            /* stack: module */
+    jy_lua_push_define(L);
+    lua_setfield(L, -2, "define");
+    lua_pushcfunction(L, ljy_host_new);
+    lua_setfield(L, -2, "host");
+    lua_pushcfunction(L, ljy_duration);
+    lua_setfield(L, -2, "duration");
+    lua_pushcfunction(L, ljy_time);
+    lua_setfield(L, -2, "time");
+    lua_pushcfunction(L, ljy_iso);
+    lua_setfield(L, -2, "iso");
+    lua_pushcfunction(L, ljy_match);
+    lua_setfield(L, -2, "match");
+    lua_pushliteral(L, "0.1.0");
+    lua_setfield(L, -2, "version");
+    return 1;
+}

@@ -1,0 +1,446 @@
+/*
+ * The Lua runtime of a host: runs as coroutines, the runtime interface
+ * the scheduler calls (host/runtime.h), and the resume driver, the one
+ * place that calls lua_resume.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_host.h"
+#include "timefmt.h"
+
+/* Registry key of the table that maps a run's coroutine to its run
+ * (a light userdata). One table per Lua state, shared by its hosts. */
+static const char runs_by_thread_key = 't';
+
+
+/* Pushes the runs-by-thread table, creating it on first use.
+ * [-0, +1, m] */
+static void push_runs_by_thread(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &runs_by_thread_key) == LUA_TTABLE)
+        return;
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &runs_by_thread_key);
+}
+
+
+jy_run *jy_lua_current_run(lua_State *L)
+{
+    push_runs_by_thread(L);                  /* stack: map */
+    lua_pushthread(L);                       /* stack: map, thread */
+    lua_rawget(L, -2);                       /* stack: map, run? */
+    jy_run *run = lua_touserdata(L, -1);
+    lua_pop(L, 2);
+    return run;
+}
+
+
+jy_run *jy_lua_check_run(lua_State *L, const char *function)
+{
+    jy_run *run = jy_lua_current_run(L);
+
+    if (run == NULL)
+        luaL_error(L, "%s called outside a run: call it from a journey's run function "
+                      "(not from the script's top level or from a coroutine the script created)",
+                   function);
+    return run;
+}
+
+
+jy_lua_host *jy_lua_host_of(const jy_run *run)
+{
+    return run->host->runtime.ctx;
+}
+
+
+int jy_lua_raise(lua_State *L, const jy_error *err)
+{
+    return luaL_error(L, "%s", err->message);
+}
+
+
+void jy_lua_journal(lua_State *L, jy_run *run, jy_step_kind kind,
+                    const char *name, const char *result_json)
+{
+    jy_error err;
+    jy_error_clear(&err);
+
+    if (jy_host_journal(run->host, run, kind, name, result_json, &err) != 0)
+        jy_lua_raise(L, &err);
+}
+
+
+const jy_journal_entry *jy_lua_replay(lua_State *L, jy_run *run,
+                                      jy_step_kind kind, const char *name)
+{
+    const jy_journal_entry *entry = NULL;
+    jy_error err;
+    jy_error_clear(&err);
+
+    int rc = jy_host_replay_next(run->host, run, kind, name, &entry, &err);
+    if (rc < 0)
+        jy_lua_raise(L, &err);
+    return rc == 1 ? entry : NULL;
+}
+
+
+/* Takes the message of a failed coroutine with its traceback into a
+ * malloc'd string. [-0, +0, m] */
+static char *failure_message(lua_State *L, lua_State *co)
+{
+    const char *message = lua_tostring(co, -1);
+
+    if (message == NULL)
+        message = luaL_typename(co, -1);
+    luaL_traceback(L, co, message, 0);        /* L stack: traceback */
+    char *copy = strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return copy;
+}
+
+
+/* Encodes what a finished run returned into a malloc'd JSON text.
+ * [-0, +0, m] */
+static char *result_json(jy_lua_host *lh, lua_State *co, int nres)
+{
+    if (nres == 0 || lua_isnil(co, -nres))
+        return strdup("null");
+
+    lua_State *L = lh->L;
+    lua_pushvalue(co, -nres);
+    lua_xmove(co, L, 1);                      /* L stack: value */
+    char *json = jy_lua_json_encode(L, -1);
+    if (json == NULL) {
+        /* Keep the run's outcome readable even when it returned, say, a
+         * function: store the text form and say why. */
+        jy_host_log(lh->host, JY_LOG_WARN, NULL, "run result is not JSON (%s); stored as text",
+                    lua_tostring(L, -1));
+        lua_pop(L, 1);                        /* L stack: value */
+        jy_buf buf;
+        jy_buf_init(&buf);
+        jy_buf_append_json_string(&buf, luaL_tolstring(L, -1, NULL));
+        lua_pop(L, 1);
+        json = jy_buf_take(&buf);
+    }
+    lua_pop(L, 1);
+    return json;
+}
+
+
+void jy_lua_resume(jy_lua_host *lh, jy_run *run, lua_State *co, int nargs,
+                   jy_outcome *outcome)
+{
+    int nres = 0;
+    int status = lua_resume(co, lh->L, nargs, &nres);
+
+    switch (status) {
+    case LUA_YIELD:
+        lua_pop(co, nres);
+        if (run->status == JY_RUN_WAITING || run->status == JY_RUN_SLEEPING) {
+            outcome->kind = JY_OUTCOME_SUSPENDED;
+            return;
+        }
+        /* Only j.* steps may suspend a run; a bare coroutine.yield has
+         * nothing that would ever resume it. */
+        outcome->kind = JY_OUTCOME_FAILED;
+        outcome->error = strdup("the run called coroutine.yield directly; a run may only "
+                                "suspend in j.wait_for, j.sleep or j.sleep_until");
+        break;
+
+    case LUA_OK:
+        outcome->kind = JY_OUTCOME_COMPLETED;
+        outcome->result_json = result_json(lh, co, nres);
+        lua_pop(co, nres);
+        return;
+
+    case LUA_ERRRUN:
+    case LUA_ERRMEM:
+    case LUA_ERRERR:
+    default:
+        outcome->kind = JY_OUTCOME_FAILED;
+        outcome->error = failure_message(lh->L, co);
+        jy_host_log(lh->host, JY_LOG_DEBUG, run, "run %llu of journey %s ended with status %d",
+                    (unsigned long long)run->id, run->journey->name, status);
+        break;
+    }
+}
+
+
+/* --- the runtime interface --- */
+
+
+static int rt_event_open(void *ctx, const jy_event *event)
+{
+    jy_lua_host *lh = ctx;
+    lua_State *L = lh->L;
+
+    jy_lua_json_decode(L, event->data_json);  /* stack: data */
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    lh->event_data_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lh->refs++;
+    lh->current_event = event;
+    return 0;
+}
+
+
+static void rt_event_close(void *ctx)
+{
+    jy_lua_host *lh = ctx;
+
+    luaL_unref(lh->L, LUA_REGISTRYINDEX, lh->event_data_ref);
+    lh->event_data_ref = LUA_NOREF;
+    lh->refs--;
+    lh->current_event = NULL;
+}
+
+
+/* Pushes the value at a key path ("data.cart_id", "user", "name",
+ * "id") of the current event, or nil. [-0, +1, m] */
+static void push_event_path(jy_lua_host *lh, const char *path)
+{
+    lua_State *L = lh->L;
+    const jy_event *event = lh->current_event;
+
+    if (strcmp(path, "user") == 0) {
+        lua_pushstring(L, event->user);
+    } else if (strcmp(path, "name") == 0) {
+        lua_pushstring(L, event->name);
+    } else if (strcmp(path, "id") == 0) {
+        if (event->id != NULL)
+            lua_pushstring(L, event->id);
+        else
+            lua_pushnil(L);
+    } else if (strncmp(path, "data.", 5) == 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, lh->event_data_ref); /* stack: node */
+        const char *part = path + 5;
+        while (*part != '\0') {
+            const char *dot = strchr(part, '.');
+            size_t len = dot != NULL ? (size_t)(dot - part) : strlen(part);
+            if (!lua_istable(L, -1)) {
+                lua_pop(L, 1);
+                lua_pushnil(L);
+                return;
+            }
+            lua_pushlstring(L, part, len);
+            lua_rawget(L, -2);
+            lua_remove(L, -2);
+            part += len;
+            if (*part == '.')
+                part++;
+        }
+    } else {
+        lua_pushnil(L);
+    }
+}
+
+
+static int rt_event_key(void *ctx, const jy_journey *journey, char **key)
+{
+    jy_lua_host *lh = ctx;
+    lua_State *L = lh->L;
+
+    *key = NULL;
+    push_event_path(lh, journey->key_path);            /* stack: value */
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        *key = strdup(lua_tostring(L, -1));
+    } else if (lua_type(L, -1) == LUA_TNUMBER) {
+        /* 42 and 42.0 name the same cart; print integers without ".0". */
+        if (lua_isinteger(L, -1) ||
+            (lua_tonumber(L, -1) == (lua_Number)(lua_Integer)lua_tonumber(L, -1)))
+            lua_pushfstring(L, "%I", (LUAI_UACINT)(lua_Integer)lua_tonumber(L, -1));
+        else
+            lua_pushfstring(L, "%f", lua_tonumber(L, -1));
+        *key = strdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+    } else if (lua_type(L, -1) == LUA_TBOOLEAN) {
+        *key = strdup(lua_toboolean(L, -1) ? "true" : "false");
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+
+static int rt_wait_matches(void *ctx, jy_run *run)
+{
+    jy_lua_host *lh = ctx;
+    lua_State *L = lh->L;
+
+    if (run->match_ref == LUA_NOREF || run->match_ref == LUA_REFNIL || run->match_ref < 0)
+        return 1;
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, run->match_ref);    /* stack: match */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lh->event_data_ref); /* stack: match, data */
+    int matched = jy_lua_match(L, -2, -1);
+    lua_pop(L, 2);
+    return matched;
+}
+
+
+/* Pushes the j table of run: {user, run_id} over the shared step
+ * functions. [-0, +1, m] */
+static void push_j(lua_State *L, const jy_run *run)
+{
+    lua_createtable(L, 0, 2);                          /* stack: j */
+    lua_pushstring(L, run->user);
+    lua_setfield(L, -2, "user");
+    lua_pushinteger(L, (lua_Integer)run->id);
+    lua_setfield(L, -2, "run_id");
+    jy_lua_push_api(L);                                /* stack: j, api */
+    lua_setmetatable(L, -2);                           /* stack: j */
+}
+
+
+static void rt_run_start(void *ctx, jy_run *run, const jy_event *trigger,
+                         jy_outcome *outcome)
+{
+    jy_lua_host *lh = ctx;
+    lua_State *L = lh->L;
+
+    lua_State *co = lua_newthread(L);                  /* stack: co */
+    push_runs_by_thread(L);                            /* stack: co, map */
+    lua_pushvalue(L, -2);
+    lua_pushlightuserdata(L, run);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);                                     /* stack: co */
+    run->runtime_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* stack: (empty) */
+    lh->refs++;
+
+    lua_rawgeti(co, LUA_REGISTRYINDEX, run->journey->runtime_ref); /* co: fn */
+    push_j(co, run);                                   /* co: fn, j */
+    jy_lua_push_event(co, trigger);                    /* co: fn, j, event */
+    jy_lua_resume(lh, run, co, 2, outcome);
+}
+
+
+static void rt_run_resume(void *ctx, jy_run *run, const jy_event *event,
+                          jy_outcome *outcome)
+{
+    jy_lua_host *lh = ctx;
+    lua_State *L = lh->L;
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, run->runtime_ref);
+    lua_State *co = lua_tothread(L, -1);
+    lua_pop(L, 1);
+
+    if (event != NULL)
+        jy_lua_push_event(co, event);
+    else
+        lua_pushnil(co);
+    jy_lua_resume(lh, run, co, 1, outcome);
+}
+
+
+static void rt_run_release(void *ctx, jy_run *run)
+{
+    jy_lua_host *lh = ctx;
+    lua_State *L = lh->L;
+
+    if (run->match_ref >= 0) {
+        luaL_unref(L, LUA_REGISTRYINDEX, run->match_ref);
+        lh->refs--;
+        run->match_ref = -1;
+    }
+    if (run->runtime_ref < 0)
+        return;
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, run->runtime_ref); /* stack: co */
+    lua_State *co = lua_tothread(L, -1);
+
+    /* Closing runs the coroutine's pending to-be-closed variables, so a
+     * cancelled run still releases what it holds. */
+#if LUA_VERSION_RELEASE_NUM >= 50406
+    lua_closethread(co, L);
+#else
+    lua_resetthread(co);
+#endif
+    push_runs_by_thread(L);                            /* stack: co, map */
+    lua_pushvalue(L, -2);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 2);                                     /* stack: (empty) */
+
+    luaL_unref(L, LUA_REGISTRYINDEX, run->runtime_ref);
+    lh->refs--;
+    run->runtime_ref = -1;
+}
+
+
+static void rt_journey_release(void *ctx, jy_journey *journey)
+{
+    jy_lua_host *lh = ctx;
+
+    if (journey->runtime_ref >= 0) {
+        luaL_unref(lh->L, LUA_REGISTRYINDEX, journey->runtime_ref);
+        lh->refs--;
+        journey->runtime_ref = -1;
+    }
+}
+
+
+jy_lua_host *jy_lua_host_new(lua_State *L, int is_virtual, jy_time start)
+{
+    jy_lua_host *lh = calloc(1, sizeof *lh);
+    if (lh == NULL)
+        return NULL;
+
+    lh->store = jy_store_memory_new();
+    if (lh->store == NULL) {
+        free(lh);
+        return NULL;
+    }
+    if (is_virtual)
+        jy_clock_init_virtual(&lh->clock, start);
+    else
+        jy_clock_init_real(&lh->clock);
+    lh->start_time = start;
+
+    /* A thread of its own gives the host a stack for its work that no
+     * running coroutine is using at the same time. */
+    lh->L = lua_newthread(L);                          /* stack: thread */
+    lh->thread_ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* stack: (empty) */
+    lh->log_ref = LUA_NOREF;
+    lh->event_data_ref = LUA_NOREF;
+
+    jy_runtime runtime = {
+        .ctx = lh,
+        .event_open = rt_event_open,
+        .event_close = rt_event_close,
+        .event_key = rt_event_key,
+        .wait_matches = rt_wait_matches,
+        .run_start = rt_run_start,
+        .run_resume = rt_run_resume,
+        .run_release = rt_run_release,
+        .journey_release = rt_journey_release,
+    };
+    lh->host = jy_host_new(&lh->clock, lh->store, &runtime);
+    if (lh->host == NULL) {
+        luaL_unref(L, LUA_REGISTRYINDEX, lh->thread_ref);
+        lh->store->ops->destroy(lh->store);
+        free(lh);
+        return NULL;
+    }
+
+    jy_lua_install_sandbox(L);
+    return lh;
+}
+
+
+void jy_lua_host_free(jy_lua_host *lh)
+{
+    if (lh == NULL)
+        return;
+
+    lua_State *L = lh->L;
+    jy_host_free(lh->host);
+    lh->store->ops->destroy(lh->store);
+    if (lh->log_ref != LUA_NOREF)
+        luaL_unref(L, LUA_REGISTRYINDEX, lh->log_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, lh->thread_ref);
+    free(lh);
+}

@@ -1,0 +1,143 @@
+/*
+ * Deterministic versions of os.time, math.random and print for runs.
+ *
+ * A replay must see what the first execution saw, so inside a run
+ * os.time() and math.random(...) are journaled steps, and print goes to
+ * the host's log tagged with the run. Outside a run (a script's top
+ * level, a spec) and inside j.step (which never replays) they behave as
+ * the standard functions do.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_host.h"
+
+static const char sandbox_installed_key = 's';
+
+void jy_lua_run_log(lua_State *L, jy_run *run, int first);
+
+
+/* Returns the run to journal for, or NULL when the standard function
+ * should run. [-0, +0, -] */
+static jy_run *journaling_run(lua_State *L)
+{
+    jy_run *run = jy_lua_current_run(L);
+    if (run == NULL || (run->runtime_flags & JY_RUN_IN_STEP))
+        return NULL;
+    return run;
+}
+
+
+/* Calls the standard function in upvalue 1 with this call's arguments.
+ * [-0, +n, e] */
+static int call_original(lua_State *L)
+{
+    int nargs = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, nargs, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+
+/* os.time([table]) [-0, +1, e] */
+static int ljy_os_time(lua_State *L)
+{
+    jy_run *run = journaling_run(L);
+    if (run == NULL || !lua_isnoneornil(L, 1))
+        return call_original(L);
+
+    const jy_journal_entry *entry = jy_lua_replay(L, run, JY_STEP_OS_TIME, "");
+    if (entry != NULL) {
+        lua_pushinteger(L, strtoll(entry->result_json, NULL, 10));
+        return 1;
+    }
+
+    jy_time now = jy_host_now(run->host);
+    /* os.time() counts whole seconds; floor also for times before 1970. */
+    lua_Integer seconds = now >= 0 ? now / 1000 : -((-now + 999) / 1000);
+    char text[32];
+    snprintf(text, sizeof text, "%lld", (long long)seconds);
+    jy_lua_journal(L, run, JY_STEP_OS_TIME, "", text);
+    lua_pushinteger(L, seconds);
+    return 1;
+}
+
+
+/* math.random([m [, n]]) [-0, +1, e] */
+static int ljy_math_random(lua_State *L)
+{
+    jy_run *run = journaling_run(L);
+    if (run == NULL)
+        return call_original(L);
+
+    const jy_journal_entry *entry = jy_lua_replay(L, run, JY_STEP_RANDOM, "");
+    if (entry != NULL) {
+        /* Integers were journaled as integers, floats with a fraction. */
+        if (strpbrk(entry->result_json, ".eE") != NULL)
+            lua_pushnumber(L, strtod(entry->result_json, NULL));
+        else
+            lua_pushinteger(L, strtoll(entry->result_json, NULL, 10));
+        return 1;
+    }
+
+    call_original(L);                                  /* stack: args..., value */
+    char text[64];
+    if (lua_isinteger(L, -1))
+        snprintf(text, sizeof text, "%lld", (long long)lua_tointeger(L, -1));
+    else
+        snprintf(text, sizeof text, "%.17g", lua_tonumber(L, -1));
+    if (strpbrk(text, ".eEn") == NULL && !lua_isinteger(L, -1))
+        strcat(text, ".0");
+    jy_lua_journal(L, run, JY_STEP_RANDOM, "", text);
+    return 1;
+}
+
+
+/* print(...) [-0, +0, e] */
+static int ljy_print(lua_State *L)
+{
+    jy_run *run = jy_lua_current_run(L);
+    if (run == NULL)
+        return call_original(L);
+
+    /* A replay already printed these lines once. */
+    if (run->replay_pos < run->journal_len)
+        return 0;
+    jy_lua_run_log(L, run, 1);
+    return 0;
+}
+
+
+/* Replaces field of the table on top with fn, keeping the old value as
+ * its upvalue. [-0, +0, m] */
+static void wrap(lua_State *L, const char *field, lua_CFunction fn)
+{
+    lua_getfield(L, -1, field);                        /* stack: t, old */
+    lua_pushcclosure(L, fn, 1);                        /* stack: t, new */
+    lua_setfield(L, -2, field);                        /* stack: t */
+}
+
+
+void jy_lua_install_sandbox(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &sandbox_installed_key) != LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
+
+    lua_pushglobaltable(L);                            /* stack: _G */
+    if (lua_getfield(L, -1, "os") == LUA_TTABLE)       /* stack: _G, os */
+        wrap(L, "time", ljy_os_time);
+    lua_pop(L, 1);
+    if (lua_getfield(L, -1, "math") == LUA_TTABLE)     /* stack: _G, math */
+        wrap(L, "random", ljy_math_random);
+    lua_pop(L, 1);
+    wrap(L, "print", ljy_print);
+    lua_pop(L, 1);                                     /* stack: (empty) */
+
+    lua_pushboolean(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &sandbox_installed_key);
+}

@@ -1,0 +1,144 @@
+/*
+ * The growable text buffer (see buffer.h).
+ */
+#include "buffer.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+void jy_buf_init(jy_buf *buf)
+{
+    buf->data = NULL;
+    buf->len = 0;
+    buf->capacity = 0;
+    buf->failed = 0;
+}
+
+
+void jy_buf_free(jy_buf *buf)
+{
+    free(buf->data);
+    jy_buf_init(buf);
+}
+
+
+void jy_buf_reset(jy_buf *buf)
+{
+    buf->len = 0;
+    buf->failed = 0;
+    if (buf->data != NULL)
+        buf->data[0] = '\0';
+}
+
+
+static int reserve(jy_buf *buf, size_t extra)
+{
+    if (buf->failed)
+        return -1;
+    if (buf->len + extra + 1 <= buf->capacity)
+        return 0;
+
+    size_t capacity = buf->capacity == 0 ? 64 : buf->capacity;
+    while (capacity < buf->len + extra + 1)
+        capacity *= 2;
+
+    char *data = realloc(buf->data, capacity);
+    if (data == NULL) {
+        buf->failed = 1;
+        return -1;
+    }
+    buf->data = data;
+    buf->capacity = capacity;
+    return 0;
+}
+
+
+void jy_buf_append(jy_buf *buf, const void *bytes, size_t len)
+{
+    if (reserve(buf, len) != 0)
+        return;
+    memcpy(buf->data + buf->len, bytes, len);
+    buf->len += len;
+    buf->data[buf->len] = '\0';
+}
+
+
+void jy_buf_append_str(jy_buf *buf, const char *text)
+{
+    jy_buf_append(buf, text, strlen(text));
+}
+
+
+void jy_buf_printf(jy_buf *buf, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+
+    if (n < 0) {
+        buf->failed = 1;
+        return;
+    }
+    if ((size_t)n < sizeof small) {
+        jy_buf_append(buf, small, (size_t)n);
+        return;
+    }
+    if (reserve(buf, (size_t)n) != 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf->data + buf->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    buf->len += (size_t)n;
+}
+
+
+void jy_buf_append_json_string(jy_buf *buf, const char *text)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    jy_buf_append(buf, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        switch (*p) {
+        case '"': jy_buf_append(buf, "\\\"", 2); break;
+        case '\\': jy_buf_append(buf, "\\\\", 2); break;
+        case '\n': jy_buf_append(buf, "\\n", 2); break;
+        case '\r': jy_buf_append(buf, "\\r", 2); break;
+        case '\t': jy_buf_append(buf, "\\t", 2); break;
+        default:
+            if (*p < 0x20) {
+                char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+                jy_buf_append(buf, esc, sizeof esc);
+            } else {
+                jy_buf_append(buf, p, 1);
+            }
+        }
+    }
+    jy_buf_append(buf, "\"", 1);
+}
+
+
+int jy_buf_failed(const jy_buf *buf)
+{
+    return buf->failed;
+}
+
+
+char *jy_buf_take(jy_buf *buf)
+{
+    if (buf->failed) {
+        jy_buf_free(buf);
+        return NULL;
+    }
+    if (buf->data == NULL && reserve(buf, 0) != 0)
+        return NULL;
+
+    char *text = buf->data;
+    text[buf->len] = '\0';
+    jy_buf_init(buf);
+    return text;
+}

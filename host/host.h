@@ -1,0 +1,203 @@
+/*
+ * The host: journeys, runs, the wait index, the deadline heap and the
+ * event queue, over a store, a clock and a runtime.
+ *
+ * The scheduler's rules:
+ * - Events are dispatched one at a time, in the order ingested. Events a
+ *   run emits are stored at once (its j.events sees them) and dispatched
+ *   once that run has suspended or ended, at the same instant.
+ * - For each event: first cancel_on ends live runs, then waiting runs
+ *   whose wait matches wake, then journeys whose trigger matches start
+ *   runs (unless a live run holds the key, or this event woke a run of
+ *   that journey and key).
+ * - At the same instant, events come before deadlines: the virtual clock
+ *   fires deadlines strictly before an event's ts, then ingests it.
+ * - Equal deadlines fire in the order they were set.
+ *
+ * thread: every function here belongs to the thread that owns the host.
+ */
+#ifndef JOURNEY_HOST_HOST_H
+#define JOURNEY_HOST_HOST_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "error.h"
+#include "event.h"
+#include "hashmap.h"
+#include "run.h"
+#include "runtime.h"
+#include "store.h"
+#include "timer_heap.h"
+
+typedef enum jy_log_level {
+    JY_LOG_DEBUG,
+    JY_LOG_INFO,
+    JY_LOG_WARN,
+    JY_LOG_ERROR,
+} jy_log_level;
+
+/* Receives every diagnostic of the host and every j.log and print of a
+ * run. run_id is 0 and journey NULL outside a run. */
+typedef void (*jy_log_fn)(void *ctx, jy_log_level level, uint64_t run_id,
+                          const char *journey, const char *message);
+
+/* What a trace reports; a transcript is built from these. */
+typedef enum jy_trace_kind {
+    JY_TRACE_EVENT,     /* an event was stored and is being dispatched */
+    JY_TRACE_DUPLICATE, /* an event was ignored as a duplicate */
+    JY_TRACE_STARTED,   /* a run started; event is its trigger */
+    JY_TRACE_WAITING,   /* a run waits; detail lists names, deadline set */
+    JY_TRACE_SLEEPING,  /* a run sleeps until deadline */
+    JY_TRACE_WOKEN,     /* a wait ended; event NULL on timeout */
+    JY_TRACE_EMITTED,   /* a run emitted event (not yet dispatched) */
+    JY_TRACE_COMPLETED, /* detail is the result JSON */
+    JY_TRACE_FAILED,    /* detail is the error */
+    JY_TRACE_CANCELLED, /* event is the cancel_on event */
+    JY_TRACE_LOG,       /* detail is the message of j.log or print */
+} jy_trace_kind;
+
+typedef struct jy_trace {
+    jy_trace_kind kind;
+    jy_time at;
+    const jy_run *run;     /* NULL for EVENT and DUPLICATE */
+    const jy_event *event; /* may be NULL */
+    const char *detail;    /* may be NULL */
+    jy_time deadline;      /* WAITING and SLEEPING */
+} jy_trace;
+
+typedef void (*jy_trace_fn)(void *ctx, const jy_trace *trace);
+
+typedef struct jy_host_stats {
+    uint64_t events_ingested;
+    uint64_t events_duplicate;
+    uint64_t events_emitted;
+    uint64_t runs_started;
+    uint64_t runs_completed;
+    uint64_t runs_failed;
+    uint64_t runs_cancelled;
+    uint64_t runs_live;
+} jy_host_stats;
+
+typedef struct jy_pending_event {
+    struct jy_pending_event *next;
+    const jy_event *event; /* stored already; owned by the store */
+} jy_pending_event;
+
+typedef struct jy_host {
+    jy_clock *clock;     /* borrowed */
+    jy_store *store;     /* borrowed */
+    jy_runtime runtime;
+
+    jy_log_fn log;
+    void *log_ctx;
+    jy_trace_fn trace;
+    void *trace_ctx;
+
+    jy_journey **journeys; /* owned */
+    size_t journey_count;
+
+    jy_map runs;      /* run id -> run, live and ended; owns the runs */
+    jy_map live_keys; /* journey NUL key -> live run */
+    jy_map waits;     /* user NUL event name -> jy_wait_list */
+    jy_map user_runs; /* user -> first live run of that user */
+    jy_timer_heap deadlines;
+
+    jy_pending_event *queue_head;
+    jy_pending_event *queue_tail;
+    int dispatching;
+
+    uint64_t next_run_id;
+    jy_host_stats stats;
+} jy_host;
+
+/* Creates a host over clock and store (both borrowed: they must outlive
+ * the host) and runtime (copied). Returns NULL when out of memory. */
+jy_host *jy_host_new(jy_clock *clock, jy_store *store,
+                     const jy_runtime *runtime);
+
+/* Ends the host: releases every run and journey through the runtime and
+ * frees them. Does not commit or destroy the store. NULL is ignored. */
+void jy_host_free(jy_host *host);
+
+void jy_host_set_log(jy_host *host, jy_log_fn log, void *ctx);
+void jy_host_set_trace(jy_host *host, jy_trace_fn trace, void *ctx);
+
+/* Sends a formatted message to the log callback; does nothing without
+ * one. run may be NULL. */
+void jy_host_log(jy_host *host, jy_log_level level, const jy_run *run,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Adds a journey and takes ownership of it. A journey with the same name
+ * is rejected with JY_EEXIST and left to the caller. */
+int jy_host_add_journey(jy_host *host, jy_journey *journey, jy_error *err);
+
+/* Returns the journey with that name, or NULL. */
+jy_journey *jy_host_journey(const jy_host *host, const char *name);
+
+/* Frees a journey that the host does not own (one never added). */
+void jy_journey_free(jy_journey *journey);
+
+/* Returns the clock time. */
+jy_time jy_host_now(const jy_host *host);
+
+/* Ingests event and takes ownership of it. On a virtual clock, deadlines
+ * before event->ts fire first and the clock moves to event->ts; an
+ * event older than the clock keeps its ts and the clock stays. Returns
+ * 0, JY_EEXIST for a duplicate (user, id) (counted, ignored), or a
+ * negative code from the store. */
+int jy_host_ingest(jy_host *host, jy_event *event, jy_error *err);
+
+/* Returns the earliest pending deadline, or JY_TIME_MAX when none. */
+jy_time jy_host_next_deadline(const jy_host *host);
+
+/* Fires, in deadline order, every deadline at or before t. On a virtual
+ * clock the clock steps to each deadline, then ends at t. On a real
+ * clock pass the current time. */
+void jy_host_advance_to(jy_host *host, jy_time t);
+
+/* Returns the run with that id, live or ended, or NULL. */
+jy_run *jy_host_run(const jy_host *host, uint64_t id);
+
+/* Calls visit for every run, in no particular order. */
+void jy_host_each_run(const jy_host *host,
+                      void (*visit)(jy_run *run, void *ctx), void *ctx);
+
+/* --- Called by the runtime while a run executes. --- */
+
+/* Reads the next journal entry when the run is replaying. Returns 1 and
+ * sets *entry when one was read and it is of kind and name; 0 when the
+ * run is past its journal and must do the step live; JY_EDIVERGED, with
+ * a message naming both steps, when the journal holds another step. */
+int jy_host_replay_next(jy_host *host, jy_run *run, jy_step_kind kind,
+                        const char *name, const jy_journal_entry **entry,
+                        jy_error *err);
+
+/* Journals a completed step of run with its result (JSON text). */
+int jy_host_journal(jy_host *host, jy_run *run, jy_step_kind kind,
+                    const char *name, const char *result_json, jy_error *err);
+
+/* Registers the wait of a run that is about to suspend in wait_for:
+ * names (copied) under the run's user, the deadline, and match_ref (the
+ * runtime's handle, given back through run->match_ref). */
+int jy_host_wait(jy_host *host, jy_run *run, const char *const *names,
+                 size_t name_count, jy_time deadline, int match_ref,
+                 jy_error *err);
+
+/* Registers the deadline of a run that is about to suspend in sleep. */
+int jy_host_sleep(jy_host *host, jy_run *run, jy_time deadline, jy_error *err);
+
+/* Stores an event emitted by run and queues it; it is dispatched once
+ * the run has suspended or ended. Takes ownership of event. */
+int jy_host_emit(jy_host *host, jy_run *run, jy_event *event, jy_error *err);
+
+/* Returns nonzero when run already received event seq (its trigger or a
+ * wait_for result). */
+int jy_host_run_received(const jy_run *run, uint64_t seq);
+
+/* Records that run received event seq through wait_for. */
+int jy_host_mark_received(jy_run *run, uint64_t seq);
+
+#endif

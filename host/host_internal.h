@@ -1,0 +1,48 @@
+/*
+ * Functions shared by the files of the scheduler (host.c, dispatch.c,
+ * waits.c, run.c) and by nothing else.
+ */
+#ifndef JOURNEY_HOST_HOST_INTERNAL_H
+#define JOURNEY_HOST_HOST_INTERNAL_H
+
+#include "host.h"
+
+/* Sends a trace to the trace callback, when there is one. */
+void jy__trace(jy_host *host, jy_trace_kind kind, const jy_run *run,
+               const jy_event *event, const char *detail, jy_time deadline);
+
+/* Creates and starts a run of journey for the current event. key is
+ * copied (NULL for JY_KEY_NONE). */
+void jy__run_start(jy_host *host, jy_journey *journey, const jy_event *trigger,
+                   const char *key);
+
+/* Resumes a suspended run whose wait ended: event woke it, or NULL for a
+ * deadline. The wait must already be cleared. */
+void jy__run_resume(jy_host *host, jy_run *run, const jy_event *event);
+
+/* Ends a live run as cancelled by event. */
+void jy__run_cancel(jy_host *host, jy_run *run, const jy_event *event);
+
+/* Writes the run's record to the store. */
+void jy__run_persist(jy_host *host, jy_run *run);
+
+/* Frees a run's memory (the run must be ended and released). */
+void jy__run_free(jy_run *run);
+
+/* Takes run out of the wait index and the deadline heap. */
+void jy__wait_clear(jy_host *host, jy_run *run);
+
+/* Wakes every run waiting on (event->user, event->name) whose match
+ * accepts event. Sets *woke_keys to the "journey NUL key" strings of
+ * the woken runs (malloc'd array of malloc'd strings) for the trigger
+ * check. */
+void jy__wait_dispatch(jy_host *host, const jy_event *event, char ***woke_keys,
+                       size_t *woke_count);
+
+/* Fires one due deadline; returns 0 when none is due at or before t. */
+int jy__wait_fire_next(jy_host *host, jy_time t);
+
+/* Builds the live-key string "journey NUL key" into a malloc'd buffer. */
+char *jy__live_key(const char *journey, const char *key, size_t *len);
+
+#endif

@@ -1,0 +1,314 @@
+/*
+ * The life of a run: start, resume, end (completed, failed, cancelled),
+ * its journal and replay cursor, and the set of events it received.
+ */
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "host.h"
+#include "host_internal.h"
+
+
+static void link_user_run(jy_host *host, jy_run *run)
+{
+    jy_run *first = jy_map_get_str(&host->user_runs, run->user);
+
+    run->user_prev = NULL;
+    run->user_next = first;
+    if (first != NULL)
+        first->user_prev = run;
+    if (jy_map_put_str(&host->user_runs, run->user, run) != 0)
+        jy_host_log(host, JY_LOG_ERROR, run,
+                    "out of memory indexing the run by user; cancel_on will not reach it");
+}
+
+
+static void unlink_user_run(jy_host *host, jy_run *run)
+{
+    if (run->user_prev != NULL) {
+        run->user_prev->user_next = run->user_next;
+    } else if (run->user_next != NULL) {
+        jy_map_put_str(&host->user_runs, run->user, run->user_next);
+    } else {
+        jy_map_remove_str(&host->user_runs, run->user);
+    }
+    if (run->user_next != NULL)
+        run->user_next->user_prev = run->user_prev;
+    run->user_prev = NULL;
+    run->user_next = NULL;
+}
+
+
+static void release_key(jy_host *host, jy_run *run)
+{
+    if (run->key == NULL)
+        return;
+
+    size_t len = 0;
+    char *live_key = jy__live_key(run->journey->name, run->key, &len);
+    if (live_key != NULL && jy_map_get(&host->live_keys, live_key, len) == run)
+        jy_map_remove(&host->live_keys, live_key, len);
+    free(live_key);
+}
+
+
+void jy__run_persist(jy_host *host, jy_run *run)
+{
+    char names[512] = "";
+    size_t used = 0;
+
+    for (size_t i = 0; i < run->wait_name_count; i++) {
+        size_t n = strlen(run->wait_names[i]);
+        if (used + n + 2 >= sizeof names)
+            break;
+        if (i > 0)
+            names[used++] = ',';
+        memcpy(names + used, run->wait_names[i], n + 1);
+        used += n;
+    }
+
+    jy_run_record record = {
+        .id = run->id,
+        .journey = run->journey->name,
+        .user = run->user,
+        .key = run->key,
+        .trigger_seq = run->trigger_seq,
+        .started_at = run->started_at,
+        .ended_at = run->ended_at,
+        .status = run->status,
+        .result_json = run->result_json,
+        .error = run->error,
+        .wait_names = run->wait_name_count > 0 ? names : NULL,
+        .deadline = jy_timer_is_queued(&run->timer) ? run->timer.deadline : JY_TIME_MAX,
+    };
+    jy_error err;
+    jy_error_clear(&err);
+    if (host->store->ops->run_put(host->store, &record, &err) != 0)
+        jy_host_log(host, JY_LOG_ERROR, run, "run state not stored: %s", err.message);
+}
+
+
+/* Moves a run that left its coroutine to the state its outcome names. */
+static void apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
+{
+    if (outcome->kind == JY_OUTCOME_SUSPENDED) {
+        if (run->status == JY_RUN_WAITING) {
+            char names[512] = "";
+            size_t used = 0;
+            for (size_t i = 0; i < run->wait_name_count && used + 2 < sizeof names; i++)
+                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
+                                         i > 0 ? "," : "", run->wait_names[i]);
+            jy__trace(host, JY_TRACE_WAITING, run, NULL, names, run->timer.deadline);
+        } else if (run->status == JY_RUN_SLEEPING) {
+            jy__trace(host, JY_TRACE_SLEEPING, run, NULL, NULL, run->timer.deadline);
+        }
+        return;
+    }
+
+    jy__wait_clear(host, run);
+    run->ended_at = jy_clock_now(host->clock);
+    unlink_user_run(host, run);
+    release_key(host, run);
+    host->stats.runs_live--;
+
+    if (outcome->kind == JY_OUTCOME_COMPLETED) {
+        run->status = JY_RUN_COMPLETED;
+        run->result_json = outcome->result_json;
+        run->journey->stats.completed++;
+        host->stats.runs_completed++;
+        jy__trace(host, JY_TRACE_COMPLETED, run, NULL, run->result_json, 0);
+    } else {
+        run->status = JY_RUN_FAILED;
+        run->error = outcome->error;
+        run->journey->stats.failed++;
+        host->stats.runs_failed++;
+        jy_host_log(host, JY_LOG_ERROR, run, "run failed: %s",
+                    run->error != NULL ? run->error : "(no message)");
+        jy__trace(host, JY_TRACE_FAILED, run, NULL, run->error, 0);
+    }
+    outcome->result_json = NULL;
+    outcome->error = NULL;
+
+    jy__run_persist(host, run);
+    host->runtime.run_release(host->runtime.ctx, run);
+}
+
+
+void jy__run_start(jy_host *host, jy_journey *journey, const jy_event *trigger,
+                   const char *key)
+{
+    jy_run *run = calloc(1, sizeof *run);
+
+    if (run == NULL)
+        goto nomem;
+    run->id = host->next_run_id;
+    run->host = host;
+    run->journey = journey;
+    run->user = strdup(trigger->user);
+    run->key = key != NULL ? strdup(key) : NULL;
+    run->trigger_seq = trigger->seq;
+    run->started_at = jy_clock_now(host->clock);
+    run->status = JY_RUN_RUNNING;
+    run->match_ref = -1;
+    run->runtime_ref = -1;
+    jy_timer_init(&run->timer);
+    if (run->user == NULL || (key != NULL && run->key == NULL) ||
+        jy_host_mark_received(run, trigger->seq) != 0 ||
+        jy_map_put_id(&host->runs, run->id, run) != 0) {
+        jy__run_free(run);
+        goto nomem;
+    }
+    host->next_run_id++;
+
+    if (run->key != NULL) {
+        size_t len = 0;
+        char *live_key = jy__live_key(journey->name, run->key, &len);
+        if (live_key == NULL || jy_map_put(&host->live_keys, live_key, len, run) != 0)
+            jy_host_log(host, JY_LOG_ERROR, run,
+                        "out of memory indexing the run key; a second run may start");
+        free(live_key);
+    }
+    link_user_run(host, run);
+
+    journey->stats.started++;
+    host->stats.runs_started++;
+    host->stats.runs_live++;
+    jy__run_persist(host, run);
+    jy__trace(host, JY_TRACE_STARTED, run, trigger, NULL, 0);
+
+    jy_outcome outcome = {JY_OUTCOME_FAILED, NULL, NULL};
+    host->runtime.run_start(host->runtime.ctx, run, trigger, &outcome);
+    apply_outcome(host, run, &outcome);
+    return;
+
+nomem:
+    jy_host_log(host, JY_LOG_ERROR, NULL,
+                "out of memory starting journey %s for user %s; no run started",
+                journey->name, trigger->user);
+}
+
+
+void jy__run_resume(jy_host *host, jy_run *run, const jy_event *event)
+{
+    jy__trace(host, JY_TRACE_WOKEN, run, event, NULL, 0);
+    run->status = JY_RUN_RUNNING;
+
+    jy_outcome outcome = {JY_OUTCOME_FAILED, NULL, NULL};
+    host->runtime.run_resume(host->runtime.ctx, run, event, &outcome);
+    apply_outcome(host, run, &outcome);
+}
+
+
+void jy__run_cancel(jy_host *host, jy_run *run, const jy_event *event)
+{
+    jy__wait_clear(host, run);
+    run->status = JY_RUN_CANCELLED;
+    run->ended_at = jy_clock_now(host->clock);
+    unlink_user_run(host, run);
+    release_key(host, run);
+    run->journey->stats.cancelled++;
+    host->stats.runs_cancelled++;
+    host->stats.runs_live--;
+    jy__run_persist(host, run);
+    jy__trace(host, JY_TRACE_CANCELLED, run, event, NULL, 0);
+    host->runtime.run_release(host->runtime.ctx, run);
+}
+
+
+void jy__run_free(jy_run *run)
+{
+    free(run->user);
+    free(run->key);
+    free(run->received);
+    free(run->result_json);
+    free(run->error);
+    free(run);
+}
+
+
+int jy_host_run_received(const jy_run *run, uint64_t seq)
+{
+    size_t lo = 0, hi = run->received_count;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (run->received[mid] < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < run->received_count && run->received[lo] == seq;
+}
+
+
+int jy_host_mark_received(jy_run *run, uint64_t seq)
+{
+    if (jy_host_run_received(run, seq))
+        return 0;
+
+    if (run->received_count == run->received_capacity) {
+        size_t capacity = run->received_capacity == 0 ? 2 : run->received_capacity * 2;
+        uint64_t *grown = realloc(run->received, capacity * sizeof *grown);
+        if (grown == NULL)
+            return JY_ENOMEM;
+        run->received = grown;
+        run->received_capacity = capacity;
+    }
+
+    /* Seqs mostly arrive in increasing order, so this shift is short. */
+    size_t i = run->received_count;
+    while (i > 0 && run->received[i - 1] > seq) {
+        run->received[i] = run->received[i - 1];
+        i--;
+    }
+    run->received[i] = seq;
+    run->received_count++;
+    return 0;
+}
+
+
+int jy_host_replay_next(jy_host *host, jy_run *run, jy_step_kind kind,
+                        const char *name, const jy_journal_entry **entry,
+                        jy_error *err)
+{
+    if (run->replay_pos >= run->journal_len)
+        return 0;
+
+    const jy_journal_entry *e =
+        host->store->ops->journal_get(host->store, run->id, run->replay_pos);
+    if (e == NULL)
+        return jy_error_set(err, JY_EIO, "journal entry %u of run %llu is missing from the store",
+                            run->replay_pos, (unsigned long long)run->id);
+
+    if (e->kind != kind || strcmp(e->name, name != NULL ? name : "") != 0)
+        return jy_error_set(err, JY_EDIVERGED,
+                            "replay diverged at step %u: the journal holds %s(\"%s\") but the script asked for %s(\"%s\")",
+                            run->replay_pos + 1, jy_step_kind_name(e->kind), e->name,
+                            jy_step_kind_name(kind), name != NULL ? name : "");
+
+    run->replay_pos++;
+    *entry = e;
+    return 1;
+}
+
+
+int jy_host_journal(jy_host *host, jy_run *run, jy_step_kind kind,
+                    const char *name, const char *result_json, jy_error *err)
+{
+    jy_journal_entry entry = {
+        .run_id = run->id,
+        .index = run->journal_len,
+        .kind = kind,
+        .at = jy_clock_now(host->clock),
+        .name = name != NULL ? name : "",
+        .result_json = result_json != NULL ? result_json : "null",
+    };
+    int rc = host->store->ops->journal_append(host->store, &entry, err);
+
+    if (rc != 0)
+        return rc;
+    run->journal_len++;
+    run->replay_pos = run->journal_len;
+    return 0;
+}

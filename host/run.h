@@ -1,0 +1,111 @@
+/*
+ * Journeys and runs as the scheduler sees them.
+ *
+ * A journey is a definition (name, trigger, cancel events, key rule);
+ * its Lua function lives on the runtime side and is reached through
+ * runtime_ref. A run is one execution of a journey for one user. While
+ * it waits, it sits in the wait index under (user, event name) and, with
+ * a deadline, in the deadline heap through its embedded timer.
+ */
+#ifndef JOURNEY_HOST_RUN_H
+#define JOURNEY_HOST_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jtime.h"
+#include "timer_heap.h"
+
+typedef enum jy_key_mode {
+    JY_KEY_USER, /* one live run per user (the default) */
+    JY_KEY_PATH, /* one live run per value at key_path in the trigger */
+    JY_KEY_NONE, /* every trigger starts its own run */
+} jy_key_mode;
+
+typedef struct jy_journey_stats {
+    uint64_t started;
+    uint64_t completed;
+    uint64_t failed;
+    uint64_t cancelled;
+} jy_journey_stats;
+
+typedef struct jy_journey {
+    char *name;
+    char *source;           /* "path:line" of journey.define, for messages */
+    char **on;              /* names, prefix patterns ("app/" then "*") or "*" */
+    size_t on_count;
+    char **cancel_on;       /* exact event names */
+    size_t cancel_on_count;
+    jy_key_mode key_mode;
+    char *key_path;         /* for JY_KEY_PATH: "data.cart_id" */
+    int runtime_ref;        /* the runtime's handle on the run function */
+    jy_journey_stats stats;
+} jy_journey;
+
+typedef enum jy_run_status {
+    JY_RUN_RUNNING = 0,
+    JY_RUN_WAITING = 1,   /* in wait_for: an event or the timeout wakes it */
+    JY_RUN_SLEEPING = 2,  /* in sleep or sleep_until: only the deadline */
+    JY_RUN_COMPLETED = 3,
+    JY_RUN_FAILED = 4,
+    JY_RUN_CANCELLED = 5,
+} jy_run_status;
+
+/* Returns "running", "waiting", "sleeping", "completed", "failed" or
+ * "cancelled". */
+const char *jy_run_status_name(jy_run_status status);
+
+/* Returns nonzero for waiting, sleeping and running runs. */
+int jy_run_status_is_live(jy_run_status status);
+
+typedef struct jy_run jy_run;
+struct jy_host;
+
+/* One entry of the wait index: run waits for event name under user. */
+typedef struct jy_wait_link {
+    struct jy_wait_link *prev;
+    struct jy_wait_link *next;
+    struct jy_wait_list *list;
+    jy_run *run;
+} jy_wait_link;
+
+typedef struct jy_wait_list {
+    jy_wait_link *head;
+    jy_wait_link *tail;
+    size_t count;
+} jy_wait_list;
+
+struct jy_run {
+    uint64_t id;
+    struct jy_host *host;   /* borrowed: the host that owns the run */
+    jy_journey *journey;
+    char *user;
+    char *key;              /* live-run key, NULL when the journey has none */
+    uint64_t trigger_seq;
+    jy_time started_at;
+    jy_time ended_at;
+    jy_run_status status;
+
+    uint32_t journal_len;   /* entries in the store */
+    uint32_t replay_pos;    /* next entry a replaying run reads */
+
+    uint64_t *received;     /* sorted seqs this run got through wait_for */
+    size_t received_count;
+    size_t received_capacity;
+
+    jy_timer timer;         /* the deadline of the current wait or sleep */
+    char **wait_names;      /* names of the current wait_for */
+    size_t wait_name_count;
+    jy_wait_link *wait_links; /* one per wait name */
+    int match_ref;          /* the runtime's handle on the wait's match */
+
+    int runtime_ref;        /* the runtime's handle on the run's coroutine */
+    unsigned runtime_flags; /* bits the runtime keeps per run */
+    char *result_json;
+    char *error;
+
+    jy_run *user_prev;      /* the user's live runs, for cancel_on */
+    jy_run *user_next;
+};
+
+#endif

@@ -1,0 +1,380 @@
+/*
+ * The memory store: the store interface over plain arrays and hash
+ * maps. Nothing survives the process; specs and `journey simulate` use
+ * it because it is fast and needs no file.
+ *
+ * Every event is kept for the life of the store, so memory grows with
+ * the input: roughly the event's text plus about 100 bytes of index.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hashmap.h"
+#include "store.h"
+
+
+typedef struct event_list {
+    jy_event **items; /* borrowed from memory_store.events */
+    size_t count;
+    size_t capacity;
+} event_list;
+
+typedef struct journal {
+    jy_journal_entry *entries; /* strings owned, one block per entry */
+    uint32_t count;
+    uint32_t capacity;
+} journal;
+
+typedef struct memory_store {
+    jy_store base;
+    event_list events; /* every event, index seq - 1; owns the events */
+    jy_map by_user;    /* user -> event_list */
+    jy_map by_id;      /* user NUL id -> event */
+    jy_map journals;   /* run id -> journal */
+    jy_map runs;       /* run id -> run_copy */
+} memory_store;
+
+typedef struct run_copy {
+    jy_run_record record;
+    char *strings; /* one block holding every string of record */
+} run_copy;
+
+
+static int list_push(event_list *list, jy_event *event)
+{
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity == 0 ? 4 : list->capacity * 2;
+        jy_event **items = realloc(list->items, capacity * sizeof *items);
+        if (items == NULL)
+            return JY_ENOMEM;
+        list->items = items;
+        list->capacity = capacity;
+    }
+    list->items[list->count++] = event;
+    return 0;
+}
+
+
+static int dedupe_key(const jy_event *event, char **key, size_t *len)
+{
+    size_t user_len = strlen(event->user);
+    size_t id_len = strlen(event->id);
+
+    *len = user_len + 1 + id_len;
+    *key = malloc(*len);
+    if (*key == NULL)
+        return JY_ENOMEM;
+    memcpy(*key, event->user, user_len);
+    (*key)[user_len] = '\0';
+    memcpy(*key + user_len + 1, event->id, id_len);
+    return 0;
+}
+
+
+static int memory_event_append(jy_store *base, jy_event *event, jy_error *err)
+{
+    memory_store *store = (memory_store *)base;
+    char *key = NULL;
+    size_t key_len = 0;
+
+    if (event->id != NULL) {
+        if (dedupe_key(event, &key, &key_len) != 0)
+            goto nomem;
+        if (jy_map_get(&store->by_id, key, key_len) != NULL) {
+            free(key);
+            jy_event_free(event);
+            return JY_EEXIST;
+        }
+    }
+
+    event_list *user_events = jy_map_get_str(&store->by_user, event->user);
+    if (user_events == NULL) {
+        user_events = calloc(1, sizeof *user_events);
+        if (user_events == NULL ||
+            jy_map_put_str(&store->by_user, event->user, user_events) != 0) {
+            free(user_events);
+            goto nomem;
+        }
+    }
+
+    /* Grow both lists before changing either, so a failure leaves the
+     * store as it was. */
+    if (list_push(&store->events, event) != 0)
+        goto nomem;
+    if (list_push(user_events, event) != 0) {
+        store->events.count--;
+        goto nomem;
+    }
+    if (key != NULL && jy_map_put(&store->by_id, key, key_len, event) != 0) {
+        store->events.count--;
+        user_events->count--;
+        goto nomem;
+    }
+
+    event->seq = store->events.count;
+    free(key);
+    return 0;
+
+nomem:
+    free(key);
+    return jy_error_set(err, JY_ENOMEM, "out of memory storing event %s for user %s",
+                        event->name, event->user);
+}
+
+
+static const jy_event *memory_event_get(jy_store *base, uint64_t seq)
+{
+    memory_store *store = (memory_store *)base;
+
+    if (seq == 0 || seq > store->events.count)
+        return NULL;
+    return store->events.items[seq - 1];
+}
+
+
+static int memory_event_scan(jy_store *base, const char *user,
+                             uint64_t from_seq, jy_event_visit_fn visit,
+                             void *ctx)
+{
+    memory_store *store = (memory_store *)base;
+    event_list *user_events = jy_map_get_str(&store->by_user, user);
+
+    if (user_events == NULL)
+        return 0;
+
+    /* Sequence numbers grow along the list, so a binary search finds the
+     * first event at or after from_seq. */
+    size_t lo = 0, hi = user_events->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (user_events->items[mid]->seq < from_seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+
+    for (size_t i = lo; i < user_events->count; i++)
+        if (visit(user_events->items[i], ctx) != 0)
+            break;
+    return 0;
+}
+
+
+static char *copy_string(char **cursor, const char *text)
+{
+    if (text == NULL)
+        return NULL;
+    size_t n = strlen(text) + 1;
+    char *dst = *cursor;
+    memcpy(dst, text, n);
+    *cursor += n;
+    return dst;
+}
+
+
+static size_t string_size(const char *text)
+{
+    return text != NULL ? strlen(text) + 1 : 0;
+}
+
+
+static int memory_run_put(jy_store *base, const jy_run_record *record,
+                          jy_error *err)
+{
+    memory_store *store = (memory_store *)base;
+    size_t size = string_size(record->journey) + string_size(record->user) +
+                  string_size(record->key) + string_size(record->result_json) +
+                  string_size(record->error) + string_size(record->wait_names);
+    run_copy *copy = malloc(sizeof *copy);
+    char *strings = malloc(size > 0 ? size : 1);
+
+    if (copy == NULL || strings == NULL) {
+        free(copy);
+        free(strings);
+        return jy_error_set(err, JY_ENOMEM, "out of memory storing run %llu",
+                            (unsigned long long)record->id);
+    }
+
+    char *cursor = strings;
+    copy->record = *record;
+    copy->record.journey = copy_string(&cursor, record->journey);
+    copy->record.user = copy_string(&cursor, record->user);
+    copy->record.key = copy_string(&cursor, record->key);
+    copy->record.result_json = copy_string(&cursor, record->result_json);
+    copy->record.error = copy_string(&cursor, record->error);
+    copy->record.wait_names = copy_string(&cursor, record->wait_names);
+    copy->strings = strings;
+
+    run_copy *old = jy_map_get_id(&store->runs, record->id);
+    if (jy_map_put_id(&store->runs, record->id, copy) != 0) {
+        free(copy);
+        free(strings);
+        return jy_error_set(err, JY_ENOMEM, "out of memory storing run %llu",
+                            (unsigned long long)record->id);
+    }
+    if (old != NULL) {
+        free(old->strings);
+        free(old);
+    }
+    return 0;
+}
+
+
+static int memory_journal_append(jy_store *base, const jy_journal_entry *entry,
+                                 jy_error *err)
+{
+    memory_store *store = (memory_store *)base;
+    journal *j = jy_map_get_id(&store->journals, entry->run_id);
+
+    if (j == NULL) {
+        j = calloc(1, sizeof *j);
+        if (j == NULL || jy_map_put_id(&store->journals, entry->run_id, j) != 0) {
+            free(j);
+            goto nomem;
+        }
+    }
+    if (entry->index != j->count)
+        return jy_error_set(err, JY_ESTATE,
+                            "journal of run %llu has %u entries, cannot append entry %u",
+                            (unsigned long long)entry->run_id, j->count, entry->index);
+
+    if (j->count == j->capacity) {
+        uint32_t capacity = j->capacity == 0 ? 8 : j->capacity * 2;
+        jy_journal_entry *entries = realloc(j->entries, capacity * sizeof *entries);
+        if (entries == NULL)
+            goto nomem;
+        j->entries = entries;
+        j->capacity = capacity;
+    }
+
+    size_t size = string_size(entry->name) + string_size(entry->result_json);
+    char *strings = malloc(size > 0 ? size : 1);
+    if (strings == NULL)
+        goto nomem;
+
+    char *cursor = strings;
+    jy_journal_entry *copy = &j->entries[j->count];
+    *copy = *entry;
+    copy->name = copy_string(&cursor, entry->name != NULL ? entry->name : "");
+    copy->result_json = copy_string(&cursor, entry->result_json != NULL ? entry->result_json : "null");
+    j->count++;
+    return 0;
+
+nomem:
+    return jy_error_set(err, JY_ENOMEM, "out of memory journaling run %llu",
+                        (unsigned long long)entry->run_id);
+}
+
+
+static const jy_journal_entry *memory_journal_get(jy_store *base,
+                                                  uint64_t run_id,
+                                                  uint32_t index)
+{
+    memory_store *store = (memory_store *)base;
+    journal *j = jy_map_get_id(&store->journals, run_id);
+
+    if (j == NULL || index >= j->count)
+        return NULL;
+    return &j->entries[index];
+}
+
+
+static int memory_commit(jy_store *base, jy_error *err)
+{
+    (void)base;
+    (void)err;
+    return 0;
+}
+
+
+static void free_user_list(const jy_map_entry *entry, void *ctx)
+{
+    (void)ctx;
+    event_list *list = entry->value;
+    free(list->items);
+    free(list);
+}
+
+
+static void free_journal(const jy_map_entry *entry, void *ctx)
+{
+    (void)ctx;
+    journal *j = entry->value;
+    /* The name string starts each entry's block (see journal_append). */
+    for (uint32_t i = 0; i < j->count; i++)
+        free((char *)j->entries[i].name);
+    free(j->entries);
+    free(j);
+}
+
+
+static void free_run(const jy_map_entry *entry, void *ctx)
+{
+    (void)ctx;
+    run_copy *copy = entry->value;
+    free(copy->strings);
+    free(copy);
+}
+
+
+static void memory_destroy(jy_store *base)
+{
+    memory_store *store = (memory_store *)base;
+
+    jy_map_each(&store->by_user, free_user_list, NULL);
+    jy_map_each(&store->journals, free_journal, NULL);
+    jy_map_each(&store->runs, free_run, NULL);
+    jy_map_free(&store->by_user);
+    jy_map_free(&store->by_id);
+    jy_map_free(&store->journals);
+    jy_map_free(&store->runs);
+    for (size_t i = 0; i < store->events.count; i++)
+        jy_event_free(store->events.items[i]);
+    free(store->events.items);
+    free(store);
+}
+
+
+static const jy_store_ops memory_ops = {
+    .name = "memory",
+    .event_append = memory_event_append,
+    .event_get = memory_event_get,
+    .event_scan = memory_event_scan,
+    .run_put = memory_run_put,
+    .journal_append = memory_journal_append,
+    .journal_get = memory_journal_get,
+    .commit = memory_commit,
+    .destroy = memory_destroy,
+};
+
+
+jy_store *jy_store_memory_new(void)
+{
+    memory_store *store = calloc(1, sizeof *store);
+
+    if (store == NULL)
+        return NULL;
+    store->base.ops = &memory_ops;
+    jy_map_init(&store->by_user);
+    jy_map_init(&store->by_id);
+    jy_map_init(&store->journals);
+    jy_map_init(&store->runs);
+    return &store->base;
+}
+
+
+const char *jy_step_kind_name(jy_step_kind kind)
+{
+    switch (kind) {
+    case JY_STEP_WAIT_FOR: return "wait_for";
+    case JY_STEP_EVENTS: return "events";
+    case JY_STEP_SLEEP: return "sleep";
+    case JY_STEP_SLEEP_UNTIL: return "sleep_until";
+    case JY_STEP_EMIT: return "emit";
+    case JY_STEP_STEP: return "step";
+    case JY_STEP_NOW: return "now";
+    case JY_STEP_RANDOM: return "math.random";
+    case JY_STEP_OS_TIME: return "os.time";
+    }
+    return "unknown";
+}

@@ -1,0 +1,228 @@
+/*
+ * The wait index and the deadlines: registering what a suspended run
+ * waits for, finding the runs an event wakes by (user, event name) in
+ * O(1), and firing deadlines in order.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "host_internal.h"
+
+
+static char *wait_key(const char *user, const char *name, size_t *len)
+{
+    return jy__live_key(user, name, len);
+}
+
+
+static void unlink_wait(jy_host *host, jy_wait_link *link, const char *user,
+                        const char *name)
+{
+    jy_wait_list *list = link->list;
+
+    if (list == NULL)
+        return;
+    if (link->prev != NULL)
+        link->prev->next = link->next;
+    else
+        list->head = link->next;
+    if (link->next != NULL)
+        link->next->prev = link->prev;
+    else
+        list->tail = link->prev;
+    list->count--;
+    link->list = NULL;
+
+    if (list->count == 0) {
+        size_t len = 0;
+        char *key = wait_key(user, name, &len);
+        if (key != NULL) {
+            jy_map_remove(&host->waits, key, len);
+            free(list);
+        }
+        /* NOTE: without memory for the key, an empty list stays in the
+         * index; it is harmless and reused by the next wait. */
+        free(key);
+    }
+}
+
+
+void jy__wait_clear(jy_host *host, jy_run *run)
+{
+    jy_timer_heap_remove(&host->deadlines, &run->timer);
+
+    for (size_t i = 0; i < run->wait_name_count; i++) {
+        if (run->wait_links != NULL)
+            unlink_wait(host, &run->wait_links[i], run->user, run->wait_names[i]);
+        free(run->wait_names[i]);
+    }
+    free(run->wait_names);
+    free(run->wait_links);
+    run->wait_names = NULL;
+    run->wait_links = NULL;
+    run->wait_name_count = 0;
+}
+
+
+int jy_host_wait(jy_host *host, jy_run *run, const char *const *names,
+                 size_t name_count, jy_time deadline, int match_ref,
+                 jy_error *err)
+{
+    jy__wait_clear(host, run);
+
+    run->wait_names = calloc(name_count, sizeof *run->wait_names);
+    run->wait_links = calloc(name_count, sizeof *run->wait_links);
+    if (run->wait_names == NULL || run->wait_links == NULL)
+        goto nomem;
+    run->wait_name_count = name_count;
+
+    for (size_t i = 0; i < name_count; i++) {
+        run->wait_names[i] = strdup(names[i]);
+        if (run->wait_names[i] == NULL)
+            goto nomem;
+
+        size_t len = 0;
+        char *key = wait_key(run->user, names[i], &len);
+        if (key == NULL)
+            goto nomem;
+        jy_wait_list *list = jy_map_get(&host->waits, key, len);
+        if (list == NULL) {
+            list = calloc(1, sizeof *list);
+            if (list == NULL || jy_map_put(&host->waits, key, len, list) != 0) {
+                free(list);
+                free(key);
+                goto nomem;
+            }
+        }
+        free(key);
+
+        jy_wait_link *link = &run->wait_links[i];
+        link->run = run;
+        link->list = list;
+        link->next = NULL;
+        link->prev = list->tail;
+        if (list->tail != NULL)
+            list->tail->next = link;
+        else
+            list->head = link;
+        list->tail = link;
+        list->count++;
+    }
+
+    if (jy_timer_heap_push(&host->deadlines, &run->timer, deadline) != 0)
+        goto nomem;
+
+    run->match_ref = match_ref;
+    run->status = JY_RUN_WAITING;
+    jy__run_persist(host, run);
+    return 0;
+
+nomem:
+    jy__wait_clear(host, run);
+    return jy_error_set(err, JY_ENOMEM, "out of memory registering the wait of run %llu",
+                        (unsigned long long)run->id);
+}
+
+
+int jy_host_sleep(jy_host *host, jy_run *run, jy_time deadline, jy_error *err)
+{
+    jy__wait_clear(host, run);
+
+    if (jy_timer_heap_push(&host->deadlines, &run->timer, deadline) != 0)
+        return jy_error_set(err, JY_ENOMEM, "out of memory registering the sleep of run %llu",
+                            (unsigned long long)run->id);
+    run->status = JY_RUN_SLEEPING;
+    jy__run_persist(host, run);
+    return 0;
+}
+
+
+static int push_key(char ***keys, size_t *count, const jy_run *run)
+{
+    if (run->key == NULL)
+        return 0;
+
+    size_t len = 0;
+    char *key = jy__live_key(run->journey->name, run->key, &len);
+    char **grown = realloc(*keys, (*count + 1) * sizeof *grown);
+    if (key == NULL || grown == NULL) {
+        free(key);
+        if (grown != NULL)
+            *keys = grown;
+        return JY_ENOMEM;
+    }
+    grown[(*count)++] = key;
+    *keys = grown;
+    return 0;
+}
+
+
+void jy__wait_dispatch(jy_host *host, const jy_event *event, char ***woke_keys,
+                       size_t *woke_count)
+{
+    size_t len = 0;
+    char *key = wait_key(event->user, event->name, &len);
+    jy_wait_list *list = key != NULL ? jy_map_get(&host->waits, key, len) : NULL;
+
+    free(key);
+    if (list == NULL)
+        return;
+
+    /* Waking a run changes the list (it leaves, and may wait again at
+     * the tail), so walk a snapshot of run ids and look each one up. */
+    size_t count = list->count;
+    uint64_t *ids = malloc(count * sizeof *ids);
+    if (ids == NULL) {
+        jy_host_log(host, JY_LOG_ERROR, NULL,
+                    "out of memory waking runs for event %llu; its waits stay pending",
+                    (unsigned long long)event->seq);
+        return;
+    }
+    size_t n = 0;
+    for (jy_wait_link *link = list->head; link != NULL; link = link->next)
+        ids[n++] = link->run->id;
+
+    for (size_t i = 0; i < n; i++) {
+        jy_run *run = jy_host_run(host, ids[i]);
+
+        if (run == NULL || run->status != JY_RUN_WAITING)
+            continue;
+        /* A run never receives its own emits, nor an event twice. */
+        if (run->id == event->origin_run || jy_host_run_received(run, event->seq))
+            continue;
+
+        int waits_on_name = 0;
+        for (size_t k = 0; k < run->wait_name_count; k++)
+            if (strcmp(run->wait_names[k], event->name) == 0)
+                waits_on_name = 1;
+        if (!waits_on_name)
+            continue;
+
+        if (host->runtime.wait_matches(host->runtime.ctx, run) != 1)
+            continue;
+
+        if (push_key(woke_keys, woke_count, run) != 0)
+            jy_host_log(host, JY_LOG_WARN, run,
+                        "out of memory recording the woken key; the event may also start a run");
+        jy__wait_clear(host, run);
+        jy__run_resume(host, run, event);
+    }
+    free(ids);
+}
+
+
+int jy__wait_fire_next(jy_host *host, jy_time t)
+{
+    jy_timer *timer = jy_timer_heap_peek(&host->deadlines);
+
+    if (timer == NULL || timer->deadline > t)
+        return 0;
+
+    jy_timer_heap_pop(&host->deadlines);
+    jy_run *run = (jy_run *)((char *)timer - offsetof(jy_run, timer));
+    jy_clock_set(host->clock, timer->deadline);
+    jy__wait_clear(host, run);
+    jy__run_resume(host, run, NULL);
+    return 1;
+}

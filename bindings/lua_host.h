@@ -51,6 +51,14 @@ int jy_lua_host_load(jy_lua_host *lh, const char *path, jy_error *err);
  * [-0, +0, v] raises on an invalid definition. */
 void jy_lua_define(lua_State *L, jy_lua_host *lh, int idx);
 
+/* Parses one event in the wire format from line[0..len): {"id"?,
+ * "user", "name" (or "event"), "ts", "data"?}. A missing ts is an error
+ * when require_ts, else default_ts. Returns a new event (the caller
+ * owns it), or NULL with a message in err that names the field and
+ * the reason. */
+jy_event *jy_lua_parse_event(jy_lua_host *lh, const char *line, size_t len,
+                             int require_ts, jy_time default_ts, jy_error *err);
+
 /* Opens the journey module: pushes its table. [-0, +1, m] */
 int luaopen_journey(lua_State *L);
 

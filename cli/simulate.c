@@ -1,0 +1,584 @@
+/*
+ * journey simulate: a backtest. Reads past events (JSON Lines), replays
+ * them in timestamp order through the given journeys on a virtual
+ * clock, and prints what the journeys did and a summary.
+ *
+ * The whole input is read and sorted before the replay, because real
+ * exports are rarely in perfect order. That costs the input text while
+ * parsing plus 16 bytes per event for the sort; the memory store keeps
+ * every event for the run anyway, so the sort adds little on top.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "cli.h"
+#include "lua_host.h"
+#include "timefmt.h"
+#include "transcript.h"
+
+#define DEFAULT_HORIZON_MS (90LL * 24 * 3600 * 1000)
+
+static const char simulate_usage[] =
+    "usage: journey simulate SCRIPT... --events FILE [options]\n"
+    "\n"
+    "Replays past events through the journeys in SCRIPT... on a virtual clock.\n"
+    "Events are sorted by ts; deadlines fire between them in event time. After\n"
+    "the last event the clock runs on until every run has ended or the horizon.\n"
+    "\n"
+    "options:\n"
+    "  --events FILE    JSON Lines input, one event per line; - reads stdin\n"
+    "  --until WHEN     horizon: an ISO-8601 time, or a duration after the last\n"
+    "                   event such as 30d (default: 90d)\n"
+    "  --emitted FILE   write every emitted event as JSON Lines, with its\n"
+    "                   journey and run\n"
+    "  --json           print only the summary, as one JSON object\n"
+    "  --quiet          print the summary without the transcript\n"
+    "  --show-events    also show every input event in the transcript\n"
+    "  --strict         stop at the first invalid input line\n";
+
+typedef struct input_event {
+    jy_event *event;
+    size_t line;
+} input_event;
+
+typedef struct name_count {
+    char *name;
+    uint64_t count;
+} name_count;
+
+typedef struct simulation {
+    const char *events_path;
+    const char *until_text;
+    const char *emitted_path;
+    int json;
+    int quiet;
+    int show_events;
+    int strict;
+
+    FILE *emitted;
+    jy_buf line;
+    name_count *emitted_names;
+    size_t emitted_name_count;
+    uint64_t emitted_total;
+    uint64_t lines_read;
+    uint64_t lines_rejected;
+    int write_failed;
+} simulation;
+
+
+static void count_emitted(simulation *sim, const char *name)
+{
+    for (size_t i = 0; i < sim->emitted_name_count; i++) {
+        if (strcmp(sim->emitted_names[i].name, name) == 0) {
+            sim->emitted_names[i].count++;
+            return;
+        }
+    }
+    name_count *grown = realloc(sim->emitted_names,
+                                (sim->emitted_name_count + 1) * sizeof *grown);
+    char *copy = strdup(name);
+    if (grown == NULL || copy == NULL) {
+        free(copy);
+        if (grown != NULL)
+            sim->emitted_names = grown;
+        return;
+    }
+    grown[sim->emitted_name_count].name = copy;
+    grown[sim->emitted_name_count].count = 1;
+    sim->emitted_names = grown;
+    sim->emitted_name_count++;
+}
+
+
+static void write_emitted(simulation *sim, const jy_trace *trace)
+{
+    const jy_event *event = trace->event;
+    char when[JY_TIME_TEXT_SIZE];
+
+    jy_buf_reset(&sim->line);
+    jy_buf_append_str(&sim->line, "{\"user\":");
+    jy_buf_append_json_string(&sim->line, event->user);
+    jy_buf_append_str(&sim->line, ",\"name\":");
+    jy_buf_append_json_string(&sim->line, event->name);
+    jy_time_format(event->ts, when);
+    jy_buf_append_str(&sim->line, ",\"ts\":");
+    jy_buf_append_json_string(&sim->line, when);
+    jy_buf_append_str(&sim->line, ",\"data\":");
+    jy_buf_append_str(&sim->line, event->data_json);
+    jy_buf_append_str(&sim->line, ",\"journey\":");
+    jy_buf_append_json_string(&sim->line, trace->run->journey->name);
+    jy_buf_printf(&sim->line, ",\"run\":%llu}\n", (unsigned long long)trace->run->id);
+    if (!jy_buf_failed(&sim->line) &&
+        fwrite(sim->line.data, 1, sim->line.len, sim->emitted) != sim->line.len)
+        sim->write_failed = 1;
+}
+
+
+static void on_trace(void *ctx, const jy_trace *trace)
+{
+    simulation *sim = ctx;
+
+    if (trace->kind == JY_TRACE_EMITTED) {
+        sim->emitted_total++;
+        count_emitted(sim, trace->event->name);
+        if (sim->emitted != NULL)
+            write_emitted(sim, trace);
+    }
+    if (sim->quiet || sim->json)
+        return;
+
+    jy_buf_reset(&sim->line);
+    if (jy_transcript_line(&sim->line, trace, sim->show_events) && !jy_buf_failed(&sim->line)) {
+        jy_buf_append_str(&sim->line, "\n");
+        fwrite(sim->line.data, 1, sim->line.len, stdout);
+    }
+}
+
+
+/* Warnings and errors go to stderr; j.log and print reach the
+ * transcript through traces. */
+static void on_log(void *ctx, jy_log_level level, uint64_t run_id,
+                   const char *journey, const char *message)
+{
+    (void)ctx;
+    if (level < JY_LOG_WARN)
+        return;
+    if (run_id != 0)
+        fprintf(stderr, "journey: %s: run %llu of %s: %s\n",
+                level == JY_LOG_WARN ? "warning" : "error",
+                (unsigned long long)run_id, journey, message);
+    else
+        fprintf(stderr, "journey: %s: %s\n", level == JY_LOG_WARN ? "warning" : "error",
+                message);
+}
+
+
+/* Reads the whole input: a file, or stdin for "-". Returns a malloc'd
+ * NUL-terminated buffer, or NULL with errno set. */
+static char *read_input(const char *path, size_t *len)
+{
+    FILE *file = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (file == NULL)
+        return NULL;
+
+    size_t capacity = 1 << 16;
+    size_t used = 0;
+    char *text = malloc(capacity);
+    while (text != NULL) {
+        if (used + 1 >= capacity) {
+            char *grown = realloc(text, capacity * 2);
+            if (grown == NULL) {
+                free(text);
+                text = NULL;
+                errno = ENOMEM;
+                break;
+            }
+            text = grown;
+            capacity *= 2;
+        }
+        size_t n = fread(text + used, 1, capacity - used - 1, file);
+        used += n;
+        if (n == 0) {
+            if (ferror(file)) {
+                free(text);
+                text = NULL;
+            }
+            break;
+        }
+    }
+    if (file != stdin)
+        fclose(file);
+    if (text != NULL) {
+        text[used] = '\0';
+        *len = used;
+    }
+    return text;
+}
+
+
+static int compare_input(const void *a, const void *b)
+{
+    const input_event *x = a;
+    const input_event *y = b;
+
+    if (x->event->ts != y->event->ts)
+        return x->event->ts < y->event->ts ? -1 : 1;
+    return x->line < y->line ? -1 : (x->line > y->line);
+}
+
+
+static int parse_args(simulation *sim, int argc, char **argv, const char ***scripts,
+                      size_t *script_count)
+{
+    *scripts = calloc((size_t)argc, sizeof **scripts);
+    if (*scripts == NULL)
+        return 1;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char **value = NULL;
+
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            fputs(simulate_usage, stdout);
+            exit(0);
+        } else if (strcmp(arg, "--events") == 0) {
+            value = &sim->events_path;
+        } else if (strcmp(arg, "--until") == 0) {
+            value = &sim->until_text;
+        } else if (strcmp(arg, "--emitted") == 0) {
+            value = &sim->emitted_path;
+        } else if (strcmp(arg, "--json") == 0) {
+            sim->json = 1;
+        } else if (strcmp(arg, "--quiet") == 0) {
+            sim->quiet = 1;
+        } else if (strcmp(arg, "--show-events") == 0) {
+            sim->show_events = 1;
+        } else if (strcmp(arg, "--strict") == 0) {
+            sim->strict = 1;
+        } else if (arg[0] == '-' && arg[1] == '-') {
+            fprintf(stderr, "journey simulate: unknown option %s\n\n%s", arg, simulate_usage);
+            return 2;
+        } else {
+            (*scripts)[(*script_count)++] = arg;
+        }
+
+        if (value != NULL) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "journey simulate: %s needs a value\n\n%s", arg, simulate_usage);
+                return 2;
+            }
+            *value = argv[++i];
+        }
+    }
+
+    if (sim->events_path == NULL || *script_count == 0) {
+        fprintf(stderr, "journey simulate: %s\n\n%s",
+                *script_count == 0 ? "give at least one journey script"
+                                   : "missing --events FILE (use - for stdin)",
+                simulate_usage);
+        return 2;
+    }
+    return 0;
+}
+
+
+/* Parses every line; bad lines are reported and counted, or stop the
+ * run with --strict. Returns 0, or 1 when --strict stopped it. */
+static int parse_input(simulation *sim, jy_lua_host *lh, char *text, input_event **events,
+                       size_t *count)
+{
+    size_t capacity = 0;
+    size_t line_no = 0;
+    char *cursor = text;
+
+    *events = NULL;
+    *count = 0;
+    while (*cursor != '\0') {
+        char *end = strchr(cursor, '\n');
+        size_t len = end != NULL ? (size_t)(end - cursor) : strlen(cursor);
+        char *line = cursor;
+        cursor = end != NULL ? end + 1 : cursor + len;
+        line_no++;
+
+        if (len > 0 && line[len - 1] == '\r')
+            len--;
+        size_t blank = 0;
+        while (blank < len && (line[blank] == ' ' || line[blank] == '\t'))
+            blank++;
+        if (blank == len)
+            continue; /* blank lines separate nothing and are skipped */
+        sim->lines_read++;
+
+        jy_error err;
+        jy_error_clear(&err);
+        jy_event *event = jy_lua_parse_event(lh, line, len, 1, 0, &err);
+        if (event == NULL) {
+            sim->lines_rejected++;
+            fprintf(stderr, "%s:%zu: %s\n", sim->events_path, line_no, err.message);
+            if (sim->strict) {
+                fprintf(stderr, "journey simulate: stopped at the first invalid line "
+                                "(--strict)\n");
+                return 1;
+            }
+            continue;
+        }
+
+        if (*count == capacity) {
+            capacity = capacity == 0 ? 1024 : capacity * 2;
+            input_event *grown = realloc(*events, capacity * sizeof *grown);
+            if (grown == NULL) {
+                jy_event_free(event);
+                fprintf(stderr, "journey simulate: out of memory reading events\n");
+                return 1;
+            }
+            *events = grown;
+        }
+        (*events)[*count].event = event;
+        (*events)[*count].line = line_no;
+        (*count)++;
+    }
+    return 0;
+}
+
+
+static uint64_t live_runs_of(jy_host *host, const jy_journey *journey)
+{
+    const jy_journey_stats *s = &journey->stats;
+    (void)host;
+    return s->started - s->completed - s->failed - s->cancelled;
+}
+
+
+static void print_summary(simulation *sim, jy_host *host, jy_time first, jy_time last,
+                          jy_time horizon, double wall, size_t stored)
+{
+    char first_text[JY_TIME_TEXT_SIZE], last_text[JY_TIME_TEXT_SIZE];
+    char horizon_text[JY_TIME_TEXT_SIZE], end_text[JY_TIME_TEXT_SIZE];
+    double rate = wall > 0 ? (double)sim->lines_read / wall : 0;
+
+    jy_time_format(first, first_text);
+    jy_time_format(last, last_text);
+    jy_time_format(horizon, horizon_text);
+    jy_time_format(jy_host_now(host), end_text);
+
+    if (sim->json) {
+        printf("{\"events_read\":%llu,\"events_rejected\":%llu,\"events_duplicate\":%llu,"
+               "\"events_emitted\":%llu,\"runs_started\":%llu,\"journeys\":{",
+               (unsigned long long)sim->lines_read, (unsigned long long)sim->lines_rejected,
+               (unsigned long long)host->stats.events_duplicate,
+               (unsigned long long)sim->emitted_total,
+               (unsigned long long)host->stats.runs_started);
+        for (size_t i = 0; i < host->journey_count; i++) {
+            const jy_journey *j = host->journeys[i];
+            jy_buf name;
+            jy_buf_init(&name);
+            jy_buf_append_json_string(&name, j->name);
+            printf("%s%s:{\"started\":%llu,\"completed\":%llu,\"failed\":%llu,"
+                   "\"cancelled\":%llu,\"waiting\":%llu}",
+                   i > 0 ? "," : "", name.data != NULL ? name.data : "\"\"",
+                   (unsigned long long)j->stats.started, (unsigned long long)j->stats.completed,
+                   (unsigned long long)j->stats.failed, (unsigned long long)j->stats.cancelled,
+                   (unsigned long long)live_runs_of(host, j));
+            jy_buf_free(&name);
+        }
+        printf("},\"emitted\":{");
+        for (size_t i = 0; i < sim->emitted_name_count; i++) {
+            jy_buf name;
+            jy_buf_init(&name);
+            jy_buf_append_json_string(&name, sim->emitted_names[i].name);
+            printf("%s%s:%llu", i > 0 ? "," : "", name.data != NULL ? name.data : "\"\"",
+                   (unsigned long long)sim->emitted_names[i].count);
+            jy_buf_free(&name);
+        }
+        printf("},\"first_event\":\"%s\",\"last_event\":\"%s\",\"until\":\"%s\","
+               "\"ended_at\":\"%s\",\"wall_seconds\":%.6f,\"events_per_second\":%.0f}\n",
+               stored > 0 ? first_text : "", stored > 0 ? last_text : "", horizon_text,
+               end_text, wall, rate);
+        return;
+    }
+
+    FILE *out = stdout;
+    fprintf(out, "\nsummary\n");
+    fprintf(out, "  events read       %llu from %s (%llu rejected, %llu duplicates ignored)\n",
+            (unsigned long long)sim->lines_read, sim->events_path,
+            (unsigned long long)sim->lines_rejected,
+            (unsigned long long)host->stats.events_duplicate);
+    if (stored > 0)
+        fprintf(out, "  event time        %s to %s, clock ran on to %s (horizon %s)\n",
+                first_text, last_text, end_text, horizon_text);
+    fprintf(out, "\n  %-24s %9s %10s %7s %10s %8s\n", "journey", "started", "completed",
+            "failed", "cancelled", "waiting");
+    for (size_t i = 0; i < host->journey_count; i++) {
+        const jy_journey *j = host->journeys[i];
+        fprintf(out, "  %-24s %9llu %10llu %7llu %10llu %8llu\n", j->name,
+                (unsigned long long)j->stats.started, (unsigned long long)j->stats.completed,
+                (unsigned long long)j->stats.failed, (unsigned long long)j->stats.cancelled,
+                (unsigned long long)live_runs_of(host, j));
+    }
+    fprintf(out, "\n  events emitted    %llu\n", (unsigned long long)sim->emitted_total);
+    for (size_t i = 0; i < sim->emitted_name_count; i++)
+        fprintf(out, "    %-30s %llu\n", sim->emitted_names[i].name,
+                (unsigned long long)sim->emitted_names[i].count);
+    fprintf(out, "\n  wall time         %.3f s, %.0f events/s\n", wall, rate);
+}
+
+
+static double seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+
+/* Resolves --until: an ISO-8601 time, or a duration after last. */
+static int resolve_horizon(const char *text, jy_time last, jy_time *horizon)
+{
+    jy_error err;
+    jy_duration after = {DEFAULT_HORIZON_MS, 0};
+
+    if (text != NULL) {
+        jy_error_clear(&err);
+        if (jy_time_parse(text, strlen(text), horizon, &err) == 0)
+            return 0;
+        jy_error time_err = err;
+        jy_error_clear(&err);
+        if (jy_duration_parse(text, strlen(text), &after, &err) != 0) {
+            fprintf(stderr, "journey simulate: invalid --until \"%s\": give an ISO-8601 time "
+                            "(%s) or a duration such as 30d (%s)\n",
+                    text, time_err.message, err.message);
+            return 2;
+        }
+    }
+    if (jy_time_add(last, after, horizon, &err) != 0) {
+        fprintf(stderr, "journey simulate: invalid --until: %s\n", err.message);
+        return 2;
+    }
+    return 0;
+}
+
+
+int jy_cli_simulate(int argc, char **argv)
+{
+    simulation sim;
+    memset(&sim, 0, sizeof sim);
+    jy_buf_init(&sim.line);
+
+    const char **scripts = NULL;
+    size_t script_count = 0;
+    int status = parse_args(&sim, argc, argv, &scripts, &script_count);
+    if (status != 0) {
+        free(scripts);
+        return status;
+    }
+
+    struct timespec started;
+    clock_gettime(CLOCK_MONOTONIC, &started);
+
+    size_t text_len = 0;
+    char *text = read_input(sim.events_path, &text_len);
+    if (text == NULL) {
+        fprintf(stderr, "journey simulate: cannot read events from %s: %s\n", sim.events_path,
+                strerror(errno));
+        free(scripts);
+        return 1;
+    }
+
+    lua_State *L = luaL_newstate();
+    if (L == NULL) {
+        fprintf(stderr, "journey simulate: out of memory creating the Lua state\n");
+        free(text);
+        free(scripts);
+        return 1;
+    }
+    luaL_openlibs(L);
+    luaL_requiref(L, "journey", luaopen_journey, 0);
+    lua_pop(L, 1);
+
+    jy_lua_host *lh = jy_lua_host_new(L, 1, 0);
+    input_event *events = NULL;
+    size_t count = 0;
+    if (lh == NULL) {
+        fprintf(stderr, "journey simulate: out of memory creating the host\n");
+        status = 1;
+        goto done;
+    }
+    jy_host_set_trace(lh->host, on_trace, &sim);
+    jy_host_set_log(lh->host, on_log, NULL);
+
+    for (size_t i = 0; i < script_count; i++) {
+        jy_error err;
+        jy_error_clear(&err);
+        if (jy_lua_host_load(lh, scripts[i], &err) != 0) {
+            fprintf(stderr, "journey simulate: cannot load %s: %s\n", scripts[i], err.message);
+            status = 1;
+            goto done;
+        }
+    }
+    if (lh->host->journey_count == 0) {
+        fprintf(stderr, "journey simulate: the scripts define no journey; call "
+                        "journey.define{...} in them\n");
+        status = 1;
+        goto done;
+    }
+
+    if (parse_input(&sim, lh, text, &events, &count) != 0) {
+        status = 1;
+        goto done;
+    }
+    free(text);
+    text = NULL;
+    qsort(events, count, sizeof *events, compare_input);
+
+    if (sim.emitted_path != NULL) {
+        sim.emitted = fopen(sim.emitted_path, "w");
+        if (sim.emitted == NULL) {
+            fprintf(stderr, "journey simulate: cannot write %s: %s\n", sim.emitted_path,
+                    strerror(errno));
+            status = 1;
+            goto done;
+        }
+    }
+
+    jy_time first = count > 0 ? events[0].event->ts : 0;
+    jy_time last = count > 0 ? events[count - 1].event->ts : 0;
+    jy_time horizon = 0;
+    status = resolve_horizon(sim.until_text, last, &horizon);
+    if (status != 0)
+        goto done;
+    jy_clock_set(&lh->clock, first);
+    lh->clock.virtual_now = first;
+
+    for (size_t i = 0; i < count; i++) {
+        jy_error err;
+        jy_error_clear(&err);
+        jy_event *event = events[i].event;
+        events[i].event = NULL;
+        /* The horizon also bounds the input: later events are not replayed. */
+        if (event->ts > horizon) {
+            jy_event_free(event);
+            continue;
+        }
+        int rc = jy_host_ingest(lh->host, event, &err);
+        if (rc != 0 && rc != JY_EEXIST)
+            fprintf(stderr, "%s:%zu: event not ingested: %s\n", sim.events_path,
+                    events[i].line, err.message);
+    }
+
+    /* Run on through the deadlines until every run ended or the horizon. */
+    while (lh->host->stats.runs_live > 0) {
+        jy_time next = jy_host_next_deadline(lh->host);
+        if (next == JY_TIME_MAX || next > horizon)
+            break;
+        jy_host_advance_to(lh->host, next);
+    }
+
+    print_summary(&sim, lh->host, first, last, horizon, seconds_since(&started), count);
+    if (sim.emitted != NULL && (fclose(sim.emitted) != 0 || sim.write_failed)) {
+        fprintf(stderr, "journey simulate: writing %s failed\n", sim.emitted_path);
+        status = 1;
+    }
+    sim.emitted = NULL;
+
+done:
+    if (sim.emitted != NULL)
+        fclose(sim.emitted);
+    for (size_t i = 0; i < count; i++)
+        jy_event_free(events[i].event);
+    free(events);
+    jy_lua_host_free(lh);
+    lua_close(L);
+    free(text);
+    free(scripts);
+    for (size_t i = 0; i < sim.emitted_name_count; i++)
+        free(sim.emitted_names[i].name);
+    free(sim.emitted_names);
+    jy_buf_free(&sim.line);
+    return status;
+}

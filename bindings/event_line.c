@@ -43,6 +43,22 @@ static const char *check_text(lua_State *L, int obj, const char *field, const ch
 }
 
 
+/* Replaces the number on top with its text when it is a whole number
+ * (cjson reads every JSON number as a float), and returns 1; returns 0
+ * and leaves it when it has a fraction or is too large to be exact.
+ * [-1, +1, m] */
+static int number_to_id_text(lua_State *L)
+{
+    lua_Number n = lua_tonumber(L, -1);
+
+    if (n != floor(n) || fabs(n) > 9007199254740992.0)
+        return 0;
+    lua_pushfstring(L, "%I", (LUAI_UACINT)(lua_Integer)n);
+    lua_replace(L, -2);
+    return 1;
+}
+
+
 /* The protected part: everything that may raise. [-0, +0, v] */
 static int parse_protected(lua_State *L)
 {
@@ -66,9 +82,8 @@ static int parse_protected(lua_State *L)
         user = lua_tostring(L, -1);
     } else if (user_type == LUA_TTABLE) {
         int id_type = lua_getfield(L, -1, "id");
-        if (id_type == LUA_TNUMBER && lua_isinteger(L, -1)) {
-            lua_pushstring(L, lua_tostring(L, -1));
-            lua_replace(L, -2);
+        if (id_type == LUA_TNUMBER && number_to_id_text(L)) {
+            /* a numeric user id, such as a customer number */
         } else if (id_type != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
             return luaL_error(L, "\"user\" object needs a non-empty \"id\" string");
         }
@@ -92,15 +107,8 @@ static int parse_protected(lua_State *L)
     const char *id = NULL;
     int id_type = lua_getfield(L, obj, "id");
     if (id_type == LUA_TNUMBER) {
-        if (!lua_isinteger(L, -1)) {
-            lua_Number n = lua_tonumber(L, -1);
-            if (n != floor(n) || fabs(n) > 9007199254740992.0)
-                return luaL_error(L, "\"id\" must be a string or an integer");
-            lua_pushinteger(L, (lua_Integer)n);
-            lua_replace(L, -2);
-        }
-        lua_pushstring(L, lua_tostring(L, -1));
-        lua_replace(L, -2);
+        if (!number_to_id_text(L))
+            return luaL_error(L, "\"id\" must be a string or an integer");
         id = lua_tostring(L, -1);
     } else if (id_type == LUA_TSTRING) {
         if (lua_rawlen(L, -1) == 0)

@@ -6,6 +6,7 @@
  * journey that changes cjson's settings cannot change how the host
  * reads and writes events.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,10 +53,13 @@ static void ensure_cjson(lua_State *L)
 }
 
 
-/* Replaces cjson.null by nil, recursively, in the table at idx.
+/* Replaces cjson.null by nil and whole-number floats by integers,
+ * recursively, in the table at idx. cjson reads every JSON number as a
+ * float; journeys expect 3 to print as "3" and to index arrays.
  * [-0, +0, m] */
-static void strip_nulls(lua_State *L, int idx)
+static void normalize(lua_State *L, int idx)
 {
+    luaL_checkstack(L, 4, "JSON nested too deeply");
     idx = lua_absindex(L, idx);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &null_key);      /* stack: null */
     int null_idx = lua_gettop(L);
@@ -67,7 +71,15 @@ static void strip_nulls(lua_State *L, int idx)
             lua_pushnil(L);
             lua_rawset(L, idx);    /* assigning nil to an existing key is allowed in next */
         } else if (lua_type(L, -1) == LUA_TTABLE) {
-            strip_nulls(L, -1);
+            normalize(L, -1);
+        } else if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+            lua_Number n = lua_tonumber(L, -1);
+            /* Only where the float is exact: below 2^53 in magnitude. */
+            if (n == floor(n) && fabs(n) < 9007199254740992.0) {
+                lua_pushvalue(L, -2);
+                lua_pushinteger(L, (lua_Integer)n);
+                lua_rawset(L, idx);
+            }
         }
         lua_pop(L, 1);                                 /* stack: null, k */
     }
@@ -105,7 +117,7 @@ void jy_lua_json_decode(lua_State *L, const char *json)
     }
     lua_pop(L, 1);
     if (lua_type(L, -1) == LUA_TTABLE)
-        strip_nulls(L, -1);
+        normalize(L, -1);
 }
 
 

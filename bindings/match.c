@@ -20,6 +20,8 @@ static int values_equal(lua_State *L, int a, int b, int depth);
  * [-0, +0, -] */
 static int table_contains(lua_State *L, int a, int b, int depth)
 {
+    if (!lua_checkstack(L, 4))
+        return 0;
     lua_pushnil(L);
     while (lua_next(L, a) != 0) {            /* stack: ..., k, va */
         lua_pushvalue(L, -2);                /* stack: ..., k, va, k */

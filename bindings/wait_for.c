@@ -66,7 +66,8 @@ static void check_wait_args(lua_State *L, jy_run *run, const char *function,
         used += n;
     }
 
-    int opts_type = lua_type(L, opts_idx);
+    /* An absent argument (LUA_TNONE) counts as nil: j.events(name). */
+    int opts_type = lua_isnoneornil(L, opts_idx) ? LUA_TNIL : lua_type(L, opts_idx);
     if (opts_type != LUA_TNIL && opts_type != LUA_TTABLE)
         luaL_error(L, "%s: the options must be a table such as {timeout = \"1d\"}, got %s",
                    function, luaL_typename(L, opts_idx));

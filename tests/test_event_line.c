@@ -1,0 +1,167 @@
+/*
+ * Reading events in the wire format: every accepted shape and every
+ * rejection with its reason.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "lua_fixture.h"
+
+static fixture f;
+
+
+static jy_event *parse(const char *line, jy_error *err)
+{
+    jy_error_clear(err);
+    return jy_lua_parse_event(f.lh, line, strlen(line), 1, 0, err);
+}
+
+
+static void event_line_reads_all_fields(void)
+{
+    jy_error err;
+    jy_event *e = parse("{\"id\":\"e1\",\"user\":\"42\",\"name\":\"app/signed_up\","
+                        "\"ts\":\"2024-03-01T10:00:00Z\",\"data\":{\"plan\":\"pro\"}}", &err);
+    CHECK(e != NULL);
+    if (e == NULL)
+        return;
+    CHECK_STR_EQ(e->id, "e1");
+    CHECK_STR_EQ(e->user, "42");
+    CHECK_STR_EQ(e->name, "app/signed_up");
+    CHECK_INT_EQ(e->ts, 1709287200000LL);
+    CHECK_STR_EQ(e->data_json, "{\"plan\":\"pro\"}");
+    CHECK(e->user_json == NULL);
+    jy_event_free(e);
+}
+
+
+static void event_line_accepts_event_alias_and_ms_ts(void)
+{
+    jy_error err;
+    jy_event *e = parse("{\"user\":\"7\",\"event\":\"shop/cart_added\",\"ts\":1659304800025}", &err);
+    CHECK(e != NULL);
+    if (e == NULL)
+        return;
+    CHECK_STR_EQ(e->name, "shop/cart_added");
+    CHECK_INT_EQ(e->ts, 1659304800025LL);
+    CHECK_STR_EQ(e->data_json, "{}");
+    CHECK(e->id == NULL);
+    jy_event_free(e);
+}
+
+
+static void event_line_reads_user_object(void)
+{
+    jy_error err;
+    jy_event *e = parse("{\"user\":{\"id\":\"u9\",\"email\":\"a@example.test\"},\"name\":\"x\","
+                        "\"ts\":0}", &err);
+    CHECK(e != NULL);
+    if (e == NULL)
+        return;
+    CHECK_STR_EQ(e->user, "u9");
+    CHECK(e->user_json != NULL);
+    CHECK_CONTAINS(e->user_json, "\"email\":\"a@example.test\"");
+    jy_event_free(e);
+}
+
+
+static void event_line_keeps_integer_ids_exact(void)
+{
+    jy_error err;
+    jy_event *e = parse("{\"id\":12345678901,\"user\":{\"id\":17850},\"name\":\"x\",\"ts\":0}", &err);
+    CHECK(e != NULL);
+    if (e == NULL)
+        return;
+    CHECK_STR_EQ(e->id, "12345678901");
+    CHECK_STR_EQ(e->user, "17850");
+    jy_event_free(e);
+}
+
+
+static void event_line_keeps_unicode_and_slashes_in_user(void)
+{
+    jy_error err;
+    jy_event *e = parse("{\"user\":\"../a b/\xc3\xa9\",\"name\":\"x\",\"ts\":0}", &err);
+    CHECK(e != NULL);
+    if (e == NULL)
+        return;
+    CHECK_STR_EQ(e->user, "../a b/\xc3\xa9");
+    jy_event_free(e);
+}
+
+
+static void check_rejected(const char *line, const char *reason)
+{
+    jy_error err;
+    jy_event *e = parse(line, &err);
+    CHECK(e == NULL);
+    CHECK_CONTAINS(err.message, reason);
+    jy_event_free(e);
+}
+
+
+static void event_line_rejects_with_reasons(void)
+{
+    check_rejected("{\"user\":\"1\",\"name\":", "invalid JSON");
+    check_rejected("not json", "invalid JSON");
+    check_rejected("[1,2]", "must be a JSON object");
+    check_rejected("\"text\"", "must be a JSON object");
+    check_rejected("{\"name\":\"x\",\"ts\":0}", "missing \"user\"");
+    check_rejected("{\"user\":\"\",\"name\":\"x\",\"ts\":0}", "\"user\" must be a non-empty string");
+    check_rejected("{\"user\":5,\"name\":\"x\",\"ts\":0}", "\"user\" must be");
+    check_rejected("{\"user\":{\"email\":\"a\"},\"name\":\"x\",\"ts\":0}", "needs a non-empty \"id\"");
+    check_rejected("{\"user\":\"1\",\"ts\":0}", "missing \"name\"");
+    check_rejected("{\"user\":\"1\",\"name\":7,\"ts\":0}", "\"name\" must be a non-empty string");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\"}", "missing \"ts\"");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":\"yesterday\"}", "invalid \"ts\"");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":\"2024-02-30T00:00:00Z\"}", "invalid \"ts\"");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":1.5}", "whole milliseconds");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":true}", "invalid \"ts\"");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"data\":[1]}", "\"data\" must be a JSON object");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"data\":\"s\"}", "\"data\" must be a JSON object");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"id\":{}}", "\"id\" must be a string or an integer");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"id\":1.5}", "\"id\" must be a string or an integer");
+}
+
+
+static void event_line_quotes_bad_ts_text(void)
+{
+    jy_error err;
+    jy_event *e = parse("{\"user\":\"1\",\"name\":\"x\",\"ts\":\"2024-13-01T00:00:00Z\"}", &err);
+    CHECK(e == NULL);
+    CHECK_CONTAINS(err.message, "2024-13-01T00:00:00Z");
+}
+
+
+static void event_line_defaults_ts_when_allowed(void)
+{
+    jy_error err;
+    jy_error_clear(&err);
+    const char *line = "{\"user\":\"1\",\"name\":\"x\"}";
+    jy_event *e = jy_lua_parse_event(f.lh, line, strlen(line), 0, 123000, &err);
+    CHECK(e != NULL);
+    if (e != NULL)
+        CHECK_INT_EQ(e->ts, 123000);
+    jy_event_free(e);
+}
+
+
+int main(void)
+{
+    fixture_open(&f, 0);
+
+    event_line_reads_all_fields();
+    event_line_accepts_event_alias_and_ms_ts();
+    event_line_reads_user_object();
+    event_line_keeps_integer_ids_exact();
+    event_line_keeps_unicode_and_slashes_in_user();
+    event_line_rejects_with_reasons();
+    event_line_quotes_bad_ts_text();
+    event_line_defaults_ts_when_allowed();
+
+    CHECK_INT_EQ(lua_gettop(f.lh->L), 0);
+    fixture_close(&f);
+    return check_summary("test_event_line");
+}

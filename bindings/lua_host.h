@@ -16,6 +16,18 @@
 #include "duration.h"
 #include "host.h"
 
+/* Debug builds check that every entry from the scheduler leaves the
+ * host thread's stack as it found it; a leak there grows the stack for
+ * the life of the host. */
+#ifdef NDEBUG
+#define JY_STACK_ENTER(L) ((void)0)
+#define JY_STACK_LEAVE(L) ((void)0)
+#else
+#include <assert.h>
+#define JY_STACK_ENTER(L) const int jy_stack_top_ = lua_gettop(L)
+#define JY_STACK_LEAVE(L) assert(lua_gettop(L) == jy_stack_top_)
+#endif
+
 /* Run flags kept in jy_run.runtime_flags. */
 #define JY_RUN_IN_STEP 1u /* executing the function of a j.step */
 

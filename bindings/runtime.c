@@ -172,20 +172,35 @@ void jy_lua_resume(jy_lua_host *lh, jy_run *run, lua_State *co, int nargs,
 /* --- the runtime interface --- */
 
 
+/* Remembers the event; its data is decoded only when a wait's match or
+ * a key path needs it, because most events start nothing and wake
+ * nothing that looks inside. */
 static int rt_event_open(void *ctx, const jy_event *event)
 {
     jy_lua_host *lh = ctx;
+
+    lh->current_event = event;
+    lh->event_data_ref = LUA_NOREF;
+    return 0;
+}
+
+
+/* Pushes the decoded data of the current event, decoding it once.
+ * [-0, +1, e] */
+static void push_event_data(jy_lua_host *lh)
+{
     lua_State *L = lh->L;
 
-    jy_lua_json_decode(L, event->data_json);  /* stack: data */
-    if (!lua_istable(L, -1)) {
-        lua_pop(L, 1);
-        lua_newtable(L);
+    if (lh->event_data_ref == LUA_NOREF) {
+        jy_lua_json_decode(L, lh->current_event->data_json);  /* stack: data */
+        if (!lua_istable(L, -1)) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+        }
+        lh->event_data_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        lh->refs++;
     }
-    lh->event_data_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lh->refs++;
-    lh->current_event = event;
-    return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lh->event_data_ref);
 }
 
 
@@ -193,9 +208,11 @@ static void rt_event_close(void *ctx)
 {
     jy_lua_host *lh = ctx;
 
-    luaL_unref(lh->L, LUA_REGISTRYINDEX, lh->event_data_ref);
+    if (lh->event_data_ref != LUA_NOREF) {
+        luaL_unref(lh->L, LUA_REGISTRYINDEX, lh->event_data_ref);
+        lh->refs--;
+    }
     lh->event_data_ref = LUA_NOREF;
-    lh->refs--;
     lh->current_event = NULL;
 }
 
@@ -217,7 +234,7 @@ static void push_event_path(jy_lua_host *lh, const char *path)
         else
             lua_pushnil(L);
     } else if (strncmp(path, "data.", 5) == 0) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, lh->event_data_ref); /* stack: node */
+        push_event_data(lh);                           /* stack: node */
         const char *part = path + 5;
         while (*part != '\0') {
             const char *dot = strchr(part, '.');
@@ -240,44 +257,102 @@ static void push_event_path(jy_lua_host *lh, const char *path)
 }
 
 
+typedef struct protected_call {
+    jy_lua_host *lh;
+    jy_run *run;
+    const jy_journey *journey;
+    const jy_event *event;
+    int result;
+} protected_call;
+
+
+/* Runs fn with call as its light userdata argument in protected mode on
+ * the host's thread, leaving nresults values. Lua raises only for a
+ * lack of memory here (stored data is valid JSON), and that must fail
+ * one run, not the process. Returns 0, or -1 after logging why.
+ * [-0, +(nresults|0), -] */
+static int call_protected(jy_lua_host *lh, lua_CFunction fn, protected_call *call,
+                          int nresults)
+{
+    lua_State *L = lh->L;
+
+    lua_pushcfunction(L, fn);
+    lua_pushlightuserdata(L, call);
+    if (lua_pcall(L, 1, nresults, 0) == LUA_OK)
+        return 0;
+    jy_host_log(lh->host, JY_LOG_ERROR, call->run, "%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return -1;
+}
+
+
+/* [-0, +1, e] */
+static int event_key_protected(lua_State *L)
+{
+    protected_call *call = lua_touserdata(L, 1);
+
+    push_event_path(call->lh, call->journey->key_path);  /* stack: call, value */
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        /* 42 and 42.0 name the same cart; print integers without ".0". */
+        lua_Number n = lua_tonumber(L, -1);
+        if (lua_isinteger(L, -1) || n == (lua_Number)(lua_Integer)n)
+            lua_pushfstring(L, "%I", (LUAI_UACINT)(lua_Integer)n);
+        else
+            lua_pushfstring(L, "%f", n);
+    } else if (lua_type(L, -1) == LUA_TBOOLEAN) {
+        lua_pushstring(L, lua_toboolean(L, -1) ? "true" : "false");
+    } else if (lua_type(L, -1) != LUA_TSTRING) {
+        lua_pushnil(L);
+    } else {
+        lua_pushvalue(L, -1);
+    }
+    return 1;
+}
+
+
 static int rt_event_key(void *ctx, const jy_journey *journey, char **key)
 {
     jy_lua_host *lh = ctx;
-    lua_State *L = lh->L;
+    protected_call call = {.lh = lh, .journey = journey, .event = lh->current_event};
 
+    JY_STACK_ENTER(lh->L);
     *key = NULL;
-    push_event_path(lh, journey->key_path);            /* stack: value */
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        *key = strdup(lua_tostring(L, -1));
-    } else if (lua_type(L, -1) == LUA_TNUMBER) {
-        /* 42 and 42.0 name the same cart; print integers without ".0". */
-        if (lua_isinteger(L, -1) ||
-            (lua_tonumber(L, -1) == (lua_Number)(lua_Integer)lua_tonumber(L, -1)))
-            lua_pushfstring(L, "%I", (LUAI_UACINT)(lua_Integer)lua_tonumber(L, -1));
-        else
-            lua_pushfstring(L, "%f", lua_tonumber(L, -1));
-        *key = strdup(lua_tostring(L, -1));
-        lua_pop(L, 1);
-    } else if (lua_type(L, -1) == LUA_TBOOLEAN) {
-        *key = strdup(lua_toboolean(L, -1) ? "true" : "false");
-    }
-    lua_pop(L, 1);
+    if (call_protected(lh, event_key_protected, &call, 1) != 0)
+        return JY_ENOMEM;
+    if (lua_type(lh->L, -1) == LUA_TSTRING)
+        *key = strdup(lua_tostring(lh->L, -1));
+    lua_pop(lh->L, 1);
+    JY_STACK_LEAVE(lh->L);
     return 0;
+}
+
+
+/* [-0, +1, e] */
+static int wait_matches_protected(lua_State *L)
+{
+    protected_call *call = lua_touserdata(L, 1);
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, call->run->match_ref); /* stack: call, match */
+    push_event_data(call->lh);                               /* stack: call, match, data */
+    lua_pushboolean(L, jy_lua_match(L, -2, -1));
+    return 1;
 }
 
 
 static int rt_wait_matches(void *ctx, jy_run *run)
 {
     jy_lua_host *lh = ctx;
-    lua_State *L = lh->L;
 
-    if (run->match_ref == LUA_NOREF || run->match_ref == LUA_REFNIL || run->match_ref < 0)
+    if (run->match_ref < 0)
         return 1;
 
-    lua_rawgeti(L, LUA_REGISTRYINDEX, run->match_ref);    /* stack: match */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, lh->event_data_ref); /* stack: match, data */
-    int matched = jy_lua_match(L, -2, -1);
-    lua_pop(L, 2);
+    JY_STACK_ENTER(lh->L);
+    protected_call call = {.lh = lh, .run = run, .event = lh->current_event};
+    if (call_protected(lh, wait_matches_protected, &call, 1) != 0)
+        return 0;
+    int matched = lua_toboolean(lh->L, -1);
+    lua_pop(lh->L, 1);
+    JY_STACK_LEAVE(lh->L);
     return matched;
 }
 
@@ -296,25 +371,58 @@ static void push_j(lua_State *L, const jy_run *run)
 }
 
 
+/* Pushes what a new run's coroutine starts with: the run function, j
+ * and the trigger event. [-0, +3, e] */
+static int start_values_protected(lua_State *L)
+{
+    protected_call *call = lua_touserdata(L, 1);
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, call->run->journey->runtime_ref);
+    push_j(L, call->run);
+    jy_lua_push_event(L, call->event);
+    return 3;
+}
+
+
 static void rt_run_start(void *ctx, jy_run *run, const jy_event *trigger,
                          jy_outcome *outcome)
 {
     jy_lua_host *lh = ctx;
     lua_State *L = lh->L;
+    protected_call call = {.lh = lh, .run = run, .event = trigger};
+    JY_STACK_ENTER(L);
 
-    lua_State *co = lua_newthread(L);                  /* stack: co */
-    push_runs_by_thread(L);                            /* stack: co, map */
+    if (call_protected(lh, start_values_protected, &call, 3) != 0) {
+        outcome->kind = JY_OUTCOME_FAILED;
+        outcome->error = strdup("out of memory starting the run");
+        return;
+    }                                                  /* stack: fn, j, event */
+
+    lua_State *co = lua_newthread(L);                  /* stack: fn, j, event, co */
+    push_runs_by_thread(L);                            /* stack: ..., co, map */
     lua_pushvalue(L, -2);
     lua_pushlightuserdata(L, run);
     lua_rawset(L, -3);
-    lua_pop(L, 1);                                     /* stack: co */
-    run->runtime_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* stack: (empty) */
+    lua_pop(L, 1);                                     /* stack: fn, j, event, co */
+    run->runtime_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* stack: fn, j, event */
     lh->refs++;
 
-    lua_rawgeti(co, LUA_REGISTRYINDEX, run->journey->runtime_ref); /* co: fn */
-    push_j(co, run);                                   /* co: fn, j */
-    jy_lua_push_event(co, trigger);                    /* co: fn, j, event */
+    lua_xmove(L, co, 3);                               /* co: fn, j, event */
     jy_lua_resume(lh, run, co, 2, outcome);
+    JY_STACK_LEAVE(L);
+}
+
+
+/* Pushes the event that woke a run, or nil. [-0, +1, e] */
+static int wake_value_protected(lua_State *L)
+{
+    protected_call *call = lua_touserdata(L, 1);
+
+    if (call->event != NULL)
+        jy_lua_push_event(L, call->event);
+    else
+        lua_pushnil(L);
+    return 1;
 }
 
 
@@ -323,16 +431,21 @@ static void rt_run_resume(void *ctx, jy_run *run, const jy_event *event,
 {
     jy_lua_host *lh = ctx;
     lua_State *L = lh->L;
+    protected_call call = {.lh = lh, .run = run, .event = event};
+    JY_STACK_ENTER(L);
 
-    lua_rawgeti(L, LUA_REGISTRYINDEX, run->runtime_ref);
+    if (call_protected(lh, wake_value_protected, &call, 1) != 0) {
+        outcome->kind = JY_OUTCOME_FAILED;
+        outcome->error = strdup("out of memory resuming the run");
+        return;
+    }                                                  /* stack: value */
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, run->runtime_ref); /* stack: value, co */
     lua_State *co = lua_tothread(L, -1);
-    lua_pop(L, 1);
-
-    if (event != NULL)
-        jy_lua_push_event(co, event);
-    else
-        lua_pushnil(co);
+    lua_pop(L, 1);                                     /* stack: value */
+    lua_xmove(L, co, 1);                               /* co: ..., value */
     jy_lua_resume(lh, run, co, 1, outcome);
+    JY_STACK_LEAVE(L);
 }
 
 

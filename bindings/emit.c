@@ -16,7 +16,8 @@ int ljy_emit(lua_State *L)
 {
     jy_run *run = jy_lua_check_run(L, "j.emit");
     const char *name = luaL_checkstring(L, 1);
-    int data_type = lua_type(L, 2);
+    /* Absent data (LUA_TNONE) counts as nil, like j.emit(name, nil). */
+    int data_type = lua_isnoneornil(L, 2) ? LUA_TNIL : lua_type(L, 2);
     const char *user = luaL_optstring(L, 3, run->user);
 
     if (name[0] == '\0')

@@ -121,6 +121,27 @@ void jy_lua_json_decode(lua_State *L, const char *json)
 }
 
 
+/* Copies cjson's output, writing its "\/" escapes as plain "/": both
+ * are valid JSON, and event names such as "app/signed_up" read better
+ * unescaped. The scan follows escapes, so "\\/" (a backslash, then a
+ * slash) keeps its backslash. */
+static void copy_unescaping_slashes(char *dst, const char *src, size_t len)
+{
+    size_t out = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        if (src[i] == '\\' && i + 1 < len) {
+            if (src[i + 1] != '/')
+                dst[out++] = src[i];
+            dst[out++] = src[++i];
+            continue;
+        }
+        dst[out++] = src[i];
+    }
+    dst[out] = '\0';
+}
+
+
 char *jy_lua_json_encode(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
@@ -135,7 +156,7 @@ char *jy_lua_json_encode(lua_State *L, int idx)
     const char *text = lua_tolstring(L, -1, &len);
     char *copy = malloc(len + 1);
     if (copy != NULL)
-        memcpy(copy, text, len + 1);
+        copy_unescaping_slashes(copy, text, len);
     lua_pop(L, 1);
     if (copy == NULL)
         lua_pushliteral(L, "out of memory encoding JSON");

@@ -119,7 +119,8 @@ char *jy_lua_json_encode(lua_State *L, int idx);
 int jy_lua_match(lua_State *L, int match_idx, int data_idx);
 
 /* Installs journaled os.time, math.random and run-tagged print into the
- * state of L, once per state. [-0, +0, m] */
+ * globals of the state of L; a function already wrapped stays as it is.
+ * [-0, +0, m] */
 void jy_lua_install_sandbox(lua_State *L);
 
 /* Registers j.* functions: pushes the table of shared step functions.

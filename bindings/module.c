@@ -15,16 +15,31 @@
 void jy_lua_push_define(lua_State *L);
 
 typedef struct host_box {
-    jy_lua_host *lh; /* NULL once closed */
-    int traces_ref;  /* Lua array of trace tables */
+    jy_lua_host *lh;   /* NULL once closed */
+    int traces_ref;    /* Lua array of trace tables */
+    int start_pending; /* no start given: the first event's ts sets it */
 } host_box;
 
 
-static host_box *check_box(lua_State *L)
+/* Returns the open host at index 1, without fixing a pending start.
+ * [-0, +0, v] */
+static host_box *check_open_box(lua_State *L)
 {
     host_box *box = luaL_checkudata(L, 1, HOST_METATABLE);
     if (box->lh == NULL)
         luaL_error(L, "the host is closed");
+    return box;
+}
+
+
+/* Returns the open host at index 1. A host created without a start
+ * takes the ts of its first ingested event as the start, so a spec can
+ * replay old data without naming its start; any other use of the clock
+ * before that fixes the default start. [-0, +0, v] */
+static host_box *check_box(lua_State *L)
+{
+    host_box *box = check_open_box(L);
+    box->start_pending = 0;
     return box;
 }
 
@@ -110,11 +125,14 @@ static int ljy_host_new(lua_State *L)
 {
     jy_time start = 1704067200000; /* 2024-01-01T00:00:00Z */
     int is_virtual = 1;
+    int start_pending = 1;
 
     if (!lua_isnoneornil(L, 1)) {
         luaL_checktype(L, 1, LUA_TTABLE);
-        if (lua_getfield(L, 1, "start") != LUA_TNIL)
+        if (lua_getfield(L, 1, "start") != LUA_TNIL) {
             start = jy_lua_check_time(L, -1, "journey.host start");
+            start_pending = 0;
+        }
         lua_pop(L, 1);
         if (lua_getfield(L, 1, "clock") != LUA_TNIL) {
             const char *clock = luaL_checkstring(L, -1);
@@ -135,6 +153,7 @@ static int ljy_host_new(lua_State *L)
     host_box *box = lua_newuserdatauv(L, sizeof *box, 0);   /* stack: box */
     box->lh = NULL;
     box->traces_ref = LUA_NOREF;
+    box->start_pending = start_pending && is_virtual;
     luaL_setmetatable(L, HOST_METATABLE);
 
     box->lh = jy_lua_host_new(L, is_virtual, start);
@@ -158,7 +177,7 @@ static int ljy_host_new(lua_State *L)
 /* h:load(path) raises the script's error with its file and line. */
 static int ljy_host_load(lua_State *L)
 {
-    host_box *box = check_box(L);
+    host_box *box = check_open_box(L);
     const char *path = luaL_checkstring(L, 2);
     jy_error err;
     jy_error_clear(&err);
@@ -173,7 +192,7 @@ static int ljy_host_load(lua_State *L)
 /* h:define{...} */
 static int ljy_host_define(lua_State *L)
 {
-    host_box *box = check_box(L);
+    host_box *box = check_open_box(L);
     jy_lua_define(L, box->lh, 2);
     return 0;
 }
@@ -245,7 +264,14 @@ static jy_event *check_event(lua_State *L, int idx, jy_lua_host *lh)
  * sequence number, or nil and "duplicate". */
 static int ljy_host_ingest(lua_State *L)
 {
-    host_box *box = check_box(L);
+    host_box *box = check_open_box(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (box->start_pending) {
+        if (lua_getfield(L, 2, "ts") != LUA_TNIL)
+            box->lh->clock.virtual_now = jy_lua_check_time(L, -1, "event ts");
+        lua_pop(L, 1);
+        box->start_pending = 0;
+    }
     jy_event *event = check_event(L, 2, box->lh);
     jy_error err;
     jy_error_clear(&err);
@@ -366,7 +392,7 @@ static void push_run(lua_State *L, jy_lua_host *lh, const jy_run *run, int with_
 /* h:run(id) returns the run with its journal, or nil. */
 static int ljy_host_run(lua_State *L)
 {
-    host_box *box = check_box(L);
+    host_box *box = check_open_box(L);
     jy_run *run = jy_host_run(box->lh->host, (uint64_t)luaL_checkinteger(L, 2));
 
     if (run == NULL)
@@ -379,7 +405,7 @@ static int ljy_host_run(lua_State *L)
 /* h:runs{journey =, user =, status =} returns the runs, oldest first. */
 static int ljy_host_runs(lua_State *L)
 {
-    host_box *box = check_box(L);
+    host_box *box = check_open_box(L);
     const char *journey = NULL, *user = NULL, *status = NULL;
 
     if (lua_istable(L, 2)) {
@@ -416,7 +442,7 @@ static int ljy_host_runs(lua_State *L)
  * their journey and run. */
 static int ljy_host_events(lua_State *L)
 {
-    host_box *box = check_box(L);
+    host_box *box = check_open_box(L);
     const char *user = NULL, *name = NULL;
     int emitted_only = 0;
 
@@ -461,7 +487,7 @@ static int ljy_host_events(lua_State *L)
 /* h:emitted() is h:events{emitted = true}. */
 static int ljy_host_emitted(lua_State *L)
 {
-    check_box(L);
+    check_open_box(L);
     lua_settop(L, 1);
     lua_createtable(L, 0, 1);
     lua_pushboolean(L, 1);
@@ -474,7 +500,7 @@ static int ljy_host_emitted(lua_State *L)
  * journey, user, event, detail, deadline, line}. */
 static int ljy_host_trace(lua_State *L)
 {
-    host_box *box = check_box(L);
+    host_box *box = check_open_box(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, box->traces_ref);
     return 1;
 }
@@ -483,7 +509,7 @@ static int ljy_host_trace(lua_State *L)
 /* h:stats() returns the host's counters and each journey's. */
 static int ljy_host_stats(lua_State *L)
 {
-    host_box *box = check_box(L);
+    host_box *box = check_open_box(L);
     jy_host *host = box->lh->host;
     const jy_host_stats *s = &host->stats;
 
@@ -548,7 +574,7 @@ static void close_box(lua_State *L, host_box *box)
  * that check nothing leaks). */
 static int ljy_host_close(lua_State *L)
 {
-    host_box *box = check_box(L);
+    host_box *box = check_open_box(L);
     close_box(L, box);
     lua_pushboolean(L, 1);
     return 1;

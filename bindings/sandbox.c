@@ -13,8 +13,6 @@
 
 #include "lua_host.h"
 
-static const char sandbox_installed_key = 's';
-
 void jy_lua_run_log(lua_State *L, jy_run *run, int first);
 
 
@@ -111,10 +109,14 @@ static int ljy_print(lua_State *L)
 
 
 /* Replaces field of the table on top with fn, keeping the old value as
- * its upvalue. [-0, +0, m] */
+ * its upvalue, unless the field already holds fn. [-0, +0, m] */
 static void wrap(lua_State *L, const char *field, lua_CFunction fn)
 {
     lua_getfield(L, -1, field);                        /* stack: t, old */
+    if (lua_tocfunction(L, -1) == fn) {
+        lua_pop(L, 1);                                 /* stack: t */
+        return;
+    }
     lua_pushcclosure(L, fn, 1);                        /* stack: t, new */
     lua_setfield(L, -2, field);                        /* stack: t */
 }
@@ -122,12 +124,9 @@ static void wrap(lua_State *L, const char *field, lua_CFunction fn)
 
 void jy_lua_install_sandbox(lua_State *L)
 {
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &sandbox_installed_key) != LUA_TNIL) {
-        lua_pop(L, 1);
-        return;
-    }
-    lua_pop(L, 1);
-
+    /* Checked field by field on every call, not once per state: a test
+     * runner that restores the globals between files (busted does) puts
+     * the standard print back, and the next host must wrap it again. */
     lua_pushglobaltable(L);                            /* stack: _G */
     if (lua_getfield(L, -1, "os") == LUA_TTABLE)       /* stack: _G, os */
         wrap(L, "time", ljy_os_time);
@@ -137,7 +136,4 @@ void jy_lua_install_sandbox(lua_State *L)
     lua_pop(L, 1);
     wrap(L, "print", ljy_print);
     lua_pop(L, 1);                                     /* stack: (empty) */
-
-    lua_pushboolean(L, 1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &sandbox_installed_key);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <lauxlib.h>
@@ -335,6 +336,16 @@ static uint64_t live_runs_of(jy_host *host, const jy_journey *journey)
 }
 
 
+/* Returns the peak resident set size of this process in KiB. */
+static long peak_rss_kib(void)
+{
+    struct rusage usage;
+    if (getrusage(RUSAGE_SELF, &usage) != 0)
+        return 0;
+    return usage.ru_maxrss; /* Linux reports KiB */
+}
+
+
 static void print_summary(simulation *sim, jy_host *host, jy_time first, jy_time last,
                           jy_time horizon, double wall, size_t stored)
 {
@@ -377,9 +388,10 @@ static void print_summary(simulation *sim, jy_host *host, jy_time first, jy_time
             jy_buf_free(&name);
         }
         printf("},\"first_event\":\"%s\",\"last_event\":\"%s\",\"until\":\"%s\","
-               "\"ended_at\":\"%s\",\"wall_seconds\":%.6f,\"events_per_second\":%.0f}\n",
+               "\"ended_at\":\"%s\",\"wall_seconds\":%.6f,\"events_per_second\":%.0f,"
+               "\"peak_rss_kib\":%ld}\n",
                stored > 0 ? first_text : "", stored > 0 ? last_text : "", horizon_text,
-               end_text, wall, rate);
+               end_text, wall, rate, peak_rss_kib());
         return;
     }
 
@@ -405,7 +417,8 @@ static void print_summary(simulation *sim, jy_host *host, jy_time first, jy_time
     for (size_t i = 0; i < sim->emitted_name_count; i++)
         fprintf(out, "    %-30s %llu\n", sim->emitted_names[i].name,
                 (unsigned long long)sim->emitted_names[i].count);
-    fprintf(out, "\n  wall time         %.3f s, %.0f events/s\n", wall, rate);
+    fprintf(out, "\n  wall time         %.3f s, %.0f events/s, peak RSS %.1f MiB\n", wall, rate,
+            (double)peak_rss_kib() / 1024.0);
 }
 
 

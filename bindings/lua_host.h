@@ -29,7 +29,8 @@
 #endif
 
 /* Run flags kept in jy_run.runtime_flags. */
-#define JY_RUN_IN_STEP 1u /* executing the function of a j.step */
+#define JY_RUN_IN_STEP 1u     /* executing the function of a j.step */
+#define JY_RUN_STEP_MISUSE 2u /* the step function called a suspending step */
 
 typedef struct jy_lua_host {
     lua_State *L;          /* a thread of the state owned by this host,

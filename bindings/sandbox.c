@@ -109,7 +109,7 @@ static int ljy_print(lua_State *L)
 
 
 /* Replaces field of the table on top with fn, keeping the old value as
- * its upvalue, unless the field already holds fn. [-0, +0, m] */
+ * its upvalue, unless the field is fn already. [-0, +0, m] */
 static void wrap(lua_State *L, const char *field, lua_CFunction fn)
 {
     lua_getfield(L, -1, field);                        /* stack: t, old */
@@ -124,9 +124,9 @@ static void wrap(lua_State *L, const char *field, lua_CFunction fn)
 
 void jy_lua_install_sandbox(lua_State *L)
 {
-    /* Checked field by field on every call, not once per state: a test
-     * runner that restores the globals between files (busted does) puts
-     * the standard print back, and the next host must wrap it again. */
+    /* Every call checks each field, because a test runner that restores
+     * the globals between files (busted does) puts the standard print
+     * back, and the next host must wrap it again. */
     lua_pushglobaltable(L);                            /* stack: _G */
     if (lua_getfield(L, -1, "os") == LUA_TTABLE)       /* stack: _G, os */
         wrap(L, "time", ljy_os_time);

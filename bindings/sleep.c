@@ -35,9 +35,11 @@ static int suspend_until(lua_State *L, jy_run *run, jy_time deadline, lua_KFunct
 
 static void check_can_suspend(lua_State *L, jy_run *run, const char *function)
 {
-    if (run->runtime_flags & JY_RUN_IN_STEP)
+    if (run->runtime_flags & JY_RUN_IN_STEP) {
+        run->runtime_flags |= JY_RUN_STEP_MISUSE;
         luaL_error(L, "%s cannot be called inside j.step: a step runs to completion; "
                       "sleep before or after the step", function);
+    }
     if (!lua_isyieldable(L))
         luaL_error(L, "%s cannot suspend the run here: it was called inside a function that "
                       "Lua runs from C (such as a table.sort comparator or a string.gsub "

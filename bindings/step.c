@@ -152,8 +152,8 @@ static int step_attempt(lua_State *L, jy_run *run, int attempt, int nargs)
         int final = lua_toboolean(L, -1);
         lua_getfield(L, -2, "error");
         if (final)
-            return luaL_error(L, "j.step(\"%s\") failed after %d attempts: %s", opts.name,
-                              attempt, lua_tostring(L, -1));
+            return luaL_error(L, "j.step(\"%s\") failed after %d attempt%s: %s", opts.name,
+                              attempt, attempt == 1 ? "" : "s", lua_tostring(L, -1));
         lua_pop(L, 3);
         if (jy_lua_replay(L, run, JY_STEP_SLEEP, opts.name) != NULL)
             return step_attempt(L, run, attempt + 1, nargs);
@@ -166,18 +166,22 @@ static int step_attempt(lua_State *L, jy_run *run, int attempt, int nargs)
     for (int i = 0; i < nargs; i++)
         lua_pushvalue(L, 3 + i);
     run->runtime_flags |= JY_RUN_IN_STEP;
+    run->runtime_flags &= ~JY_RUN_STEP_MISUSE;
     int status = lua_pcall(L, nargs, LUA_MULTRET, 0);
-    run->runtime_flags &= ~JY_RUN_IN_STEP;
+    int misuse = (run->runtime_flags & JY_RUN_STEP_MISUSE) != 0;
+    run->runtime_flags &= ~(JY_RUN_IN_STEP | JY_RUN_STEP_MISUSE);
 
     if (status != LUA_OK) {
         const char *message = lua_tostring(L, -1);
         if (message == NULL)
             message = luaL_typename(L, -1);
-        int final = attempt > opts.retries;
+        /* A wait or sleep inside the step is a bug in the script, and
+         * retrying cannot fix it. */
+        int final = attempt > opts.retries || misuse;
         journal_failure(L, run, opts.name, attempt, final, message);
         if (final)
-            return luaL_error(L, "j.step(\"%s\") failed after %d attempts: %s", opts.name,
-                              attempt, message);
+            return luaL_error(L, "j.step(\"%s\") failed after %d attempt%s: %s", opts.name,
+                              attempt, attempt == 1 ? "" : "s", message);
         jy_host_log(run->host, JY_LOG_WARN, run, "step \"%s\" attempt %d failed: %s",
                     opts.name, attempt, message);
         lua_settop(L, base);

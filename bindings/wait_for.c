@@ -66,7 +66,7 @@ static void check_wait_args(lua_State *L, jy_run *run, const char *function,
         used += n;
     }
 
-    /* An absent argument (LUA_TNONE) counts as nil: j.events(name). */
+    /* An absent argument (LUA_TNONE) counts as nil, as in j.events(name). */
     int opts_type = lua_isnoneornil(L, opts_idx) ? LUA_TNIL : lua_type(L, opts_idx);
     if (opts_type != LUA_TNIL && opts_type != LUA_TTABLE)
         luaL_error(L, "%s: the options must be a table such as {timeout = \"1d\"}, got %s",
@@ -244,9 +244,11 @@ int ljy_wait_for(lua_State *L)
     jy_run *run = jy_lua_check_run(L, "j.wait_for");
     wait_args args;
 
-    if (run->runtime_flags & JY_RUN_IN_STEP)
+    if (run->runtime_flags & JY_RUN_IN_STEP) {
+        run->runtime_flags |= JY_RUN_STEP_MISUSE;
         return luaL_error(L, "j.wait_for cannot be called inside j.step: a step runs to "
                              "completion; wait before or after the step");
+    }
     if (!lua_isyieldable(L))
         return luaL_error(L, "j.wait_for cannot suspend the run here: it was called inside a "
                              "function that Lua runs from C (such as a table.sort comparator "

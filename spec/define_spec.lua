@@ -132,7 +132,7 @@ describe("journey.define", function()
       assert.matches('"on" must be an event name or a non-empty list', message, 1, true)
     end)
 
-    it("rejects a run that is not a function", function()
+    it("rejects a non-function run", function()
       local message = rejection{name = "welcome", on = "app/signed_up", run = "hello"}
       assert.matches('"run" must be a function', message, 1, true)
     end)
@@ -203,7 +203,7 @@ describe("journey.define", function()
       assert.are.equal("waiting", runs[2].status)
     end)
 
-    it("starts no run when a wake ends the run", function()
+    it("starts no run on a wake", function()
       h:define{
         name = "engagement",
         on = {"app/signed_up", "app/clicked"},
@@ -264,6 +264,24 @@ describe("journey.define", function()
       assert.are.equal(2, #runs)
       assert.are.equal("waiting", runs[1].status)
       assert.are.equal("B", runs[2].key)
+    end)
+
+    it("starts a cart that woke another", function()
+      h:define{
+        name = "abandoned_cart",
+        on = {"cart/created", "cart/updated"},
+        key = "data.cart_id",
+        run = function(j)
+          j.wait_for("cart/updated", {timeout = "1d"})
+        end,
+      }
+      h:ingest{user = "u1", name = "cart/created", data = {cart_id = "A"}}
+      h:ingest{user = "u1", name = "cart/updated", data = {cart_id = "cart-with-a-long-id"}}
+
+      local runs = h:runs()
+      assert.are.equal(2, #runs)
+      assert.are.equal("completed", runs[1].status)
+      assert.are.equal("cart-with-a-long-id", runs[2].key)
     end)
 
     it("reads a numeric key", function()
@@ -350,7 +368,7 @@ describe("journey.define", function()
       assert.are.equal("cancelled", support.only_run(h).status)
     end)
 
-    it("wins over a deadline at the same instant", function()
+    it("wins over a wait deadline", function()
       define_trial()
       h:ingest{user = "u1", name = "trial/started"}
       h:ingest{user = "u1", name = "billing/paid", ts = T0 + DAY}
@@ -359,6 +377,39 @@ describe("journey.define", function()
       assert.are.equal("cancelled", run.status)
       assert.are.equal(T0 + DAY, run.ended_at)
       assert.are.equal(0, #support.traces(h, "woken"))
+    end)
+
+    it("wins over a sleep deadline", function()
+      h:define{
+        name = "reminder",
+        on = "trial/started",
+        cancel_on = "billing/paid",
+        run = function(j)
+          j.sleep("1d")
+          j.emit("trial/reminded", {})
+        end,
+      }
+      h:ingest{user = "u1", name = "trial/started"}
+      h:ingest{user = "u1", name = "billing/paid", ts = T0 + DAY}
+
+      assert.are.equal("cancelled", support.only_run(h).status)
+      assert.are.same({}, h:emitted())
+    end)
+
+    it("releases the match of a cancelled wait", function()
+      h:define{
+        name = "trial",
+        on = "trial/started",
+        cancel_on = "billing/paid",
+        run = function(j)
+          j.wait_for("app/activated", {match = {plan = "pro"}, timeout = "1d"})
+        end,
+      }
+      h:ingest{user = "u1", name = "trial/started"}
+      assert.are.equal(3, h:stats().refs)
+
+      h:ingest{user = "u1", name = "billing/paid"}
+      assert.are.equal(1, h:stats().refs)
     end)
 
     it("spares other users' runs", function()
@@ -371,7 +422,7 @@ describe("journey.define", function()
       assert.are.equal("cancelled", support.only_run(h, {user = "u2"}).status)
     end)
 
-    it("ends only the run of the event's key", function()
+    it("ends only the event's key", function()
       define_trial{key = "data.plan"}
       h:ingest{user = "u1", name = "trial/started", data = {plan = "pro"}}
       h:ingest{user = "u1", name = "trial/started", data = {plan = "team"}}
@@ -436,7 +487,7 @@ journey.define{
     assert.are.same({greeted = "u1"}, support.only_run(h).result)
   end)
 
-  it("names the script line of a run error", function()
+  it("names the script line on failure", function()
     write_script([[
 local journey = require "journey"
 journey.define{

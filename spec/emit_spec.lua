@@ -175,7 +175,7 @@ describe("j.emit", function()
     assert.are.equal(T0 + HOUR, got.ts)
   end)
 
-  it("reaches a wait due at the same instant", function()
+  it("reaches a wait due that instant", function()
     local got = "unset"
     h:define{
       name = "nudger",
@@ -198,7 +198,7 @@ describe("j.emit", function()
     assert.are.equal("app/nudged", got and got.name)
   end)
 
-  it("starts its own journey after the emitter ended", function()
+  it("restarts its journey after ending", function()
     h:define{
       name = "ticker",
       on = "app/tick",
@@ -219,7 +219,7 @@ describe("j.emit", function()
     assert.are.same({1, 2, 3}, results)
   end)
 
-  it("starts no run of a live emitter's key", function()
+  it("respects the live emitter's key", function()
     h:define{
       name = "ticker",
       on = "app/tick",
@@ -232,6 +232,46 @@ describe("j.emit", function()
     h:advance("2h")
 
     assert.are.equal(1, #h:runs{journey = "ticker"})
+  end)
+
+  it("cancels another journey's run", function()
+    h:define{
+      name = "trial",
+      on = "app/signed_up",
+      cancel_on = "app/nudged",
+      run = function(j)
+        j.sleep("1d")
+      end,
+    }
+    define_nudger(function(j)
+      j.sleep("1h")
+      j.emit("app/nudged", {})
+    end)
+    h:ingest{user = "u1", name = "app/signed_up"}
+    h:advance("2h")
+
+    local run = support.only_run(h, {journey = "trial"})
+    assert.are.equal("cancelled", run.status)
+    assert.are.equal(T0 + HOUR, run.ended_at)
+  end)
+
+  it("wakes another user's waiting run", function()
+    local got
+    h:define{
+      name = "invitee",
+      on = "team/created",
+      run = function(j)
+        got = j.wait_for("team/invited", {timeout = "1d"})
+      end,
+    }
+    define_nudger(function(j)
+      j.emit("team/invited", {by = j.user}, "u2")
+    end)
+    h:ingest{user = "u2", name = "team/created"}
+    h:ingest{user = "u1", name = "app/signed_up"}
+
+    assert.are.equal("u2", got.user)
+    assert.are.equal("u1", got.data.by)
   end)
 
   it("emits for another user", function()

@@ -1,5 +1,6 @@
 -- j.events: the matching events of the run's user so far, oldest first,
--- without consuming them.
+-- without consuming them; and event ids, which make ingesting
+-- idempotent per user.
 local journey = require "journey"
 local support = require "spec.support"
 
@@ -202,5 +203,79 @@ describe("j.events", function()
     h:advance("1h")
 
     assert.are.equal(1, b[1].data.n)
+  end)
+end)
+
+describe("event ids", function()
+  local h
+
+  before_each(function()
+    h = support.host()
+  end)
+
+  after_each(support.close_hosts)
+
+  it("ignore a repeated id", function()
+    local first = h:ingest{user = "u1", name = "app/clicked", id = "e1"}
+    local second, reason = h:ingest{user = "u1", name = "app/clicked", id = "e1"}
+
+    assert.is_number(first)
+    assert.is_nil(second)
+    assert.are.equal("duplicate", reason)
+    assert.are.equal(1, #h:events{user = "u1"})
+  end)
+
+  it("count duplicates in stats", function()
+    h:ingest{user = "u1", name = "app/clicked", id = "e1"}
+    h:ingest{user = "u1", name = "app/clicked", id = "e1"}
+    h:ingest{user = "u1", name = "app/clicked", id = "e1"}
+
+    local stats = h:stats()
+    assert.are.equal(2, stats.events_duplicate)
+    assert.are.equal(1, stats.events_ingested)
+  end)
+
+  it("start no run for a duplicate", function()
+    h:define{name = "receipt", on = "billing/paid", key = false, run = function() end}
+    h:ingest{user = "u1", name = "billing/paid", id = "pay-1"}
+    h:ingest{user = "u1", name = "billing/paid", id = "pay-1"}
+
+    assert.are.equal(1, #h:runs())
+  end)
+
+  it("wake no run for a duplicate", function()
+    local got = "unset"
+    h:define{
+      name = "waiter",
+      on = "app/signed_up",
+      run = function(j)
+        got = j.wait_for("app/clicked", {timeout = "1d"})
+      end,
+    }
+    h:ingest{user = "u1", name = "app/clicked", id = "c1"}
+    h:ingest{user = "u1", name = "app/signed_up"}
+    h:ingest{user = "u1", name = "app/clicked", id = "c1"}
+
+    assert.are.equal("unset", got)
+    assert.are.equal("waiting", support.only_run(h).status)
+  end)
+
+  it("compare ids per user", function()
+    h:define{name = "receipt", on = "billing/paid", key = false, run = function() end}
+    local first = h:ingest{user = "u1", name = "billing/paid", id = "pay-1"}
+    local second = h:ingest{user = "u2", name = "billing/paid", id = "pay-1"}
+
+    assert.is_number(first)
+    assert.is_number(second)
+    assert.are.equal(2, #h:runs())
+    assert.are.equal(0, h:stats().events_duplicate)
+  end)
+
+  it("allow repeats without an id", function()
+    h:ingest{user = "u1", name = "app/clicked"}
+    h:ingest{user = "u1", name = "app/clicked"}
+
+    assert.are.equal(2, #h:events{user = "u1"})
+    assert.are.equal(0, h:stats().events_duplicate)
   end)
 end)

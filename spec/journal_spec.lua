@@ -90,7 +90,7 @@ describe("journal", function()
     assert.are.equal(seq, cjson.decode(entry.result).event)
   end)
 
-  it("records a wait that timed out as null", function()
+  it("records a timeout as null", function()
     define(function(j)
       j.wait_for("app/activated", {timeout = "1h"})
     end)

@@ -93,7 +93,7 @@ describe("journey.match", function()
       assert.is_false(match({["plan.tier"] = "pro"}, {plan = 5}))
     end)
 
-    it("compare a table at the path by value", function()
+    it("compare a table by value", function()
       assert.is_true(match({["user.plan"] = {tier = "pro"}}, {user = {plan = {tier = "pro"}}}))
     end)
   end)

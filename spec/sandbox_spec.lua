@@ -1,4 +1,4 @@
--- What a run sees of the standard library: journaled os.time and
+-- The standard library inside a run: journaled os.time and
 -- math.random, print to the run log, and yields from inside pcall,
 -- nested functions and functions that Lua calls from C.
 local journey = require "journey"
@@ -179,6 +179,32 @@ describe("sandbox", function()
       assert.are.same({}, support.only_run(h).journal)
     end)
 
+    it("wraps a replaced print again", function()
+      -- Test runners restore globals between files, so print may be a
+      -- plain function again by the time the next host is created.
+      local wrapped = _G.print
+      local replaced_calls = 0
+      _G.print = function()
+        replaced_calls = replaced_calls + 1
+      end
+      local ok, err = pcall(function()
+        local fresh = support.host()
+        fresh:define{
+          name = "sandboxed",
+          on = "app/signed_up",
+          run = function()
+            print("hello")
+          end,
+        }
+        fresh:ingest{user = "u1", name = "app/signed_up"}
+        assert.are.equal(1, #support.traces(fresh, "log"))
+      end)
+      _G.print = wrapped
+
+      assert.is_true(ok, err)
+      assert.are.equal(0, replaced_calls)
+    end)
+
     it("shares the run log with j.log", function()
       define(function(j)
         j.log("step", 1)
@@ -208,7 +234,7 @@ describe("sandbox", function()
       assert.are.equal("app/activated", event.name)
     end)
 
-    it("let pcall catch an error after a sleep", function()
+    it("let pcall catch a later error", function()
       local ok, message
       define(function(j)
         ok, message = pcall(function()

@@ -210,18 +210,21 @@ describe("j.step", function()
     assert.matches("j.wait_for cannot be called inside j.step", run.error, 1, true)
   end)
 
-  it("rejects j.wait_for with default retries", function()
+  it("fails j.wait_for inside the function without retrying", function()
+    local calls = 0
     define(function(j)
       j.step("lookup", function()
+        calls = calls + 1
         return j.wait_for("app/paid", {timeout = "1h"})
       end)
     end)
     h:ingest{user = "u1", name = "app/checkout"}
-    h:advance("1m")
 
     local run = support.only_run(h)
     assert.are.equal("failed", run.status)
+    assert.are.equal(1, calls)
     assert.matches("j.wait_for cannot be called inside j.step", run.error, 1, true)
+    assert.matches("failed after 1 attempt:", run.error, 1, true)
   end)
 
   it("rejects j.sleep inside the function", function()

@@ -9,8 +9,8 @@ local support = {}
 local open_hosts = {}
 
 
---- Creates a host whose virtual clock starts at 2024-01-01T00:00:00Z
---- unless opts.start says otherwise. support.close_hosts() closes it.
+--- Creates a host whose virtual clock starts at opts.start, by default
+--- 2024-01-01T00:00:00Z. support.close_hosts() closes it.
 function support.host(opts)
   opts = opts or {}
   if opts.start == nil then

@@ -216,7 +216,7 @@ describe("j.wait_for", function()
       assert.is_nil(got)
     end)
 
-    it("returns the next event named like the trigger", function()
+    it("returns the next same-named event", function()
       h:define{
         name = "clicks",
         on = "app/clicked",
@@ -374,8 +374,38 @@ describe("j.wait_for", function()
     end)
   end)
 
+  describe("refs", function()
+    it("hold one match per live wait", function()
+      h:define{
+        name = "counter",
+        on = "app/signed_up",
+        run = function(j)
+          for _ = 1, 50 do
+            j.wait_for("app/clicked", {match = {button = "buy"}, timeout = "1d"})
+          end
+        end,
+      }
+      h:ingest{user = "u1", name = "app/signed_up"}
+      for _ = 1, 49 do
+        h:ingest{user = "u1", name = "app/clicked", data = {button = "buy"}}
+      end
+
+      -- The journey, the run's coroutine and the match of its 50th wait.
+      assert.are.equal(3, h:stats().refs)
+      assert.are.equal("waiting", support.only_run(h).status)
+    end)
+
+    it("release the match on timeout", function()
+      define_waiter("app/activated", {match = {plan = "pro"}, timeout = "1h"})
+      h:ingest{user = "u1", name = "app/signed_up"}
+      h:advance("1h")
+
+      assert.are.equal(1, h:stats().refs)
+    end)
+  end)
+
   describe("same instant", function()
-    it("lets an event at the deadline satisfy the wait", function()
+    it("takes an event at the deadline", function()
       define_waiter("app/activated", {timeout = "1d"})
       h:ingest{user = "u1", name = "app/signed_up"}
       h:ingest{user = "u1", name = "app/activated", ts = T0 + DAY}

@@ -13,7 +13,7 @@ run_suite() {
     cmake -S . -B "$build" "$@" >/dev/null
     cmake --build "$build" -j2 >/dev/null
     ctest --test-dir "$build" --output-on-failure
-    JOURNEY_BIN="$build/journey" LUA_CPATH="$build/?.so;;" lua5.4 /usr/bin/busted spec/
+    JOURNEY_BIN="$build/journey" lua5.4 /usr/bin/busted --cpath="$build/?.so" spec/
 }
 
 echo "== normal build =="
@@ -27,7 +27,7 @@ asan_runtime=$(gcc -print-file-name=libasan.so)
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DJOURNEY_SANITIZE=ON >/dev/null
 cmake --build build-asan -j2 >/dev/null
 ctest --test-dir build-asan --output-on-failure
-JOURNEY_BIN="build-asan/journey" LUA_CPATH="build-asan/?.so;;" \
+JOURNEY_BIN="build-asan/journey" \
     LD_PRELOAD="$asan_runtime" ASAN_OPTIONS=detect_leaks=0 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    lua5.4 /usr/bin/busted spec/
+    lua5.4 /usr/bin/busted --cpath="build-asan/?.so" spec/

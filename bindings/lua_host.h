@@ -47,10 +47,11 @@ typedef struct jy_lua_host {
 } jy_lua_host;
 
 /* Creates a host on the state of L with a virtual clock at start (or a
- * real clock when is_virtual is 0) and a memory store. Returns NULL when
- * out of memory. The host anchors a thread of its own; free with
- * jy_lua_host_free. */
-jy_lua_host *jy_lua_host_new(lua_State *L, int is_virtual, jy_time start);
+ * real clock when is_virtual is 0) over store, which it takes ownership
+ * of (also on failure); NULL store means a new memory store. Returns
+ * NULL when out of memory. The host anchors a thread of its own; free
+ * with jy_lua_host_free. */
+jy_lua_host *jy_lua_host_new(lua_State *L, int is_virtual, jy_time start, jy_store *store);
 
 /* Releases every run, journey and ref, and the store. NULL is ignored. */
 void jy_lua_host_free(jy_lua_host *lh);

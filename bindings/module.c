@@ -156,7 +156,7 @@ static int ljy_host_new(lua_State *L)
     box->start_pending = start_pending && is_virtual;
     luaL_setmetatable(L, HOST_METATABLE);
 
-    box->lh = jy_lua_host_new(L, is_virtual, start);
+    box->lh = jy_lua_host_new(L, is_virtual, start, NULL);
     if (box->lh == NULL)
         return luaL_error(L, "out of memory creating a host");
     lua_newtable(L);

@@ -130,8 +130,35 @@ static char *result_json(jy_lua_host *lh, lua_State *co, int nres)
 }
 
 
-void jy_lua_resume(jy_lua_host *lh, jy_run *run, lua_State *co, int nargs,
-                   jy_outcome *outcome)
+/* Fails a run whose replay asked for other steps than its journal
+ * holds, whatever the script did with the error (a pcall may have
+ * caught it). Returns 1 when it did. */
+static int fail_diverged(jy_run *run, jy_outcome *outcome)
+{
+    if (run->divergence == NULL && !(outcome->kind == JY_OUTCOME_COMPLETED &&
+                                     run->replay_pos < run->journal_len))
+        return 0;
+
+    free(outcome->result_json);
+    outcome->result_json = NULL;
+    free(outcome->error);
+    outcome->kind = JY_OUTCOME_FAILED;
+    if (run->divergence != NULL) {
+        outcome->error = strdup(run->divergence);
+    } else {
+        jy_buf buf;
+        jy_buf_init(&buf);
+        jy_buf_printf(&buf, "replay diverged at step %u: the journal holds %u steps but the "
+                            "script ended after %u", run->replay_pos + 1, run->journal_len,
+                      run->replay_pos);
+        outcome->error = jy_buf_take(&buf);
+    }
+    return 1;
+}
+
+
+static void resume_once(jy_lua_host *lh, jy_run *run, lua_State *co, int nargs,
+                        jy_outcome *outcome)
 {
     int nres = 0;
     int status = lua_resume(co, lh->L, nargs, &nres);
@@ -166,6 +193,16 @@ void jy_lua_resume(jy_lua_host *lh, jy_run *run, lua_State *co, int nargs,
                     (unsigned long long)run->id, run->journey->name, status);
         break;
     }
+}
+
+
+void jy_lua_resume(jy_lua_host *lh, jy_run *run, lua_State *co, int nargs,
+                   jy_outcome *outcome)
+{
+    resume_once(lh, run, co, nargs, outcome);
+    if (fail_diverged(run, outcome))
+        jy_host_log(lh->host, JY_LOG_ERROR, run, "run %llu of journey %s parked: %s",
+                    (unsigned long long)run->id, run->journey->name, outcome->error);
 }
 
 
@@ -496,13 +533,16 @@ static void rt_journey_release(void *ctx, jy_journey *journey)
 }
 
 
-jy_lua_host *jy_lua_host_new(lua_State *L, int is_virtual, jy_time start)
+jy_lua_host *jy_lua_host_new(lua_State *L, int is_virtual, jy_time start, jy_store *store)
 {
     jy_lua_host *lh = calloc(1, sizeof *lh);
-    if (lh == NULL)
+    if (lh == NULL) {
+        if (store != NULL)
+            store->ops->destroy(store);
         return NULL;
+    }
 
-    lh->store = jy_store_memory_new();
+    lh->store = store != NULL ? store : jy_store_memory_new();
     if (lh->store == NULL) {
         free(lh);
         return NULL;

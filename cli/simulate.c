@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "lua_host.h"
+#include "store_option.h"
 #include "timefmt.h"
 #include "transcript.h"
 
@@ -41,7 +42,13 @@ static const char simulate_usage[] =
     "  --json           print only the summary, as one JSON object\n"
     "  --quiet          print the summary without the transcript\n"
     "  --show-events    also show every input event in the transcript\n"
-    "  --strict         stop at the first invalid input line\n";
+    "  --strict         stop at the first invalid input line\n"
+    "  --store SPEC     memory (default) or sqlite:PATH; with SQLite the replay is\n"
+    "                   durable and a second run on the same file resumes it\n"
+    "  --sync LEVEL     SQLite synchronous level: full (default) or normal\n"
+    "  --commit-every N events per commit group with a durable store (default 500)\n"
+    "  --acks FILE      after each commit, append one line per acknowledged\n"
+    "                   event: its id, or line:N for events without one\n";
 
 typedef struct input_event {
     jy_event *event;
@@ -55,6 +62,10 @@ typedef struct name_count {
 
 typedef struct simulation {
     const char *events_path;
+    const char *store_spec;
+    const char *acks_path;
+    jy_sqlite_sync sync;
+    long commit_every;
     const char *until_text;
     const char *emitted_path;
     int json;
@@ -63,12 +74,16 @@ typedef struct simulation {
     int strict;
 
     FILE *emitted;
+    FILE *acks;
+    jy_buf pending_acks; /* acknowledgements waiting for the next commit */
+    long uncommitted;
     jy_buf line;
     name_count *emitted_names;
     size_t emitted_name_count;
     uint64_t emitted_total;
     uint64_t lines_read;
     uint64_t lines_rejected;
+    uint64_t skipped_before_resume;
     int write_failed;
 } simulation;
 
@@ -242,6 +257,28 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
             sim->show_events = 1;
         } else if (strcmp(arg, "--strict") == 0) {
             sim->strict = 1;
+        } else if (strcmp(arg, "--store") == 0) {
+            value = &sim->store_spec;
+        } else if (strcmp(arg, "--acks") == 0) {
+            value = &sim->acks_path;
+        } else if (strcmp(arg, "--sync") == 0 || strcmp(arg, "--commit-every") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "journey simulate: %s needs a value\n\n%s", arg, simulate_usage);
+                return 2;
+            }
+            const char *text = argv[++i];
+            char *end = NULL;
+            if (strcmp(arg, "--sync") == 0 && jy_cli_parse_sync(text, &sim->sync) != 0) {
+                fprintf(stderr, "journey simulate: invalid --sync \"%s\": use full or normal\n",
+                        text);
+                return 2;
+            }
+            if (strcmp(arg, "--commit-every") == 0 &&
+                ((sim->commit_every = strtol(text, &end, 10)) < 1 || *end != '\0')) {
+                fprintf(stderr, "journey simulate: invalid --commit-every \"%s\": give a "
+                                "whole number of events, 1 or more\n", text);
+                return 2;
+            }
         } else if (arg[0] == '-' && arg[1] == '-') {
             fprintf(stderr, "journey simulate: unknown option %s\n\n%s", arg, simulate_usage);
             return 2;
@@ -422,6 +459,49 @@ static void print_summary(simulation *sim, jy_host *host, jy_time first, jy_time
 }
 
 
+/* Ends a commit group: saves the clock, commits, and only then writes
+ * the acknowledgements of the group's events. Returns 0 or 1. */
+static int commit_group(simulation *sim, jy_lua_host *lh)
+{
+    jy_store *store = lh->store;
+    jy_error err;
+    char clock_text[32];
+
+    jy_error_clear(&err);
+    snprintf(clock_text, sizeof clock_text, "%lld", (long long)jy_host_now(lh->host));
+    if (store->ops->meta_put(store, "clock", clock_text, &err) != 0 ||
+        store->ops->commit(store, &err) != 0) {
+        fprintf(stderr, "journey simulate: commit failed, nothing since the last commit is "
+                        "acknowledged: %s\n", err.message);
+        return 1;
+    }
+    if (sim->acks != NULL && sim->pending_acks.len > 0) {
+        if (fwrite(sim->pending_acks.data, 1, sim->pending_acks.len, sim->acks) !=
+                sim->pending_acks.len ||
+            fflush(sim->acks) != 0)
+            sim->write_failed = 1;
+    }
+    jy_buf_reset(&sim->pending_acks);
+    sim->uncommitted = 0;
+    return 0;
+}
+
+
+/* Reads the clock a durable store saved at its last commit, or
+ * JY_TIME_MIN for a new store. */
+static jy_time saved_clock(jy_store *store)
+{
+    char *text = NULL;
+    jy_error err;
+    jy_time t = JY_TIME_MIN;
+
+    if (store->ops->meta_get(store, "clock", &text, &err) == 0 && text != NULL)
+        t = strtoll(text, NULL, 10);
+    free(text);
+    return t;
+}
+
+
 static double seconds_since(const struct timespec *start)
 {
     struct timespec now;
@@ -462,6 +542,10 @@ int jy_cli_simulate(int argc, char **argv)
     simulation sim;
     memset(&sim, 0, sizeof sim);
     jy_buf_init(&sim.line);
+    jy_buf_init(&sim.pending_acks);
+    sim.store_spec = "memory";
+    sim.sync = JY_SQLITE_SYNC_FULL;
+    sim.commit_every = 500;
 
     const char **scripts = NULL;
     size_t script_count = 0;
@@ -494,9 +578,18 @@ int jy_cli_simulate(int argc, char **argv)
     luaL_requiref(L, "journey", luaopen_journey, 0);
     lua_pop(L, 1);
 
-    jy_lua_host *lh = jy_lua_host_new(L, 1, 0);
     input_event *events = NULL;
     size_t count = 0;
+    jy_lua_host *lh = NULL;
+    jy_error store_err;
+    jy_error_clear(&store_err);
+    jy_store *store = jy_cli_open_store(sim.store_spec, sim.sync, &store_err);
+    if (store == NULL) {
+        fprintf(stderr, "journey simulate: %s\n", store_err.message);
+        status = 1;
+        goto done;
+    }
+    lh = jy_lua_host_new(L, 1, 0, store);
     if (lh == NULL) {
         fprintf(stderr, "journey simulate: out of memory creating the host\n");
         status = 1;
@@ -529,6 +622,16 @@ int jy_cli_simulate(int argc, char **argv)
     text = NULL;
     qsort(events, count, sizeof *events, compare_input);
 
+    if (sim.acks_path != NULL) {
+        sim.acks = fopen(sim.acks_path, "a");
+        if (sim.acks == NULL) {
+            fprintf(stderr, "journey simulate: cannot write %s: %s\n", sim.acks_path,
+                    strerror(errno));
+            status = 1;
+            goto done;
+        }
+    }
+
     if (sim.emitted_path != NULL) {
         sim.emitted = fopen(sim.emitted_path, "w");
         if (sim.emitted == NULL) {
@@ -545,8 +648,23 @@ int jy_cli_simulate(int argc, char **argv)
     status = resolve_horizon(sim.until_text, last, &horizon);
     if (status != 0)
         goto done;
-    jy_clock_set(&lh->clock, first);
-    lh->clock.virtual_now = first;
+    /* A durable store resumes where its last commit left the clock, and
+     * its live runs are replayed from their journals. */
+    jy_time resumed = saved_clock(lh->store);
+    lh->clock.virtual_now = resumed > first ? resumed : first;
+    jy_host_recovery recovery;
+    jy_error recover_err;
+    jy_error_clear(&recover_err);
+    if (jy_host_recover(lh->host, &recovery, &recover_err) != 0) {
+        fprintf(stderr, "journey simulate: recovery failed: %s\n", recover_err.message);
+        status = 1;
+        goto done;
+    }
+    if (resumed != JY_TIME_MIN)
+        fprintf(stderr, "journey simulate: resumed %s: %llu live runs replayed (%llu failed, "
+                        "%llu of journeys not loaded)\n",
+                sim.store_spec, (unsigned long long)recovery.recovered,
+                (unsigned long long)recovery.failed, (unsigned long long)recovery.orphaned);
 
     for (size_t i = 0; i < count; i++) {
         jy_error err;
@@ -558,10 +676,27 @@ int jy_cli_simulate(int argc, char **argv)
             jy_event_free(event);
             continue;
         }
+        /* Without an id, an event before the resumed clock cannot be told
+         * apart from one the store already holds, so it is not fed again. */
+        if (resumed != JY_TIME_MIN && event->id == NULL && event->ts < resumed) {
+            sim.skipped_before_resume++;
+            jy_event_free(event);
+            continue;
+        }
+        if (sim.acks != NULL) {
+            if (event->id != NULL)
+                jy_buf_printf(&sim.pending_acks, "%s\n", event->id);
+            else
+                jy_buf_printf(&sim.pending_acks, "line:%zu\n", events[i].line);
+        }
         int rc = jy_host_ingest(lh->host, event, &err);
         if (rc != 0 && rc != JY_EEXIST)
             fprintf(stderr, "%s:%zu: event not ingested: %s\n", sim.events_path,
                     events[i].line, err.message);
+        if (++sim.uncommitted >= sim.commit_every && commit_group(&sim, lh) != 0) {
+            status = 1;
+            goto done;
+        }
     }
 
     /* Run on through the deadlines until every run ended or the horizon. */
@@ -570,7 +705,19 @@ int jy_cli_simulate(int argc, char **argv)
         if (next == JY_TIME_MAX || next > horizon)
             break;
         jy_host_advance_to(lh->host, next);
+        if (++sim.uncommitted >= sim.commit_every && commit_group(&sim, lh) != 0) {
+            status = 1;
+            goto done;
+        }
     }
+    if (commit_group(&sim, lh) != 0) {
+        status = 1;
+        goto done;
+    }
+    if (sim.skipped_before_resume > 0)
+        fprintf(stderr, "journey simulate: skipped %llu events without an id that are older than "
+                        "the clock the store resumed at; give events ids to resume exactly\n",
+                (unsigned long long)sim.skipped_before_resume);
 
     print_summary(&sim, lh->host, first, last, horizon, seconds_since(&started), count);
     if (sim.emitted != NULL && (fclose(sim.emitted) != 0 || sim.write_failed)) {
@@ -582,6 +729,9 @@ int jy_cli_simulate(int argc, char **argv)
 done:
     if (sim.emitted != NULL)
         fclose(sim.emitted);
+    if (sim.acks != NULL && fclose(sim.acks) != 0 && status == 0)
+        status = 1;
+    jy_buf_free(&sim.pending_acks);
     for (size_t i = 0; i < count; i++)
         jy_event_free(events[i].event);
     free(events);

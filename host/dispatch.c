@@ -173,6 +173,11 @@ static int store_and_dispatch(jy_host *host, jy_event *event, jy_error *err)
     }
 
     host->stats.events_ingested++;
+    if (event->user_json != NULL &&
+        host->store->ops->user_put(host->store, event->user, event->user_json, event->ts,
+                                   err) != 0)
+        jy_host_log(host, JY_LOG_WARN, NULL, "attributes of user %s not stored: %s",
+                    event->user, err != NULL ? err->message : "store error");
     dispatch(host, event);
     return 0;
 }

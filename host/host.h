@@ -158,6 +158,20 @@ jy_time jy_host_next_deadline(const jy_host *host);
  * clock pass the current time. */
 void jy_host_advance_to(jy_host *host, jy_time t);
 
+typedef struct jy_host_recovery {
+    uint64_t recovered; /* live runs rebuilt and replayed */
+    uint64_t failed;    /* of those, runs whose replay failed or diverged */
+    uint64_t orphaned;  /* live runs of journeys no loaded script defines */
+} jy_host_recovery;
+
+/* Rebuilds the store's live runs after a restart: each run is replayed
+ * from its journal (answering steps from it, emitting and stepping
+ * nothing again) and re-armed with the deadline it had. Deadlines that
+ * passed while the host was down fire at the next jy_host_advance_to.
+ * A run whose replay diverges is parked as failed; the others go on.
+ * Load every script first. Returns 0 or a negative code. */
+int jy_host_recover(jy_host *host, jy_host_recovery *report, jy_error *err);
+
 /* Returns the run with that id, live or ended, or NULL. */
 jy_run *jy_host_run(const jy_host *host, uint64_t id);
 

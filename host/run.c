@@ -152,6 +152,7 @@ void jy__run_start(jy_host *host, jy_journey *journey, const jy_event *trigger,
     run->status = JY_RUN_RUNNING;
     run->match_ref = -1;
     run->runtime_ref = -1;
+    run->restore_deadline = JY_TIME_MAX;
     jy_timer_init(&run->timer);
     if (run->user == NULL || (key != NULL && run->key == NULL) ||
         jy_host_mark_received(run, trigger->seq) != 0 ||
@@ -189,6 +190,164 @@ nomem:
 }
 
 
+/* The fields of a stored run that recovery needs, copied because the
+ * store's record may be replaced while the run is replayed. */
+typedef struct saved_run {
+    uint64_t id;
+    char *journey;
+    char *user;
+    char *key;
+    uint64_t trigger_seq;
+    jy_time started_at;
+    jy_time deadline;
+} saved_run;
+
+typedef struct saved_runs {
+    saved_run *items;
+    size_t count;
+    size_t capacity;
+    int failed;
+} saved_runs;
+
+
+static int save_run(const jy_run_record *record, void *ctx)
+{
+    saved_runs *list = ctx;
+
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity == 0 ? 256 : list->capacity * 2;
+        saved_run *items = realloc(list->items, capacity * sizeof *items);
+        if (items == NULL) {
+            list->failed = 1;
+            return 1;
+        }
+        list->items = items;
+        list->capacity = capacity;
+    }
+    saved_run *saved = &list->items[list->count++];
+    saved->id = record->id;
+    saved->journey = strdup(record->journey);
+    saved->user = strdup(record->user);
+    saved->key = record->key != NULL ? strdup(record->key) : NULL;
+    saved->trigger_seq = record->trigger_seq;
+    saved->started_at = record->started_at;
+    saved->deadline = record->deadline;
+    if (saved->journey == NULL || saved->user == NULL ||
+        (record->key != NULL && saved->key == NULL))
+        list->failed = 1;
+    return list->failed;
+}
+
+
+/* Marks a stored run that cannot be replayed as failed, with why. */
+static void fail_stored_run(jy_host *host, jy_run *run, const char *why)
+{
+    jy_outcome outcome = {JY_OUTCOME_FAILED, NULL, strdup(why)};
+    jy_host_log(host, JY_LOG_ERROR, run, "run %llu not recovered: %s",
+                (unsigned long long)run->id, why);
+    apply_outcome(host, run, &outcome);
+}
+
+
+/* Rebuilds one live run from its record and replays its journal. */
+static void restore_run(jy_host *host, const saved_run *saved, jy_host_recovery *report)
+{
+    jy_journey *journey = jy_host_journey(host, saved->journey);
+    if (journey == NULL) {
+        /* The run stays live in the store, so it resumes once a script
+         * defines its journey again. */
+        jy_host_log(host, JY_LOG_WARN, NULL,
+                    "run %llu of journey %s not recovered: no loaded script defines that "
+                    "journey; it stays stored as it is",
+                    (unsigned long long)saved->id, saved->journey);
+        report->orphaned++;
+        return;
+    }
+
+    jy_run *run = calloc(1, sizeof *run);
+    if (run == NULL)
+        goto nomem;
+    run->id = saved->id;
+    run->host = host;
+    run->journey = journey;
+    run->user = strdup(saved->user);
+    run->key = saved->key != NULL ? strdup(saved->key) : NULL;
+    run->trigger_seq = saved->trigger_seq;
+    run->started_at = saved->started_at;
+    run->status = JY_RUN_RUNNING;
+    run->match_ref = -1;
+    run->runtime_ref = -1;
+    run->restore_deadline = saved->deadline;
+    jy_timer_init(&run->timer);
+    while (host->store->ops->journal_get(host->store, run->id, run->journal_len) != NULL)
+        run->journal_len++;
+    if (run->user == NULL || (saved->key != NULL && run->key == NULL) ||
+        jy_host_mark_received(run, run->trigger_seq) != 0 ||
+        jy_map_put_id(&host->runs, run->id, run) != 0) {
+        jy__run_free(run);
+        goto nomem;
+    }
+
+    if (run->key != NULL) {
+        size_t len = 0;
+        char *live_key = jy__live_key(journey->name, run->key, &len);
+        if (live_key == NULL || jy_map_put(&host->live_keys, live_key, len, run) != 0)
+            jy_host_log(host, JY_LOG_ERROR, run,
+                        "out of memory indexing the run key; a second run may start");
+        free(live_key);
+    }
+    link_user_run(host, run);
+    host->stats.runs_live++;
+    report->recovered++;
+
+    const jy_event *trigger = host->store->ops->event_get(host->store, run->trigger_seq);
+    if (trigger == NULL) {
+        fail_stored_run(host, run, "its trigger event is no longer in the store");
+        report->failed++;
+        return;
+    }
+
+    jy_outcome outcome = {JY_OUTCOME_FAILED, NULL, NULL};
+    host->runtime.run_start(host->runtime.ctx, run, trigger, &outcome);
+    if (outcome.kind == JY_OUTCOME_FAILED)
+        report->failed++;
+    apply_outcome(host, run, &outcome);
+    return;
+
+nomem:
+    jy_host_log(host, JY_LOG_ERROR, NULL, "out of memory recovering run %llu",
+                (unsigned long long)saved->id);
+    report->failed++;
+}
+
+
+int jy_host_recover(jy_host *host, jy_host_recovery *report, jy_error *err)
+{
+    saved_runs list = {0};
+
+    memset(report, 0, sizeof *report);
+    uint64_t max_id = host->store->ops->run_max_id(host->store);
+    if (max_id >= host->next_run_id)
+        host->next_run_id = max_id + 1;
+
+    int rc = host->store->ops->run_scan_live(host->store, save_run, &list);
+    if (rc != 0 || list.failed) {
+        rc = jy_error_set(err, rc != 0 ? rc : JY_ENOMEM, "cannot read the live runs from the store");
+    } else {
+        for (size_t i = 0; i < list.count; i++)
+            restore_run(host, &list.items[i], report);
+    }
+
+    for (size_t i = 0; i < list.count; i++) {
+        free(list.items[i].journey);
+        free(list.items[i].user);
+        free(list.items[i].key);
+    }
+    free(list.items);
+    return rc;
+}
+
+
 void jy__run_resume(jy_host *host, jy_run *run, const jy_event *event)
 {
     jy__trace(host, JY_TRACE_WOKEN, run, event, NULL, 0);
@@ -223,6 +382,7 @@ void jy__run_free(jy_run *run)
     free(run->received);
     free(run->result_json);
     free(run->error);
+    free(run->divergence);
     free(run);
 }
 
@@ -281,11 +441,17 @@ int jy_host_replay_next(jy_host *host, jy_run *run, jy_step_kind kind,
         return jy_error_set(err, JY_EIO, "journal entry %u of run %llu is missing from the store",
                             run->replay_pos, (unsigned long long)run->id);
 
-    if (e->kind != kind || strcmp(e->name, name != NULL ? name : "") != 0)
-        return jy_error_set(err, JY_EDIVERGED,
-                            "replay diverged at step %u: the journal holds %s(\"%s\") but the script asked for %s(\"%s\")",
-                            run->replay_pos + 1, jy_step_kind_name(e->kind), e->name,
-                            jy_step_kind_name(kind), name != NULL ? name : "");
+    if (e->kind != kind || strcmp(e->name, name != NULL ? name : "") != 0) {
+        jy_error_set(err, JY_EDIVERGED,
+                     "replay diverged at step %u: the journal holds %s(\"%s\") but the script "
+                     "asked for %s(\"%s\")",
+                     run->replay_pos + 1, jy_step_kind_name(e->kind), e->name,
+                     jy_step_kind_name(kind), name != NULL ? name : "");
+        /* Kept on the run, so a pcall in the script cannot hide it. */
+        if (run->divergence == NULL)
+            run->divergence = strdup(err != NULL ? err->message : "replay diverged");
+        return JY_EDIVERGED;
+    }
 
     run->replay_pos++;
     *entry = e;
@@ -310,5 +476,7 @@ int jy_host_journal(jy_host *host, jy_run *run, jy_step_kind kind,
         return rc;
     run->journal_len++;
     run->replay_pos = run->journal_len;
+    /* A live step ran, so the restored deadline (if any) is spent. */
+    run->restore_deadline = JY_TIME_MAX;
     return 0;
 }

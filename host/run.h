@@ -88,6 +88,9 @@ struct jy_run {
 
     uint32_t journal_len;   /* entries in the store */
     uint32_t replay_pos;    /* next entry a replaying run reads */
+    jy_time restore_deadline; /* recovery: the deadline of the wait or sleep
+                               * the run was in, JY_TIME_MAX when none */
+    char *divergence;       /* why replay failed, or NULL */
 
     uint64_t *received;     /* sorted seqs this run got through wait_for */
     size_t received_count;

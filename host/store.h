@@ -70,6 +70,7 @@ typedef struct jy_store jy_store;
 
 /* Visitors return 0 to go on and nonzero to stop the scan. */
 typedef int (*jy_event_visit_fn)(const jy_event *event, void *ctx);
+typedef int (*jy_run_visit_fn)(const jy_run_record *record, void *ctx);
 
 typedef struct jy_store_ops {
     const char *name;
@@ -100,6 +101,32 @@ typedef struct jy_store_ops {
     const jy_journal_entry *(*journal_get)(jy_store *store, uint64_t run_id,
                                            uint32_t index);
 
+    /* Visits the records of live runs (running, waiting, sleeping) in
+     * id order; recovery replays them after a restart. */
+    int (*run_scan_live)(jy_store *store, jy_run_visit_fn visit, void *ctx);
+
+    /* Returns the highest run id ever stored, 0 when none, so new runs
+     * never reuse an id. */
+    uint64_t (*run_max_id)(jy_store *store);
+
+    /* Stores the latest attributes of user (a JSON object) seen at at. */
+    int (*user_put)(jy_store *store, const char *user, const char *attributes_json,
+                    jy_time at, jy_error *err);
+
+    /* Reads a small named value into a malloc'd string (*value NULL when
+     * absent). Used for state such as a durable virtual clock. */
+    int (*meta_get)(jy_store *store, const char *key, char **value, jy_error *err);
+
+    /* Stores a small named value; durable at the next commit. */
+    int (*meta_put)(jy_store *store, const char *key, const char *value, jy_error *err);
+
+    /* Retention: deletes runs that ended before ended_before (with their
+     * journals), and events older than events_before that no live run
+     * can still reach (those stored before the oldest live run's trigger
+     * event). Sets *runs_deleted and *events_deleted. */
+    int (*prune)(jy_store *store, jy_time ended_before, jy_time events_before,
+                 uint64_t *runs_deleted, uint64_t *events_deleted, jy_error *err);
+
     /* Makes everything written so far durable. */
     int (*commit)(jy_store *store, jy_error *err);
 
@@ -114,5 +141,15 @@ struct jy_store {
 /* Creates the memory store: everything in process memory, nothing
  * durable. Returns NULL when out of memory. */
 jy_store *jy_store_memory_new(void);
+
+/* Puts an event that already has its seq (loaded from a durable store)
+ * into a memory store; seq must be above every seq stored so far. Takes
+ * ownership of event. Returns 0, JY_EINVAL for a seq out of order, or
+ * JY_ENOMEM. */
+int jy_store_memory_load_event(jy_store *store, jy_event *event);
+
+/* Puts a journal entry loaded from a durable store; same rules as
+ * journal_append. */
+int jy_store_memory_load_journal(jy_store *store, const jy_journal_entry *entry);
 
 #endif

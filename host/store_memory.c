@@ -27,11 +27,16 @@ typedef struct journal {
 
 typedef struct memory_store {
     jy_store base;
-    event_list events; /* every event, index seq - 1; owns the events */
+    event_list events; /* index seq - first_seq, NULL where pruned; owns them */
+    uint64_t first_seq; /* seq of events.items[0] */
+    uint64_t next_seq;
     jy_map by_user;    /* user -> event_list */
     jy_map by_id;      /* user NUL id -> event */
     jy_map journals;   /* run id -> journal */
     jy_map runs;       /* run id -> run_copy */
+    jy_map users;      /* user -> attributes JSON (malloc'd) */
+    jy_map meta;       /* key -> value (malloc'd) */
+    uint64_t max_run_id;
 } memory_store;
 
 typedef struct run_copy {
@@ -99,6 +104,8 @@ static int memory_event_append(jy_store *base, jy_event *event, jy_error *err)
 
     /* Grow both lists before changing either, so a failure leaves the
      * store as it was. */
+    if (store->events.count == 0)
+        store->first_seq = store->next_seq;
     if (list_push(&store->events, event) != 0)
         goto nomem;
     if (list_push(user_events, event) != 0) {
@@ -111,7 +118,7 @@ static int memory_event_append(jy_store *base, jy_event *event, jy_error *err)
         goto nomem;
     }
 
-    event->seq = store->events.count;
+    event->seq = store->next_seq++;
     free(key);
     return 0;
 
@@ -126,9 +133,10 @@ static const jy_event *memory_event_get(jy_store *base, uint64_t seq)
 {
     memory_store *store = (memory_store *)base;
 
-    if (seq == 0 || seq > store->events.count)
+    if (store->events.count == 0 || seq < store->first_seq ||
+        seq - store->first_seq >= store->events.count)
         return NULL;
-    return store->events.items[seq - 1];
+    return store->events.items[seq - store->first_seq];
 }
 
 
@@ -205,6 +213,8 @@ static int memory_run_put(jy_store *base, const jy_run_record *record,
     copy->record.wait_names = copy_string(&cursor, record->wait_names);
     copy->strings = strings;
 
+    if (record->id > store->max_run_id)
+        store->max_run_id = record->id;
     run_copy *old = jy_map_get_id(&store->runs, record->id);
     if (jy_map_put_id(&store->runs, record->id, copy) != 0) {
         free(copy);
@@ -279,6 +289,278 @@ static const jy_journal_entry *memory_journal_get(jy_store *base,
 }
 
 
+typedef struct live_list {
+    const jy_run_record **items;
+    size_t count;
+    size_t capacity;
+    int failed;
+} live_list;
+
+
+static void collect_live(const jy_map_entry *entry, void *ctx)
+{
+    live_list *list = ctx;
+    const run_copy *copy = entry->value;
+
+    /* running, waiting and sleeping are the live statuses (run.h) */
+    if (copy->record.status > 2 || list->failed)
+        return;
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity == 0 ? 64 : list->capacity * 2;
+        const jy_run_record **items = realloc(list->items, capacity * sizeof *items);
+        if (items == NULL) {
+            list->failed = 1;
+            return;
+        }
+        list->items = items;
+        list->capacity = capacity;
+    }
+    list->items[list->count++] = &copy->record;
+}
+
+
+static int compare_record_ids(const void *a, const void *b)
+{
+    const jy_run_record *x = *(const jy_run_record *const *)a;
+    const jy_run_record *y = *(const jy_run_record *const *)b;
+    return x->id < y->id ? -1 : (x->id > y->id);
+}
+
+
+static int memory_run_scan_live(jy_store *base, jy_run_visit_fn visit, void *ctx)
+{
+    memory_store *store = (memory_store *)base;
+    live_list list = {0};
+
+    jy_map_each(&store->runs, collect_live, &list);
+    if (list.failed) {
+        free(list.items);
+        return JY_ENOMEM;
+    }
+    qsort(list.items, list.count, sizeof *list.items, compare_record_ids);
+    for (size_t i = 0; i < list.count; i++)
+        if (visit(list.items[i], ctx) != 0)
+            break;
+    free(list.items);
+    return 0;
+}
+
+
+static uint64_t memory_run_max_id(jy_store *base)
+{
+    return ((memory_store *)base)->max_run_id;
+}
+
+
+/* Replaces the malloc'd string stored under key in map. */
+static int put_string(jy_map *map, const char *key, const char *value)
+{
+    char *copy = strdup(value);
+    if (copy == NULL)
+        return JY_ENOMEM;
+
+    char *old = jy_map_get_str(map, key);
+    if (jy_map_put_str(map, key, copy) != 0) {
+        free(copy);
+        return JY_ENOMEM;
+    }
+    free(old);
+    return 0;
+}
+
+
+static int memory_user_put(jy_store *base, const char *user, const char *attributes_json,
+                           jy_time at, jy_error *err)
+{
+    (void)at;
+    memory_store *store = (memory_store *)base;
+
+    if (put_string(&store->users, user, attributes_json) != 0)
+        return jy_error_set(err, JY_ENOMEM, "out of memory storing user %s", user);
+    return 0;
+}
+
+
+static int memory_meta_get(jy_store *base, const char *key, char **value, jy_error *err)
+{
+    memory_store *store = (memory_store *)base;
+    const char *stored = jy_map_get_str(&store->meta, key);
+
+    *value = NULL;
+    if (stored == NULL)
+        return 0;
+    *value = strdup(stored);
+    if (*value == NULL)
+        return jy_error_set(err, JY_ENOMEM, "out of memory reading %s", key);
+    return 0;
+}
+
+
+static int memory_meta_put(jy_store *base, const char *key, const char *value, jy_error *err)
+{
+    memory_store *store = (memory_store *)base;
+
+    if (put_string(&store->meta, key, value) != 0)
+        return jy_error_set(err, JY_ENOMEM, "out of memory storing %s", key);
+    return 0;
+}
+
+
+typedef struct prune_ctx {
+    memory_store *store;
+    jy_time ended_before;
+    uint64_t oldest_live_trigger;
+    uint64_t *doomed; /* ids of runs to delete */
+    size_t doomed_count;
+    size_t doomed_capacity;
+    int failed;
+} prune_ctx;
+
+
+static void find_prunable_runs(const jy_map_entry *entry, void *data)
+{
+    prune_ctx *ctx = data;
+    const jy_run_record *record = &((const run_copy *)entry->value)->record;
+
+    if (record->status <= 2) {
+        if (record->trigger_seq < ctx->oldest_live_trigger)
+            ctx->oldest_live_trigger = record->trigger_seq;
+        return;
+    }
+    if (record->ended_at >= ctx->ended_before || ctx->failed)
+        return;
+    if (ctx->doomed_count == ctx->doomed_capacity) {
+        size_t capacity = ctx->doomed_capacity == 0 ? 64 : ctx->doomed_capacity * 2;
+        uint64_t *grown = realloc(ctx->doomed, capacity * sizeof *grown);
+        if (grown == NULL) {
+            ctx->failed = 1;
+            return;
+        }
+        ctx->doomed = grown;
+        ctx->doomed_capacity = capacity;
+    }
+    ctx->doomed[ctx->doomed_count++] = record->id;
+}
+
+
+static void free_journal_entries(journal *j)
+{
+    /* The name string starts each entry's block (see journal_append). */
+    for (uint32_t i = 0; i < j->count; i++)
+        free((char *)j->entries[i].name);
+    free(j->entries);
+    free(j);
+}
+
+
+/* Drops pruned events from a user's list, keeping the order. */
+static void compact_user_list(const jy_map_entry *entry, void *ctx)
+{
+    (void)ctx;
+    event_list *list = entry->value;
+    size_t kept = 0;
+
+    for (size_t i = 0; i < list->count; i++)
+        if (list->items[i]->seq != 0)
+            list->items[kept++] = list->items[i];
+    list->count = kept;
+}
+
+
+static int memory_prune(jy_store *base, jy_time ended_before, jy_time events_before,
+                        uint64_t *runs_deleted, uint64_t *events_deleted, jy_error *err)
+{
+    memory_store *store = (memory_store *)base;
+    prune_ctx ctx = {.store = store, .ended_before = ended_before,
+                     .oldest_live_trigger = UINT64_MAX};
+
+    *runs_deleted = 0;
+    *events_deleted = 0;
+    jy_map_each(&store->runs, find_prunable_runs, &ctx);
+    if (ctx.failed) {
+        free(ctx.doomed);
+        return jy_error_set(err, JY_ENOMEM, "out of memory pruning runs");
+    }
+
+    for (size_t i = 0; i < ctx.doomed_count; i++) {
+        run_copy *copy = jy_map_remove_id(&store->runs, ctx.doomed[i]);
+        journal *j = jy_map_remove_id(&store->journals, ctx.doomed[i]);
+        if (copy != NULL) {
+            free(copy->strings);
+            free(copy);
+        }
+        if (j != NULL)
+            free_journal_entries(j);
+        (*runs_deleted)++;
+    }
+    free(ctx.doomed);
+
+    /* Pruned events are marked with seq 0 first, so each user's list
+     * can be compacted in one pass, then freed. */
+    uint64_t pruned = 0;
+    for (size_t i = 0; i < store->events.count; i++) {
+        jy_event *event = store->events.items[i];
+        if (event == NULL || event->seq >= ctx.oldest_live_trigger || event->ts >= events_before)
+            continue;
+        if (event->id != NULL) {
+            char *key = NULL;
+            size_t key_len = 0;
+            if (dedupe_key(event, &key, &key_len) == 0)
+                jy_map_remove(&store->by_id, key, key_len);
+            free(key);
+        }
+        event->seq = 0;
+        pruned++;
+    }
+    if (pruned == 0)
+        return 0;
+
+    jy_map_each(&store->by_user, compact_user_list, NULL);
+    for (size_t i = 0; i < store->events.count; i++) {
+        jy_event *event = store->events.items[i];
+        if (event != NULL && event->seq == 0) {
+            jy_event_free(event);
+            store->events.items[i] = NULL;
+        }
+    }
+    *events_deleted = pruned;
+    return 0;
+}
+
+
+int jy_store_memory_load_event(jy_store *base, jy_event *event)
+{
+    memory_store *store = (memory_store *)base;
+
+    if (event->seq < store->next_seq) {
+        jy_event_free(event);
+        return JY_EINVAL;
+    }
+    if (store->events.count == 0)
+        store->first_seq = event->seq;
+
+    /* Leave a hole for each pruned seq so lookups stay one index. */
+    while (store->first_seq + store->events.count < event->seq)
+        if (list_push(&store->events, NULL) != 0) {
+            jy_event_free(event);
+            return JY_ENOMEM;
+        }
+
+    uint64_t seq = event->seq;
+    store->next_seq = seq;
+    int rc = memory_event_append(base, event, NULL);
+    if (rc != 0)
+        return rc;
+    return event->seq == seq ? 0 : JY_EINVAL;
+}
+
+
+int jy_store_memory_load_journal(jy_store *store, const jy_journal_entry *entry)
+{
+    return memory_journal_append(store, entry, NULL);
+}
+
+
 static int memory_commit(jy_store *base, jy_error *err)
 {
     (void)base;
@@ -299,12 +581,14 @@ static void free_user_list(const jy_map_entry *entry, void *ctx)
 static void free_journal(const jy_map_entry *entry, void *ctx)
 {
     (void)ctx;
-    journal *j = entry->value;
-    /* The name string starts each entry's block (see journal_append). */
-    for (uint32_t i = 0; i < j->count; i++)
-        free((char *)j->entries[i].name);
-    free(j->entries);
-    free(j);
+    free_journal_entries(entry->value);
+}
+
+
+static void free_value(const jy_map_entry *entry, void *ctx)
+{
+    (void)ctx;
+    free(entry->value);
 }
 
 
@@ -324,6 +608,10 @@ static void memory_destroy(jy_store *base)
     jy_map_each(&store->by_user, free_user_list, NULL);
     jy_map_each(&store->journals, free_journal, NULL);
     jy_map_each(&store->runs, free_run, NULL);
+    jy_map_each(&store->users, free_value, NULL);
+    jy_map_each(&store->meta, free_value, NULL);
+    jy_map_free(&store->users);
+    jy_map_free(&store->meta);
     jy_map_free(&store->by_user);
     jy_map_free(&store->by_id);
     jy_map_free(&store->journals);
@@ -343,6 +631,12 @@ static const jy_store_ops memory_ops = {
     .run_put = memory_run_put,
     .journal_append = memory_journal_append,
     .journal_get = memory_journal_get,
+    .run_scan_live = memory_run_scan_live,
+    .run_max_id = memory_run_max_id,
+    .user_put = memory_user_put,
+    .meta_get = memory_meta_get,
+    .meta_put = memory_meta_put,
+    .prune = memory_prune,
     .commit = memory_commit,
     .destroy = memory_destroy,
 };
@@ -359,6 +653,10 @@ jy_store *jy_store_memory_new(void)
     jy_map_init(&store->by_id);
     jy_map_init(&store->journals);
     jy_map_init(&store->runs);
+    jy_map_init(&store->users);
+    jy_map_init(&store->meta);
+    store->next_seq = 1;
+    store->first_seq = 1;
     return &store->base;
 }
 

@@ -65,11 +65,24 @@ void jy__wait_clear(jy_host *host, jy_run *run)
 }
 
 
+/* A run recovered after a restart keeps the deadline it had, however
+ * long the host was down: a restart never resets a timeout. */
+static jy_time restored(jy_run *run, jy_time deadline)
+{
+    if (run->restore_deadline == JY_TIME_MAX)
+        return deadline;
+    deadline = run->restore_deadline;
+    run->restore_deadline = JY_TIME_MAX;
+    return deadline;
+}
+
+
 int jy_host_wait(jy_host *host, jy_run *run, const char *const *names,
                  size_t name_count, jy_time deadline, int match_ref,
                  jy_error *err)
 {
     jy__wait_clear(host, run);
+    deadline = restored(run, deadline);
 
     run->wait_names = calloc(name_count, sizeof *run->wait_names);
     run->wait_links = calloc(name_count, sizeof *run->wait_links);
@@ -128,6 +141,7 @@ nomem:
 int jy_host_sleep(jy_host *host, jy_run *run, jy_time deadline, jy_error *err)
 {
     jy__wait_clear(host, run);
+    deadline = restored(run, deadline);
 
     if (jy_timer_heap_push(&host->deadlines, &run->timer, deadline) != 0)
         return jy_error_set(err, JY_ENOMEM, "out of memory registering the sleep of run %llu",

@@ -27,7 +27,7 @@ static inline void fixture_open(fixture *f, jy_time start)
     luaL_openlibs(f->L);
     luaL_requiref(f->L, "journey", luaopen_journey, 0);
     lua_pop(f->L, 1);
-    f->lh = jy_lua_host_new(f->L, 1, start);
+    f->lh = jy_lua_host_new(f->L, 1, start, NULL);
 }
 
 /* Runs Lua source that defines journeys with journey.define, through a

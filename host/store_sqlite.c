@@ -1,0 +1,634 @@
+/*
+ * The SQLite store (see store_sqlite.h).
+ *
+ * Reads are served by a memory store that holds the same events and
+ * live runs; SQLite holds the durable copy. Every write goes to both:
+ * to memory at once, and to SQLite inside one transaction that commit()
+ * ends, so a group of events, journal entries and run changes becomes
+ * durable together or not at all.
+ *
+ * After a SQLite write fails, the memory copy is ahead of the file, so
+ * the store refuses every later commit with the first error; the host
+ * must stop and recover from the file.
+ */
+#include "store_sqlite.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "JRNY": marks a SQLite file as a journey store. */
+#define APPLICATION_ID 0x4A524E59
+
+static const char schema_sql[] =
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE events ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  user TEXT NOT NULL,"
+    "  id TEXT,"
+    "  name TEXT NOT NULL,"
+    "  ts INTEGER NOT NULL,"
+    "  data TEXT NOT NULL,"
+    "  user_attributes TEXT,"
+    "  origin_run INTEGER NOT NULL DEFAULT 0);"
+    /* idempotency: one event per (user, id) */
+    "CREATE UNIQUE INDEX events_user_id ON events (user, id) WHERE id IS NOT NULL;"
+    /* wait_for and j.events scan one user's events in order */
+    "CREATE INDEX events_user_seq ON events (user, seq);"
+    /* retention deletes by age */
+    "CREATE INDEX events_ts ON events (ts);"
+    "CREATE TABLE users ("
+    "  id TEXT PRIMARY KEY,"
+    "  attributes TEXT NOT NULL,"
+    "  updated_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  journey TEXT NOT NULL,"
+    "  user TEXT NOT NULL,"
+    "  key TEXT,"
+    "  trigger_seq INTEGER NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  started_at INTEGER NOT NULL,"
+    "  ended_at INTEGER NOT NULL DEFAULT 0,"
+    "  result TEXT,"
+    "  error TEXT,"
+    "  wait_names TEXT);"
+    /* recovery loads live runs (running 0, waiting 1, sleeping 2) */
+    "CREATE INDEX runs_live ON runs (status) WHERE status < 3;"
+    "CREATE INDEX runs_user ON runs (user, id);"
+    "CREATE INDEX runs_journey ON runs (journey, id);"
+    "CREATE INDEX runs_ended ON runs (ended_at) WHERE status >= 3;"
+    "CREATE TABLE journal ("
+    "  run_id INTEGER NOT NULL,"
+    "  idx INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  result TEXT NOT NULL,"
+    "  PRIMARY KEY (run_id, idx)) WITHOUT ROWID;"
+    "CREATE TABLE deadlines ("
+    "  run_id INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL);"
+    /* the scheduler re-arms deadlines in order after a restart */
+    "CREATE INDEX deadlines_at ON deadlines (at, run_id);";
+
+enum {
+    STMT_INSERT_EVENT,
+    STMT_UPSERT_RUN,
+    STMT_INSERT_JOURNAL,
+    STMT_UPSERT_USER,
+    STMT_UPSERT_META,
+    STMT_UPSERT_DEADLINE,
+    STMT_DELETE_DEADLINE,
+    STMT_COUNT
+};
+
+static const char *const statement_sql[STMT_COUNT] = {
+    [STMT_INSERT_EVENT] =
+        "INSERT INTO events (seq, user, id, name, ts, data, user_attributes, origin_run)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    [STMT_UPSERT_RUN] =
+        "INSERT OR REPLACE INTO runs (id, journey, user, key, trigger_seq, status, started_at,"
+        " ended_at, result, error, wait_names) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [STMT_INSERT_JOURNAL] =
+        "INSERT INTO journal (run_id, idx, kind, name, at, result) VALUES (?, ?, ?, ?, ?, ?)",
+    [STMT_UPSERT_USER] =
+        "INSERT OR REPLACE INTO users (id, attributes, updated_at) VALUES (?, ?, ?)",
+    [STMT_UPSERT_META] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+    [STMT_UPSERT_DEADLINE] = "INSERT OR REPLACE INTO deadlines (run_id, at) VALUES (?, ?)",
+    [STMT_DELETE_DEADLINE] = "DELETE FROM deadlines WHERE run_id = ?",
+};
+
+typedef struct sqlite_store {
+    jy_store base;
+    jy_store *mem;
+    sqlite3 *db;
+    sqlite3_stmt *statements[STMT_COUNT];
+    int in_transaction;
+    int failed;              /* a write failed; commits are refused */
+    char failure[256];
+    char *path;
+    uint64_t max_run_id;
+} sqlite_store;
+
+
+static int fail(sqlite_store *store, jy_error *err, const char *what)
+{
+    if (!store->failed) {
+        store->failed = 1;
+        snprintf(store->failure, sizeof store->failure, "%s in %s: %s", what, store->path,
+                 sqlite3_errmsg(store->db));
+    }
+    return jy_error_set(err, JY_EIO, "%s", store->failure);
+}
+
+
+/* Starts the transaction of the current group on its first write. */
+static int begin(sqlite_store *store, jy_error *err)
+{
+    if (store->failed)
+        return jy_error_set(err, JY_EIO, "%s", store->failure);
+    if (store->in_transaction)
+        return 0;
+    if (sqlite3_exec(store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(store, err, "starting a transaction failed");
+    store->in_transaction = 1;
+    return 0;
+}
+
+
+static void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *text)
+{
+    if (text != NULL)
+        sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(stmt, index);
+}
+
+
+/* Runs a bound statement to completion and resets it. */
+static int step(sqlite_store *store, sqlite3_stmt *stmt, jy_error *err, const char *what)
+{
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (rc != SQLITE_DONE)
+        return fail(store, err, what);
+    return 0;
+}
+
+
+static int sqlite_event_append(jy_store *base, jy_event *event, jy_error *err)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    int rc = begin(store, err);
+    if (rc != 0) {
+        jy_event_free(event);
+        return rc;
+    }
+
+    /* Memory first: it assigns the seq and rejects duplicates. */
+    rc = store->mem->ops->event_append(store->mem, event, err);
+    if (rc != 0)
+        return rc;
+
+    sqlite3_stmt *stmt = store->statements[STMT_INSERT_EVENT];
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)event->seq);
+    sqlite3_bind_text(stmt, 2, event->user, -1, SQLITE_STATIC);
+    bind_text_or_null(stmt, 3, event->id);
+    sqlite3_bind_text(stmt, 4, event->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 5, event->ts);
+    sqlite3_bind_text(stmt, 6, event->data_json, -1, SQLITE_STATIC);
+    bind_text_or_null(stmt, 7, event->user_json);
+    sqlite3_bind_int64(stmt, 8, (sqlite3_int64)event->origin_run);
+    return step(store, stmt, err, "storing an event failed");
+}
+
+
+static const jy_event *sqlite_event_get(jy_store *base, uint64_t seq)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    return store->mem->ops->event_get(store->mem, seq);
+}
+
+
+static int sqlite_event_scan(jy_store *base, const char *user, uint64_t from_seq,
+                             jy_event_visit_fn visit, void *ctx)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    return store->mem->ops->event_scan(store->mem, user, from_seq, visit, ctx);
+}
+
+
+static int sqlite_run_put(jy_store *base, const jy_run_record *record, jy_error *err)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    int rc = begin(store, err);
+    if (rc != 0)
+        return rc;
+
+    rc = store->mem->ops->run_put(store->mem, record, err);
+    if (rc != 0)
+        return rc;
+    if (record->id > store->max_run_id)
+        store->max_run_id = record->id;
+
+    sqlite3_stmt *stmt = store->statements[STMT_UPSERT_RUN];
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)record->id);
+    sqlite3_bind_text(stmt, 2, record->journey, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, record->user, -1, SQLITE_STATIC);
+    bind_text_or_null(stmt, 4, record->key);
+    sqlite3_bind_int64(stmt, 5, (sqlite3_int64)record->trigger_seq);
+    sqlite3_bind_int(stmt, 6, record->status);
+    sqlite3_bind_int64(stmt, 7, record->started_at);
+    sqlite3_bind_int64(stmt, 8, record->ended_at);
+    bind_text_or_null(stmt, 9, record->result_json);
+    bind_text_or_null(stmt, 10, record->error);
+    bind_text_or_null(stmt, 11, record->wait_names);
+    rc = step(store, stmt, err, "storing a run failed");
+    if (rc != 0)
+        return rc;
+
+    if (record->status <= 2 && record->deadline != JY_TIME_MAX) {
+        stmt = store->statements[STMT_UPSERT_DEADLINE];
+        sqlite3_bind_int64(stmt, 1, (sqlite3_int64)record->id);
+        sqlite3_bind_int64(stmt, 2, record->deadline);
+        return step(store, stmt, err, "storing a deadline failed");
+    }
+    stmt = store->statements[STMT_DELETE_DEADLINE];
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)record->id);
+    return step(store, stmt, err, "deleting a deadline failed");
+}
+
+
+static int sqlite_journal_append(jy_store *base, const jy_journal_entry *entry,
+                                 jy_error *err)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    int rc = begin(store, err);
+    if (rc != 0)
+        return rc;
+
+    rc = store->mem->ops->journal_append(store->mem, entry, err);
+    if (rc != 0)
+        return rc;
+
+    sqlite3_stmt *stmt = store->statements[STMT_INSERT_JOURNAL];
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)entry->run_id);
+    sqlite3_bind_int64(stmt, 2, entry->index);
+    sqlite3_bind_int(stmt, 3, (int)entry->kind);
+    sqlite3_bind_text(stmt, 4, entry->name != NULL ? entry->name : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 5, entry->at);
+    sqlite3_bind_text(stmt, 6, entry->result_json != NULL ? entry->result_json : "null", -1,
+                      SQLITE_STATIC);
+    return step(store, stmt, err, "journaling a step failed");
+}
+
+
+static const jy_journal_entry *sqlite_journal_get(jy_store *base, uint64_t run_id,
+                                                  uint32_t index)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    return store->mem->ops->journal_get(store->mem, run_id, index);
+}
+
+
+static int sqlite_run_scan_live(jy_store *base, jy_run_visit_fn visit, void *ctx)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    return store->mem->ops->run_scan_live(store->mem, visit, ctx);
+}
+
+
+static uint64_t sqlite_run_max_id(jy_store *base)
+{
+    return ((sqlite_store *)base)->max_run_id;
+}
+
+
+static int sqlite_user_put(jy_store *base, const char *user, const char *attributes_json,
+                           jy_time at, jy_error *err)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    int rc = begin(store, err);
+    if (rc != 0)
+        return rc;
+
+    sqlite3_stmt *stmt = store->statements[STMT_UPSERT_USER];
+    sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, attributes_json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, at);
+    return step(store, stmt, err, "storing a user failed");
+}
+
+
+static int sqlite_meta_get(jy_store *base, const char *key, char **value, jy_error *err)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    return store->mem->ops->meta_get(store->mem, key, value, err);
+}
+
+
+static int sqlite_meta_put(jy_store *base, const char *key, const char *value, jy_error *err)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    int rc = begin(store, err);
+    if (rc != 0)
+        return rc;
+
+    rc = store->mem->ops->meta_put(store->mem, key, value, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *stmt = store->statements[STMT_UPSERT_META];
+    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
+    return step(store, stmt, err, "storing a setting failed");
+}
+
+
+/* Runs one SQL statement with two time bounds (?1, ?2). */
+static int exec_bounded(sqlite_store *store, const char *sql, jy_time a, jy_time b,
+                        uint64_t *changes, jy_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        return fail(store, err, "preparing a retention query failed");
+    sqlite3_bind_int64(stmt, 1, a);
+    sqlite3_bind_int64(stmt, 2, b);
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE)
+        return fail(store, err, "pruning failed");
+    if (changes != NULL)
+        *changes = (uint64_t)sqlite3_changes(store->db);
+    return 0;
+}
+
+
+static int sqlite_prune(jy_store *base, jy_time ended_before, jy_time events_before,
+                        uint64_t *runs_deleted, uint64_t *events_deleted, jy_error *err)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    int rc = begin(store, err);
+    if (rc != 0)
+        return rc;
+
+    rc = store->mem->ops->prune(store->mem, ended_before, events_before, runs_deleted,
+                                events_deleted, err);
+    if (rc != 0)
+        return rc;
+
+    /* The same rules as the memory store: ended runs by age, and events
+     * by age that are older than every live run's trigger. */
+    rc = exec_bounded(store,
+                      "DELETE FROM journal WHERE run_id IN"
+                      " (SELECT id FROM runs WHERE status >= 3 AND ended_at < ?1)",
+                      ended_before, 0, NULL, err);
+    if (rc == 0)
+        rc = exec_bounded(store, "DELETE FROM runs WHERE status >= 3 AND ended_at < ?1",
+                          ended_before, 0, runs_deleted, err);
+    if (rc == 0)
+        rc = exec_bounded(store,
+                          "DELETE FROM events WHERE ts < ?1 AND seq < (SELECT"
+                          " coalesce(min(trigger_seq), 9223372036854775807) FROM runs"
+                          " WHERE status < 3)",
+                          events_before, 0, events_deleted, err);
+    return rc;
+}
+
+
+static int sqlite_commit(jy_store *base, jy_error *err)
+{
+    sqlite_store *store = (sqlite_store *)base;
+
+    if (store->failed)
+        return jy_error_set(err, JY_EIO, "%s", store->failure);
+    if (!store->in_transaction)
+        return 0;
+    if (sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(store, err, "committing failed");
+    store->in_transaction = 0;
+    return 0;
+}
+
+
+static void sqlite_destroy(jy_store *base)
+{
+    sqlite_store *store = (sqlite_store *)base;
+
+    if (store == NULL)
+        return;
+    /* An open transaction was never acknowledged: roll it back. */
+    if (store->in_transaction)
+        sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+    for (int i = 0; i < STMT_COUNT; i++)
+        sqlite3_finalize(store->statements[i]);
+    sqlite3_close(store->db);
+    if (store->mem != NULL)
+        store->mem->ops->destroy(store->mem);
+    free(store->path);
+    free(store);
+}
+
+
+static const jy_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .event_append = sqlite_event_append,
+    .event_get = sqlite_event_get,
+    .event_scan = sqlite_event_scan,
+    .run_put = sqlite_run_put,
+    .journal_append = sqlite_journal_append,
+    .journal_get = sqlite_journal_get,
+    .run_scan_live = sqlite_run_scan_live,
+    .run_max_id = sqlite_run_max_id,
+    .user_put = sqlite_user_put,
+    .meta_get = sqlite_meta_get,
+    .meta_put = sqlite_meta_put,
+    .prune = sqlite_prune,
+    .commit = sqlite_commit,
+    .destroy = sqlite_destroy,
+};
+
+
+/* Returns the integer a one-value query yields, or -1 on error. */
+static sqlite3_int64 query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt = NULL;
+    sqlite3_int64 value = -1;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+        value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return value;
+}
+
+
+/* Creates the schema in a new file, or checks the one found. */
+static int check_schema(sqlite_store *store, jy_error *err)
+{
+    sqlite3 *db = store->db;
+    sqlite3_int64 application_id = query_int(db, "PRAGMA application_id");
+    sqlite3_int64 version = query_int(db, "PRAGMA user_version");
+    sqlite3_int64 tables = query_int(db, "SELECT count(*) FROM sqlite_master");
+
+    if (application_id < 0 || version < 0 || tables < 0)
+        return jy_error_set(err, JY_EIO, "cannot read %s: %s (is it a SQLite database?)",
+                            store->path, sqlite3_errmsg(db));
+
+    if (tables == 0) {
+        char pragmas[128];
+        snprintf(pragmas, sizeof pragmas, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
+                 APPLICATION_ID, JY_SQLITE_SCHEMA_VERSION);
+        if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            return jy_error_set(err, JY_EIO, "cannot create the store schema in %s: %s",
+                                store->path, sqlite3_errmsg(db));
+        return 0;
+    }
+
+    if (application_id != APPLICATION_ID)
+        return jy_error_set(err, JY_EINVAL,
+                            "%s is a SQLite database but not a journey store; give a new "
+                            "file name or the path of an existing store", store->path);
+    if (version > JY_SQLITE_SCHEMA_VERSION)
+        return jy_error_set(err, JY_EINVAL,
+                            "%s has store schema version %lld, newer than this journey "
+                            "supports (%d); run a newer journey on it",
+                            store->path, (long long)version, JY_SQLITE_SCHEMA_VERSION);
+    if (version < 1)
+        return jy_error_set(err, JY_EINVAL, "%s has an unknown store schema version %lld",
+                            store->path, (long long)version);
+    return 0;
+}
+
+
+/* Loads what the scheduler reads from memory: events, live runs with
+ * their journals, settings. */
+static int load(sqlite_store *store, jy_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = 0;
+
+    if (sqlite3_prepare_v2(store->db,
+                           "SELECT seq, user, id, name, ts, data, user_attributes, origin_run"
+                           " FROM events ORDER BY seq", -1, &stmt, NULL) != SQLITE_OK)
+        return fail(store, err, "reading events failed");
+    while (rc == 0 && sqlite3_step(stmt) == SQLITE_ROW) {
+        jy_event *event = jy_event_new((const char *)sqlite3_column_text(stmt, 2),
+                                       (const char *)sqlite3_column_text(stmt, 1),
+                                       (const char *)sqlite3_column_text(stmt, 3),
+                                       sqlite3_column_int64(stmt, 4),
+                                       (const char *)sqlite3_column_text(stmt, 5),
+                                       (const char *)sqlite3_column_text(stmt, 6),
+                                       (uint64_t)sqlite3_column_int64(stmt, 7));
+        if (event == NULL) {
+            rc = jy_error_set(err, JY_ENOMEM, "out of memory loading events from %s", store->path);
+            break;
+        }
+        event->seq = (uint64_t)sqlite3_column_int64(stmt, 0);
+        if (jy_store_memory_load_event(store->mem, event) != 0)
+            rc = jy_error_set(err, JY_EIO, "cannot load event %lld from %s",
+                              (long long)sqlite3_column_int64(stmt, 0), store->path);
+    }
+    sqlite3_finalize(stmt);
+    if (rc != 0)
+        return rc;
+
+    if (sqlite3_prepare_v2(store->db,
+                           "SELECT r.id, r.journey, r.user, r.key, r.trigger_seq, r.status,"
+                           " r.started_at, r.ended_at, r.wait_names, d.at"
+                           " FROM runs r LEFT JOIN deadlines d ON d.run_id = r.id"
+                           " WHERE r.status < 3 ORDER BY r.id", -1, &stmt, NULL) != SQLITE_OK)
+        return fail(store, err, "reading runs failed");
+    while (rc == 0 && sqlite3_step(stmt) == SQLITE_ROW) {
+        jy_run_record record = {
+            .id = (uint64_t)sqlite3_column_int64(stmt, 0),
+            .journey = (const char *)sqlite3_column_text(stmt, 1),
+            .user = (const char *)sqlite3_column_text(stmt, 2),
+            .key = (const char *)sqlite3_column_text(stmt, 3),
+            .trigger_seq = (uint64_t)sqlite3_column_int64(stmt, 4),
+            .status = sqlite3_column_int(stmt, 5),
+            .started_at = sqlite3_column_int64(stmt, 6),
+            .ended_at = sqlite3_column_int64(stmt, 7),
+            .wait_names = (const char *)sqlite3_column_text(stmt, 8),
+            .deadline = sqlite3_column_type(stmt, 9) == SQLITE_NULL
+                            ? JY_TIME_MAX : sqlite3_column_int64(stmt, 9),
+        };
+        rc = store->mem->ops->run_put(store->mem, &record, err);
+    }
+    sqlite3_finalize(stmt);
+    if (rc != 0)
+        return rc;
+
+    if (sqlite3_prepare_v2(store->db,
+                           "SELECT j.run_id, j.idx, j.kind, j.name, j.at, j.result FROM journal j"
+                           " JOIN runs r ON r.id = j.run_id WHERE r.status < 3"
+                           " ORDER BY j.run_id, j.idx", -1, &stmt, NULL) != SQLITE_OK)
+        return fail(store, err, "reading journals failed");
+    while (rc == 0 && sqlite3_step(stmt) == SQLITE_ROW) {
+        jy_journal_entry entry = {
+            .run_id = (uint64_t)sqlite3_column_int64(stmt, 0),
+            .index = (uint32_t)sqlite3_column_int64(stmt, 1),
+            .kind = (jy_step_kind)sqlite3_column_int(stmt, 2),
+            .name = (const char *)sqlite3_column_text(stmt, 3),
+            .at = sqlite3_column_int64(stmt, 4),
+            .result_json = (const char *)sqlite3_column_text(stmt, 5),
+        };
+        if (jy_store_memory_load_journal(store->mem, &entry) != 0)
+            rc = jy_error_set(err, JY_EIO, "journal of run %llu in %s has a gap at entry %u",
+                              (unsigned long long)entry.run_id, store->path, entry.index);
+    }
+    sqlite3_finalize(stmt);
+    if (rc != 0)
+        return rc;
+
+    if (sqlite3_prepare_v2(store->db, "SELECT key, value FROM meta", -1, &stmt, NULL) != SQLITE_OK)
+        return fail(store, err, "reading settings failed");
+    while (rc == 0 && sqlite3_step(stmt) == SQLITE_ROW)
+        rc = store->mem->ops->meta_put(store->mem, (const char *)sqlite3_column_text(stmt, 0),
+                                       (const char *)sqlite3_column_text(stmt, 1), err);
+    sqlite3_finalize(stmt);
+
+    sqlite3_int64 max_id = query_int(store->db, "SELECT coalesce(max(id), 0) FROM runs");
+    store->max_run_id = max_id > 0 ? (uint64_t)max_id : 0;
+    return rc;
+}
+
+
+jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *err)
+{
+    sqlite_store *store = calloc(1, sizeof *store);
+    if (store == NULL) {
+        jy_error_set(err, JY_ENOMEM, "out of memory opening %s", path);
+        return NULL;
+    }
+    store->base.ops = &sqlite_ops;
+    store->path = strdup(path);
+    store->mem = jy_store_memory_new();
+    if (store->path == NULL || store->mem == NULL) {
+        jy_error_set(err, JY_ENOMEM, "out of memory opening %s", path);
+        goto failed;
+    }
+
+    if (sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        jy_error_set(err, JY_EIO, "cannot open the store %s: %s", path,
+                     store->db != NULL ? sqlite3_errmsg(store->db) : "out of memory");
+        goto failed;
+    }
+    sqlite3_busy_timeout(store->db, 5000);
+    if (check_schema(store, err) != 0)
+        goto failed;
+
+    /* WAL lets readers (journey runs, journey show) work beside the
+     * host; the synchronous level decides what a power loss may undo. */
+    const char *pragmas = sync == JY_SQLITE_SYNC_FULL
+        ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+        : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+    if (sqlite3_exec(store->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+        jy_error_set(err, JY_EIO, "cannot set WAL mode on %s: %s", path,
+                     sqlite3_errmsg(store->db));
+        goto failed;
+    }
+
+    for (int i = 0; i < STMT_COUNT; i++) {
+        if (sqlite3_prepare_v3(store->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                               &store->statements[i], NULL) != SQLITE_OK) {
+            jy_error_set(err, JY_EIO, "cannot prepare a statement on %s: %s", path,
+                         sqlite3_errmsg(store->db));
+            goto failed;
+        }
+    }
+
+    if (load(store, err) != 0)
+        goto failed;
+    return &store->base;
+
+failed:
+    sqlite_destroy(&store->base);
+    return NULL;
+}

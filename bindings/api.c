@@ -69,7 +69,7 @@ jy_time jy_lua_check_time(lua_State *L, int idx, const char *what)
  * sees the time the first execution saw. [-0, +1, v] */
 static int ljy_now(lua_State *L)
 {
-    jy_run *run = jy_lua_check_run(L, "j.now");
+    jy_run *run = jy_lua_check_journaled_run(L, "j.now");
     const jy_journal_entry *entry = jy_lua_replay(L, run, JY_STEP_NOW, "");
 
     if (entry != NULL) {

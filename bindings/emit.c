@@ -14,7 +14,7 @@
  * event again. user defaults to the run's user. [-0, +0, v] */
 int ljy_emit(lua_State *L)
 {
-    jy_run *run = jy_lua_check_run(L, "j.emit");
+    jy_run *run = jy_lua_check_journaled_run(L, "j.emit");
     const char *name = luaL_checkstring(L, 1);
     /* Absent data (LUA_TNONE) counts as nil, like j.emit(name, nil). */
     int data_type = lua_isnoneornil(L, 2) ? LUA_TNIL : lua_type(L, 2);
@@ -36,10 +36,13 @@ int ljy_emit(lua_State *L)
         /* An empty table or a table with keys encodes as an object; a
          * list would encode as an array, which is not event data. */
         lua_pushnil(L);
-        int is_list = lua_next(L, 2) != 0 && lua_type(L, -2) == LUA_TNUMBER;
-        if (is_list)
-            return luaL_error(L, "j.emit(\"%s\"): data must be a table with string keys "
-                                 "(a JSON object), not a list", name);
+        while (lua_next(L, 2) != 0) {
+            if (lua_type(L, -2) != LUA_TSTRING)
+                return luaL_error(L, "j.emit(\"%s\"): data must be a table with string keys "
+                                     "(a JSON object), found a %s key", name,
+                                  luaL_typename(L, -2));
+            lua_pop(L, 1);
+        }
         lua_settop(L, 3);
 
         char *json = jy_lua_json_encode(L, 2);

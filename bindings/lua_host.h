@@ -82,6 +82,10 @@ int luaopen_journey(lua_State *L);
  * function (such as "j.wait_for") when L is not a run. [-0, +0, v] */
 jy_run *jy_lua_check_run(lua_State *L, const char *function);
 
+/* Like jy_lua_check_run for functions that journal a step: also raises
+ * when called inside the function of a j.step. [-0, +0, v] */
+jy_run *jy_lua_check_journaled_run(lua_State *L, const char *function);
+
 /* Returns the run whose coroutine is L, or NULL. [-0, +0, -] */
 jy_run *jy_lua_current_run(lua_State *L);
 
@@ -125,8 +129,8 @@ int jy_lua_match(lua_State *L, int match_idx, int data_idx);
  * [-0, +0, m] */
 void jy_lua_install_sandbox(lua_State *L);
 
-/* Registers j.* functions: pushes the table of shared step functions.
- * [-0, +1, m] */
+/* Pushes the metatable shared by every run's j table; its __index holds
+ * the j.* functions. [-0, +1, m] */
 void jy_lua_push_api(lua_State *L);
 
 /* Step functions, one file each. [-?, +?, v] as documented for Lua. */

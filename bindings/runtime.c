@@ -50,6 +50,21 @@ jy_run *jy_lua_check_run(lua_State *L, const char *function)
 }
 
 
+jy_run *jy_lua_check_journaled_run(lua_State *L, const char *function)
+{
+    jy_run *run = jy_lua_check_run(L, function);
+
+    if (run->runtime_flags & JY_RUN_IN_STEP) {
+        /* A replay skips the step's function, so a journaled call inside
+         * it would be missing from the next replay; no retry fixes that. */
+        run->runtime_flags |= JY_RUN_STEP_MISUSE;
+        luaL_error(L, "%s cannot be called inside j.step: a step's function runs once and "
+                      "is not replayed; call it before or after the step", function);
+    }
+    return run;
+}
+
+
 jy_lua_host *jy_lua_host_of(const jy_run *run)
 {
     return run->host->runtime.ctx;

@@ -33,13 +33,8 @@ static int suspend_until(lua_State *L, jy_run *run, jy_time deadline, lua_KFunct
 }
 
 
-static void check_can_suspend(lua_State *L, jy_run *run, const char *function)
+static void check_can_suspend(lua_State *L, const char *function)
 {
-    if (run->runtime_flags & JY_RUN_IN_STEP) {
-        run->runtime_flags |= JY_RUN_STEP_MISUSE;
-        luaL_error(L, "%s cannot be called inside j.step: a step runs to completion; "
-                      "sleep before or after the step", function);
-    }
     if (!lua_isyieldable(L))
         luaL_error(L, "%s cannot suspend the run here: it was called inside a function that "
                       "Lua runs from C (such as a table.sort comparator or a string.gsub "
@@ -65,8 +60,8 @@ static int sleep_continue(lua_State *L, int status, lua_KContext ctx)
 /* j.sleep(duration [, value]): returns value after duration. [-0, +1, v] */
 int ljy_sleep(lua_State *L)
 {
-    jy_run *run = jy_lua_check_run(L, "j.sleep");
-    check_can_suspend(L, run, "j.sleep");
+    jy_run *run = jy_lua_check_journaled_run(L, "j.sleep");
+    check_can_suspend(L, "j.sleep");
     jy_duration duration = jy_lua_check_duration(L, 1, "j.sleep duration");
     lua_settop(L, 2);
 
@@ -106,8 +101,8 @@ static int sleep_until_continue(lua_State *L, int status, lua_KContext ctx)
  * at once when it is already past. [-0, +0, v] */
 int ljy_sleep_until(lua_State *L)
 {
-    jy_run *run = jy_lua_check_run(L, "j.sleep_until");
-    check_can_suspend(L, run, "j.sleep_until");
+    jy_run *run = jy_lua_check_journaled_run(L, "j.sleep_until");
+    check_can_suspend(L, "j.sleep_until");
     jy_time deadline = jy_lua_check_time(L, 1, "j.sleep_until");
     lua_settop(L, 1);
 

@@ -231,9 +231,11 @@ int ljy_step(lua_State *L)
     int nargs = lua_gettop(L) - 2;
     if (nargs > 0xffff)
         return luaL_error(L, "j.step(\"%s\"): too many arguments", opts.name);
-    if (run->runtime_flags & JY_RUN_IN_STEP)
+    if (run->runtime_flags & JY_RUN_IN_STEP) {
+        run->runtime_flags |= JY_RUN_STEP_MISUSE;
         return luaL_error(L, "j.step(\"%s\") cannot be called inside another step",
                           opts.name);
+    }
     if (!lua_isyieldable(L))
         return luaL_error(L, "j.step(\"%s\") cannot run here: it was called inside a function "
                              "that Lua runs from C (such as a table.sort comparator), where a "

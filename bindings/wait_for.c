@@ -241,14 +241,9 @@ static int wait_for_continue(lua_State *L, int status, lua_KContext ctx)
  * matching event, or nil once the timeout passed. [-0, +1, v] */
 int ljy_wait_for(lua_State *L)
 {
-    jy_run *run = jy_lua_check_run(L, "j.wait_for");
+    jy_run *run = jy_lua_check_journaled_run(L, "j.wait_for");
     wait_args args;
 
-    if (run->runtime_flags & JY_RUN_IN_STEP) {
-        run->runtime_flags |= JY_RUN_STEP_MISUSE;
-        return luaL_error(L, "j.wait_for cannot be called inside j.step: a step runs to "
-                             "completion; wait before or after the step");
-    }
     if (!lua_isyieldable(L))
         return luaL_error(L, "j.wait_for cannot suspend the run here: it was called inside a "
                              "function that Lua runs from C (such as a table.sort comparator "
@@ -324,7 +319,7 @@ int ljy_wait_for(lua_State *L)
  * sequence numbers, so a replay returns the same array. [-0, +1, v] */
 int ljy_events(lua_State *L)
 {
-    jy_run *run = jy_lua_check_run(L, "j.events");
+    jy_run *run = jy_lua_check_journaled_run(L, "j.events");
     wait_args args;
 
     check_wait_args(L, run, "j.events", 2, &args);

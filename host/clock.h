@@ -5,7 +5,7 @@
  * host moves it, which is how specs and `journey simulate` run a month
  * of deadlines in milliseconds. The scheduler only calls jy_clock_now
  * and, on a virtual clock, jy_clock_set; everything else about time
- * belongs to the driver (a libuv timer, a test, the simulator).
+ * belongs to the driver (a test, the simulator, a server loop).
  */
 #ifndef JOURNEY_HOST_CLOCK_H
 #define JOURNEY_HOST_CLOCK_H

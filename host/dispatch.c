@@ -69,22 +69,13 @@ static void apply_cancels(jy_host *host, const jy_event *event)
 }
 
 
-/* Returns the length of a "journey NUL key" string, without the final
- * NUL, as jy__live_key reports it. */
-static size_t live_key_length(const char *live_key)
-{
-    size_t journey_len = strlen(live_key);
-    return journey_len + 1 + strlen(live_key + journey_len + 1);
-}
-
-
 static int key_was_woken(char **woke_keys, size_t woke_count,
                          const char *live_key, size_t live_key_len)
 {
     /* Compare the lengths first, because a memcmp over live_key_len
      * bytes would read past the end of a shorter woken key. */
     for (size_t i = 0; i < woke_count; i++)
-        if (live_key_length(woke_keys[i]) == live_key_len &&
+        if (jy__live_key_length(woke_keys[i]) == live_key_len &&
             memcmp(woke_keys[i], live_key, live_key_len + 1) == 0)
             return 1;
     return 0;
@@ -119,7 +110,7 @@ static void apply_triggers(jy_host *host, const jy_event *event,
             continue;
 
         size_t live_len = 0;
-        char *live_key = jy__live_key(journey->name, key, &live_len);
+        char *live_key = jy__live_key(journey->name, event->user, key, &live_len);
         if (live_key != NULL &&
             jy_map_get(&host->live_keys, live_key, live_len) == NULL &&
             !key_was_woken(woke_keys, woke_count, live_key, live_len))

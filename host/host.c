@@ -227,16 +227,41 @@ int jy_run_status_is_live(jy_run_status status)
 }
 
 
-char *jy__live_key(const char *journey, const char *key, size_t *len)
+char *jy__pair_key(const char *first, const char *second, size_t *len)
+{
+    size_t first_len = strlen(first);
+    size_t second_len = strlen(second);
+    char *text = malloc(first_len + 1 + second_len + 1);
+
+    if (text == NULL)
+        return NULL;
+    memcpy(text, first, first_len + 1);
+    memcpy(text + first_len + 1, second, second_len + 1);
+    *len = first_len + 1 + second_len;
+    return text;
+}
+
+
+char *jy__live_key(const char *journey, const char *user, const char *key, size_t *len)
 {
     size_t journey_len = strlen(journey);
+    size_t user_len = strlen(user);
     size_t key_len = strlen(key);
-    char *text = malloc(journey_len + 1 + key_len + 1);
+    char *text = malloc(journey_len + 1 + user_len + 1 + key_len + 1);
 
     if (text == NULL)
         return NULL;
     memcpy(text, journey, journey_len + 1);
-    memcpy(text + journey_len + 1, key, key_len + 1);
-    *len = journey_len + 1 + key_len;
+    memcpy(text + journey_len + 1, user, user_len + 1);
+    memcpy(text + journey_len + 1 + user_len + 1, key, key_len + 1);
+    *len = journey_len + 1 + user_len + 1 + key_len;
     return text;
+}
+
+
+size_t jy__live_key_length(const char *live_key)
+{
+    size_t journey_len = strlen(live_key);
+    size_t user_len = strlen(live_key + journey_len + 1);
+    return journey_len + 1 + user_len + 1 + strlen(live_key + journey_len + 1 + user_len + 1);
 }

@@ -33,8 +33,7 @@ void jy__run_free(jy_run *run);
 void jy__wait_clear(jy_host *host, jy_run *run);
 
 /* Wakes every run waiting on (event->user, event->name) whose match
- * accepts event. Sets *woke_keys to the "journey NUL key" strings of
- * the woken runs (malloc'd array of malloc'd strings) for the trigger
+ * accepts event. Sets *woke_keys to the live keys of the woken runs (malloc'd array of malloc'd strings) for the trigger
  * check. */
 void jy__wait_dispatch(jy_host *host, const jy_event *event, char ***woke_keys,
                        size_t *woke_count);
@@ -42,7 +41,16 @@ void jy__wait_dispatch(jy_host *host, const jy_event *event, char ***woke_keys,
 /* Fires one due deadline; returns 0 when none is due at or before t. */
 int jy__wait_fire_next(jy_host *host, jy_time t);
 
-/* Builds the live-key string "journey NUL key" into a malloc'd buffer. */
-char *jy__live_key(const char *journey, const char *key, size_t *len);
+/* Builds "first NUL second" into a malloc'd buffer and sets *len to its
+ * length without the final NUL; the wait index keys (user, name) so. */
+char *jy__pair_key(const char *first, const char *second, size_t *len);
+
+/* Builds the key of a live run, "journey NUL user NUL key", into a
+ * malloc'd buffer. Run keys are scoped to the user, so two users' carts
+ * with the same id never block each other. */
+char *jy__live_key(const char *journey, const char *user, const char *key, size_t *len);
+
+/* Returns the length of a key from jy__live_key, without the final NUL. */
+size_t jy__live_key_length(const char *live_key);
 
 #endif

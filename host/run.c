@@ -46,7 +46,7 @@ static void release_key(jy_host *host, jy_run *run)
         return;
 
     size_t len = 0;
-    char *live_key = jy__live_key(run->journey->name, run->key, &len);
+    char *live_key = jy__live_key(run->journey->name, run->user, run->key, &len);
     if (live_key != NULL && jy_map_get(&host->live_keys, live_key, len) == run)
         jy_map_remove(&host->live_keys, live_key, len);
     free(live_key);
@@ -164,7 +164,7 @@ void jy__run_start(jy_host *host, jy_journey *journey, const jy_event *trigger,
 
     if (run->key != NULL) {
         size_t len = 0;
-        char *live_key = jy__live_key(journey->name, run->key, &len);
+        char *live_key = jy__live_key(journey->name, run->user, run->key, &len);
         if (live_key == NULL || jy_map_put(&host->live_keys, live_key, len, run) != 0)
             jy_host_log(host, JY_LOG_ERROR, run,
                         "out of memory indexing the run key; a second run may start");
@@ -290,7 +290,7 @@ static void restore_run(jy_host *host, const saved_run *saved, jy_host_recovery 
 
     if (run->key != NULL) {
         size_t len = 0;
-        char *live_key = jy__live_key(journey->name, run->key, &len);
+        char *live_key = jy__live_key(journey->name, run->user, run->key, &len);
         if (live_key == NULL || jy_map_put(&host->live_keys, live_key, len, run) != 0)
             jy_host_log(host, JY_LOG_ERROR, run,
                         "out of memory indexing the run key; a second run may start");

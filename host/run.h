@@ -34,7 +34,7 @@ typedef struct jy_journey {
     char *source;           /* "path:line" of journey.define, for messages */
     char **on;              /* names, prefix patterns ("app/" then "*") or "*" */
     size_t on_count;
-    char **cancel_on;       /* exact event names */
+    char **cancel_on;       /* names or patterns, as for on */
     size_t cancel_on_count;
     jy_key_mode key_mode;
     char *key_path;         /* for JY_KEY_PATH: "data.cart_id" */

@@ -12,7 +12,7 @@
 
 static char *wait_key(const char *user, const char *name, size_t *len)
 {
-    return jy__live_key(user, name, len);
+    return jy__pair_key(user, name, len);
 }
 
 
@@ -158,7 +158,7 @@ static int push_key(char ***keys, size_t *count, const jy_run *run)
         return 0;
 
     size_t len = 0;
-    char *key = jy__live_key(run->journey->name, run->key, &len);
+    char *key = jy__live_key(run->journey->name, run->user, run->key, &len);
     char **grown = realloc(*keys, (*count + 1) * sizeof *grown);
     if (key == NULL || grown == NULL) {
         free(key);

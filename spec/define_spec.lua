@@ -284,6 +284,18 @@ describe("journey.define", function()
       assert.are.equal("cart-with-a-long-id", runs[2].key)
     end)
 
+    it("scopes a key to the user", function()
+      define_cart_journey()
+      h:ingest{user = "u1", name = "cart/created", data = {cart_id = "A"}}
+      h:ingest{user = "u2", name = "cart/created", data = {cart_id = "A"}}
+
+      local runs = h:runs()
+      assert.are.equal(2, #runs)
+      assert.are.equal("u1", runs[1].user)
+      assert.are.equal("u2", runs[2].user)
+      assert.are.equal("A", runs[2].key)
+    end)
+
     it("reads a numeric key", function()
       define_cart_journey()
       h:ingest{user = "u1", name = "cart/created", data = {cart_id = 42}}

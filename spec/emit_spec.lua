@@ -287,6 +287,18 @@ describe("j.emit", function()
     assert.are.equal("u2", support.only_run(h, {journey = "invitee"}).user)
   end)
 
+  it("rejects data with a number key among string keys", function()
+    define_nudger(function(j)
+      j.emit("app/nudged", {x = 1, [5] = 2})
+    end)
+    h:ingest{user = "u1", name = "app/signed_up"}
+
+    local run = support.only_run(h)
+    assert.are.equal("failed", run.status)
+    assert.matches("found a number key", run.error, 1, true)
+    assert.are.same({}, h:emitted())
+  end)
+
   it("rejects a list as data", function()
     define_nudger(function(j)
       j.emit("app/nudged", {"a", "b"}) -- at: list-data
@@ -295,7 +307,7 @@ describe("j.emit", function()
 
     local run = support.only_run(h)
     assert.are.equal("failed", run.status)
-    assert.matches("not a list", run.error, 1, true)
+    assert.matches("found a number key", run.error, 1, true)
     assert.matches(support.where(SPEC, "list-data"), run.error, 1, true)
     assert.are.same({}, h:emitted())
   end)

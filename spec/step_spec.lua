@@ -240,6 +240,51 @@ describe("j.step", function()
     assert.matches("j.sleep cannot be called inside j.step", run.error, 1, true)
   end)
 
+  it("fails j.emit inside the function without retrying", function()
+    local calls = 0
+    define(function(j)
+      j.step("notify", function()
+        calls = calls + 1
+        j.emit("app/notified", {})
+      end)
+    end)
+    h:ingest{user = "u1", name = "app/checkout"}
+
+    local run = support.only_run(h)
+    assert.are.equal("failed", run.status)
+    assert.are.equal(1, calls)
+    assert.matches("j.emit cannot be called inside j.step", run.error, 1, true)
+    assert.are.same({}, h:emitted())
+  end)
+
+  it("fails j.now inside the function", function()
+    define(function(j)
+      j.step({name = "stamp", retries = 0}, function()
+        return j.now()
+      end)
+    end)
+    h:ingest{user = "u1", name = "app/checkout"}
+
+    local run = support.only_run(h)
+    assert.are.equal("failed", run.status)
+    assert.matches("j.now cannot be called inside j.step", run.error, 1, true)
+  end)
+
+  it("fails a nested step without retrying", function()
+    local calls = 0
+    define(function(j)
+      j.step("outer", function()
+        calls = calls + 1
+        j.step("inner", function() end)
+      end)
+    end)
+    h:ingest{user = "u1", name = "app/checkout"}
+
+    local run = support.only_run(h)
+    assert.are.equal("failed", run.status)
+    assert.are.equal(1, calls)
+  end)
+
   it("rejects a step inside a step", function()
     define(function(j)
       j.step({name = "outer", retries = 0}, function()

@@ -48,7 +48,10 @@ static const char simulate_usage[] =
     "  --sync LEVEL     SQLite synchronous level: full (default) or normal\n"
     "  --commit-every N events per commit group with a durable store (default 500)\n"
     "  --acks FILE      after each commit, append one line per acknowledged\n"
-    "                   event: its id, or line:N for events without one\n";
+    "                   event: its id, or line:N for events without one\n"
+    "  --retention D    delete runs that ended, and events no live run can reach,\n"
+    "                   once they are older than D in event time (default 90d;\n"
+    "                   off keeps everything)\n";
 
 typedef struct input_event {
     jy_event *event;
@@ -77,6 +80,14 @@ typedef struct simulation {
     FILE *acks;
     jy_buf pending_acks; /* acknowledgements waiting for the next commit */
     long uncommitted;
+    uint64_t groups;
+    double *commit_ms;   /* duration of each commit that wrote something */
+    size_t commit_count;
+    size_t commit_capacity;
+    const char *retention_text;
+    jy_duration retention;
+    uint64_t pruned_runs;
+    uint64_t pruned_events;
     jy_buf line;
     name_count *emitted_names;
     size_t emitted_name_count;
@@ -261,6 +272,8 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
             value = &sim->store_spec;
         } else if (strcmp(arg, "--acks") == 0) {
             value = &sim->acks_path;
+        } else if (strcmp(arg, "--retention") == 0) {
+            value = &sim->retention_text;
         } else if (strcmp(arg, "--sync") == 0 || strcmp(arg, "--commit-every") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "journey simulate: %s needs a value\n\n%s", arg, simulate_usage);
@@ -365,11 +378,43 @@ static int parse_input(simulation *sim, jy_lua_host *lh, char *text, input_event
 }
 
 
+typedef struct live_count {
+    const jy_journey *journey;
+    uint64_t count;
+} live_count;
+
+
+static void count_live_run(jy_run *run, void *ctx)
+{
+    live_count *live = ctx;
+    if (run->journey == live->journey && jy_run_status_is_live(run->status))
+        live->count++;
+}
+
+
+/* Counts the journey's live runs, those recovered from a store too. */
 static uint64_t live_runs_of(jy_host *host, const jy_journey *journey)
 {
-    const jy_journey_stats *s = &journey->stats;
-    (void)host;
-    return s->started - s->completed - s->failed - s->cancelled;
+    live_count live = {journey, 0};
+    jy_host_each_run(host, count_live_run, &live);
+    return live.count;
+}
+
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : (x > y);
+}
+
+
+/* Returns the p-th percentile (0..100) of the sorted values. */
+static double percentile(const double *sorted, size_t count, double p)
+{
+    if (count == 0)
+        return 0;
+    size_t i = (size_t)((p / 100.0) * (double)(count - 1) + 0.5);
+    return sorted[i < count ? i : count - 1];
 }
 
 
@@ -424,7 +469,14 @@ static void print_summary(simulation *sim, jy_host *host, jy_time first, jy_time
                    (unsigned long long)sim->emitted_names[i].count);
             jy_buf_free(&name);
         }
-        printf("},\"first_event\":\"%s\",\"last_event\":\"%s\",\"until\":\"%s\","
+        qsort(sim->commit_ms, sim->commit_count, sizeof *sim->commit_ms, compare_doubles);
+        printf("},\"commits\":%zu,\"commit_ms_p50\":%.3f,\"commit_ms_p99\":%.3f,"
+               "\"commit_ms_max\":%.3f,\"pruned_runs\":%llu,\"pruned_events\":%llu",
+               sim->commit_count, percentile(sim->commit_ms, sim->commit_count, 50),
+               percentile(sim->commit_ms, sim->commit_count, 99),
+               percentile(sim->commit_ms, sim->commit_count, 100),
+               (unsigned long long)sim->pruned_runs, (unsigned long long)sim->pruned_events);
+        printf(",\"first_event\":\"%s\",\"last_event\":\"%s\",\"until\":\"%s\","
                "\"ended_at\":\"%s\",\"wall_seconds\":%.6f,\"events_per_second\":%.0f,"
                "\"peak_rss_kib\":%ld}\n",
                stored > 0 ? first_text : "", stored > 0 ? last_text : "", horizon_text,
@@ -456,6 +508,40 @@ static void print_summary(simulation *sim, jy_host *host, jy_time first, jy_time
                 (unsigned long long)sim->emitted_names[i].count);
     fprintf(out, "\n  wall time         %.3f s, %.0f events/s, peak RSS %.1f MiB\n", wall, rate,
             (double)peak_rss_kib() / 1024.0);
+    if (sim->commit_count > 0 && strcmp(sim->store_spec, "memory") != 0) {
+        qsort(sim->commit_ms, sim->commit_count, sizeof *sim->commit_ms, compare_doubles);
+        fprintf(out, "  commits           %zu, latency p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+                sim->commit_count, percentile(sim->commit_ms, sim->commit_count, 50),
+                percentile(sim->commit_ms, sim->commit_count, 99),
+                percentile(sim->commit_ms, sim->commit_count, 100));
+    }
+    if (sim->pruned_runs > 0 || sim->pruned_events > 0)
+        fprintf(out, "  retention         deleted %llu ended runs and %llu events\n",
+                (unsigned long long)sim->pruned_runs, (unsigned long long)sim->pruned_events);
+}
+
+
+/* Deletes what retention allows, in event time. */
+static void apply_retention(simulation *sim, jy_lua_host *lh)
+{
+    if (sim->retention.ms == 0 && sim->retention.months == 0)
+        return;
+
+    jy_time now = jy_host_now(lh->host);
+    jy_time cutoff = JY_TIME_MIN;
+    jy_error err;
+    jy_error_clear(&err);
+    /* A cutoff before the start of time means nothing is old enough. */
+    if (now > JY_TIME_MIN + sim->retention.ms)
+        cutoff = now - sim->retention.ms;
+
+    uint64_t runs = 0, events = 0;
+    if (lh->store->ops->prune(lh->store, cutoff, cutoff, &runs, &events, &err) != 0) {
+        fprintf(stderr, "journey simulate: retention failed: %s\n", err.message);
+        return;
+    }
+    sim->pruned_runs += runs;
+    sim->pruned_events += events;
 }
 
 
@@ -469,8 +555,31 @@ static int commit_group(simulation *sim, jy_lua_host *lh)
 
     jy_error_clear(&err);
     snprintf(clock_text, sizeof clock_text, "%lld", (long long)jy_host_now(lh->host));
-    if (store->ops->meta_put(store, "clock", clock_text, &err) != 0 ||
-        store->ops->commit(store, &err) != 0) {
+    if (store->ops->meta_put(store, "clock", clock_text, &err) != 0) {
+        fprintf(stderr, "journey simulate: commit failed, nothing since the last commit is "
+                        "acknowledged: %s\n", err.message);
+        return 1;
+    }
+
+    struct timespec before, after;
+    clock_gettime(CLOCK_MONOTONIC, &before);
+    int rc = store->ops->commit(store, &err);
+    clock_gettime(CLOCK_MONOTONIC, &after);
+    if (rc == 0 && sim->commit_count < 1000000) {
+        if (sim->commit_count == sim->commit_capacity) {
+            size_t capacity = sim->commit_capacity == 0 ? 256 : sim->commit_capacity * 2;
+            double *grown = realloc(sim->commit_ms, capacity * sizeof *grown);
+            if (grown != NULL) {
+                sim->commit_ms = grown;
+                sim->commit_capacity = capacity;
+            }
+        }
+        if (sim->commit_count < sim->commit_capacity)
+            sim->commit_ms[sim->commit_count++] =
+                (double)(after.tv_sec - before.tv_sec) * 1e3 +
+                (double)(after.tv_nsec - before.tv_nsec) / 1e6;
+    }
+    if (rc != 0) {
         fprintf(stderr, "journey simulate: commit failed, nothing since the last commit is "
                         "acknowledged: %s\n", err.message);
         return 1;
@@ -483,6 +592,11 @@ static int commit_group(simulation *sim, jy_lua_host *lh)
     }
     jy_buf_reset(&sim->pending_acks);
     sim->uncommitted = 0;
+
+    /* Retention runs every few groups; its deletions commit with the
+     * next group. */
+    if (++sim->groups % 20 == 0)
+        apply_retention(sim, lh);
     return 0;
 }
 
@@ -555,6 +669,20 @@ int jy_cli_simulate(int argc, char **argv)
         return status;
     }
 
+    if (sim.retention_text == NULL)
+        sim.retention_text = "90d";
+    if (strcmp(sim.retention_text, "off") != 0) {
+        jy_error err;
+        if (jy_duration_parse(sim.retention_text, strlen(sim.retention_text), &sim.retention,
+                              &err) != 0 || sim.retention.months != 0) {
+            fprintf(stderr, "journey simulate: invalid --retention \"%s\": %s\n",
+                    sim.retention_text,
+                    sim.retention.months != 0 ? "use days, not calendar months" : err.message);
+            free(scripts);
+            return 2;
+        }
+    }
+
     struct timespec started;
     clock_gettime(CLOCK_MONOTONIC, &started);
 
@@ -597,6 +725,8 @@ int jy_cli_simulate(int argc, char **argv)
     }
     jy_host_set_trace(lh->host, on_trace, &sim);
     jy_host_set_log(lh->host, on_log, NULL);
+    /* The summary counts runs per journey, so ended runs need not stay. */
+    lh->host->keep_ended_runs = 0;
 
     for (size_t i = 0; i < script_count; i++) {
         jy_error err;
@@ -710,6 +840,7 @@ int jy_cli_simulate(int argc, char **argv)
             goto done;
         }
     }
+    apply_retention(&sim, lh);
     if (commit_group(&sim, lh) != 0) {
         status = 1;
         goto done;
@@ -732,6 +863,7 @@ done:
     if (sim.acks != NULL && fclose(sim.acks) != 0 && status == 0)
         status = 1;
     jy_buf_free(&sim.pending_acks);
+    free(sim.commit_ms);
     for (size_t i = 0; i < count; i++)
         jy_event_free(events[i].event);
     free(events);

@@ -111,6 +111,7 @@ typedef struct jy_host {
 
     uint64_t next_run_id;
     jy_host_stats stats;
+    int keep_ended_runs; /* 1: ended runs stay in `runs` for inspection */
 } jy_host;
 
 /* Creates a host over clock and store (both borrowed: they must outlive
@@ -172,7 +173,9 @@ typedef struct jy_host_recovery {
  * Load every script first. Returns 0 or a negative code. */
 int jy_host_recover(jy_host *host, jy_host_recovery *report, jy_error *err);
 
-/* Returns the run with that id, live or ended, or NULL. */
+/* Returns the run with that id, or NULL. Ended runs are found only
+ * while keep_ended_runs is set (the default); otherwise the host frees
+ * a run once its final state is stored. */
 jy_run *jy_host_run(const jy_host *host, uint64_t id);
 
 /* Calls visit for every run, in no particular order. */

@@ -89,6 +89,18 @@ void jy__run_persist(jy_host *host, jy_run *run)
 }
 
 
+/* Releases an ended run's runtime resources and, unless the host keeps
+ * ended runs for inspection, frees it; its record stays in the store. */
+static void release_ended(jy_host *host, jy_run *run)
+{
+    host->runtime.run_release(host->runtime.ctx, run);
+    if (host->keep_ended_runs)
+        return;
+    jy_map_remove_id(&host->runs, run->id);
+    jy__run_free(run);
+}
+
+
 /* Moves a run that left its coroutine to the state its outcome names. */
 static void apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
 {
@@ -131,7 +143,7 @@ static void apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
     outcome->error = NULL;
 
     jy__run_persist(host, run);
-    host->runtime.run_release(host->runtime.ctx, run);
+    release_ended(host, run);
 }
 
 
@@ -371,7 +383,7 @@ void jy__run_cancel(jy_host *host, jy_run *run, const jy_event *event)
     host->stats.runs_live--;
     jy__run_persist(host, run);
     jy__trace(host, JY_TRACE_CANCELLED, run, event, NULL, 0);
-    host->runtime.run_release(host->runtime.ctx, run);
+    release_ended(host, run);
 }
 
 

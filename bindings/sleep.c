@@ -28,7 +28,9 @@ static int suspend_until(lua_State *L, jy_run *run, jy_time deadline, lua_KFunct
         return jy_lua_raise(L, &err);
 
     /* The continuation journals the deadline it slept until. */
-    lua_pushinteger(L, (lua_Integer)deadline);
+    /* The host may have kept a deadline from before a restart, so the
+     * continuation journals the one the timer holds. */
+    lua_pushinteger(L, (lua_Integer)run->timer.deadline);
     return lua_yieldk(L, 0, 0, k);
 }
 

@@ -132,7 +132,9 @@ static int back_off(lua_State *L, jy_run *run, const step_options *opts, int nex
         jy_host_sleep(run->host, run, deadline, &err) != 0)
         return jy_lua_raise(L, &err);
 
-    lua_pushinteger(L, (lua_Integer)deadline);
+    /* The host may have kept a deadline from before a restart, so the
+     * continuation journals the one the timer holds. */
+    lua_pushinteger(L, (lua_Integer)run->timer.deadline);
     return lua_yieldk(L, 0, ((lua_KContext)next << 16) | (lua_KContext)nargs, step_continue);
 }
 

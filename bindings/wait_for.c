@@ -263,8 +263,8 @@ int ljy_wait_for(lua_State *L)
         const jy_event *event = seq != 0
             ? run->host->store->ops->event_get(run->host->store, seq) : NULL;
         if (seq != 0 && event == NULL)
-            return luaL_error(L, "j.wait_for: journaled event %llu is no longer in the store",
-                              (unsigned long long)seq);
+            return luaL_error(L, "j.wait_for: journaled event %I is no longer in the store",
+                              (LUAI_UACINT)seq);
         if (event != NULL) {
             jy_host_mark_received(run, seq);
             jy_lua_push_event(L, event);

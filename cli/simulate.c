@@ -469,7 +469,8 @@ static void print_summary(simulation *sim, jy_host *host, jy_time first, jy_time
                    (unsigned long long)sim->emitted_names[i].count);
             jy_buf_free(&name);
         }
-        qsort(sim->commit_ms, sim->commit_count, sizeof *sim->commit_ms, compare_doubles);
+        if (sim->commit_count > 1)
+            qsort(sim->commit_ms, sim->commit_count, sizeof *sim->commit_ms, compare_doubles);
         printf("},\"commits\":%zu,\"commit_ms_p50\":%.3f,\"commit_ms_p99\":%.3f,"
                "\"commit_ms_max\":%.3f,\"pruned_runs\":%llu,\"pruned_events\":%llu",
                sim->commit_count, percentile(sim->commit_ms, sim->commit_count, 50),
@@ -750,7 +751,8 @@ int jy_cli_simulate(int argc, char **argv)
     }
     free(text);
     text = NULL;
-    qsort(events, count, sizeof *events, compare_input);
+    if (count > 1)
+        qsort(events, count, sizeof *events, compare_input);
 
     if (sim.acks_path != NULL) {
         sim.acks = fopen(sim.acks_path, "a");

@@ -337,7 +337,8 @@ static int memory_run_scan_live(jy_store *base, jy_run_visit_fn visit, void *ctx
         free(list.items);
         return JY_ENOMEM;
     }
-    qsort(list.items, list.count, sizeof *list.items, compare_record_ids);
+    if (list.count > 1)
+        qsort(list.items, list.count, sizeof *list.items, compare_record_ids);
     for (size_t i = 0; i < list.count; i++)
         if (visit(list.items[i], ctx) != 0)
             break;

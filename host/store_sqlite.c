@@ -13,10 +13,14 @@
  */
 #include "store_sqlite.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 /* "JRNY": marks a SQLite file as a journey store. */
 #define APPLICATION_ID 0x4A524E59
@@ -109,6 +113,7 @@ typedef struct sqlite_store {
     int failed;              /* a write failed; commits are refused */
     char failure[256];
     char *path;
+    int lock_fd;             /* holds the exclusive lock on PATH.lock */
     uint64_t max_run_id;
 } sqlite_store;
 
@@ -405,6 +410,8 @@ static void sqlite_destroy(jy_store *base)
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize(store->statements[i]);
     sqlite3_close(store->db);
+    if (store->lock_fd >= 0)
+        close(store->lock_fd);
     if (store->mem != NULL)
         store->mem->ops->destroy(store->mem);
     free(store->path);
@@ -442,6 +449,40 @@ static sqlite3_int64 query_int(sqlite3 *db, const char *sql)
         value = sqlite3_column_int64(stmt, 0);
     sqlite3_finalize(stmt);
     return value;
+}
+
+
+/* Takes an exclusive lock on PATH.lock, so a second host cannot open
+ * the same store: each host serves reads from its own memory copy, and
+ * two of them would overwrite each other's runs. The kernel drops the
+ * lock when the process ends, even by SIGKILL. */
+static int lock_store(sqlite_store *store, jy_error *err)
+{
+    size_t len = strlen(store->path);
+    char *lock_path = malloc(len + sizeof ".lock");
+    if (lock_path == NULL)
+        return jy_error_set(err, JY_ENOMEM, "out of memory opening %s", store->path);
+    memcpy(lock_path, store->path, len);
+    memcpy(lock_path + len, ".lock", sizeof ".lock");
+
+    store->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (store->lock_fd < 0) {
+        int rc = jy_error_set(err, JY_EIO, "cannot open the lock file %s: %s", lock_path,
+                              strerror(errno));
+        free(lock_path);
+        return rc;
+    }
+    if (flock(store->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int rc = errno == EWOULDBLOCK
+            ? jy_error_set(err, JY_ESTATE, "the store %s is in use by another journey process; "
+                                           "stop it first, or give another store path",
+                           store->path)
+            : jy_error_set(err, JY_EIO, "cannot lock %s: %s", lock_path, strerror(errno));
+        free(lock_path);
+        return rc;
+    }
+    free(lock_path);
+    return 0;
 }
 
 
@@ -587,12 +628,16 @@ jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *
         return NULL;
     }
     store->base.ops = &sqlite_ops;
+    store->lock_fd = -1;
     store->path = strdup(path);
     store->mem = jy_store_memory_new();
     if (store->path == NULL || store->mem == NULL) {
         jy_error_set(err, JY_ENOMEM, "out of memory opening %s", path);
         goto failed;
     }
+
+    if (lock_store(store, err) != 0)
+        goto failed;
 
     if (sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {

@@ -65,6 +65,39 @@ jy_time jy_lua_check_time(lua_State *L, int idx, const char *what)
 }
 
 
+void jy_lua_check_fields(lua_State *L, int idx, const char *function,
+                         const char *const *known)
+{
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return;
+    idx = lua_absindex(L, idx);
+
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        int found = 0;
+        if (lua_type(L, -1) == LUA_TSTRING)
+            for (const char *const *field = known; *field != NULL; field++)
+                if (strcmp(lua_tostring(L, -1), *field) == 0)
+                    found = 1;
+        if (!found) {
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (const char *const *field = known; *field != NULL; field++) {
+                if (field != known)
+                    luaL_addstring(&b, ", ");
+                luaL_addstring(&b, *field);
+            }
+            luaL_pushresult(&b);                       /* stack: key, known */
+            const char *known_text = lua_tostring(L, -1);
+            const char *key_text = luaL_tolstring(L, -2, NULL); /* stack: key, known, text */
+            luaL_error(L, "%s: unknown option \"%s\" (known options: %s)", function, key_text,
+                       known_text);
+        }
+    }
+}
+
+
 /* j.now(): the run's current time in seconds, journaled so a replay
  * sees the time the first execution saw. [-0, +1, v] */
 static int ljy_now(lua_State *L)
@@ -133,7 +166,7 @@ static int ljy_log(lua_State *L)
     jy_run *run = jy_lua_check_run(L, "j.log");
 
     /* During replay the messages were already logged once. */
-    if (run->replay_pos < run->journal_len)
+    if (run->replay_pos < run->journal_len || run->recovering)
         return 0;
     jy_lua_run_log(L, run, 1);
     return 0;

@@ -80,6 +80,9 @@ static int parse_protected(lua_State *L)
     int user_type = lua_getfield(L, obj, "user");      /* stack: ..., user */
     if (user_type == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
         user = lua_tostring(L, -1);
+    } else if (user_type == LUA_TNUMBER && number_to_id_text(L)) {
+        /* a numeric user id, such as a customer number */
+        user = lua_tostring(L, -1);
     } else if (user_type == LUA_TTABLE) {
         int id_type = lua_getfield(L, -1, "id");
         if (id_type == LUA_TNUMBER && number_to_id_text(L)) {
@@ -126,6 +129,11 @@ static int parse_protected(lua_State *L)
         if (!(ms > -8.0e15 && ms < 8.0e15) || ms != floor(ms))
             return luaL_error(L, "invalid \"ts\" %s: give whole milliseconds since 1970 or an "
                                  "ISO-8601 string", lua_tostring(L, -1));
+        /* Seconds where milliseconds belong would land in January 1970;
+         * no real event stream starts there, so say what went wrong. */
+        if (ms > 0 && ms < 1.0e11)
+            return luaL_error(L, "invalid \"ts\" %s: it reads as milliseconds in 1970; if it "
+                                 "counts seconds, multiply it by 1000", lua_tostring(L, -1));
         ts = (jy_time)ms;
     } else if (ts_type == LUA_TSTRING) {
         size_t len = 0;
@@ -165,6 +173,43 @@ static int parse_protected(lua_State *L)
 }
 
 
+/* Rewrites lua-cjson's token names ("found T_OBJ_END at character 76")
+ * as the characters a reader sees in the line. */
+static void plain_json_error(const char *message, char *out, size_t size)
+{
+    static const char *const tokens[][2] = {
+        {"T_OBJ_BEGIN", "'{'"}, {"T_OBJ_END", "'}'"}, {"T_ARR_BEGIN", "'['"},
+        {"T_ARR_END", "']'"}, {"T_STRING", "a string"}, {"T_NUMBER", "a number"},
+        {"T_BOOLEAN", "true or false"}, {"T_NULL", "null"}, {"T_COLON", "':'"},
+        {"T_COMMA", "','"}, {"T_END", "the end of the line"}, {"T_WHITESPACE", "a space"},
+        {"T_ERROR", "an invalid token"}, {"T_UNKNOWN", "an unknown token"},
+    };
+    size_t used = 0;
+
+    while (*message != '\0' && used + 1 < size) {
+        size_t i = 0;
+        for (; i < sizeof tokens / sizeof tokens[0]; i++) {
+            size_t n = strlen(tokens[i][0]);
+            /* T_OBJ_BEGIN must not match as T_OBJ_BEGINx: tokens end at a
+             * non-name character. */
+            if (strncmp(message, tokens[i][0], n) == 0 && message[n] != '_' &&
+                !(message[n] >= 'A' && message[n] <= 'Z'))
+                break;
+        }
+        if (i < sizeof tokens / sizeof tokens[0]) {
+            int written = snprintf(out + used, size - used, "%s", tokens[i][1]);
+            used += written > 0 ? (size_t)written : 0;
+            if (used >= size)
+                used = size - 1;
+            message += strlen(tokens[i][0]);
+            continue;
+        }
+        out[used++] = *message++;
+    }
+    out[used] = '\0';
+}
+
+
 jy_event *jy_lua_parse_event(jy_lua_host *lh, const char *line, size_t len,
                              int require_ts, jy_time default_ts, jy_error *err)
 {
@@ -179,8 +224,11 @@ jy_event *jy_lua_parse_event(jy_lua_host *lh, const char *line, size_t len,
         /* jy_lua_json_decode prefixes cjson's words for stored data; on
          * input the plain "invalid JSON" reads better. */
         const char *prefix = "invalid JSON in stored data: ";
-        if (message != NULL && strncmp(message, prefix, strlen(prefix)) == 0)
-            jy_error_set(err, JY_EINVAL, "invalid JSON: %s", message + strlen(prefix));
+        if (message != NULL && strncmp(message, prefix, strlen(prefix)) == 0) {
+            char plain[400];
+            plain_json_error(message + strlen(prefix), plain, sizeof plain);
+            jy_error_set(err, JY_EINVAL, "invalid JSON: %s", plain);
+        }
         else
             jy_error_set(err, JY_EINVAL, "%s", message != NULL ? message : "invalid event");
         lua_settop(L, top);

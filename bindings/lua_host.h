@@ -93,6 +93,12 @@ jy_run *jy_lua_current_run(lua_State *L);
  * line. [-0, +0, v] */
 int jy_lua_raise(lua_State *L, const jy_error *err);
 
+/* Raises an error naming function when the table at idx (if it is a
+ * table) has a key outside known (a NULL-terminated list), so a typo
+ * such as "timout" fails loudly instead of being ignored. [-0, +0, v] */
+void jy_lua_check_fields(lua_State *L, int idx, const char *function,
+                         const char *const *known);
+
 /* Reads a duration: a number of seconds or a string such as "2d".
  * Raises an error that quotes a bad value and names what it is for.
  * [-0, +0, v] */

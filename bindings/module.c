@@ -3,10 +3,12 @@
  * journey.host{} for specs, a host on a virtual clock with the memory
  * store that a spec feeds events, moves through time and inspects.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lua_host.h"
+#include "store_sqlite.h"
 #include "timefmt.h"
 #include "transcript.h"
 
@@ -126,9 +128,12 @@ static int ljy_host_new(lua_State *L)
     jy_time start = 1704067200000; /* 2024-01-01T00:00:00Z */
     int is_virtual = 1;
     int start_pending = 1;
+    const char *store_spec = "memory";
 
     if (!lua_isnoneornil(L, 1)) {
+        static const char *const known[] = {"start", "clock", "store", "log", NULL};
         luaL_checktype(L, 1, LUA_TTABLE);
+        jy_lua_check_fields(L, 1, "journey.host", known);
         if (lua_getfield(L, 1, "start") != LUA_TNIL) {
             start = jy_lua_check_time(L, -1, "journey.host start");
             start_pending = 0;
@@ -143,10 +148,13 @@ static int ljy_host_new(lua_State *L)
                            clock);
         }
         lua_pop(L, 1);
-        if (lua_getfield(L, 1, "store") != LUA_TNIL &&
-            strcmp(luaL_checkstring(L, -1), "memory") != 0)
-            luaL_error(L, "journey.host: invalid store \"%s\": the module supports \"memory\"",
-                       lua_tostring(L, -1));
+        if (lua_getfield(L, 1, "store") != LUA_TNIL) {
+            store_spec = luaL_checkstring(L, -1);
+            if (strcmp(store_spec, "memory") != 0 &&
+                (strncmp(store_spec, "sqlite:", 7) != 0 || store_spec[7] == '\0'))
+                luaL_error(L, "journey.host: invalid store \"%s\": use \"memory\" or "
+                              "\"sqlite:PATH\"", store_spec);
+        }
         lua_pop(L, 1);
     }
 
@@ -156,7 +164,15 @@ static int ljy_host_new(lua_State *L)
     box->start_pending = start_pending && is_virtual;
     luaL_setmetatable(L, HOST_METATABLE);
 
-    box->lh = jy_lua_host_new(L, is_virtual, start, NULL);
+    jy_store *store = NULL;
+    if (strcmp(store_spec, "memory") != 0) {
+        jy_error err;
+        jy_error_clear(&err);
+        store = jy_store_sqlite_open(store_spec + 7, JY_SQLITE_SYNC_FULL, &err);
+        if (store == NULL)
+            return luaL_error(L, "journey.host: %s", err.message);
+    }
+    box->lh = jy_lua_host_new(L, is_virtual, start, store);
     if (box->lh == NULL)
         return luaL_error(L, "out of memory creating a host");
     lua_newtable(L);
@@ -564,6 +580,55 @@ static int ljy_host_gc(lua_State *L)
 }
 
 
+/* h:commit() makes everything so far durable, with the clock; with the
+ * memory store it does nothing. Returns true, or raises. */
+static int ljy_host_commit(lua_State *L)
+{
+    host_box *box = check_box(L);
+    jy_store *store = box->lh->store;
+    jy_error err;
+    char clock_text[32];
+
+    jy_error_clear(&err);
+    snprintf(clock_text, sizeof clock_text, "%lld", (long long)jy_host_now(box->lh->host));
+    if (store->ops->meta_put(store, "clock", clock_text, &err) != 0 ||
+        store->ops->commit(store, &err) != 0)
+        return luaL_error(L, "host:commit: %s", err.message);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+
+/* h:recover() moves the clock to where the store's last commit left it
+ * and replays the store's live runs; load or define the journeys
+ * first. Returns {recovered =, failed =, orphaned =}. */
+static int ljy_host_recover(lua_State *L)
+{
+    host_box *box = check_open_box(L);
+    jy_store *store = box->lh->store;
+    jy_host_recovery report;
+    jy_error err;
+    char *clock_text = NULL;
+
+    jy_error_clear(&err);
+    if (store->ops->meta_get(store, "clock", &clock_text, &err) == 0 && clock_text != NULL)
+        box->lh->clock.virtual_now = strtoll(clock_text, NULL, 10);
+    free(clock_text);
+    box->start_pending = 0;
+
+    if (jy_host_recover(box->lh->host, &report, &err) != 0)
+        return luaL_error(L, "host:recover: %s", err.message);
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, (lua_Integer)report.recovered);
+    lua_setfield(L, -2, "recovered");
+    lua_pushinteger(L, (lua_Integer)report.failed);
+    lua_setfield(L, -2, "failed");
+    lua_pushinteger(L, (lua_Integer)report.orphaned);
+    lua_setfield(L, -2, "orphaned");
+    return 1;
+}
+
+
 /* journey.duration(value) returns {ms =, months =} or raises. */
 static int ljy_duration(lua_State *L)
 {
@@ -617,6 +682,8 @@ static const luaL_Reg host_methods[] = {
     {"emitted", ljy_host_emitted},
     {"trace", ljy_host_trace},
     {"stats", ljy_host_stats},
+    {"commit", ljy_host_commit},
+    {"recover", ljy_host_recover},
     {"close", ljy_host_close},
     {NULL, NULL},
 };

@@ -38,9 +38,27 @@ jy_run *jy_lua_current_run(lua_State *L)
 }
 
 
+/* Returns 1 when the value at idx is a run's j table. [-0, +0, -] */
+static int is_j_table(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx))
+        return 0;
+    jy_lua_push_api(L);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same;
+}
+
+
 jy_run *jy_lua_check_run(lua_State *L, const char *function)
 {
     jy_run *run = jy_lua_current_run(L);
+
+    if (is_j_table(L, 1)) {
+        const char *dot = strchr(function, '.');
+        luaL_error(L, "%s: called with a colon; write j.%s(...), not j:%s(...)", function,
+                   dot != NULL ? dot + 1 : function, dot != NULL ? dot + 1 : function);
+    }
 
     if (run == NULL)
         luaL_error(L, "%s called outside a run: call it from a journey's run function "
@@ -215,9 +233,8 @@ void jy_lua_resume(jy_lua_host *lh, jy_run *run, lua_State *co, int nargs,
                    jy_outcome *outcome)
 {
     resume_once(lh, run, co, nargs, outcome);
-    if (fail_diverged(run, outcome))
-        jy_host_log(lh->host, JY_LOG_ERROR, run, "run %llu of journey %s parked: %s",
-                    (unsigned long long)run->id, run->journey->name, outcome->error);
+    /* The host logs the failure with the divergence as its error. */
+    fail_diverged(run, outcome);
 }
 
 

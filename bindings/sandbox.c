@@ -101,7 +101,7 @@ static int ljy_print(lua_State *L)
         return call_original(L);
 
     /* A replay already printed these lines once. */
-    if (run->replay_pos < run->journal_len)
+    if (run->replay_pos < run->journal_len || run->recovering)
         return 0;
     jy_lua_run_log(L, run, 1);
     return 0;

@@ -38,6 +38,8 @@ static void check_options(lua_State *L, step_options *opts)
         luaL_error(L, "j.step: the first argument must be a step name or "
                       "{name =, retries =, backoff =}, got %s", luaL_typename(L, 1));
 
+    static const char *const known[] = {"name", "retries", "backoff", NULL};
+    jy_lua_check_fields(L, 1, "j.step", known);
     if (lua_getfield(L, 1, "name") != LUA_TSTRING)
         luaL_error(L, "j.step: the options need a name (a string)");
     opts->name = lua_tostring(L, -1); /* kept alive by the options table */

@@ -54,6 +54,11 @@ static void check_wait_args(lua_State *L, jy_run *run, const char *function,
                    function, luaL_typename(L, 1));
     }
 
+    for (size_t i = 0; i < args->name_count; i++)
+        if (strchr(args->names[i], '*') != NULL)
+            luaL_error(L, "%s: invalid event name \"%s\": waits take exact names, not "
+                          "patterns; list the names instead", function, args->names[i]);
+
     size_t used = 0;
     for (size_t i = 0; i < args->name_count; i++) {
         size_t n = strlen(args->names[i]);
@@ -71,6 +76,11 @@ static void check_wait_args(lua_State *L, jy_run *run, const char *function,
     if (opts_type != LUA_TNIL && opts_type != LUA_TTABLE)
         luaL_error(L, "%s: the options must be a table such as {timeout = \"1d\"}, got %s",
                    function, luaL_typename(L, opts_idx));
+
+    static const char *const wait_options[] = {"match", "timeout", "since", NULL};
+    static const char *const events_options[] = {"match", "since", NULL};
+    jy_lua_check_fields(L, opts_idx, function,
+                        strcmp(function, "j.wait_for") == 0 ? wait_options : events_options);
 
     /* Default window: from the run's trigger event on. */
     args->since_seq = run->trigger_seq;

@@ -25,6 +25,7 @@
 #include "transcript.h"
 
 #define DEFAULT_HORIZON_MS (90LL * 24 * 3600 * 1000)
+#define MAX_LOG_LINES 20
 
 static const char simulate_usage[] =
     "usage: journey simulate SCRIPT... --events FILE [options]\n"
@@ -95,6 +96,10 @@ typedef struct simulation {
     uint64_t lines_read;
     uint64_t lines_rejected;
     uint64_t skipped_before_resume;
+    uint64_t resumed_past;  /* input events a previous run already committed */
+    uint64_t log_lines;
+    size_t position;        /* index of the next sorted input event */
+    char fingerprint[24];   /* of the input text, to resume by position */
     int write_failed;
 } simulation;
 
@@ -173,9 +178,18 @@ static void on_trace(void *ctx, const jy_trace *trace)
 static void on_log(void *ctx, jy_log_level level, uint64_t run_id,
                    const char *journey, const char *message)
 {
-    (void)ctx;
+    simulation *sim = ctx;
     if (level < JY_LOG_WARN)
         return;
+
+    /* One bug in a journey fails every run of it; after a screenful the
+     * transcript and the summary tell the rest. */
+    if (++sim->log_lines > MAX_LOG_LINES) {
+        if (sim->log_lines == MAX_LOG_LINES + 1)
+            fprintf(stderr, "journey: further warnings and errors are not shown; failed runs "
+                            "are in the transcript and the summary\n");
+        return;
+    }
     if (run_id != 0)
         fprintf(stderr, "journey: %s: run %llu of %s: %s\n",
                 level == JY_LOG_WARN ? "warning" : "error",
@@ -487,10 +501,14 @@ static void print_summary(simulation *sim, jy_host *host, jy_time first, jy_time
 
     FILE *out = stdout;
     fprintf(out, "\nsummary\n");
-    fprintf(out, "  events read       %llu from %s (%llu rejected, %llu duplicates ignored)\n",
+    fprintf(out, "  events read       %llu from %s (rejected: %llu, duplicates ignored: %llu",
             (unsigned long long)sim->lines_read, sim->events_path,
             (unsigned long long)sim->lines_rejected,
             (unsigned long long)host->stats.events_duplicate);
+    if (sim->resumed_past > 0)
+        fprintf(out, ", committed before the restart: %llu",
+                (unsigned long long)sim->resumed_past);
+    fprintf(out, ")\n");
     if (stored > 0)
         fprintf(out, "  event time        %s to %s, clock ran on to %s (horizon %s)\n",
                 first_text, last_text, end_text, horizon_text);
@@ -556,7 +574,11 @@ static int commit_group(simulation *sim, jy_lua_host *lh)
 
     jy_error_clear(&err);
     snprintf(clock_text, sizeof clock_text, "%lld", (long long)jy_host_now(lh->host));
-    if (store->ops->meta_put(store, "clock", clock_text, &err) != 0) {
+    char position_text[32];
+    snprintf(position_text, sizeof position_text, "%zu", sim->position);
+    if (store->ops->meta_put(store, "clock", clock_text, &err) != 0 ||
+        store->ops->meta_put(store, "input_fingerprint", sim->fingerprint, &err) != 0 ||
+        store->ops->meta_put(store, "input_position", position_text, &err) != 0) {
         fprintf(stderr, "journey simulate: commit failed, nothing since the last commit is "
                         "acknowledged: %s\n", err.message);
         return 1;
@@ -599,6 +621,38 @@ static int commit_group(simulation *sim, jy_lua_host *lh)
     if (++sim->groups % 20 == 0)
         apply_retention(sim, lh);
     return 0;
+}
+
+
+/* Names the input by its content (FNV-1a, 64 bits), so a durable replay
+ * knows whether a store was fed from the same input. */
+static void fingerprint(const char *text, size_t len, char out[24])
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)text[i];
+        h *= 1099511628211ULL;
+    }
+    snprintf(out, 24, "%016llx:%zu", (unsigned long long)h, len % 100000);
+}
+
+
+/* Returns how many sorted input events a previous replay of this same
+ * input committed, or 0 when the store was fed another input. */
+static size_t saved_position(jy_store *store, const char *fingerprint_text)
+{
+    char *saved = NULL;
+    char *position = NULL;
+    jy_error err;
+    size_t n = 0;
+
+    if (store->ops->meta_get(store, "input_fingerprint", &saved, &err) == 0 &&
+        saved != NULL && strcmp(saved, fingerprint_text) == 0 &&
+        store->ops->meta_get(store, "input_position", &position, &err) == 0 && position != NULL)
+        n = (size_t)strtoull(position, NULL, 10);
+    free(saved);
+    free(position);
+    return n;
 }
 
 
@@ -715,7 +769,8 @@ int jy_cli_simulate(int argc, char **argv)
     jy_store *store = jy_cli_open_store(sim.store_spec, sim.sync, &store_err);
     if (store == NULL) {
         fprintf(stderr, "journey simulate: %s\n", store_err.message);
-        status = 1;
+        /* A malformed --store is bad usage; a store that fails to open is not. */
+        status = store_err.code == JY_EINVAL && strncmp(sim.store_spec, "sqlite:", 7) != 0 ? 2 : 1;
         goto done;
     }
     lh = jy_lua_host_new(L, 1, 0, store);
@@ -725,7 +780,7 @@ int jy_cli_simulate(int argc, char **argv)
         goto done;
     }
     jy_host_set_trace(lh->host, on_trace, &sim);
-    jy_host_set_log(lh->host, on_log, NULL);
+    jy_host_set_log(lh->host, on_log, &sim);
     /* The summary counts runs per journey, so ended runs need not stay. */
     lh->host->keep_ended_runs = 0;
 
@@ -749,6 +804,7 @@ int jy_cli_simulate(int argc, char **argv)
         status = 1;
         goto done;
     }
+    fingerprint(text, text_len, sim.fingerprint);
     free(text);
     text = NULL;
     if (count > 1)
@@ -792,13 +848,29 @@ int jy_cli_simulate(int argc, char **argv)
         status = 1;
         goto done;
     }
+    /* The same input resumes exactly after the last committed event;
+     * another input relies on event ids (see below). */
+    size_t start_at = saved_position(lh->store, sim.fingerprint);
+    if (start_at > count)
+        start_at = 0;
+    sim.resumed_past = start_at;
     if (resumed != JY_TIME_MIN)
-        fprintf(stderr, "journey simulate: resumed %s: %llu live runs replayed (%llu failed, "
-                        "%llu of journeys not loaded)\n",
+        fprintf(stderr, "journey simulate: resumed from %s: replayed %llu live runs, %llu of "
+                        "which failed; %llu runs of journeys that no script defines were left "
+                        "as they are; %zu input events were already committed\n",
                 sim.store_spec, (unsigned long long)recovery.recovered,
-                (unsigned long long)recovery.failed, (unsigned long long)recovery.orphaned);
+                (unsigned long long)recovery.failed, (unsigned long long)recovery.orphaned,
+                start_at);
+    if (count > 0 && horizon < first)
+        fprintf(stderr, "journey simulate: warning: --until %s is before the first event, so "
+                        "no event is replayed\n", sim.until_text);
 
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < start_at; i++) {
+        jy_event_free(events[i].event);
+        events[i].event = NULL;
+    }
+    for (size_t i = start_at; i < count; i++) {
+        sim.position = i + 1;
         jy_error err;
         jy_error_clear(&err);
         jy_event *event = events[i].event;
@@ -810,7 +882,7 @@ int jy_cli_simulate(int argc, char **argv)
         }
         /* Without an id, an event before the resumed clock cannot be told
          * apart from one the store already holds, so it is not fed again. */
-        if (resumed != JY_TIME_MIN && event->id == NULL && event->ts < resumed) {
+        if (start_at == 0 && resumed != JY_TIME_MIN && event->id == NULL && event->ts < resumed) {
             sim.skipped_before_resume++;
             jy_event_free(event);
             continue;
@@ -830,6 +902,8 @@ int jy_cli_simulate(int argc, char **argv)
             goto done;
         }
     }
+
+    sim.position = count;
 
     /* Run on through the deadlines until every run ended or the horizon. */
     while (lh->host->stats.runs_live > 0) {

@@ -119,6 +119,7 @@ static void apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
     }
 
     jy__wait_clear(host, run);
+    run->recovering = 0;
     run->ended_at = jy_clock_now(host->clock);
     unlink_user_run(host, run);
     release_key(host, run);
@@ -212,6 +213,8 @@ typedef struct saved_run {
     uint64_t trigger_seq;
     jy_time started_at;
     jy_time deadline;
+    int status;
+    char *wait_names;
 } saved_run;
 
 typedef struct saved_runs {
@@ -244,6 +247,8 @@ static int save_run(const jy_run_record *record, void *ctx)
     saved->trigger_seq = record->trigger_seq;
     saved->started_at = record->started_at;
     saved->deadline = record->deadline;
+    saved->status = record->status;
+    saved->wait_names = record->wait_names != NULL ? strdup(record->wait_names) : NULL;
     if (saved->journey == NULL || saved->user == NULL ||
         (record->key != NULL && saved->key == NULL))
         list->failed = 1;
@@ -290,6 +295,9 @@ static void restore_run(jy_host *host, const saved_run *saved, jy_host_recovery 
     run->match_ref = -1;
     run->runtime_ref = -1;
     run->restore_deadline = saved->deadline;
+    run->recovering = 1;
+    run->restore_status = (jy_run_status)saved->status;
+    run->restore_wait_names = saved->wait_names != NULL ? strdup(saved->wait_names) : NULL;
     jy_timer_init(&run->timer);
     while (host->store->ops->journal_get(host->store, run->id, run->journal_len) != NULL)
         run->journal_len++;
@@ -354,6 +362,7 @@ int jy_host_recover(jy_host *host, jy_host_recovery *report, jy_error *err)
         free(list.items[i].journey);
         free(list.items[i].user);
         free(list.items[i].key);
+        free(list.items[i].wait_names);
     }
     free(list.items);
     return rc;
@@ -395,6 +404,7 @@ void jy__run_free(jy_run *run)
     free(run->result_json);
     free(run->error);
     free(run->divergence);
+    free(run->restore_wait_names);
     free(run);
 }
 
@@ -474,6 +484,19 @@ int jy_host_replay_next(jy_host *host, jy_run *run, jy_step_kind kind,
 int jy_host_journal(jy_host *host, jy_run *run, jy_step_kind kind,
                     const char *name, const char *result_json, jy_error *err)
 {
+    /* Before the restart, the run suspended right after its last
+     * journaled step, so a new step here means the script changed. */
+    if (run->recovering) {
+        jy_error_set(err, JY_EDIVERGED,
+                     "replay diverged at step %u: the script asked for %s(\"%s\") after the "
+                     "end of the journal, where the run was %s before the restart",
+                     run->journal_len + 1, jy_step_kind_name(kind), name != NULL ? name : "",
+                     run->restore_status == JY_RUN_SLEEPING ? "sleeping" : "waiting");
+        if (run->divergence == NULL)
+            run->divergence = strdup(err != NULL ? err->message : "replay diverged");
+        return JY_EDIVERGED;
+    }
+
     jy_journal_entry entry = {
         .run_id = run->id,
         .index = run->journal_len,

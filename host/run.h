@@ -90,6 +90,9 @@ struct jy_run {
     uint32_t replay_pos;    /* next entry a replaying run reads */
     jy_time restore_deadline; /* recovery: the deadline of the wait or sleep
                                * the run was in, JY_TIME_MAX when none */
+    int recovering;           /* replaying after a restart, until it suspends */
+    jy_run_status restore_status; /* recovery: waiting or sleeping */
+    char *restore_wait_names; /* recovery: the names it waited for */
     char *divergence;       /* why replay failed, or NULL */
 
     uint64_t *received;     /* sorted seqs this run got through wait_for */

@@ -3,6 +3,7 @@
  * waits for, finding the runs an event wakes by (user, event name) in
  * O(1), and firing deadlines in order.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,11 +78,59 @@ static jy_time restored(jy_run *run, jy_time deadline)
 }
 
 
+/* Checks that a recovered run suspends where it was suspended before
+ * the restart: the same kind of wait, on the same names. The journal
+ * does not hold the current wait, so this is the last step a replay can
+ * compare. Returns 0, or JY_EDIVERGED with the run's divergence set. */
+static int check_suspension(jy_run *run, jy_run_status status, const char *names,
+                            jy_error *err)
+{
+    if (!run->recovering)
+        return 0;
+    run->recovering = 0;
+
+    const char *before = run->restore_wait_names != NULL ? run->restore_wait_names : "";
+    if (run->restore_status == status && strcmp(before, names) == 0)
+        return 0;
+
+    jy_error_set(err, JY_EDIVERGED,
+                 "replay diverged at step %u: before the restart the run was %s%s%s, but "
+                 "the script now %s%s",
+                 run->journal_len + 1,
+                 run->restore_status == JY_RUN_SLEEPING ? "sleeping" : "waiting for ",
+                 run->restore_status == JY_RUN_SLEEPING ? "" : before, "",
+                 status == JY_RUN_SLEEPING ? "sleeps" : "waits for ",
+                 status == JY_RUN_SLEEPING ? "" : names);
+    if (run->divergence == NULL)
+        run->divergence = strdup(err != NULL ? err->message : "replay diverged");
+    return JY_EDIVERGED;
+}
+
+
+/* Joins names with commas, as run records store them. */
+static void join_names(const char *const *names, size_t count, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < count && used + 1 < size; i++) {
+        int n = snprintf(out + used, size - used, "%s%s", i > 0 ? "," : "", names[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+
 int jy_host_wait(jy_host *host, jy_run *run, const char *const *names,
                  size_t name_count, jy_time deadline, int match_ref,
                  jy_error *err)
 {
     jy__wait_clear(host, run);
+    char joined[512];
+    join_names(names, name_count, joined, sizeof joined);
+    int rc = check_suspension(run, JY_RUN_WAITING, joined, err);
+    if (rc != 0)
+        return rc;
     deadline = restored(run, deadline);
 
     run->wait_names = calloc(name_count, sizeof *run->wait_names);
@@ -141,6 +190,9 @@ nomem:
 int jy_host_sleep(jy_host *host, jy_run *run, jy_time deadline, jy_error *err)
 {
     jy__wait_clear(host, run);
+    int rc = check_suspension(run, JY_RUN_SLEEPING, "", err);
+    if (rc != 0)
+        return rc;
     deadline = restored(run, deadline);
 
     if (jy_timer_heap_push(&host->deadlines, &run->timer, deadline) != 0)

@@ -80,6 +80,18 @@ static void event_line_keeps_integer_ids_exact(void)
 }
 
 
+static void event_line_reads_numeric_user_as_text(void)
+{
+    jy_error err;
+    jy_event *e = parse("{\"user\":17850,\"name\":\"x\",\"ts\":0}", &err);
+    CHECK(e != NULL);
+    if (e == NULL)
+        return;
+    CHECK_STR_EQ(e->user, "17850");
+    jy_event_free(e);
+}
+
+
 static void event_line_keeps_unicode_and_slashes_in_user(void)
 {
     jy_error err;
@@ -110,7 +122,10 @@ static void event_line_rejects_with_reasons(void)
     check_rejected("\"text\"", "must be a JSON object");
     check_rejected("{\"name\":\"x\",\"ts\":0}", "missing \"user\"");
     check_rejected("{\"user\":\"\",\"name\":\"x\",\"ts\":0}", "\"user\" must be a non-empty string");
-    check_rejected("{\"user\":5,\"name\":\"x\",\"ts\":0}", "\"user\" must be");
+    check_rejected("{\"user\":true,\"name\":\"x\",\"ts\":0}", "\"user\" must be");
+    check_rejected("{\"user\":1.5,\"name\":\"x\",\"ts\":0}", "\"user\" must be");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":1709294400}", "multiply it by 1000");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",}", "found '}' at character");
     check_rejected("{\"user\":{\"email\":\"a\"},\"name\":\"x\",\"ts\":0}", "needs a non-empty \"id\"");
     check_rejected("{\"user\":\"1\",\"ts\":0}", "missing \"name\"");
     check_rejected("{\"user\":\"1\",\"name\":7,\"ts\":0}", "\"name\" must be a non-empty string");
@@ -156,6 +171,7 @@ int main(void)
     event_line_accepts_event_alias_and_ms_ts();
     event_line_reads_user_object();
     event_line_keeps_integer_ids_exact();
+    event_line_reads_numeric_user_as_text();
     event_line_keeps_unicode_and_slashes_in_user();
     event_line_rejects_with_reasons();
     event_line_quotes_bad_ts_text();

@@ -8,10 +8,18 @@ tools/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j2 >/dev/null
 
+# Each replay writes a fresh SQLite store, the default for real use; a
+# store that exists already would resume instead of starting over.
+rm -f build/demo-retail.db* build/demo-clickstream.db*
+
 echo "== win-back and post-purchase journeys over the UCI Online Retail sample =="
 ./build/journey simulate scripts/winback.lua scripts/post_purchase.lua \
-    --events data/uci-online-retail/events.jsonl
+    --events data/uci-online-retail/events.jsonl --store sqlite:build/demo-retail.db
 
 echo
 echo "== abandoned-cart journey over the OTTO clickstream sample =="
-./build/journey simulate scripts/abandoned_cart.lua --events data/otto-sample/events.jsonl
+./build/journey simulate scripts/abandoned_cart.lua --events data/otto-sample/events.jsonl \
+    --store sqlite:build/demo-clickstream.db
+
+echo
+echo "The stores are in build/demo-retail.db and build/demo-clickstream.db."

@@ -38,7 +38,8 @@ typedef struct jy_lua_host {
     int thread_ref;        /* anchors L in the registry */
     jy_host *host;
     jy_clock clock;
-    jy_store *store;       /* owned */
+    jy_store *store;       /* owned while owns_store is set */
+    int owns_store;        /* 0: a server keeps the store across reloads */
     int log_ref;           /* optional Lua log function, or LUA_NOREF */
     int event_data_ref;    /* decoded data of the current event */
     const jy_event *current_event;
@@ -47,10 +48,10 @@ typedef struct jy_lua_host {
 } jy_lua_host;
 
 /* Creates a host on the state of L with a virtual clock at start (or a
- * real clock when is_virtual is 0) over store, which it takes ownership
- * of (also on failure); NULL store means a new memory store. Returns
- * NULL when out of memory. The host anchors a thread of its own; free
- * with jy_lua_host_free. */
+ * real clock when is_virtual is 0) over store, which it owns from then
+ * on (see owns_store); NULL store means a new memory store. Returns NULL
+ * when out of memory, and the caller keeps store. The host anchors a
+ * thread of its own; free with jy_lua_host_free. */
 jy_lua_host *jy_lua_host_new(lua_State *L, int is_virtual, jy_time start, jy_store *store);
 
 /* Releases every run, journey and ref, and the store. NULL is ignored. */

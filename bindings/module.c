@@ -173,8 +173,11 @@ static int ljy_host_new(lua_State *L)
             return luaL_error(L, "journey.host: %s", err.message);
     }
     box->lh = jy_lua_host_new(L, is_virtual, start, store);
-    if (box->lh == NULL)
+    if (box->lh == NULL) {
+        if (store != NULL)
+            store->ops->destroy(store);
         return luaL_error(L, "out of memory creating a host");
+    }
     lua_newtable(L);
     box->traces_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     jy_host_set_trace(box->lh->host, collect_trace, box);

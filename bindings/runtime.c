@@ -568,17 +568,15 @@ static void rt_journey_release(void *ctx, jy_journey *journey)
 jy_lua_host *jy_lua_host_new(lua_State *L, int is_virtual, jy_time start, jy_store *store)
 {
     jy_lua_host *lh = calloc(1, sizeof *lh);
-    if (lh == NULL) {
-        if (store != NULL)
-            store->ops->destroy(store);
+    if (lh == NULL)
         return NULL;
-    }
 
     lh->store = store != NULL ? store : jy_store_memory_new();
     if (lh->store == NULL) {
         free(lh);
         return NULL;
     }
+    lh->owns_store = 1;
     if (is_virtual)
         jy_clock_init_virtual(&lh->clock, start);
     else
@@ -606,11 +604,11 @@ jy_lua_host *jy_lua_host_new(lua_State *L, int is_virtual, jy_time start, jy_sto
     lh->host = jy_host_new(&lh->clock, lh->store, &runtime);
     if (lh->host == NULL) {
         luaL_unref(L, LUA_REGISTRYINDEX, lh->thread_ref);
-        lh->store->ops->destroy(lh->store);
+        if (store == NULL)
+            lh->store->ops->destroy(lh->store);
         free(lh);
         return NULL;
     }
-
     jy_lua_install_sandbox(L);
     return lh;
 }
@@ -623,7 +621,8 @@ void jy_lua_host_free(jy_lua_host *lh)
 
     lua_State *L = lh->L;
     jy_host_free(lh->host);
-    lh->store->ops->destroy(lh->store);
+    if (lh->owns_store)
+        lh->store->ops->destroy(lh->store);
     if (lh->log_ref != LUA_NOREF)
         luaL_unref(L, LUA_REGISTRYINDEX, lh->log_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, lh->thread_ref);

@@ -775,6 +775,7 @@ int jy_cli_simulate(int argc, char **argv)
     }
     lh = jy_lua_host_new(L, 1, 0, store);
     if (lh == NULL) {
+        store->ops->destroy(store);
         fprintf(stderr, "journey simulate: out of memory creating the host\n");
         status = 1;
         goto done;

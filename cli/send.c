@@ -1,0 +1,249 @@
+/*
+ * journey send: posts events to a running `journey serve`.
+ *
+ *   journey send NAME --user U [--data JSON] [--id ID] [--url URL]
+ *   journey send --file events.jsonl [--url URL]
+ *
+ * It speaks plain HTTP/1.1 over a blocking socket: one request per
+ * batch, answered once the server has committed the events.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buffer.h"
+#include "cli.h"
+
+#define DEFAULT_URL "http://127.0.0.1:8640"
+#define BATCH_EVENTS 500
+
+static const char send_usage[] =
+    "usage: journey send NAME --user USER [--data JSON] [--id ID] [--url URL]\n"
+    "       journey send --file FILE [--url URL]\n"
+    "\n"
+    "Posts events to a running journey serve and prints its answer.\n"
+    "\n"
+    "options:\n"
+    "  --user USER   the user the event is about\n"
+    "  --data JSON   the event's data, a JSON object (default {})\n"
+    "  --id ID       an idempotency key, unique per user\n"
+    "  --file FILE   JSON Lines, one event per line (- for stdin), sent in batches\n"
+    "                of 500\n"
+    "  --url URL     the server (default http://127.0.0.1:8640)\n";
+
+
+/* Splits "http://HOST:PORT" into host and port. */
+static int parse_url(const char *url, char *host, size_t size, char *port, size_t port_size)
+{
+    const char *p = url;
+    if (strncmp(p, "http://", 7) == 0)
+        p += 7;
+    else if (strstr(p, "://") != NULL)
+        return -1;
+
+    const char *end = p + strcspn(p, "/");
+    const char *colon = memchr(p, ':', (size_t)(end - p));
+    const char *host_end = colon != NULL ? colon : end;
+    if (host_end == p || (size_t)(host_end - p) >= size)
+        return -1;
+    memcpy(host, p, (size_t)(host_end - p));
+    host[host_end - p] = '\0';
+    if (colon != NULL) {
+        size_t n = (size_t)(end - colon - 1);
+        if (n == 0 || n >= port_size)
+            return -1;
+        memcpy(port, colon + 1, n);
+        port[n] = '\0';
+    } else {
+        snprintf(port, port_size, "80");
+    }
+    return 0;
+}
+
+
+/* Posts body to /events and prints the answer. Returns 0 for a 2xx
+ * answer, 1 otherwise. */
+static int post_events(const char *url, const char *body, size_t len)
+{
+    char host[256], port[16];
+    if (parse_url(url, host, sizeof host, port, sizeof port) != 0) {
+        fprintf(stderr, "journey send: invalid --url \"%s\": use http://HOST:PORT\n", url);
+        return 2;
+    }
+
+    struct addrinfo hints = {0}, *addresses = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(host, port, &hints, &addresses);
+    if (rc != 0) {
+        fprintf(stderr, "journey send: cannot resolve %s: %s\n", host, gai_strerror(rc));
+        return 1;
+    }
+    int fd = -1;
+    for (struct addrinfo *a = addresses; a != NULL && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+        if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(addresses);
+    if (fd < 0) {
+        fprintf(stderr, "journey send: cannot connect to %s:%s: %s; is journey serve running?\n",
+                host, port, strerror(errno));
+        return 1;
+    }
+
+    jy_buf request;
+    jy_buf_init(&request);
+    jy_buf_printf(&request, "POST /events HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: "
+                            "application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                  host, port, len);
+    jy_buf_append(&request, body, len);
+    size_t sent = 0;
+    while (!jy_buf_failed(&request) && sent < request.len) {
+        ssize_t n = write(fd, request.data + sent, request.len - sent);
+        if (n <= 0)
+            break;
+        sent += (size_t)n;
+    }
+    int complete = !jy_buf_failed(&request) && sent == request.len;
+    jy_buf_free(&request);
+    if (!complete) {
+        fprintf(stderr, "journey send: sending to %s:%s failed: %s\n", host, port, strerror(errno));
+        close(fd);
+        return 1;
+    }
+
+    jy_buf answer;
+    jy_buf_init(&answer);
+    char chunk[4096];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof chunk)) > 0)
+        jy_buf_append(&answer, chunk, (size_t)n);
+    close(fd);
+    if (answer.len == 0 || jy_buf_failed(&answer)) {
+        fprintf(stderr, "journey send: %s:%s closed the connection without an answer\n", host,
+                port);
+        jy_buf_free(&answer);
+        return 1;
+    }
+
+    int status = 0;
+    sscanf(answer.data, "HTTP/%*s %d", &status);
+    const char *payload = strstr(answer.data, "\r\n\r\n");
+    fputs(payload != NULL ? payload + 4 : answer.data, status / 100 == 2 ? stdout : stderr);
+    jy_buf_free(&answer);
+    return status / 100 == 2 ? 0 : 1;
+}
+
+
+/* Sends a JSON Lines file in batches, as JSON arrays. */
+static int send_file(const char *url, const char *path)
+{
+    FILE *file = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (file == NULL) {
+        fprintf(stderr, "journey send: cannot read %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+
+    jy_buf batch;
+    jy_buf_init(&batch);
+    char *line = NULL;
+    size_t capacity = 0;
+    ssize_t len;
+    int in_batch = 0, status = 0;
+    while (status == 0) {
+        len = getline(&line, &capacity, file);
+        if (len > 0) {
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                line[--len] = '\0';
+            if (len == 0)
+                continue;
+            jy_buf_append_str(&batch, in_batch == 0 ? "[" : ",");
+            jy_buf_append(&batch, line, (size_t)len);
+            in_batch++;
+        }
+        if ((len < 0 && in_batch > 0) || in_batch == BATCH_EVENTS) {
+            jy_buf_append_str(&batch, "]");
+            status = jy_buf_failed(&batch) ? 1 : post_events(url, batch.data, batch.len);
+            jy_buf_reset(&batch);
+            in_batch = 0;
+        }
+        if (len < 0)
+            break;
+    }
+    free(line);
+    jy_buf_free(&batch);
+    if (file != stdin)
+        fclose(file);
+    return status;
+}
+
+
+int jy_cli_send(int argc, char **argv)
+{
+    const char *url = DEFAULT_URL, *name = NULL, *user = NULL, *data = "{}", *id = NULL;
+    const char *file = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            fputs(send_usage, stdout);
+            return 0;
+        }
+        if (arg[0] != '-' && name == NULL) {
+            name = arg;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "journey send: %s needs a value\n\n%s", arg, send_usage);
+            return 2;
+        }
+        const char *value = argv[++i];
+        if (strcmp(arg, "--url") == 0)
+            url = value;
+        else if (strcmp(arg, "--user") == 0)
+            user = value;
+        else if (strcmp(arg, "--data") == 0)
+            data = value;
+        else if (strcmp(arg, "--id") == 0)
+            id = value;
+        else if (strcmp(arg, "--file") == 0)
+            file = value;
+        else {
+            fprintf(stderr, "journey send: unknown option %s\n\n%s", arg, send_usage);
+            return 2;
+        }
+    }
+
+    if (file != NULL)
+        return send_file(url, file);
+    if (name == NULL || user == NULL) {
+        fprintf(stderr, "journey send: give an event NAME and --user, or --file\n\n%s",
+                send_usage);
+        return 2;
+    }
+
+    /* The server checks the data; this only places it in the event. */
+    jy_buf body;
+    jy_buf_init(&body);
+    jy_buf_append_str(&body, "{\"user\":");
+    jy_buf_append_json_string(&body, user);
+    jy_buf_append_str(&body, ",\"name\":");
+    jy_buf_append_json_string(&body, name);
+    if (id != NULL) {
+        jy_buf_append_str(&body, ",\"id\":");
+        jy_buf_append_json_string(&body, id);
+    }
+    jy_buf_append_str(&body, ",\"data\":");
+    jy_buf_append_str(&body, data);
+    jy_buf_append_str(&body, "}");
+    int status = jy_buf_failed(&body) ? 1 : post_events(url, body.data, body.len);
+    jy_buf_free(&body);
+    return status;
+}

@@ -1,0 +1,187 @@
+#!/bin/bash
+# The real server on 127.0.0.1: every endpoint and error status, waits
+# that the real clock ends, script reloads (with a broken script and
+# while many runs wait), and SIGTERM under load followed by a restart
+# that has lost no acknowledged event.
+#
+# usage: tests/serve_test.sh JOURNEY_BINARY
+set -uo pipefail
+
+journey=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/journey-serve.XXXXXX)
+checks=0
+failed=0
+pid=
+
+cleanup() {
+    if [ -n "$pid" ] && kill -0 "$pid" 2> /dev/null; then
+        kill -KILL "$pid"
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+check() { # check DESCRIPTION COMMAND...
+    local what=$1
+    shift
+    checks=$((checks + 1))
+    if ! "$@"; then
+        failed=$((failed + 1))
+        echo "FAILED: $what"
+    fi
+}
+
+contains() { # contains TEXT NEEDLE
+    case "$1" in *"$2"*) return 0 ;; esac
+    echo "  \"$2\" not in: ${1:0:400}"
+    return 1
+}
+
+equals() { # equals ACTUAL EXPECTED
+    [ "$1" = "$2" ] && return 0
+    echo "  got \"$1\", expected \"$2\""
+    return 1
+}
+
+start() { # start [OPTIONS...]
+    "$journey" serve "$work/scripts" --store "sqlite:$work/store.db" --listen 127.0.0.1:0 \
+        "$@" 2>> "$work/server.log" &
+    pid=$!
+    for _ in $(seq 1 100); do
+        port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/server.log" | tail -1 | cut -d: -f2)
+        if [ -n "$port" ] && [ "$(grep -c 'listening on' "$work/server.log")" -ge "$starts" ]; then
+            url="http://127.0.0.1:$port"
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "the server did not start:"
+    cat "$work/server.log"
+    exit 1
+}
+
+stop() {
+    kill -TERM "$pid"
+    wait "$pid"
+    status=$?
+    pid=
+}
+
+post() { # post BODY [CONTENT_TYPE] -> "STATUS BODY"
+    curl -s -o "$work/body" -w '%{http_code}' -H "Content-Type: ${2:-application/json}" \
+        --data-binary "$1" "$url/events"
+    printf ' '
+    cat "$work/body"
+}
+
+get() { # get PATH -> "STATUS BODY"
+    curl -s -o "$work/body" -w '%{http_code}' "$url$1"
+    printf ' '
+    cat "$work/body"
+}
+
+mkdir -p "$work/scripts"
+cp "$here/serve/journeys.lua" "$work/scripts/signup.lua"
+starts=1
+start
+
+# --- endpoints and statuses ---
+check "healthz answers" contains "$(get /healthz)" '200 {"status":"ok"'
+check "one event is stored" contains \
+    "$(post '{"id":"e1","user":"u1","name":"app/signed_up","data":{"plan":"pro"}}')" \
+    '200 {"events":[{"seq":1,"id":"e1"}],"accepted":1,"duplicates":0}'
+check "a repeated id is a duplicate" contains \
+    "$(post '{"id":"e1","user":"u1","name":"app/signed_up"}')" '"duplicate":true'
+check "an array of events is stored" contains \
+    "$(post '[{"user":"u2","name":"app/signed_up"},{"user":"u1","name":"app/account.created"}]')" \
+    '"accepted":2'
+check "malformed JSON is 400" contains "$(post '{"user":')" '400 {"error":"invalid JSON'
+check "a wrong content type is 415" contains "$(post '{}' text/plain)" '415 '
+check "a missing user is 422" contains "$(post '{"name":"x"}')" '422 {"error":"event 0: missing \"user\""'
+check "a ts far ahead is 422" contains "$(post '{"user":"u","name":"x","ts":"2999-01-01T00:00:00Z"}')" \
+    'more than 24 hours in the future'
+check "a bad event in an array rejects the whole array" contains \
+    "$(post '[{"user":"u9","name":"x"},{"name":"x"}]')" '422 {"error":"event 1: missing'
+check "nothing of a rejected array is stored" contains "$(get '/runs?user=u9')" '"runs":[]'
+printf '{"user":"u","name":"x","data":{"pad":"%01100000d"}}' 0 > "$work/big.json"
+check "a body over the default 1 MiB limit is 413" contains "$(post @"$work/big.json")" '413 '
+check "an unknown path is 404" contains "$(get /nowhere)" '404 '
+check "a wrong method is 405" contains \
+    "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$url/events")" '405'
+check "user ids keep slashes and spaces" contains \
+    "$(post '{"user":"../a b/é","name":"app/signed_up"}')" '"accepted":1'
+check "runs filter by user" contains "$(get '/runs?user=..%2Fa%20b%2F%C3%A9')" '"user":"../a b/é"'
+
+# --- runs and their journals ---
+check "the first run completed" contains "$(get /runs/1)" '"status":"completed"'
+check "its journal holds the wait and the emit" contains "$(get /runs/1)" '"kind":"emit","name":"app/welcome"'
+check "waiting runs are listed" contains "$(get '/runs?status=waiting')" '"waiting_for":"app/account.created"'
+check "a missing run is 404" contains "$(get /runs/999)" '404 '
+check "a bad status filter is 400" contains "$(get '/runs?status=asleep')" '400 '
+check "paging returns a cursor" contains "$(get '/runs?limit=1')" '"next_before":'
+
+# --- the real clock ends waits ---
+post '{"user":"t1","name":"app/signed_up","data":{"wait":"1s"}}' > /dev/null
+sleep 1.6
+check "a 1 s wait timed out on the real clock" contains "$(get '/runs?user=t1')" '"result":{"result":"timed_out"}'
+
+# --- metrics ---
+metrics=$(get /metrics)
+check "metrics count ingested events" contains "$metrics" 'journey_events_ingested_total '
+check "metrics count rejections by reason" contains "$metrics" 'journey_requests_rejected_total{reason="invalid_event"} 3'
+check "metrics show runs by journey and status" contains "$metrics" 'journey_runs{journey="signup",status="waiting"}'
+check "metrics have the commit histogram" contains "$metrics" 'journey_commit_seconds_bucket{le="+Inf"}'
+
+# --- reloads ---
+echo 'this is not Lua(' > "$work/scripts/broken.lua"
+sleep 0.8
+check "a broken script is reported with file and line" contains "$(cat "$work/server.log")" "broken.lua:1:"
+check "the old scripts keep serving" contains \
+    "$(post '{"user":"r1","name":"app/signed_up"}')" '"accepted":1'
+check "the failed reload is counted" contains "$(get /metrics)" 'journey_script_reloads_total{result="failed"} 1'
+rm "$work/scripts/broken.lua"
+sleep 0.8
+
+# 1,000 runs wait, the script changes under them, then their events come.
+seq 1 1000 | awk '{printf "{\"id\":\"w%d\",\"user\":\"w%d\",\"name\":\"app/signed_up\"}\n", $1, $1}' \
+    > "$work/waiters.jsonl"
+"$journey" send --url "$url" --file "$work/waiters.jsonl" > /dev/null
+waiting=$(get /metrics | grep -o 'journey_runs{journey="signup",status="waiting"} [0-9]*' | cut -d' ' -f2)
+check "1,000 runs wait" test "$waiting" -ge 1000
+sed -i 's/result = "created"/result = "created after reload"/' "$work/scripts/signup.lua"
+kill -HUP "$pid"
+sleep 0.5
+check "the reload moved the waiting runs" contains "$(cat "$work/server.log")" "live runs moved by replay, 0 parked"
+seq 1 1000 | awk '{printf "{\"id\":\"c%d\",\"user\":\"w%d\",\"name\":\"app/account.created\"}\n", $1, $1}' \
+    > "$work/created.jsonl"
+"$journey" send --url "$url" --file "$work/created.jsonl" > /dev/null
+completed=$(sqlite3 "$work/store.db" "SELECT count(*) FROM runs WHERE user LIKE 'w%' AND
+                                      result = '{\"result\":\"created after reload\"}'")
+check "all 1,000 runs completed with the new script" equals "$completed" 1000
+
+# --- SIGTERM under load, then a restart ---
+seq 1 30000 | awk '{printf "{\"id\":\"l%d\",\"user\":\"l%d\",\"name\":\"app/signed_up\"}\n", $1, $1 % 300}' \
+    > "$work/load.jsonl"
+( "$journey" send --url "$url" --file "$work/load.jsonl" > "$work/acks.json" 2> /dev/null ) &
+sender=$!
+sleep 0.3
+stop
+wait "$sender"
+check "SIGTERM exits 0" equals "$status" 0
+acked=$(grep -o '"seq":[0-9]*,"id":"l[0-9]*"' "$work/acks.json" | grep -o 'l[0-9]*' | sort -u)
+{
+    echo "CREATE TEMP TABLE acked (id TEXT);"
+    echo "$acked" | sed "s/.*/INSERT INTO acked VALUES ('&');/"
+    echo "SELECT count(*) FROM acked WHERE (SELECT count(*) FROM events e WHERE e.id = acked.id) <> 1;"
+} > "$work/acked.sql"
+missing=$(sqlite3 "$work/store.db" < "$work/acked.sql")
+check "every acknowledged event is stored once after SIGTERM" equals "$missing" 0
+starts=2
+start
+check "the restart resumes the waiting runs" contains "$(cat "$work/server.log")" "reload (start)"
+check "the restarted server answers" contains "$(get /healthz)" '200 '
+stop
+
+echo "serve test: $checks checks, $failed failed ($(echo "$acked" | wc -w) events acknowledged before SIGTERM)"
+[ "$failed" -eq 0 ]

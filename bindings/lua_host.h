@@ -31,6 +31,11 @@
 /* Run flags kept in jy_run.runtime_flags. */
 #define JY_RUN_IN_STEP 1u     /* executing the function of a j.step */
 #define JY_RUN_STEP_MISUSE 2u /* the step function called a suspending step */
+#define JY_RUN_BUDGET_SPENT 4u /* the run spent its instruction budget */
+
+/* The defaults of the guards; each is documented in docs/lua-api.md. */
+#define JY_DEFAULT_INSTRUCTION_BUDGET 100000000ULL
+#define JY_DEFAULT_MEMORY_CAP ((size_t)1 << 30)
 
 typedef struct jy_lua_host {
     lua_State *L;          /* a thread of the state owned by this host,
@@ -45,6 +50,7 @@ typedef struct jy_lua_host {
     const jy_event *current_event;
     int refs;              /* registry refs held; zero after close */
     jy_time start_time;
+    uint64_t instruction_budget; /* per run, between two suspensions */
 } jy_lua_host;
 
 /* Creates a host on the state of L with a virtual clock at start (or a
@@ -73,6 +79,19 @@ void jy_lua_define(lua_State *L, jy_lua_host *lh, int idx);
  * the reason. */
 jy_event *jy_lua_parse_event(jy_lua_host *lh, const char *line, size_t len,
                              int require_ts, jy_time default_ts, jy_error *err);
+
+/* Attaches the instruction budget to a run's coroutine co. */
+void jy_lua_budget_attach(lua_State *co, jy_run *run);
+
+/* Starts a new budget period for run, before each resume. */
+void jy_lua_budget_reset(jy_run *run);
+
+/* Creates a Lua state whose allocator fails past memory_cap bytes.
+ * Close it with jy_lua_close_state. Returns NULL when out of memory. */
+lua_State *jy_lua_new_state(size_t memory_cap);
+
+/* Closes a state from jy_lua_new_state and frees its allocator. */
+void jy_lua_close_state(lua_State *L);
 
 /* Opens the journey module: pushes its table. [-0, +1, m] */
 int luaopen_journey(lua_State *L);

@@ -131,7 +131,8 @@ static int ljy_host_new(lua_State *L)
     const char *store_spec = "memory";
 
     if (!lua_isnoneornil(L, 1)) {
-        static const char *const known[] = {"start", "clock", "store", "log", NULL};
+        static const char *const known[] = {"start", "clock", "store", "log",
+                                            "instruction_budget", "max_journal", NULL};
         luaL_checktype(L, 1, LUA_TTABLE);
         jy_lua_check_fields(L, 1, "journey.host", known);
         if (lua_getfield(L, 1, "start") != LUA_TNIL) {
@@ -177,6 +178,13 @@ static int ljy_host_new(lua_State *L)
         if (store != NULL)
             store->ops->destroy(store);
         return luaL_error(L, "out of memory creating a host");
+    }
+    if (lua_istable(L, 1)) {
+        if (lua_getfield(L, 1, "instruction_budget") != LUA_TNIL)
+            box->lh->instruction_budget = (uint64_t)luaL_checkinteger(L, -1);
+        if (lua_getfield(L, 1, "max_journal") != LUA_TNIL)
+            box->lh->host->max_journal = (uint32_t)luaL_checkinteger(L, -1);
+        lua_pop(L, 2);
     }
     lua_newtable(L);
     box->traces_ref = luaL_ref(L, LUA_REGISTRYINDEX);

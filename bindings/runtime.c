@@ -194,6 +194,7 @@ static void resume_once(jy_lua_host *lh, jy_run *run, lua_State *co, int nargs,
                         jy_outcome *outcome)
 {
     int nres = 0;
+    jy_lua_budget_reset(run);
     int status = lua_resume(co, lh->L, nargs, &nres);
 
     switch (status) {
@@ -468,6 +469,7 @@ static void rt_run_start(void *ctx, jy_run *run, const jy_event *trigger,
     }                                                  /* stack: fn, j, event */
 
     lua_State *co = lua_newthread(L);                  /* stack: fn, j, event, co */
+    jy_lua_budget_attach(co, run);
     push_runs_by_thread(L);                            /* stack: ..., co, map */
     lua_pushvalue(L, -2);
     lua_pushlightuserdata(L, run);
@@ -577,6 +579,7 @@ jy_lua_host *jy_lua_host_new(lua_State *L, int is_virtual, jy_time start, jy_sto
         return NULL;
     }
     lh->owns_store = 1;
+    lh->instruction_budget = JY_DEFAULT_INSTRUCTION_BUDGET;
     if (is_virtual)
         jy_clock_init_virtual(&lh->clock, start);
     else

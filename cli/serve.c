@@ -38,7 +38,11 @@ static const char serve_usage[] =
     "  --listen ADDR:PORT   where to listen (default: 127.0.0.1:8640)\n"
     "  --max-body BYTES     largest request body accepted (default: 1048576)\n"
     "  --sync LEVEL         SQLite synchronous level: full (default) or normal\n"
-    "  --log-format FORMAT  text (default) or json\n";
+    "  --log-format FORMAT  text (default) or json\n"
+    "  --instruction-budget N  Lua instructions a run may execute between two waits\n"
+    "                       before it fails (default 100000000)\n"
+    "  --memory-cap BYTES   memory of all Lua code together (default 1073741824)\n"
+    "  --max-journal N      steps a run may journal before it fails (default 100000)\n";
 
 
 void jy_server_log(jy_server *server, const char *level, const char *fmt, ...)
@@ -167,7 +171,7 @@ static int build_generation(jy_server *server, lua_State **out_L, jy_lua_host **
     if (paths == NULL && count == 0 && err->code != 0)
         return err->code;
 
-    lua_State *L = luaL_newstate();
+    lua_State *L = jy_lua_new_state(server->memory_cap);
     if (L == NULL) {
         free_paths(paths, count);
         return jy_error_set(err, JY_ENOMEM, "out of memory creating a Lua state");
@@ -178,12 +182,14 @@ static int build_generation(jy_server *server, lua_State **out_L, jy_lua_host **
 
     jy_lua_host *lh = jy_lua_host_new(L, 0, 0, server->store);
     if (lh == NULL) {
-        lua_close(L);
+        jy_lua_close_state(L);
         free_paths(paths, count);
         return jy_error_set(err, JY_ENOMEM, "out of memory creating the host");
     }
     lh->owns_store = 0;
     lh->host->keep_ended_runs = 0;
+    lh->instruction_budget = server->instruction_budget;
+    lh->host->max_journal = server->max_journal;
     jy_host_set_log(lh->host, on_host_log, server);
 
     int rc = 0;
@@ -192,7 +198,7 @@ static int build_generation(jy_server *server, lua_State **out_L, jy_lua_host **
     free_paths(paths, count);
     if (rc != 0) {
         jy_lua_host_free(lh);
-        lua_close(L);
+        jy_lua_close_state(L);
         return rc;
     }
 
@@ -317,7 +323,7 @@ int jy_server_reload(jy_server *server, const char *why)
         server->earlier.events_emitted += old->events_emitted;
         server->earlier.runs_started += old->runs_started;
         jy_lua_host_free(server->lh);
-        lua_close(server->L);
+        jy_lua_close_state(server->L);
     }
     server->L = L;
     server->lh = lh;
@@ -371,7 +377,7 @@ static void on_http_closed(void *ctx)
     commit_turn(server);
     if (server->lh != NULL) {
         jy_lua_host_free(server->lh);
-        lua_close(server->L);
+        jy_lua_close_state(server->L);
         server->lh = NULL;
         server->L = NULL;
     }
@@ -460,6 +466,9 @@ int jy_cli_serve(int argc, char **argv)
     jy_http_options options;
     jy_http_options_init(&options);
     server.sync = JY_SQLITE_SYNC_FULL;
+    server.instruction_budget = JY_DEFAULT_INSTRUCTION_BUDGET;
+    server.memory_cap = JY_DEFAULT_MEMORY_CAP;
+    server.max_journal = JY_DEFAULT_MAX_JOURNAL;
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -495,6 +504,22 @@ int jy_cli_serve(int argc, char **argv)
                 fprintf(stderr, "journey serve: invalid --sync \"%s\": use full or normal\n", value);
                 return 2;
             }
+        } else if (strcmp(arg, "--instruction-budget") == 0 ||
+                   strcmp(arg, "--memory-cap") == 0 || strcmp(arg, "--max-journal") == 0) {
+            char *end = NULL;
+            unsigned long long n = strtoull(value, &end, 10);
+            if (*end != '\0' || n == 0 || value[0] == '-' ||
+                (strcmp(arg, "--max-journal") == 0 && n > UINT32_MAX)) {
+                fprintf(stderr, "journey serve: invalid %s \"%s\": give a whole number, 1 or "
+                                "more\n", arg, value);
+                return 2;
+            }
+            if (strcmp(arg, "--instruction-budget") == 0)
+                server.instruction_budget = n;
+            else if (strcmp(arg, "--memory-cap") == 0)
+                server.memory_cap = (size_t)n;
+            else
+                server.max_journal = (uint32_t)n;
         } else if (strcmp(arg, "--log-format") == 0) {
             if (strcmp(value, "json") != 0 && strcmp(value, "text") != 0) {
                 fprintf(stderr, "journey serve: invalid --log-format \"%s\": use text or json\n",

@@ -39,6 +39,9 @@ typedef struct jy_server {
     const char *store_path;
     jy_sqlite_sync sync;
     int json_logs;
+    uint64_t instruction_budget;
+    size_t memory_cap;
+    uint32_t max_journal;
 
     jy_store *store; /* outlives every generation */
     lua_State *L;    /* the current generation's state */

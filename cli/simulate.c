@@ -50,6 +50,10 @@ static const char simulate_usage[] =
     "  --commit-every N events per commit group with a durable store (default 500)\n"
     "  --acks FILE      after each commit, append one line per acknowledged\n"
     "                   event: its id, or line:N for events without one\n"
+    "  --instruction-budget N  Lua instructions a run may execute between two waits\n"
+    "                   before it fails (default 100000000)\n"
+    "  --memory-cap BYTES  memory of all Lua code together (default 1073741824)\n"
+    "  --max-journal N  steps a run may journal before it fails (default 100000)\n"
     "  --retention D    delete runs that ended, and events no live run can reach,\n"
     "                   once they are older than D in event time (default 90d;\n"
     "                   off keeps everything)\n";
@@ -86,6 +90,9 @@ typedef struct simulation {
     size_t commit_count;
     size_t commit_capacity;
     const char *retention_text;
+    uint64_t instruction_budget;
+    size_t memory_cap;
+    uint32_t max_journal;
     jy_duration retention;
     uint64_t pruned_runs;
     uint64_t pruned_events;
@@ -288,6 +295,27 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
             value = &sim->acks_path;
         } else if (strcmp(arg, "--retention") == 0) {
             value = &sim->retention_text;
+        } else if (strcmp(arg, "--instruction-budget") == 0 ||
+                   strcmp(arg, "--memory-cap") == 0 || strcmp(arg, "--max-journal") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "journey simulate: %s needs a value\n\n%s", arg, simulate_usage);
+                return 2;
+            }
+            const char *text = argv[++i];
+            char *end = NULL;
+            unsigned long long n = strtoull(text, &end, 10);
+            if (*end != '\0' || n == 0 || text[0] == '-' ||
+                (strcmp(arg, "--max-journal") == 0 && n > UINT32_MAX)) {
+                fprintf(stderr, "journey simulate: invalid %s \"%s\": give a whole number, 1 or "
+                                "more\n", arg, text);
+                return 2;
+            }
+            if (strcmp(arg, "--instruction-budget") == 0)
+                sim->instruction_budget = n;
+            else if (strcmp(arg, "--memory-cap") == 0)
+                sim->memory_cap = (size_t)n;
+            else
+                sim->max_journal = (uint32_t)n;
         } else if (strcmp(arg, "--sync") == 0 || strcmp(arg, "--commit-every") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "journey simulate: %s needs a value\n\n%s", arg, simulate_usage);
@@ -715,6 +743,9 @@ int jy_cli_simulate(int argc, char **argv)
     sim.store_spec = "memory";
     sim.sync = JY_SQLITE_SYNC_FULL;
     sim.commit_every = 500;
+    sim.instruction_budget = JY_DEFAULT_INSTRUCTION_BUDGET;
+    sim.memory_cap = JY_DEFAULT_MEMORY_CAP;
+    sim.max_journal = JY_DEFAULT_MAX_JOURNAL;
 
     const char **scripts = NULL;
     size_t script_count = 0;
@@ -750,7 +781,7 @@ int jy_cli_simulate(int argc, char **argv)
         return 1;
     }
 
-    lua_State *L = luaL_newstate();
+    lua_State *L = jy_lua_new_state(sim.memory_cap);
     if (L == NULL) {
         fprintf(stderr, "journey simulate: out of memory creating the Lua state\n");
         free(text);
@@ -784,6 +815,8 @@ int jy_cli_simulate(int argc, char **argv)
     jy_host_set_log(lh->host, on_log, &sim);
     /* The summary counts runs per journey, so ended runs need not stay. */
     lh->host->keep_ended_runs = 0;
+    lh->instruction_budget = sim.instruction_budget;
+    lh->host->max_journal = sim.max_journal;
 
     for (size_t i = 0; i < script_count; i++) {
         jy_error err;
@@ -945,7 +978,7 @@ done:
         jy_event_free(events[i].event);
     free(events);
     jy_lua_host_free(lh);
-    lua_close(L);
+    jy_lua_close_state(L);
     free(text);
     free(scripts);
     for (size_t i = 0; i < sim.emitted_name_count; i++)

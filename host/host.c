@@ -23,6 +23,7 @@ jy_host *jy_host_new(jy_clock *clock, jy_store *store,
     host->runtime = *runtime;
     host->next_run_id = 1;
     host->keep_ended_runs = 1;
+    host->max_journal = JY_DEFAULT_MAX_JOURNAL;
     jy_map_init(&host->runs);
     jy_map_init(&host->live_keys);
     jy_map_init(&host->waits);

@@ -112,7 +112,11 @@ typedef struct jy_host {
     uint64_t next_run_id;
     jy_host_stats stats;
     int keep_ended_runs; /* 1: ended runs stay in `runs` for inspection */
+    uint32_t max_journal; /* steps a run may journal; the next one fails it */
 } jy_host;
+
+/* The default of max_journal. */
+#define JY_DEFAULT_MAX_JOURNAL 100000
 
 /* Creates a host over clock and store (both borrowed: they must outlive
  * the host) and runtime (copied). Returns NULL when out of memory. */

@@ -925,8 +925,8 @@ static void conn_process_input(jy_http_conn *conn, const char *data, size_t len)
             break;
         }
 
-        /* Feeding at most one byte past the limit means the parser
-         * never sees more of an oversized header section than that. */
+        /* The parser is fed at most one byte past the limit, so an
+         * oversized header section is never parsed further. */
         int counting = !conn->headers_done;
         size_t slice = len - offset;
         size_t room = options->max_header_bytes - conn->header_bytes;
@@ -1070,8 +1070,8 @@ static int on_url(http_parser *parser, const char *at, size_t len)
 }
 
 
-/* Keeps the values of the headers the server uses and forgets the
- * rest. */
+/* Stores the values of the headers the server uses (Content-Type and
+ * Expect) and ignores the rest. */
 static void finish_header(jy_http_conn *conn)
 {
     if (jy_buf_failed(&conn->field) || jy_buf_failed(&conn->value)

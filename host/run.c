@@ -484,6 +484,14 @@ int jy_host_replay_next(jy_host *host, jy_run *run, jy_step_kind kind,
 int jy_host_journal(jy_host *host, jy_run *run, jy_step_kind kind,
                     const char *name, const char *result_json, jy_error *err)
 {
+    /* A run that journals without end (a loop of j.now, say) would grow
+     * its replay and the store for ever. */
+    if (run->journal_len >= host->max_journal)
+        return jy_error_set(err, JY_ERANGE,
+                            "run reached the journal cap of %u steps; a run that needs more "
+                            "should end and let a new run continue",
+                            host->max_journal);
+
     /* Before the restart, the run suspended right after its last
      * journaled step, so a new step here means the script changed. */
     if (run->recovering) {

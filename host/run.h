@@ -107,6 +107,7 @@ struct jy_run {
 
     int runtime_ref;        /* the runtime's handle on the run's coroutine */
     unsigned runtime_flags; /* bits the runtime keeps per run */
+    uint64_t budget_used;   /* instructions since the run last resumed */
     char *result_json;
     char *error;
 

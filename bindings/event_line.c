@@ -175,7 +175,7 @@ static int parse_protected(lua_State *L)
 
 /* Rewrites lua-cjson's token names ("found T_OBJ_END at character 76")
  * as the characters a reader sees in the line. */
-static void plain_json_error(const char *message, char *out, size_t size)
+void jy_lua_plain_json_error(const char *message, char *out, size_t size)
 {
     static const char *const tokens[][2] = {
         {"T_OBJ_BEGIN", "'{'"}, {"T_OBJ_END", "'}'"}, {"T_ARR_BEGIN", "'['"},
@@ -226,7 +226,7 @@ jy_event *jy_lua_parse_event(jy_lua_host *lh, const char *line, size_t len,
         const char *prefix = "invalid JSON in stored data: ";
         if (message != NULL && strncmp(message, prefix, strlen(prefix)) == 0) {
             char plain[400];
-            plain_json_error(message + strlen(prefix), plain, sizeof plain);
+            jy_lua_plain_json_error(message + strlen(prefix), plain, sizeof plain);
             jy_error_set(err, JY_EINVAL, "invalid JSON: %s", plain);
         }
         else

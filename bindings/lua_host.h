@@ -93,6 +93,10 @@ lua_State *jy_lua_new_state(size_t memory_cap);
 /* Closes a state from jy_lua_new_state and frees its allocator. */
 void jy_lua_close_state(lua_State *L);
 
+/* Writes a lua-cjson error message into out with its token names
+ * ("T_OBJ_END") replaced by the characters they stand for. */
+void jy_lua_plain_json_error(const char *message, char *out, size_t size);
+
 /* Opens the journey module: pushes its table. [-0, +1, m] */
 int luaopen_journey(lua_State *L);
 

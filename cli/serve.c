@@ -108,6 +108,12 @@ static void on_host_log(void *ctx, jy_log_level level, uint64_t run_id, const ch
 }
 
 
+void jy_server_note(jy_server *server, const char *message)
+{
+    on_host_log(server, JY_LOG_WARN, 0, NULL, message);
+}
+
+
 static int compare_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);

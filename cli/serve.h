@@ -84,6 +84,9 @@ extern const double jy_commit_bucket_bounds[JY_COMMIT_BUCKETS];
 void jy_server_log(jy_server *server, const char *level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Logs a warning through the rate limit of the host's log. */
+void jy_server_note(jy_server *server, const char *message);
+
 /* The HTTP handler (serve_api.c). */
 void jy_server_handle(void *ctx, const jy_http_request *request, jy_http_response *response);
 

@@ -47,6 +47,30 @@ void jy_server_error(jy_http_response *response, int status, const char *reason,
 }
 
 
+/* Answers a request the API rejects, and logs one line for it (the
+ * server's log rate-limits them). */
+static void reject(jy_server *server, const jy_http_request *request,
+                   jy_http_response *response, int status, const char *reason,
+                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void reject(jy_server *server, const jy_http_request *request,
+                   jy_http_response *response, int status, const char *reason,
+                   const char *fmt, ...)
+{
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+
+    char line[1400];
+    snprintf(line, sizeof line, "rejected %s %s from %s: %d %s: %s", request->method,
+             request->path, request->peer != NULL ? request->peer : "?", status, reason, message);
+    jy_server_note(server, line);
+    jy_server_error(response, status, reason, "%s", message);
+}
+
+
 void jy_server_queue_ack(jy_server *server, jy_http_response *response, char *body)
 {
     jy_pending_ack *ack = malloc(sizeof *ack);
@@ -133,7 +157,7 @@ static void handle_post_events(jy_server *server, const jy_http_request *request
 {
     if (!is_json_content_type(request->content_type)) {
         server->rejected.unsupported_media_type++;
-        jy_server_error(response, 415, "unsupported_media_type",
+        reject(server, request, response, 415, "unsupported_media_type",
                         "Content-Type must be application/json, got %s",
                         request->content_type != NULL ? request->content_type : "none");
         return;
@@ -147,12 +171,14 @@ static void handle_post_events(jy_server *server, const jy_http_request *request
         server->rejected.malformed_json++;
         const char *message = lua_tostring(L, -1);
         const char *prefix = "invalid JSON in stored data: ";
-        if (message != NULL && strncmp(message, prefix, strlen(prefix)) == 0)
-            jy_server_error(response, 400, "malformed_json", "invalid JSON: %s",
-                            message + strlen(prefix));
-        else
-            jy_server_error(response, 400, "malformed_json", "%s",
-                            message != NULL ? message : "invalid body");
+        if (message != NULL && strncmp(message, prefix, strlen(prefix)) == 0) {
+            char plain[600];
+            jy_lua_plain_json_error(message + strlen(prefix), plain, sizeof plain);
+            reject(server, request, response, 400, "malformed_json", "invalid JSON: %s", plain);
+        } else {
+            reject(server, request, response, 400, "malformed_json", "%s",
+                   message != NULL ? message : "invalid body");
+        }
         lua_settop(L, top);
         return;
     }                                               /* stack: texts */
@@ -173,11 +199,11 @@ static void handle_post_events(jy_server *server, const jy_http_request *request
         if (event == NULL || event->ts > now + MAX_FUTURE_MS) {
             server->rejected.invalid_event++;
             if (event != NULL)
-                jy_server_error(response, 422, "invalid_event",
+                reject(server, request, response, 422, "invalid_event",
                                 "event %zu: \"ts\" is more than 24 hours in the future; check "
                                 "the sender's clock", i);
             else
-                jy_server_error(response, 422, "invalid_event", "event %zu: %s", i,
+                reject(server, request, response, 422, "invalid_event", "event %zu: %s", i,
                                 err.message);
             jy_event_free(event);
             free_parsed(&parsed);
@@ -471,7 +497,7 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
         long long id = strtoll(id_text + 1, &end, 10);
         if (id_text[1] == '\0' || *end != '\0' || id < 1) {
             server->rejected.not_found++;
-            jy_server_error(response, 404, "not_found", "no run with id \"%s\"", id_text + 1);
+            reject(server, request, response, 404, "not_found", "no run with id \"%s\"", id_text + 1);
             sqlite3_close(db);
             return;
         }
@@ -485,7 +511,7 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
             sqlite3_finalize(stmt);
             sqlite3_close(db);
             server->rejected.not_found++;
-            jy_server_error(response, 404, "not_found", "run %lld not found", id);
+            reject(server, request, response, 404, "not_found", "run %lld not found", id);
             return;
         }
         append_run(&body, stmt);
@@ -523,7 +549,7 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
         long long limit = DEFAULT_PAGE, before = 0;
         if (query_value(request->query, "status", value, sizeof value) &&
             (status = status_number(value)) < 0) {
-            jy_server_error(response, 400, "invalid_query",
+            reject(server, request, response, 400, "invalid_query",
                             "invalid status \"%s\": use running, waiting, sleeping, completed, "
                             "failed or cancelled", value);
             sqlite3_close(db);
@@ -533,7 +559,7 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
             char *end = NULL;
             limit = strtoll(value, &end, 10);
             if (*end != '\0' || limit < 1 || limit > MAX_PAGE) {
-                jy_server_error(response, 400, "invalid_query",
+                reject(server, request, response, 400, "invalid_query",
                                 "invalid limit \"%s\": give 1 to %d", value, MAX_PAGE);
                 sqlite3_close(db);
                 return;
@@ -582,7 +608,7 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
     } else {
         sqlite3_close(db);
         server->rejected.not_found++;
-        jy_server_error(response, 404, "not_found", "no resource at %s", request->path);
+        reject(server, request, response, 404, "not_found", "no resource at %s", request->path);
         return;
     }
     sqlite3_close(db);
@@ -634,13 +660,13 @@ void jy_server_handle(void *ctx, const jy_http_request *request, jy_http_respons
         }
     } else {
         server->rejected.not_found++;
-        jy_server_error(response, 404, "not_found",
+        reject(server, request, response, 404, "not_found",
                         "no resource at %s; the API has /events, /runs, /runs/{id}, /healthz "
                         "and /metrics", path);
         return;
     }
 
     server->rejected.method_not_allowed++;
-    jy_server_error(response, 405, "method_not_allowed", "%s is not allowed on %s",
+    reject(server, request, response, 405, "method_not_allowed", "%s is not allowed on %s",
                     request->method, path);
 }

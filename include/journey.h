@@ -1,0 +1,165 @@
+/*
+ * journey.h: embed the journey host in a C program.
+ *
+ * A host runs user journeys written in Lua on a libuv loop: it stores
+ * the events you give it, runs the journeys they trigger, and wakes runs
+ * when their events arrive or their deadlines pass. Everything it does
+ * in one loop turn is committed together at the end of the turn, and an
+ * ingest's callback fires once its event is durable.
+ *
+ * Ownership: strings passed in are copied unless a comment says
+ * otherwise; pointers handed out are borrowed until the call named in
+ * their comment, or are freed by the caller with journey_free.
+ *
+ * Errors: functions return JOURNEY_OK (0) or a negative journey_status.
+ * journey_error(host) returns the message of the last failed call on
+ * that host. No function aborts the process on bad input.
+ *
+ * Compiling: journey.h includes uv.h, which needs POSIX declarations;
+ * with -std=c11 define _POSIX_C_SOURCE=200809L (or use -std=gnu11).
+ *
+ * Threads: every function belongs to the thread that runs the host's
+ * loop, except journey_version and journey_ingest_threadsafe.
+ */
+#ifndef JOURNEY_H
+#define JOURNEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define JOURNEY_VERSION_MAJOR 0
+#define JOURNEY_VERSION_MINOR 1
+#define JOURNEY_VERSION_PATCH 0
+#define JOURNEY_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__)
+#define JOURNEY_API __attribute__((visibility("default")))
+#else
+#define JOURNEY_API
+#endif
+
+typedef enum journey_status {
+    JOURNEY_OK = 0,
+    JOURNEY_EINVAL = -1,    /* bad input: an event, a script, an option */
+    JOURNEY_ENOMEM = -2,    /* an allocation failed */
+    JOURNEY_ERANGE = -3,    /* a value outside what the host can represent */
+    JOURNEY_ENOTFOUND = -4, /* no such run or script */
+    JOURNEY_EEXIST = -5,    /* a duplicate event: same user and id */
+    JOURNEY_ESTATE = -6,    /* the call does not fit the host's state */
+    JOURNEY_EDIVERGED = -7, /* a replay asked for another step than its journal */
+    JOURNEY_EIO = -8,       /* the store or a file failed */
+} journey_status;
+
+typedef struct journey_host journey_host;
+
+/* Receives the host's diagnostics and the journeys' j.log and print.
+ * level: 0 debug, 1 info, 2 warn, 3 error. run_id is 0 and journey NULL
+ * outside a run. The strings are borrowed for the call.
+ * thread: the loop's. */
+typedef void (*journey_log_fn)(void *ctx, int level, uint64_t run_id, const char *journey,
+                               const char *message);
+
+typedef struct journey_config {
+    uv_loop_t *loop;             /* borrowed, must outlive the host; NULL:
+                                  * the host creates and owns a loop, for
+                                  * programs that drive it with
+                                  * journey_backend_fd and journey_run_once */
+    const char *store;           /* "memory" or "sqlite:PATH" (copied); default
+                                  * "memory" */
+    int sync_normal;             /* SQLite: 1 for synchronous NORMAL, 0 FULL */
+    uint64_t instruction_budget; /* per run between waits; 0: the default */
+    size_t memory_cap;           /* bytes for all Lua code; 0: the default */
+    uint32_t max_journal;        /* steps per run; 0: the default */
+    journey_log_fn log;          /* NULL: diagnostics are dropped */
+    void *log_ctx;
+} journey_config;
+
+/* Returns the library's version, "MAJOR.MINOR.PATCH"; a static string.
+ * thread: any. */
+JOURNEY_API const char *journey_version(void);
+
+/* Fills config with the defaults. thread: any. */
+JOURNEY_API void journey_config_init(journey_config *config);
+
+/* Creates a host. On failure returns a negative status, leaves *host
+ * NULL and writes the reason into error (error_size bytes, may be NULL).
+ * Free the host with journey_host_close. thread: the loop's. */
+JOURNEY_API int journey_host_new(const journey_config *config, journey_host **host,
+                                 char *error, size_t error_size);
+
+/* Loads the journeys of the Lua script at path (journey.define calls).
+ * Load every script before journey_start. thread: the loop's. */
+JOURNEY_API int journey_load(journey_host *host, const char *path);
+
+/* Starts the host: replays the store's live runs from their journals,
+ * fires deadlines that passed while it was down, and from then on
+ * commits at the end of every loop turn and keeps a timer for the next
+ * deadline. thread: the loop's. */
+JOURNEY_API int journey_start(journey_host *host);
+
+/* Called once an ingested event is durable (status JOURNEY_OK, seq its
+ * sequence number), was a duplicate (JOURNEY_EEXIST, seq 0), or could
+ * not be stored (another negative status). thread: the loop's. */
+typedef void (*journey_ingest_cb)(void *ctx, int status, uint64_t seq);
+
+/* Ingests one event, JSON text in the wire format {"id"?, "user",
+ * "name", "ts"?, "data"?} (json[0..len), copied). A missing ts means
+ * now. Dispatches it at once and returns JOURNEY_OK; done (may be NULL)
+ * fires after the loop turn's commit. Any other return (JOURNEY_EINVAL
+ * for a bad event, JOURNEY_ESTATE before journey_start) sets
+ * journey_error, and done never fires. thread: the loop's. */
+JOURNEY_API int journey_ingest(journey_host *host, const char *json, size_t len,
+                               journey_ingest_cb done, void *ctx);
+
+/* Like journey_ingest, from any thread: the event is copied and handed
+ * to the loop thread through a uv_async handle; done fires on the loop
+ * thread, also with JOURNEY_EINVAL for a bad event. Returns JOURNEY_OK
+ * or JOURNEY_ENOMEM. thread: any, until journey_host_close starts. */
+JOURNEY_API int journey_ingest_threadsafe(journey_host *host, const char *json, size_t len,
+                                          journey_ingest_cb done, void *ctx);
+
+/* Writes the run with that id as JSON (status, result or error, current
+ * wait) into *json, which the caller frees with journey_free. Returns
+ * JOURNEY_ENOTFOUND for an unknown or ended-and-released run.
+ * thread: the loop's. */
+JOURNEY_API int journey_run_json(journey_host *host, uint64_t run_id, char **json);
+
+/* Returns the number of live runs. thread: the loop's. */
+JOURNEY_API uint64_t journey_live_runs(const journey_host *host);
+
+/* Returns the message of the last failed call on host; borrowed until
+ * the next call on it. thread: the loop's. */
+JOURNEY_API const char *journey_error(const journey_host *host);
+
+/* Frees memory the library handed out. NULL is ignored. thread: any. */
+JOURNEY_API void journey_free(void *pointer);
+
+/* For programs with their own event loop (config.loop NULL): the file
+ * descriptor to poll for reading, and the milliseconds until the host
+ * needs to run (-1: no deadline). thread: the loop's. */
+JOURNEY_API int journey_backend_fd(journey_host *host);
+JOURNEY_API int journey_backend_timeout(journey_host *host);
+
+/* Runs the host's own loop once without blocking: I/O that is ready,
+ * timers that are due, and the commit. Returns the number of live
+ * handles, as uv_run does. thread: the loop's. */
+JOURNEY_API int journey_run_once(journey_host *host);
+
+/* Closes the host: stops its timers, commits, closes the store and
+ * frees everything once its handles closed, then calls closed(ctx) (may
+ * be NULL) on the loop thread. With a borrowed loop, keep running it
+ * until closed fires; with the host's own loop, the call completes
+ * before it returns. thread: the loop's. */
+JOURNEY_API void journey_host_close(journey_host *host, void (*closed)(void *ctx), void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

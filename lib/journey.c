@@ -1,0 +1,506 @@
+/*
+ * libjourney: the public API of journey.h over the host core and its
+ * Lua runtime.
+ *
+ * The host keeps one loop timer for its earliest deadline and a check
+ * handle that runs after every loop turn: it commits what the turn did
+ * and then calls the callbacks of the events that commit made durable.
+ */
+#include "journey.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "lua_host.h"
+#include "store_sqlite.h"
+
+typedef struct ingest_done {
+    struct ingest_done *next;
+    journey_ingest_cb done;
+    void *ctx;
+    int status;
+    uint64_t seq;
+} ingest_done;
+
+typedef struct queued_event {
+    struct queued_event *next;
+    journey_ingest_cb done;
+    void *ctx;
+    size_t len;
+    char json[];
+} queued_event;
+
+struct journey_host {
+    uv_loop_t *loop;
+    uv_loop_t own_loop;
+    int owns_loop;
+
+    lua_State *L;
+    jy_lua_host *lh;
+
+    uv_check_t commit_check;
+    uv_timer_t deadline_timer;
+    uv_async_t async;
+    int open_handles;
+    int started;
+    int closing;
+    void (*closed)(void *ctx);
+    void *closed_ctx;
+
+    ingest_done *done_head; /* waiting for the next commit */
+    ingest_done *done_tail;
+
+    pthread_mutex_t queue_lock; /* guards queue_* for other threads */
+    queued_event *queue_head;
+    queued_event *queue_tail;
+
+    journey_log_fn log;
+    void *log_ctx;
+    char error[1024];
+};
+
+
+const char *journey_version(void)
+{
+    return JOURNEY_VERSION_STRING;
+}
+
+
+void journey_config_init(journey_config *config)
+{
+    memset(config, 0, sizeof *config);
+    config->store = "memory";
+}
+
+
+void journey_free(void *pointer)
+{
+    free(pointer);
+}
+
+
+const char *journey_error(const journey_host *host)
+{
+    return host != NULL ? host->error : "no host";
+}
+
+
+static int fail(journey_host *host, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(journey_host *host, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(host->error, sizeof host->error, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+
+static void forward_log(void *ctx, jy_log_level level, uint64_t run_id, const char *journey,
+                        const char *message)
+{
+    journey_host *host = ctx;
+    if (host->log != NULL)
+        host->log(host->log_ctx, (int)level, run_id, journey, message);
+}
+
+
+/* Calls, in order, the callbacks of the events the last commit covered,
+ * or tells them the commit failed. */
+static void finish_ingests(journey_host *host, int status)
+{
+    while (host->done_head != NULL) {
+        ingest_done *d = host->done_head;
+        host->done_head = d->next;
+        if (host->done_head == NULL)
+            host->done_tail = NULL;
+        if (d->done != NULL)
+            d->done(d->ctx, status == JOURNEY_OK ? d->status : status,
+                    status == JOURNEY_OK ? d->seq : 0);
+        free(d);
+    }
+}
+
+
+static int commit(journey_host *host)
+{
+    jy_error err;
+    jy_error_clear(&err);
+    int rc = host->lh->store->ops->commit(host->lh->store, &err);
+    if (rc != 0) {
+        fail(host, JOURNEY_EIO, "%s", err.message);
+        forward_log(host, JY_LOG_ERROR, 0, NULL, err.message);
+    }
+    finish_ingests(host, rc == 0 ? JOURNEY_OK : JOURNEY_EIO);
+    return rc;
+}
+
+
+static void on_deadline(uv_timer_t *timer)
+{
+    journey_host *host = timer->data;
+    jy_host_advance_to(host->lh->host, jy_host_now(host->lh->host));
+}
+
+
+static void arm_timer(journey_host *host)
+{
+    jy_time next = jy_host_next_deadline(host->lh->host);
+    if (next == JY_TIME_MAX) {
+        uv_timer_stop(&host->deadline_timer);
+        return;
+    }
+    jy_time now = jy_host_now(host->lh->host);
+    uv_timer_start(&host->deadline_timer, on_deadline, next > now ? (uint64_t)(next - now) : 0,
+                   0);
+}
+
+
+static void on_check(uv_check_t *check)
+{
+    journey_host *host = check->data;
+    if (host->lh == NULL)
+        return;
+    commit(host);
+    arm_timer(host);
+}
+
+
+static void drain_queue(uv_async_t *async);
+
+
+int journey_host_new(const journey_config *config, journey_host **out, char *error,
+                     size_t error_size)
+{
+    journey_config defaults;
+    *out = NULL;
+    if (config == NULL) {
+        journey_config_init(&defaults);
+        config = &defaults;
+    }
+
+    journey_host *host = calloc(1, sizeof *host);
+    if (host == NULL) {
+        if (error != NULL && error_size > 0)
+            snprintf(error, error_size, "out of memory creating the host");
+        return JOURNEY_ENOMEM;
+    }
+    host->log = config->log;
+    host->log_ctx = config->log_ctx;
+    pthread_mutex_init(&host->queue_lock, NULL);
+
+    const char *store_spec = config->store != NULL ? config->store : "memory";
+    jy_error err;
+    jy_error_clear(&err);
+    jy_store *store = NULL;
+    if (strcmp(store_spec, "memory") == 0)
+        store = jy_store_memory_new();
+    else if (strncmp(store_spec, "sqlite:", 7) == 0 && store_spec[7] != '\0')
+        store = jy_store_sqlite_open(store_spec + 7,
+                                     config->sync_normal ? JY_SQLITE_SYNC_NORMAL
+                                                         : JY_SQLITE_SYNC_FULL, &err);
+    else
+        jy_error_set(&err, JY_EINVAL, "invalid store \"%s\": use memory or sqlite:PATH",
+                     store_spec);
+    if (store == NULL) {
+        if (error != NULL && error_size > 0)
+            snprintf(error, error_size, "%s", err.message[0] ? err.message : "out of memory");
+        pthread_mutex_destroy(&host->queue_lock);
+        free(host);
+        return err.code != 0 ? err.code : JOURNEY_ENOMEM;
+    }
+
+    host->L = jy_lua_new_state(config->memory_cap != 0 ? config->memory_cap
+                                                       : JY_DEFAULT_MEMORY_CAP);
+    if (host->L != NULL) {
+        luaL_openlibs(host->L);
+        luaL_requiref(host->L, "journey", luaopen_journey, 0);
+        lua_pop(host->L, 1);
+        host->lh = jy_lua_host_new(host->L, 0, 0, store);
+    }
+    if (host->lh == NULL) {
+        store->ops->destroy(store);
+        if (host->L != NULL)
+            jy_lua_close_state(host->L);
+        if (error != NULL && error_size > 0)
+            snprintf(error, error_size, "out of memory creating the host");
+        pthread_mutex_destroy(&host->queue_lock);
+        free(host);
+        return JOURNEY_ENOMEM;
+    }
+    if (config->instruction_budget != 0)
+        host->lh->instruction_budget = config->instruction_budget;
+    if (config->max_journal != 0)
+        host->lh->host->max_journal = config->max_journal;
+    host->lh->host->keep_ended_runs = 0;
+    jy_host_set_log(host->lh->host, forward_log, host);
+
+    if (config->loop != NULL) {
+        host->loop = config->loop;
+    } else {
+        uv_loop_init(&host->own_loop);
+        host->loop = &host->own_loop;
+        host->owns_loop = 1;
+    }
+    uv_check_init(host->loop, &host->commit_check);
+    uv_timer_init(host->loop, &host->deadline_timer);
+    uv_async_init(host->loop, &host->async, drain_queue);
+    host->commit_check.data = host;
+    host->deadline_timer.data = host;
+    host->async.data = host;
+    host->open_handles = 3;
+    /* Until journey_start, nothing keeps the caller's loop alive. */
+    uv_unref((uv_handle_t *)&host->async);
+
+    *out = host;
+    return JOURNEY_OK;
+}
+
+
+int journey_load(journey_host *host, const char *path)
+{
+    jy_error err;
+    jy_error_clear(&err);
+    if (host->closing)
+        return fail(host, JOURNEY_ESTATE, "the host is closing");
+    if (jy_lua_host_load(host->lh, path, &err) != 0)
+        return fail(host, JOURNEY_EINVAL, "%s", err.message);
+    return JOURNEY_OK;
+}
+
+
+int journey_start(journey_host *host)
+{
+    if (host->started || host->closing)
+        return fail(host, JOURNEY_ESTATE, "the host is %s", host->closing ? "closing"
+                                                                          : "already started");
+    jy_host_recovery report;
+    jy_error err;
+    jy_error_clear(&err);
+    if (jy_host_recover(host->lh->host, &report, &err) != 0)
+        return fail(host, err.code, "%s", err.message);
+    jy_host_advance_to(host->lh->host, jy_host_now(host->lh->host));
+
+    host->started = 1;
+    uv_ref((uv_handle_t *)&host->async);
+    uv_check_start(&host->commit_check, on_check);
+    if (commit(host) != 0)
+        return JOURNEY_EIO;
+    arm_timer(host);
+    return JOURNEY_OK;
+}
+
+
+int journey_ingest(journey_host *host, const char *json, size_t len, journey_ingest_cb done,
+                   void *ctx)
+{
+    if (!host->started || host->closing)
+        return fail(host, JOURNEY_ESTATE, "the host is %s; call journey_start first",
+                    host->closing ? "closing" : "not started");
+
+    jy_error err;
+    jy_error_clear(&err);
+    jy_event *event = jy_lua_parse_event(host->lh, json, len, 0, jy_host_now(host->lh->host),
+                                         &err);
+    if (event == NULL)
+        return fail(host, JOURNEY_EINVAL, "invalid event: %s", err.message);
+
+    ingest_done *d = calloc(1, sizeof *d);
+    if (d == NULL) {
+        jy_event_free(event);
+        return fail(host, JOURNEY_ENOMEM, "out of memory ingesting an event");
+    }
+    int rc = jy_host_ingest(host->lh->host, event, &err);
+    if (rc != 0 && rc != JY_EEXIST) {
+        free(d);
+        return fail(host, rc, "%s", err.message);
+    }
+    d->done = done;
+    d->ctx = ctx;
+    d->status = rc == 0 ? JOURNEY_OK : JOURNEY_EEXIST;
+    d->seq = rc == 0 ? event->seq : 0;
+
+    /* The answer waits for the commit at the end of this loop turn. */
+    if (host->done_tail != NULL)
+        host->done_tail->next = d;
+    else
+        host->done_head = d;
+    host->done_tail = d;
+    return JOURNEY_OK;
+}
+
+
+int journey_ingest_threadsafe(journey_host *host, const char *json, size_t len,
+                              journey_ingest_cb done, void *ctx)
+{
+    queued_event *q = malloc(sizeof *q + len + 1);
+    if (q == NULL)
+        return JOURNEY_ENOMEM;
+    q->next = NULL;
+    q->done = done;
+    q->ctx = ctx;
+    q->len = len;
+    memcpy(q->json, json, len);
+    q->json[len] = '\0';
+
+    pthread_mutex_lock(&host->queue_lock);
+    if (host->queue_tail != NULL)
+        host->queue_tail->next = q;
+    else
+        host->queue_head = q;
+    host->queue_tail = q;
+    pthread_mutex_unlock(&host->queue_lock);
+
+    uv_async_send(&host->async);
+    return JOURNEY_OK;
+}
+
+
+/* Ingests what other threads queued, on the loop thread. */
+static void drain_queue(uv_async_t *async)
+{
+    journey_host *host = async->data;
+
+    pthread_mutex_lock(&host->queue_lock);
+    queued_event *q = host->queue_head;
+    host->queue_head = host->queue_tail = NULL;
+    pthread_mutex_unlock(&host->queue_lock);
+
+    while (q != NULL) {
+        queued_event *next = q->next;
+        int rc = journey_ingest(host, q->json, q->len, q->done, q->ctx);
+        /* A refused event never reaches the commit; its caller hears now. */
+        if (rc != JOURNEY_OK && q->done != NULL)
+            q->done(q->ctx, rc, 0);
+        free(q);
+        q = next;
+    }
+}
+
+
+int journey_run_json(journey_host *host, uint64_t run_id, char **json)
+{
+    *json = NULL;
+    jy_run *run = jy_host_run(host->lh->host, run_id);
+    if (run == NULL)
+        return fail(host, JOURNEY_ENOTFOUND, "run %llu is not live in this host",
+                    (unsigned long long)run_id);
+
+    jy_buf buf;
+    jy_buf_init(&buf);
+    jy_buf_printf(&buf, "{\"id\":%llu,\"journey\":", (unsigned long long)run->id);
+    jy_buf_append_json_string(&buf, run->journey->name);
+    jy_buf_append_str(&buf, ",\"user\":");
+    jy_buf_append_json_string(&buf, run->user);
+    jy_buf_append_str(&buf, ",\"status\":");
+    jy_buf_append_json_string(&buf, jy_run_status_name(run->status));
+    jy_buf_printf(&buf, ",\"steps\":%u", run->journal_len);
+    if (jy_timer_is_queued(&run->timer))
+        jy_buf_printf(&buf, ",\"deadline_ms\":%lld", (long long)run->timer.deadline);
+    if (run->wait_name_count > 0) {
+        jy_buf_append_str(&buf, ",\"waiting_for\":[");
+        for (size_t i = 0; i < run->wait_name_count; i++) {
+            if (i > 0)
+                jy_buf_append_str(&buf, ",");
+            jy_buf_append_json_string(&buf, run->wait_names[i]);
+        }
+        jy_buf_append_str(&buf, "]");
+    }
+    jy_buf_append_str(&buf, "}");
+    *json = jy_buf_take(&buf);
+    return *json != NULL ? JOURNEY_OK : fail(host, JOURNEY_ENOMEM, "out of memory");
+}
+
+
+uint64_t journey_live_runs(const journey_host *host)
+{
+    return host->lh->host->stats.runs_live;
+}
+
+
+int journey_backend_fd(journey_host *host)
+{
+    return uv_backend_fd(host->loop);
+}
+
+
+int journey_backend_timeout(journey_host *host)
+{
+    return uv_backend_timeout(host->loop);
+}
+
+
+int journey_run_once(journey_host *host)
+{
+    return uv_run(host->loop, UV_RUN_NOWAIT);
+}
+
+
+static void free_host(journey_host *host)
+{
+    void (*closed)(void *) = host->closed;
+    void *closed_ctx = host->closed_ctx;
+
+    pthread_mutex_lock(&host->queue_lock);
+    queued_event *q = host->queue_head;
+    host->queue_head = host->queue_tail = NULL;
+    pthread_mutex_unlock(&host->queue_lock);
+    while (q != NULL) {
+        queued_event *next = q->next;
+        if (q->done != NULL)
+            q->done(q->ctx, JOURNEY_ESTATE, 0);
+        free(q);
+        q = next;
+    }
+    pthread_mutex_destroy(&host->queue_lock);
+    free(host);
+    if (closed != NULL)
+        closed(closed_ctx);
+}
+
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+    journey_host *host = handle->data;
+    if (--host->open_handles > 0)
+        return;
+    if (!host->owns_loop)
+        free_host(host);
+}
+
+
+void journey_host_close(journey_host *host, void (*closed)(void *ctx), void *ctx)
+{
+    if (host == NULL || host->closing)
+        return;
+    host->closing = 1;
+    host->closed = closed;
+    host->closed_ctx = ctx;
+
+    /* The last turn's events become durable before the store closes. */
+    if (host->started)
+        commit(host);
+    finish_ingests(host, JOURNEY_ESTATE);
+    jy_lua_host_free(host->lh);
+    host->lh = NULL;
+    jy_lua_close_state(host->L);
+    host->L = NULL;
+
+    uv_close((uv_handle_t *)&host->commit_check, on_handle_closed);
+    uv_close((uv_handle_t *)&host->deadline_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&host->async, on_handle_closed);
+
+    if (host->owns_loop) {
+        uv_run(&host->own_loop, UV_RUN_DEFAULT);
+        uv_loop_close(&host->own_loop);
+        free_host(host);
+    }
+}

@@ -180,6 +180,7 @@ static const luaL_Reg api_functions[] = {
     {"sleep_until", ljy_sleep_until},
     {"emit", ljy_emit},
     {"step", ljy_step},
+    {"call", ljy_call},
     {"now", ljy_now},
     {"log", ljy_log},
     {NULL, NULL},

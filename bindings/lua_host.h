@@ -37,6 +37,19 @@
 #define JY_DEFAULT_INSTRUCTION_BUDGET 100000000ULL
 #define JY_DEFAULT_MEMORY_CAP ((size_t)1 << 30)
 
+/* An action handler: called by j.call with the run and a token that
+ * identifies this call; it answers with jy_lua_complete_call, now or
+ * later. args_json is borrowed for the call. */
+typedef void (*jy_lua_action_fn)(void *ctx, jy_host *host, uint64_t run_id, uint64_t token,
+                                 const char *name, const char *args_json);
+
+typedef struct jy_lua_action {
+    struct jy_lua_action *next;
+    jy_lua_action_fn fn;
+    void *ctx;
+    char name[];
+} jy_lua_action;
+
 typedef struct jy_lua_host {
     lua_State *L;          /* a thread of the state owned by this host,
                             * used for work outside runs */
@@ -51,7 +64,22 @@ typedef struct jy_lua_host {
     int refs;              /* registry refs held; zero after close */
     jy_time start_time;
     uint64_t instruction_budget; /* per run, between two suspensions */
+    jy_lua_action *actions;      /* owned list */
 } jy_lua_host;
+
+/* Registers an action for j.call. Returns 0, JY_EEXIST or JY_ENOMEM. */
+int jy_lua_register_action(jy_lua_host *lh, const char *name, jy_lua_action_fn fn, void *ctx);
+
+/* Returns the action of that name, or NULL. */
+jy_lua_action *jy_lua_find_action(jy_lua_host *lh, const char *name);
+
+/* Answers the j.call that (run_id, token) names: value_json is the
+ * call's value (NULL for null), error (may be NULL) a failure message.
+ * The run resumes at the next advance of the host. Returns 0,
+ * JY_ENOTFOUND when the run is gone, JY_ESTATE when the call timed out
+ * or was answered already, JY_EINVAL when value_json is not JSON. */
+int jy_lua_complete_call(jy_lua_host *lh, uint64_t run_id, uint64_t token,
+                         const char *value_json, const char *error);
 
 /* Creates a host on the state of L with a virtual clock at start (or a
  * real clock when is_virtual is 0) over store, which it owns from then
@@ -170,6 +198,7 @@ int ljy_sleep(lua_State *L);
 int ljy_sleep_until(lua_State *L);
 int ljy_emit(lua_State *L);
 int ljy_step(lua_State *L);
+int ljy_call(lua_State *L);
 
 /* The resume driver: the only caller of lua_resume. Resumes the run's
  * coroutine co with nargs values on its stack and fills outcome. */

@@ -19,6 +19,7 @@ void jy_lua_push_define(lua_State *L);
 typedef struct host_box {
     jy_lua_host *lh;   /* NULL once closed */
     int traces_ref;    /* Lua array of trace tables */
+    int actions_ref;   /* name -> Lua function, for h:action */
     int start_pending; /* no start given: the first event's ts sets it */
 } host_box;
 
@@ -43,6 +44,14 @@ static host_box *check_box(lua_State *L)
     host_box *box = check_open_box(L);
     box->start_pending = 0;
     return box;
+}
+
+
+/* Decodes a call's JSON arguments. [-0, +1, e] */
+static int decode_args(lua_State *L)
+{
+    jy_lua_json_decode(L, lua_touserdata(L, 1));
+    return 1;
 }
 
 
@@ -162,6 +171,7 @@ static int ljy_host_new(lua_State *L)
     host_box *box = lua_newuserdatauv(L, sizeof *box, 0);   /* stack: box */
     box->lh = NULL;
     box->traces_ref = LUA_NOREF;
+    box->actions_ref = LUA_NOREF;
     box->start_pending = start_pending && is_virtual;
     luaL_setmetatable(L, HOST_METATABLE);
 
@@ -569,6 +579,8 @@ static void close_box(lua_State *L, host_box *box)
     box->lh = NULL;
     luaL_unref(L, LUA_REGISTRYINDEX, box->traces_ref);
     box->traces_ref = LUA_NOREF;
+    luaL_unref(L, LUA_REGISTRYINDEX, box->actions_ref);
+    box->actions_ref = LUA_NOREF;
 }
 
 
@@ -587,6 +599,63 @@ static int ljy_host_gc(lua_State *L)
 {
     host_box *box = luaL_checkudata(L, 1, HOST_METATABLE);
     close_box(L, box);
+    return 0;
+}
+
+
+/* Runs the Lua handler of an action registered with h:action and
+ * answers the call with what it returned or raised. */
+static void run_lua_action(void *ctx, jy_host *host, uint64_t run_id, uint64_t token,
+                           const char *name, const char *args_json)
+{
+    (void)host;
+    host_box *box = ctx;
+    lua_State *L = box->lh->L;
+    int top = lua_gettop(L);
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, box->actions_ref);     /* stack: actions */
+    lua_getfield(L, -1, name);                               /* stack: actions, fn */
+    lua_pushcfunction(L, decode_args);
+    lua_pushlightuserdata(L, (void *)args_json);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK)                     /* stack: actions, fn, args */
+        lua_pushnil(L);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {                   /* stack: actions, result */
+        jy_lua_complete_call(box->lh, run_id, token, NULL, lua_tostring(L, -1));
+        lua_settop(L, top);
+        return;
+    }
+    char *json = jy_lua_json_encode(L, -1);
+    if (json == NULL)
+        jy_lua_complete_call(box->lh, run_id, token, NULL, "the action returned a value JSON "
+                                                           "cannot hold");
+    else
+        jy_lua_complete_call(box->lh, run_id, token, json, NULL);
+    free(json);
+    lua_settop(L, top);
+}
+
+
+/* h:action(name, fn): registers fn(args) as the handler of j.call(name,
+ * args); its return value is the call's value, an error fails the
+ * call. */
+static int ljy_host_action(lua_State *L)
+{
+    host_box *box = check_open_box(L);
+    const char *name = luaL_checkstring(L, 2);
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+
+    if (box->actions_ref == LUA_NOREF) {
+        lua_newtable(L);
+        box->actions_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    int rc = jy_lua_register_action(box->lh, name, run_lua_action, box);
+    if (rc == JY_EEXIST)
+        return luaL_error(L, "host:action: an action named \"%s\" is registered already", name);
+    if (rc != 0)
+        return luaL_error(L, "host:action: out of memory");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, box->actions_ref);
+    lua_pushvalue(L, 3);
+    lua_setfield(L, -2, name);
     return 0;
 }
 
@@ -693,6 +762,7 @@ static const luaL_Reg host_methods[] = {
     {"emitted", ljy_host_emitted},
     {"trace", ljy_host_trace},
     {"stats", ljy_host_stats},
+    {"action", ljy_host_action},
     {"commit", ljy_host_commit},
     {"recover", ljy_host_recover},
     {"close", ljy_host_close},

@@ -624,6 +624,11 @@ void jy_lua_host_free(jy_lua_host *lh)
 
     lua_State *L = lh->L;
     jy_host_free(lh->host);
+    while (lh->actions != NULL) {
+        jy_lua_action *next = lh->actions->next;
+        free(lh->actions);
+        lh->actions = next;
+    }
     if (lh->owns_store)
         lh->store->ops->destroy(lh->store);
     if (lh->log_ref != LUA_NOREF)

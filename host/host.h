@@ -218,6 +218,11 @@ int jy_host_emit(jy_host *host, jy_run *run, jy_event *event, jy_error *err);
  * wait_for result). */
 int jy_host_run_received(const jy_run *run, uint64_t seq);
 
+/* Ends the sleep of a suspended run early: its deadline moves to now,
+ * so the next jy_host_advance_to resumes it. Used for actions that
+ * completed. Returns JY_ESTATE when the run is not sleeping. */
+int jy_host_wake_soon(jy_host *host, jy_run *run);
+
 /* Records that run received event seq through wait_for. */
 int jy_host_mark_received(jy_run *run, uint64_t seq);
 

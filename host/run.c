@@ -405,6 +405,7 @@ void jy__run_free(jy_run *run)
     free(run->error);
     free(run->divergence);
     free(run->restore_wait_names);
+    free(run->call_outcome);
     free(run);
 }
 

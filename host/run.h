@@ -108,6 +108,8 @@ struct jy_run {
     int runtime_ref;        /* the runtime's handle on the run's coroutine */
     unsigned runtime_flags; /* bits the runtime keeps per run */
     uint64_t budget_used;   /* instructions since the run last resumed */
+    uint64_t call_token;    /* counts j.call steps; a late answer to an old one is dropped */
+    char *call_outcome;     /* the answer of the pending j.call, JSON */
     char *result_json;
     char *error;
 

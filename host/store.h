@@ -36,6 +36,7 @@ typedef enum jy_step_kind {
     JY_STEP_NOW = 7,
     JY_STEP_RANDOM = 8,
     JY_STEP_OS_TIME = 9,
+    JY_STEP_CALL = 10,
 } jy_step_kind;
 
 /* Returns the Lua-facing name of a step kind ("wait_for", "sleep", ...). */

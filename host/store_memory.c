@@ -674,6 +674,7 @@ const char *jy_step_kind_name(jy_step_kind kind)
     case JY_STEP_NOW: return "now";
     case JY_STEP_RANDOM: return "math.random";
     case JY_STEP_OS_TIME: return "os.time";
+    case JY_STEP_CALL: return "call";
     }
     return "unknown";
 }

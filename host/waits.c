@@ -292,3 +292,13 @@ int jy__wait_fire_next(jy_host *host, jy_time t)
     jy__run_resume(host, run, NULL);
     return 1;
 }
+
+
+int jy_host_wake_soon(jy_host *host, jy_run *run)
+{
+    if (run->status != JY_RUN_SLEEPING)
+        return JY_ESTATE;
+    /* Moving the deadline to now, rather than resuming here, keeps the
+     * resume out of the caller's stack, which may be the run itself. */
+    return jy_timer_heap_push(&host->deadlines, &run->timer, jy_clock_now(host->clock));
+}

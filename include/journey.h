@@ -124,6 +124,38 @@ JOURNEY_API int journey_ingest(journey_host *host, const char *json, size_t len,
 JOURNEY_API int journey_ingest_threadsafe(journey_host *host, const char *json, size_t len,
                                           journey_ingest_cb done, void *ctx);
 
+/* One pending j.call of a run, handed to an action handler. */
+typedef struct journey_call journey_call;
+
+/* An action handler: j.call(name, args) in a journey calls it with the
+ * arguments as JSON text (borrowed for the call; "null" without
+ * arguments). It answers with journey_call_done, at once or later from
+ * another callback of the loop; the run waits meanwhile (up to the
+ * call's timeout, one hour unless j.call says otherwise).
+ * thread: the loop's. */
+typedef void (*journey_action_fn)(void *ctx, journey_call *call, const char *args_json);
+
+/* Registers handler fn under name, for j.call(name, ...). ctx is passed
+ * back to fn. Returns JOURNEY_EEXIST for a name taken already.
+ * thread: the loop's. */
+JOURNEY_API int journey_register_action(journey_host *host, const char *name,
+                                        journey_action_fn fn, void *ctx);
+
+/* Returns the id of the run that made the call, for idempotency keys. */
+JOURNEY_API uint64_t journey_call_run_id(const journey_call *call);
+
+/* Returns the action's name; borrowed until journey_call_done. */
+JOURNEY_API const char *journey_call_name(const journey_call *call);
+
+/* Answers a call and frees it: value_json is the value j.call returns
+ * (JSON text, copied; NULL for nil), or error (NULL on success) makes
+ * j.call raise that message in the run. The result is journaled, so a
+ * replay of the run never calls the handler again. Returns JOURNEY_OK;
+ * JOURNEY_ESTATE when the call timed out or the run is gone (the answer
+ * is dropped); JOURNEY_EINVAL when value_json is not JSON (the call
+ * stays open). thread: the loop's. */
+JOURNEY_API int journey_call_done(journey_call *call, const char *value_json, const char *error);
+
 /* Writes the run with that id as JSON (status, result or error, current
  * wait) into *json, which the caller frees with journey_free. Returns
  * JOURNEY_ENOTFOUND for an unknown or ended-and-released run.

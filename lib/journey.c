@@ -20,6 +20,20 @@
 #include "lua_host.h"
 #include "store_sqlite.h"
 
+typedef struct action_entry {
+    struct action_entry *next;
+    journey_host *host;
+    journey_action_fn fn;
+    void *ctx;
+} action_entry;
+
+struct journey_call {
+    journey_host *host;
+    uint64_t run_id;
+    uint64_t token;
+    char name[];
+};
+
 typedef struct ingest_done {
     struct ingest_done *next;
     journey_ingest_cb done;
@@ -59,6 +73,8 @@ struct journey_host {
     pthread_mutex_t queue_lock; /* guards queue_* for other threads */
     queued_event *queue_head;
     queued_event *queue_tail;
+
+    action_entry *actions; /* owned */
 
     journey_log_fn log;
     void *log_ctx;
@@ -386,6 +402,79 @@ static void drain_queue(uv_async_t *async)
 }
 
 
+static void call_action(void *ctx, jy_host *core, uint64_t run_id, uint64_t token,
+                        const char *name, const char *args_json)
+{
+    (void)core;
+    action_entry *entry = ctx;
+    journey_call *call = malloc(sizeof *call + strlen(name) + 1);
+    if (call == NULL) {
+        jy_lua_complete_call(entry->host->lh, run_id, token, NULL,
+                             "out of memory calling the action");
+        return;
+    }
+    call->host = entry->host;
+    call->run_id = run_id;
+    call->token = token;
+    strcpy(call->name, name);
+    entry->fn(entry->ctx, call, args_json);
+}
+
+
+int journey_register_action(journey_host *host, const char *name, journey_action_fn fn,
+                            void *ctx)
+{
+    if (name == NULL || name[0] == '\0' || fn == NULL)
+        return fail(host, JOURNEY_EINVAL, "an action needs a name and a handler");
+    action_entry *entry = calloc(1, sizeof *entry);
+    if (entry == NULL)
+        return fail(host, JOURNEY_ENOMEM, "out of memory registering action %s", name);
+    entry->host = host;
+    entry->fn = fn;
+    entry->ctx = ctx;
+
+    int rc = jy_lua_register_action(host->lh, name, call_action, entry);
+    if (rc != 0) {
+        free(entry);
+        return fail(host, rc, rc == JY_EEXIST ? "an action named %s is registered already"
+                                              : "out of memory registering action %s", name);
+    }
+    entry->next = host->actions;
+    host->actions = entry;
+    return JOURNEY_OK;
+}
+
+
+uint64_t journey_call_run_id(const journey_call *call)
+{
+    return call->run_id;
+}
+
+
+const char *journey_call_name(const journey_call *call)
+{
+    return call->name;
+}
+
+
+int journey_call_done(journey_call *call, const char *value_json, const char *error)
+{
+    journey_host *host = call->host;
+    if (host->closing || host->lh == NULL) {
+        free(call);
+        return JOURNEY_ESTATE;
+    }
+    int rc = jy_lua_complete_call(host->lh, call->run_id, call->token, value_json, error);
+    if (rc == JY_EINVAL)
+        return fail(host, JOURNEY_EINVAL, "the value of action %s is not JSON", call->name);
+    free(call);
+    if (rc != 0)
+        return fail(host, JOURNEY_ESTATE, "the call ended before its answer (timed out, or "
+                                          "the run is gone)");
+    return JOURNEY_OK;
+}
+
+
 int journey_run_json(journey_host *host, uint64_t run_id, char **json)
 {
     *json = NULL;
@@ -446,6 +535,11 @@ int journey_run_once(journey_host *host)
 
 static void free_host(journey_host *host)
 {
+    while (host->actions != NULL) {
+        action_entry *next = host->actions->next;
+        free(host->actions);
+        host->actions = next;
+    }
     void (*closed)(void *) = host->closed;
     void *closed_ctx = host->closed_ctx;
 

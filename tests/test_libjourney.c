@@ -1,0 +1,201 @@
+/*
+ * libjourney through its public header only: a host on the caller's
+ * libuv loop, a C action handler that answers later, ingest callbacks
+ * after the commit, ingest from another thread, bad input, and a clean
+ * close that leaves the loop with no handles.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "journey.h"
+
+#include "check.h"
+
+static const char script[] =
+    "local journey = require 'journey'\n"
+    "journey.define{ name = 'enrich', on = 'app/signed_up', key = false, run = function(j, e)\n"
+    "  local profile = j.call('lookup', {user = j.user})\n"
+    "  j.call('record', {user = j.user, tier = profile.tier})\n"
+    "  return {result = profile.tier}\n"
+    "end }\n";
+
+typedef struct pending_lookup {
+    uv_timer_t timer;
+    journey_call *call;
+} pending_lookup;
+
+static int lookups;
+static int records;
+static char last_record[256];
+static int ingests_ok;
+static int ingests_other;
+static int closed_calls;
+
+
+static void on_lookup_timer(uv_timer_t *timer)
+{
+    pending_lookup *p = timer->data;
+    CHECK_INT_EQ(journey_call_done(p->call, "{\"tier\":\"gold\"}", NULL), JOURNEY_OK);
+    uv_close((uv_handle_t *)timer, (uv_close_cb)free);
+}
+
+
+/* Answers 10 ms later, as a handler doing I/O on the loop would. */
+static void lookup(void *ctx, journey_call *call, const char *args_json)
+{
+    uv_loop_t *loop = ctx;
+    lookups++;
+    CHECK_CONTAINS(args_json, "\"user\":");
+    CHECK_STR_EQ(journey_call_name(call), "lookup");
+    CHECK(journey_call_run_id(call) > 0);
+    pending_lookup *p = calloc(1, sizeof *p);
+    p->call = call;
+    uv_timer_init(loop, &p->timer);
+    p->timer.data = p;
+    uv_timer_start(&p->timer, on_lookup_timer, 10, 0);
+}
+
+
+/* Answers at once. */
+static void record(void *ctx, journey_call *call, const char *args_json)
+{
+    (void)ctx;
+    records++;
+    snprintf(last_record, sizeof last_record, "%s", args_json);
+    CHECK_INT_EQ(journey_call_done(call, NULL, NULL), JOURNEY_OK);
+}
+
+
+static void on_ingested(void *ctx, int status, uint64_t seq)
+{
+    (void)ctx;
+    if (status == JOURNEY_OK && seq > 0)
+        ingests_ok++;
+    else
+        ingests_other++;
+}
+
+
+static void on_closed(void *ctx)
+{
+    (void)ctx;
+    closed_calls++;
+}
+
+
+typedef struct sender {
+    journey_host *host;
+    int count;
+} sender;
+
+
+static void *send_from_thread(void *arg)
+{
+    sender *s = arg;
+    for (int i = 0; i < s->count; i++) {
+        char line[128];
+        int n = snprintf(line, sizeof line, "{\"user\":\"t%d\",\"name\":\"app/other\"}", i);
+        journey_ingest_threadsafe(s->host, line, (size_t)n, on_ingested, NULL);
+    }
+    return NULL;
+}
+
+
+static void on_watchdog(uv_timer_t *timer)
+{
+    fprintf(stderr, "test_libjourney: timed out\n");
+    uv_stop(timer->loop);
+}
+
+
+static void walk_close(uv_handle_t *handle, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(handle))
+        uv_close(handle, NULL);
+}
+
+
+int main(void)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+
+    char path[] = "/tmp/journey-lib-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK_INT_EQ(write(fd, script, strlen(script)), (long long)strlen(script));
+    close(fd);
+
+    CHECK_STR_EQ(journey_version(), JOURNEY_VERSION_STRING);
+
+    journey_config config;
+    journey_config_init(&config);
+    config.loop = &loop;
+    journey_host *host = NULL;
+    char error[256];
+    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    CHECK_INT_EQ(journey_load(host, path), JOURNEY_OK);
+    remove(path);
+    CHECK_INT_EQ(journey_register_action(host, "lookup", lookup, &loop), JOURNEY_OK);
+    CHECK_INT_EQ(journey_register_action(host, "record", record, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_register_action(host, "record", record, NULL), JOURNEY_EEXIST);
+
+    /* Before start an ingest is refused with a reason. */
+    CHECK_INT_EQ(journey_ingest(host, "{\"user\":\"a\",\"name\":\"x\"}", 24, NULL, NULL),
+                 JOURNEY_ESTATE);
+    CHECK_CONTAINS(journey_error(host), "journey_start");
+    CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+
+    const char *bad = "{\"name\":\"app/signed_up\"}";
+    CHECK_INT_EQ(journey_ingest(host, bad, strlen(bad), on_ingested, NULL), JOURNEY_EINVAL);
+    CHECK_CONTAINS(journey_error(host), "missing \"user\"");
+
+    for (int i = 0; i < 3; i++) {
+        char line[128];
+        int n = snprintf(line, sizeof line, "{\"user\":\"u%d\",\"name\":\"app/signed_up\"}", i);
+        CHECK_INT_EQ(journey_ingest(host, line, (size_t)n, on_ingested, NULL), JOURNEY_OK);
+    }
+    CHECK_INT_EQ(journey_live_runs(host), 3);
+
+    sender s = {host, 100};
+    pthread_t thread;
+    pthread_create(&thread, NULL, send_from_thread, &s);
+
+    uv_timer_t watchdog;
+    uv_timer_init(&loop, &watchdog);
+    uv_timer_start(&watchdog, on_watchdog, 5000, 0);
+    uv_unref((uv_handle_t *)&watchdog);
+
+    /* Run until the runs ended and the thread's events were answered. */
+    while ((journey_live_runs(host) > 0 || ingests_ok < 103) && uv_is_active((uv_handle_t *)&watchdog))
+        uv_run(&loop, UV_RUN_ONCE);
+    pthread_join(thread, NULL);
+
+    CHECK_INT_EQ(ingests_ok, 103);
+    CHECK_INT_EQ(ingests_other, 0);
+    CHECK_INT_EQ(lookups, 3);
+    CHECK_INT_EQ(records, 3);
+    CHECK_CONTAINS(last_record, "\"tier\":\"gold\"");
+    CHECK_INT_EQ(journey_live_runs(host), 0);
+
+    char *json = NULL;
+    CHECK_INT_EQ(journey_run_json(host, 999, &json), JOURNEY_ENOTFOUND);
+    CHECK(json == NULL);
+
+    journey_host_close(host, on_closed, NULL);
+    uv_close((uv_handle_t *)&watchdog, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT_EQ(closed_calls, 1);
+    int rc = uv_loop_close(&loop);
+    CHECK_INT_EQ(rc, 0);
+    if (rc != 0) {
+        uv_walk(&loop, walk_close, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+    }
+    return check_summary("test_libjourney");
+}

@@ -286,11 +286,21 @@ static void arm_deadline_timer(jy_server *server)
 }
 
 
+static void on_idle(uv_idle_t *idle)
+{
+    (void)idle;
+}
+
+
 static void on_deadline(uv_timer_t *timer)
 {
     jy_server *server = timer->data;
-    if (server->lh != NULL)
-        jy_host_advance_to(server->lh->host, jy_host_now(server->lh->host));
+    if (server->lh == NULL)
+        return;
+    jy_host_advance_to(server->lh->host, jy_host_now(server->lh->host));
+    /* The commit runs after the loop polls; an active idle handle makes
+     * that poll return at once instead of waiting for the next event. */
+    uv_idle_start(&server->commit_soon, on_idle);
 }
 
 
@@ -300,6 +310,7 @@ static void on_check(uv_check_t *check)
     jy_server *server = check->data;
     if (server->store == NULL)
         return;
+    uv_idle_stop(&server->commit_soon);
     commit_turn(server);
     arm_deadline_timer(server);
 }
@@ -393,6 +404,7 @@ static void on_http_closed(void *ctx)
     uv_close((uv_handle_t *)&server->deadline_timer, NULL);
     uv_close((uv_handle_t *)&server->reload_timer, NULL);
     uv_close((uv_handle_t *)&server->commit_check, NULL);
+    uv_close((uv_handle_t *)&server->commit_soon, NULL);
     uv_close((uv_handle_t *)&server->sigterm, NULL);
     uv_close((uv_handle_t *)&server->sigint, NULL);
     uv_close((uv_handle_t *)&server->sighup, NULL);
@@ -569,6 +581,7 @@ int jy_cli_serve(int argc, char **argv)
     uv_timer_init(server.loop, &server.deadline_timer);
     uv_timer_init(server.loop, &server.reload_timer);
     uv_check_init(server.loop, &server.commit_check);
+    uv_idle_init(server.loop, &server.commit_soon);
     uv_signal_init(server.loop, &server.sigterm);
     uv_signal_init(server.loop, &server.sigint);
     uv_signal_init(server.loop, &server.sighup);

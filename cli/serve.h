@@ -50,6 +50,7 @@ typedef struct jy_server {
     jy_http_server *http;
     uv_timer_t deadline_timer;
     uv_check_t commit_check;
+    uv_idle_t commit_soon;
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_signal_t sighup;

@@ -59,6 +59,7 @@ struct journey_host {
     jy_lua_host *lh;
 
     uv_check_t commit_check;
+    uv_idle_t commit_soon; /* keeps the loop from blocking before a commit */
     uv_timer_t deadline_timer;
     uv_async_t async;
     int open_handles;
@@ -160,10 +161,26 @@ static int commit(journey_host *host)
 }
 
 
+static void on_idle(uv_idle_t *idle)
+{
+    (void)idle;
+}
+
+
+/* Work done outside the loop's I/O phase (a timer, the caller's own
+ * code) is committed by the check handle, which runs only after the
+ * loop polled; an active idle handle makes that poll return at once. */
+static void commit_soon(journey_host *host)
+{
+    uv_idle_start(&host->commit_soon, on_idle);
+}
+
+
 static void on_deadline(uv_timer_t *timer)
 {
     journey_host *host = timer->data;
     jy_host_advance_to(host->lh->host, jy_host_now(host->lh->host));
+    commit_soon(host);
 }
 
 
@@ -185,6 +202,7 @@ static void on_check(uv_check_t *check)
     journey_host *host = check->data;
     if (host->lh == NULL)
         return;
+    uv_idle_stop(&host->commit_soon);
     commit(host);
     arm_timer(host);
 }
@@ -267,12 +285,14 @@ int journey_host_new(const journey_config *config, journey_host **out, char *err
         host->owns_loop = 1;
     }
     uv_check_init(host->loop, &host->commit_check);
+    uv_idle_init(host->loop, &host->commit_soon);
     uv_timer_init(host->loop, &host->deadline_timer);
     uv_async_init(host->loop, &host->async, drain_queue);
     host->commit_check.data = host;
+    host->commit_soon.data = host;
     host->deadline_timer.data = host;
     host->async.data = host;
-    host->open_handles = 3;
+    host->open_handles = 4;
     /* Until journey_start, nothing keeps the caller's loop alive. */
     uv_unref((uv_handle_t *)&host->async);
 
@@ -306,6 +326,7 @@ int journey_start(journey_host *host)
     jy_host_advance_to(host->lh->host, jy_host_now(host->lh->host));
 
     host->started = 1;
+    commit_soon(host);
     uv_ref((uv_handle_t *)&host->async);
     uv_check_start(&host->commit_check, on_check);
     if (commit(host) != 0)
@@ -350,6 +371,7 @@ int journey_ingest(journey_host *host, const char *json, size_t len, journey_ing
     else
         host->done_head = d;
     host->done_tail = d;
+    commit_soon(host);
     return JOURNEY_OK;
 }
 
@@ -589,6 +611,7 @@ void journey_host_close(journey_host *host, void (*closed)(void *ctx), void *ctx
     host->L = NULL;
 
     uv_close((uv_handle_t *)&host->commit_check, on_handle_closed);
+    uv_close((uv_handle_t *)&host->commit_soon, on_handle_closed);
     uv_close((uv_handle_t *)&host->deadline_timer, on_handle_closed);
     uv_close((uv_handle_t *)&host->async, on_handle_closed);
 

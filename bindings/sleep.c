@@ -35,6 +35,16 @@ static int suspend_until(lua_State *L, jy_run *run, jy_time deadline, lua_KFunct
 }
 
 
+/* A recovered run must resume in the sleep it was in. [-0, +0, v] */
+static void check_resume_point(lua_State *L, jy_run *run)
+{
+    jy_error err;
+    jy_error_clear(&err);
+    if (jy_host_resume_point(run->host, run, JY_RUN_SLEEPING, "", &err) != 0)
+        jy_lua_raise(L, &err);
+}
+
+
 static void check_can_suspend(lua_State *L, const char *function)
 {
     if (!lua_isyieldable(L))
@@ -71,6 +81,7 @@ int ljy_sleep(lua_State *L)
         lua_pushvalue(L, 2);
         return 1;
     }
+    check_resume_point(L, run);
 
     jy_time now = jy_host_now(run->host);
     jy_time deadline = now;
@@ -110,6 +121,7 @@ int ljy_sleep_until(lua_State *L)
 
     if (jy_lua_replay(L, run, JY_STEP_SLEEP_UNTIL, "") != NULL)
         return 0;
+    check_resume_point(L, run);
 
     jy_time now = jy_host_now(run->host);
     if (deadline <= now) {

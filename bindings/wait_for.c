@@ -284,6 +284,11 @@ int ljy_wait_for(lua_State *L)
         return 1;
     }
 
+    jy_error resume_err;
+    jy_error_clear(&resume_err);
+    if (jy_host_resume_point(run->host, run, JY_RUN_WAITING, args.journal_name, &resume_err) != 0)
+        return jy_lua_raise(L, &resume_err);
+
     scan_ctx scan = {.L = L, .run = run, .args = &args, .consume = 1, .first_only = 1};
     scan_events(run, &scan);
     if (scan.found != NULL) {

@@ -62,6 +62,7 @@ typedef struct jy_server {
     jy_pending_ack *acks_tail;
     int stopping;
     int exit_status;
+    int deadline_fired; /* a deadline ran since the last commit */
 
     /* metrics */
     jy_host_stats earlier;   /* counters of the generations before this one */

@@ -129,15 +129,21 @@ static int split_body(lua_State *L)
 
     size_t n = lua_rawlen(L, -1);
     lua_newtable(L);                              /* stack: ud, value, texts */
+    if (n == 0 && body[strspn(body, " \t\r\n")] == '[') {
+        lua_pushliteral(L, "too_many_events:the array holds no events; send at least one");
+        return lua_error(L);
+    }
     if (n == 0) {
-        /* One object (or an empty body): the reader checks it as sent. */
+        /* One object: the reader checks it as sent. */
         lua_pushstring(L, body);
         lua_rawseti(L, -2, 1);
         return 1;
     }
-    if (n > MAX_EVENTS_PER_REQUEST)
-        return luaL_error(L, "the array holds %d events; send at most %d per request", (int)n,
-                          MAX_EVENTS_PER_REQUEST);
+    if (n > MAX_EVENTS_PER_REQUEST) {
+        lua_pushfstring(L, "too_many_events:the array holds %d events; send at most %d per "
+                           "request", (int)n, MAX_EVENTS_PER_REQUEST);
+        return lua_error(L);
+    }
     for (size_t i = 1; i <= n; i++) {
         lua_rawgeti(L, -2, (lua_Integer)i);       /* stack: ..., texts, item */
         char *json = jy_lua_json_encode(L, -1);
@@ -171,6 +177,14 @@ static void handle_post_events(jy_server *server, const jy_http_request *request
         server->rejected.malformed_json++;
         const char *message = lua_tostring(L, -1);
         const char *prefix = "invalid JSON in stored data: ";
+        const char *count_prefix = "too_many_events:";
+        if (message != NULL && strncmp(message, count_prefix, strlen(count_prefix)) == 0) {
+            server->rejected.invalid_event++;
+            reject(server, request, response, 422, "invalid_event_count", "%s",
+                   message + strlen(count_prefix));
+            lua_settop(L, top);
+            return;
+        }
         if (message != NULL && strncmp(message, prefix, strlen(prefix)) == 0) {
             char plain[600];
             jy_lua_plain_json_error(message + strlen(prefix), plain, sizeof plain);
@@ -565,8 +579,16 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
                 return;
             }
         }
-        if (query_value(request->query, "before", value, sizeof value))
-            before = strtoll(value, NULL, 10);
+        if (query_value(request->query, "before", value, sizeof value)) {
+            char *end = NULL;
+            before = strtoll(value, &end, 10);
+            if (value[0] == '\0' || *end != '\0' || before < 1) {
+                reject(server, request, response, 400, "invalid_query",
+                       "invalid before \"%s\": give a run id, as next_before returns it", value);
+                sqlite3_close(db);
+                return;
+            }
+        }
         char user[512] = "", journey[256] = "";
         int has_user = query_value(request->query, "user", user, sizeof user);
         int has_journey = query_value(request->query, "journey", journey, sizeof journey);

@@ -210,6 +210,16 @@ int jy_host_wait(jy_host *host, jy_run *run, const char *const *names,
 /* Registers the deadline of a run that is about to suspend in sleep. */
 int jy_host_sleep(jy_host *host, jy_run *run, jy_time deadline, jy_error *err);
 
+/* Checks, for a run that recovery replays, that the first live step is
+ * the wait (status JY_RUN_WAITING, names comma-separated) or sleep
+ * (JY_RUN_SLEEPING) it was suspended in before the restart; call it
+ * before a wait or sleep that may return at once, because an event that
+ * arrived meanwhile can end the wait without a suspension. Returns 0, or
+ * JY_EDIVERGED with the run's divergence set. Does nothing for a run
+ * that is not recovering. */
+int jy_host_resume_point(jy_host *host, jy_run *run, jy_run_status status, const char *names,
+                         jy_error *err);
+
 /* Stores an event emitted by run and queues it; it is dispatched once
  * the run has suspended or ended. Takes ownership of event. */
 int jy_host_emit(jy_host *host, jy_run *run, jy_event *event, jy_error *err);

@@ -302,3 +302,11 @@ int jy_host_wake_soon(jy_host *host, jy_run *run)
      * resume out of the caller's stack, which may be the run itself. */
     return jy_timer_heap_push(&host->deadlines, &run->timer, jy_clock_now(host->clock));
 }
+
+
+int jy_host_resume_point(jy_host *host, jy_run *run, jy_run_status status, const char *names,
+                         jy_error *err)
+{
+    (void)host;
+    return check_suspension(run, status, names != NULL ? names : "", err);
+}

@@ -290,3 +290,42 @@ describe("the SQLite store", function()
     assert.matches("is in use by another journey process", message, 1, true)
   end)
 end)
+
+describe("recovery of a run whose event came while it was not loaded", function()
+  it("lets the wait take that event", function()
+    local path = os.tmpname()
+    os.remove(path)
+    local function define(h)
+      h:define{name = "cart", on = "shop/cart_added", run = function(j)
+        local order = j.wait_for("shop/order_placed", {timeout = "1h"})
+        return {result = order and "ordered" or "abandoned"}
+      end}
+    end
+
+    local h = journey.host{start = T0, store = "sqlite:" .. path}
+    define(h)
+    h:ingest{id = "c", user = "bob", name = "shop/cart_added"}
+    h:commit()
+    h:close()
+
+    -- No script defines the journey: the run stays stored, the order is
+    -- stored too, and nothing wakes the run.
+    local h2 = journey.host{store = "sqlite:" .. path}
+    assert.are.equal(1, h2:recover().orphaned)
+    h2:ingest{id = "o", user = "bob", name = "shop/order_placed"}
+    h2:commit()
+    h2:close()
+
+    local h3 = journey.host{store = "sqlite:" .. path}
+    define(h3)
+    local report = h3:recover()
+    assert.are.equal(0, report.failed)
+    local run = h3:runs()[1]
+    assert.are.equal("completed", run.status)
+    assert.are.equal("ordered", run.result.result)
+    h3:close()
+    for _, suffix in ipairs({"", "-wal", "-shm", ".lock"}) do
+      os.remove(path .. suffix)
+    end
+  end)
+end)

@@ -120,16 +120,21 @@ check "waiting runs are listed" contains "$(get '/runs?status=waiting')" '"waiti
 check "a missing run is 404" contains "$(get /runs/999)" '404 '
 check "a bad status filter is 400" contains "$(get '/runs?status=asleep')" '400 '
 check "paging returns a cursor" contains "$(get '/runs?limit=1')" '"next_before":'
+check "an invalid cursor is 400" contains "$(get '/runs?before=abc')" '400 '
+check "an empty array is 422" contains "$(post '[]')" '422 {"error":"the array holds no events'
+
 
 # --- the real clock ends waits ---
 post '{"user":"t1","name":"app/signed_up","data":{"wait":"1s"}}' > /dev/null
 sleep 1.6
-check "a 1 s wait timed out on the real clock" contains "$(get '/runs?user=t1')" '"result":{"result":"timed_out"}'
+# Read the file itself: an HTTP request would make the loop commit.
+check "a 1 s wait timed out on the real clock and was committed" equals \
+    "$(sqlite3 "$work/store.db" "SELECT result FROM runs WHERE user = 't1'")" '{"result":"timed_out"}'
 
 # --- metrics ---
 metrics=$(get /metrics)
 check "metrics count ingested events" contains "$metrics" 'journey_events_ingested_total '
-check "metrics count rejections by reason" contains "$metrics" 'journey_requests_rejected_total{reason="invalid_event"} 3'
+check "metrics count rejections by reason" contains "$metrics" 'journey_requests_rejected_total{reason="invalid_event"} 4'
 check "metrics show runs by journey and status" contains "$metrics" 'journey_runs{journey="signup",status="waiting"}'
 check "metrics have the commit histogram" contains "$metrics" 'journey_commit_seconds_bucket{le="+Inf"}'
 

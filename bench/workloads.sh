@@ -1,0 +1,33 @@
+#!/bin/sh
+# Runs the W1 (wait-and-resume) and W2 (sleep) workloads in process
+# through journey.h, with the memory store and the SQLite store, at the
+# given sizes, twice each. One JSON line per point.
+#
+# usage: bench/workloads.sh [SIZES] [DIR]
+#   SIZES  space-separated N values (default "1000 10000 100000")
+#   DIR    where SQLite files go (default a new directory under /tmp)
+set -eu
+cd "$(dirname "$0")/.."
+
+sizes=${1:-"1000 10000 100000"}
+dir=${2:-$(mktemp -d /tmp/journey-workloads.XXXXXX)}
+
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-release -j2 --target workload >/dev/null
+
+for workload in w1 w2; do
+    for n in $sizes; do
+        for store in memory sqlite; do
+            for run in 1 2; do
+                spec=$store
+                if [ "$store" = sqlite ]; then
+                    rm -f "$dir"/w.db*
+                    spec="sqlite:$dir/w.db"
+                fi
+                line=$(./build-release/workload "$workload" "$n" "$spec")
+                echo "$line" | sed "s/^{/{\"run\":$run,/"
+            done
+        done
+    done
+done
+rm -f "$dir"/w.db*

@@ -21,6 +21,7 @@
 #define DEFAULT_LISTEN "127.0.0.1:8640"
 #define RELOAD_DEBOUNCE_MS 200
 #define LOG_LINES_PER_SECOND 20
+#define RETENTION_INTERVAL_MS (60 * 1000)
 
 const double jy_commit_bucket_bounds[JY_COMMIT_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0,
@@ -39,6 +40,8 @@ static const char serve_usage[] =
     "  --max-body BYTES     largest request body accepted (default: 1048576)\n"
     "  --sync LEVEL         SQLite synchronous level: full (default) or normal\n"
     "  --log-format FORMAT  text (default) or json\n"
+    "  --retention D        delete ended runs and unreachable events older than D,\n"
+    "                       checked every minute (default 90d; off keeps everything)\n"
     "  --instruction-budget N  Lua instructions a run may execute between two waits\n"
     "                       before it fails (default 100000000)\n"
     "  --memory-cap BYTES   memory of all Lua code together (default 1073741824)\n"
@@ -374,6 +377,30 @@ int jy_server_reload(jy_server *server, const char *why)
 }
 
 
+/* Deletes ended runs and unreachable events older than the retention;
+ * the deletions commit with the next group. */
+static void on_retention_timer(uv_timer_t *timer)
+{
+    jy_server *server = timer->data;
+    if (server->lh == NULL || server->stopping)
+        return;
+
+    jy_time cutoff = jy_host_now(server->lh->host) - server->retention_ms;
+    uint64_t runs = 0, events = 0;
+    jy_error err;
+    jy_error_clear(&err);
+    if (server->store->ops->prune(server->store, cutoff, cutoff, &runs, &events, &err) != 0) {
+        jy_server_log(server, "error", "retention failed: %s", err.message);
+        return;
+    }
+    if (runs > 0 || events > 0)
+        jy_server_log(server, "info", "retention deleted %llu ended runs and %llu events",
+                      (unsigned long long)runs, (unsigned long long)events);
+    server->deadline_fired = 1;
+    uv_idle_start(&server->commit_soon, on_idle);
+}
+
+
 static void on_reload_timer(uv_timer_t *timer)
 {
     jy_server *server = timer->data;
@@ -415,6 +442,7 @@ static void on_http_closed(void *ctx)
 
     uv_close((uv_handle_t *)&server->deadline_timer, NULL);
     uv_close((uv_handle_t *)&server->reload_timer, NULL);
+    uv_close((uv_handle_t *)&server->retention_timer, NULL);
     uv_close((uv_handle_t *)&server->commit_check, NULL);
     uv_close((uv_handle_t *)&server->commit_soon, NULL);
     uv_close((uv_handle_t *)&server->sigterm, NULL);
@@ -433,6 +461,7 @@ static void stop_server(jy_server *server, int status)
     server->exit_status = status;
     uv_timer_stop(&server->deadline_timer);
     uv_timer_stop(&server->reload_timer);
+    uv_timer_stop(&server->retention_timer);
     if (server->watching)
         uv_fs_event_stop(&server->watch);
     if (server->http != NULL)
@@ -499,6 +528,7 @@ int jy_cli_serve(int argc, char **argv)
     server.instruction_budget = JY_DEFAULT_INSTRUCTION_BUDGET;
     server.memory_cap = JY_DEFAULT_MEMORY_CAP;
     server.max_journal = JY_DEFAULT_MAX_JOURNAL;
+    server.retention_ms = 90LL * 24 * 3600 * 1000;
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -550,6 +580,20 @@ int jy_cli_serve(int argc, char **argv)
                 server.memory_cap = (size_t)n;
             else
                 server.max_journal = (uint32_t)n;
+        } else if (strcmp(arg, "--retention") == 0) {
+            if (strcmp(value, "off") == 0) {
+                server.retention_ms = 0;
+            } else {
+                jy_duration d;
+                jy_error derr;
+                if (jy_duration_parse(value, strlen(value), &d, &derr) != 0 || d.months != 0 ||
+                    d.ms == 0) {
+                    fprintf(stderr, "journey serve: invalid --retention \"%s\": give a "
+                                    "duration such as 90d, or off\n", value);
+                    return 2;
+                }
+                server.retention_ms = d.ms;
+            }
         } else if (strcmp(arg, "--log-format") == 0) {
             if (strcmp(value, "json") != 0 && strcmp(value, "text") != 0) {
                 fprintf(stderr, "journey serve: invalid --log-format \"%s\": use text or json\n",
@@ -592,6 +636,7 @@ int jy_cli_serve(int argc, char **argv)
     /* Every handle exists from here on, so stopping can close them all. */
     uv_timer_init(server.loop, &server.deadline_timer);
     uv_timer_init(server.loop, &server.reload_timer);
+    uv_timer_init(server.loop, &server.retention_timer);
     uv_check_init(server.loop, &server.commit_check);
     uv_idle_init(server.loop, &server.commit_soon);
     uv_signal_init(server.loop, &server.sigterm);
@@ -600,6 +645,7 @@ int jy_cli_serve(int argc, char **argv)
     uv_fs_event_init(server.loop, &server.watch);
     server.deadline_timer.data = &server;
     server.reload_timer.data = &server;
+    server.retention_timer.data = &server;
     server.commit_check.data = &server;
     server.sigterm.data = server.sigint.data = server.sighup.data = &server;
     server.watch.data = &server;
@@ -633,6 +679,9 @@ int jy_cli_serve(int argc, char **argv)
         uv_loop_close(server.loop);
         return 1;
     }
+    if (server.retention_ms > 0)
+        uv_timer_start(&server.retention_timer, on_retention_timer, RETENTION_INTERVAL_MS,
+                       RETENTION_INTERVAL_MS);
     jy_server_log(&server, "info", "started: listening on %s:%d, scripts %s, store %s",
                   address, jy_http_server_port(server.http), server.scripts_dir,
                   server.store_path);

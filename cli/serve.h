@@ -56,6 +56,8 @@ typedef struct jy_server {
     uv_signal_t sighup;
     uv_fs_event_t watch;
     uv_timer_t reload_timer;
+    uv_timer_t retention_timer;
+    int64_t retention_ms;    /* 0: keep everything */
     int watching;
 
     jy_pending_ack *acks_head;

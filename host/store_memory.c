@@ -20,7 +20,7 @@ typedef struct event_list {
 } event_list;
 
 typedef struct journal {
-    jy_journal_entry *entries; /* strings owned, one block per entry */
+    jy_journal_entry **entries; /* each entry and its strings in one block */
     uint32_t count;
     uint32_t capacity;
 } journal;
@@ -250,24 +250,26 @@ static int memory_journal_append(jy_store *base, const jy_journal_entry *entry,
 
     if (j->count == j->capacity) {
         uint32_t capacity = j->capacity == 0 ? 8 : j->capacity * 2;
-        jy_journal_entry *entries = realloc(j->entries, capacity * sizeof *entries);
+        jy_journal_entry **entries = realloc(j->entries, capacity * sizeof *entries);
         if (entries == NULL)
             goto nomem;
         j->entries = entries;
         j->capacity = capacity;
     }
 
-    size_t size = string_size(entry->name) + string_size(entry->result_json);
-    char *strings = malloc(size > 0 ? size : 1);
-    if (strings == NULL)
+    /* One block per entry, so the pointers journal_get returns stay
+     * valid while the journal grows. */
+    const char *name = entry->name != NULL ? entry->name : "";
+    const char *result_json = entry->result_json != NULL ? entry->result_json : "null";
+    jy_journal_entry *copy = malloc(sizeof *copy + string_size(name) + string_size(result_json));
+    if (copy == NULL)
         goto nomem;
 
-    char *cursor = strings;
-    jy_journal_entry *copy = &j->entries[j->count];
+    char *cursor = (char *)(copy + 1);
     *copy = *entry;
-    copy->name = copy_string(&cursor, entry->name != NULL ? entry->name : "");
-    copy->result_json = copy_string(&cursor, entry->result_json != NULL ? entry->result_json : "null");
-    j->count++;
+    copy->name = copy_string(&cursor, name);
+    copy->result_json = copy_string(&cursor, result_json);
+    j->entries[j->count++] = copy;
     return 0;
 
 nomem:
@@ -285,7 +287,7 @@ static const jy_journal_entry *memory_journal_get(jy_store *base,
 
     if (j == NULL || index >= j->count)
         return NULL;
-    return &j->entries[index];
+    return j->entries[index];
 }
 
 
@@ -446,9 +448,8 @@ static void find_prunable_runs(const jy_map_entry *entry, void *data)
 
 static void free_journal_entries(journal *j)
 {
-    /* The name string starts each entry's block (see journal_append). */
     for (uint32_t i = 0; i < j->count; i++)
-        free((char *)j->entries[i].name);
+        free(j->entries[i]);
     free(j->entries);
     free(j);
 }

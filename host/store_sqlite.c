@@ -167,11 +167,11 @@ static int step(sqlite_store *store, sqlite3_stmt *stmt, jy_error *err, const ch
 static int sqlite_event_append(jy_store *base, jy_event *event, jy_error *err)
 {
     sqlite_store *store = (sqlite_store *)base;
+    /* On this error the caller keeps the event, as on every error other
+     * than JY_EEXIST. */
     int rc = begin(store, err);
-    if (rc != 0) {
-        jy_event_free(event);
+    if (rc != 0)
         return rc;
-    }
 
     /* Memory first: it assigns the seq and rejects duplicates. */
     rc = store->mem->ops->event_append(store->mem, event, err);

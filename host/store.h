@@ -12,8 +12,12 @@
  *   0; an entry is never changed once appended.
  * - Everything appended or put becomes durable together at commit(); a
  *   backend without durability treats commit() as a no-op.
- * - Pointers a backend returns are borrowed and stay valid until the
- *   store is destroyed (events, journal entries are immutable).
+ * - Pointers from event_get, event_scan and journal_get are borrowed and
+ *   stay valid until destroy(), or until prune() deletes that event or
+ *   run; events and journal entries are immutable. A record handed to a
+ *   run_scan_live visitor is valid only during the call.
+ * - destroy() does not commit: a durable backend drops what was written
+ *   after the last commit, as a crash would.
  */
 #ifndef JOURNEY_HOST_STORE_H
 #define JOURNEY_HOST_STORE_H
@@ -78,7 +82,9 @@ typedef struct jy_store_ops {
 
     /* Appends event and takes ownership of it on success (also when the
      * result is JY_EEXIST, in which case the event is freed). Sets
-     * event->seq. */
+     * event->seq. On any other error the event is not stored and the
+     * caller keeps it. Sequence numbers are never reused, also after
+     * prune() and a reopen. */
     int (*event_append)(jy_store *store, jy_event *event, jy_error *err);
 
     /* Returns the event with sequence number seq, or NULL. */
@@ -148,6 +154,10 @@ jy_store *jy_store_memory_new(void);
  * ownership of event. Returns 0, JY_EINVAL for a seq out of order, or
  * JY_ENOMEM. */
 int jy_store_memory_load_event(jy_store *store, jy_event *event);
+
+/* Makes the next appended event get at least next_seq, so sequence
+ * numbers are not reused after the newest events were pruned. */
+void jy_store_memory_reserve_seq(jy_store *store, uint64_t next_seq);
 
 /* Puts a journal entry loaded from a durable store; same rules as
  * journal_append. */

@@ -557,6 +557,23 @@ int jy_store_memory_load_event(jy_store *base, jy_event *event)
 }
 
 
+void jy_store_memory_reserve_seq(jy_store *base, uint64_t next_seq)
+{
+    memory_store *store = (memory_store *)base;
+
+    if (next_seq <= store->next_seq)
+        return;
+    if (store->events.count == 0)
+        store->first_seq = next_seq;
+    else
+        /* Holes keep event_get's index arithmetic: seq - first_seq. */
+        while (store->first_seq + store->events.count < next_seq &&
+               list_push(&store->events, NULL) == 0) {
+        }
+    store->next_seq = next_seq;
+}
+
+
 int jy_store_memory_load_journal(jy_store *store, const jy_journal_entry *entry)
 {
     return memory_journal_append(store, entry, NULL);

@@ -187,7 +187,12 @@ static int sqlite_event_append(jy_store *base, jy_event *event, jy_error *err)
     sqlite3_bind_text(stmt, 6, event->data_json, -1, SQLITE_STATIC);
     bind_text_or_null(stmt, 7, event->user_json);
     sqlite3_bind_int64(stmt, 8, (sqlite3_int64)event->origin_run);
-    return step(store, stmt, err, "storing an event failed");
+
+    /* The memory copy owns the event now, so a failed INSERT cannot hand
+     * it back. It marks the store failed instead: the next commit
+     * reports the error, and nothing of this group is acknowledged. */
+    step(store, stmt, err, "storing an event failed");
+    return 0;
 }
 
 
@@ -361,6 +366,18 @@ static int sqlite_prune(jy_store *base, jy_time ended_before, jy_time events_bef
 
     rc = store->mem->ops->prune(store->mem, ended_before, events_before, runs_deleted,
                                 events_deleted, err);
+    if (rc != 0)
+        return rc;
+
+    /* Ids and sequence numbers are never reused, but the rows that hold
+     * the highest ones may be deleted below; keep the high-water marks. */
+    rc = exec_bounded(store,
+                      "INSERT OR REPLACE INTO meta (key, value) SELECT 'max_event_seq',"
+                      " max(seq) FROM events HAVING max(seq) IS NOT NULL", 0, 0, NULL, err);
+    if (rc == 0)
+        rc = exec_bounded(store,
+                          "INSERT OR REPLACE INTO meta (key, value) SELECT 'max_run_id',"
+                          " max(id) FROM runs HAVING max(id) IS NOT NULL", 0, 0, NULL, err);
     if (rc != 0)
         return rc;
 
@@ -614,8 +631,19 @@ static int load(sqlite_store *store, jy_error *err)
                                        (const char *)sqlite3_column_text(stmt, 1), err);
     sqlite3_finalize(stmt);
 
-    sqlite3_int64 max_id = query_int(store->db, "SELECT coalesce(max(id), 0) FROM runs");
+    sqlite3_int64 max_id = query_int(store->db,
+                                     "SELECT max(coalesce((SELECT max(id) FROM runs), 0),"
+                                     " coalesce((SELECT CAST(value AS INTEGER) FROM meta"
+                                     " WHERE key = 'max_run_id'), 0))");
     store->max_run_id = max_id > 0 ? (uint64_t)max_id : 0;
+
+    /* After a prune the newest events may be gone; numbering goes on
+     * from the high-water mark all the same. */
+    sqlite3_int64 max_seq = query_int(store->db,
+                                      "SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta"
+                                      " WHERE key = 'max_event_seq'), 0)");
+    if (rc == 0 && max_seq > 0)
+        jy_store_memory_reserve_seq(store->mem, (uint64_t)max_seq + 1);
     return rc;
 }
 

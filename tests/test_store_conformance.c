@@ -82,16 +82,7 @@ int main(void)
     CHECK(mkdtemp(location.dir) != NULL);
     snprintf(location.path, sizeof location.path, "%s/store.db", location.dir);
 
-    /* NOTE: the SQLite store reloads run_max_id as max(id) of the runs
-     * table and numbers events from the highest seq left in the events
-     * table. After a committed prune deleted the run with the highest
-     * id, or the events with the highest seqs, a reopened store hands
-     * out those ids and seqs again. */
-    static const char *const sqlite_known_bugs[] = {
-        "durable_run_max_id_after_prune",
-        "durable_event_seq_after_prune",
-        NULL,
-    };
+    static const char *const sqlite_known_bugs[] = {NULL};
     jy_store_conformance_backend sqlite = {
         .name = "sqlite",
         .open = open_sqlite,

@@ -374,6 +374,21 @@ static void handle_metrics(jy_server *server, jy_http_response *response)
     jy_buf_printf(&out, "journey_commit_seconds_sum %.6f\n", server->commit_seconds_sum);
     jy_buf_printf(&out, "journey_commit_seconds_count %llu\n", (unsigned long long)cumulative);
 
+    jy_buf_append_str(&out, "# HELP journey_wake_seconds Time from an event reaching the "
+                            "host to a waiting run it woke resuming, since the scripts last "
+                            "loaded.\n# TYPE journey_wake_seconds histogram\n");
+    cumulative = 0;
+    for (int b = 0; b < JY_WAKE_BUCKETS; b++) {
+        cumulative += host->stats.wake_buckets[b];
+        jy_buf_printf(&out, "journey_wake_seconds_bucket{le=\"%g\"} %llu\n",
+                      jy_wake_bucket_bounds[b], (unsigned long long)cumulative);
+    }
+    cumulative += host->stats.wake_buckets[JY_WAKE_BUCKETS];
+    jy_buf_printf(&out, "journey_wake_seconds_bucket{le=\"+Inf\"} %llu\n",
+                  (unsigned long long)cumulative);
+    jy_buf_printf(&out, "journey_wake_seconds_sum %.6f\n", host->stats.wake_seconds_sum);
+    jy_buf_printf(&out, "journey_wake_seconds_count %llu\n", (unsigned long long)cumulative);
+
     jy_buf_append_str(&out, "# HELP journey_script_reloads_total Script reloads, by result.\n"
                             "# TYPE journey_script_reloads_total counter\n");
     jy_buf_printf(&out, "journey_script_reloads_total{result=\"loaded\"} %llu\n",

@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "host.h"
 #include "host_internal.h"
@@ -198,6 +199,32 @@ static void drain_queue(jy_host *host)
 }
 
 
+const double jy_wake_bucket_bounds[JY_WAKE_BUCKETS] = {
+    0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.1,
+};
+
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+
+void jy__record_wake(jy_host *host)
+{
+    if (host->ingest_started_ns == 0)
+        return;
+    double seconds = (double)(monotonic_ns() - host->ingest_started_ns) / 1e9;
+    size_t b = 0;
+    while (b < JY_WAKE_BUCKETS && seconds > jy_wake_bucket_bounds[b])
+        b++;
+    host->stats.wake_buckets[b]++;
+    host->stats.wake_seconds_sum += seconds;
+}
+
+
 int jy_host_ingest(jy_host *host, jy_event *event, jy_error *err)
 {
     if (host->clock->kind == JY_CLOCK_VIRTUAL &&
@@ -208,10 +235,14 @@ int jy_host_ingest(jy_host *host, jy_event *event, jy_error *err)
         jy_clock_set(host->clock, event->ts);
     }
 
+    /* Wake latency counts from here, the moment the host took the event,
+     * to the moment a run it wakes resumes. */
+    host->ingest_started_ns = monotonic_ns();
     host->dispatching = 1;
     int rc = store_and_dispatch(host, event, err);
     host->dispatching = 0;
     drain_queue(host);
+    host->ingest_started_ns = 0;
     return rc;
 }
 

@@ -70,7 +70,13 @@ typedef struct jy_trace {
 
 typedef void (*jy_trace_fn)(void *ctx, const jy_trace *trace);
 
+/* Upper bounds of the wake latency histogram, in seconds. */
+#define JY_WAKE_BUCKETS 8
+extern const double jy_wake_bucket_bounds[JY_WAKE_BUCKETS];
+
 typedef struct jy_host_stats {
+    uint64_t wake_buckets[JY_WAKE_BUCKETS + 1]; /* last: +Inf */
+    double wake_seconds_sum;
     uint64_t events_ingested;
     uint64_t events_duplicate;
     uint64_t events_emitted;
@@ -112,6 +118,7 @@ typedef struct jy_host {
     uint64_t next_run_id;
     jy_host_stats stats;
     int keep_ended_runs; /* 1: ended runs stay in `runs` for inspection */
+    uint64_t ingest_started_ns; /* monotonic time the current ingest began */
     uint32_t max_journal; /* steps a run may journal; the next one fails it */
 } jy_host;
 

@@ -29,6 +29,9 @@ void jy__run_persist(jy_host *host, jy_run *run);
 /* Frees a run's memory (the run must be ended and released). */
 void jy__run_free(jy_run *run);
 
+/* Counts the wake latency of a run that an ingested event woke. */
+void jy__record_wake(jy_host *host);
+
 /* Takes run out of the wait index and the deadline heap. */
 void jy__wait_clear(jy_host *host, jy_run *run);
 

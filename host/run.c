@@ -371,6 +371,8 @@ int jy_host_recover(jy_host *host, jy_host_recovery *report, jy_error *err)
 
 void jy__run_resume(jy_host *host, jy_run *run, const jy_event *event)
 {
+    if (event != NULL)
+        jy__record_wake(host);
     jy__trace(host, JY_TRACE_WOKEN, run, event, NULL, 0);
     run->status = JY_RUN_RUNNING;
 

@@ -137,6 +137,7 @@ check "metrics count ingested events" contains "$metrics" 'journey_events_ingest
 check "metrics count rejections by reason" contains "$metrics" 'journey_requests_rejected_total{reason="invalid_event"} 4'
 check "metrics show runs by journey and status" contains "$metrics" 'journey_runs{journey="signup",status="waiting"}'
 check "metrics have the commit histogram" contains "$metrics" 'journey_commit_seconds_bucket{le="+Inf"}'
+check "metrics count wakes" contains "$metrics" 'journey_wake_seconds_count 1'
 
 # --- reloads ---
 echo 'this is not Lua(' > "$work/scripts/broken.lua"

@@ -59,7 +59,10 @@ for _ in 1 2 3 4; do
     answers="$answers$answer;"
 done
 exec 3>&-
-check "the line server acknowledges after the commit" contains "$answers" "ok 1;duplicate;ok 2;"
+# A refused line is answered at once, the others after the commit, so
+# only the acknowledgements have a fixed order.
+acks=$(echo "$answers" | tr ';' '\n' | grep -v '^error' | paste -sd ';' -)
+check "the line server acknowledges after the commit" contains "$acks" "ok 1;duplicate;ok 2"
 check "the line server names a bad event" contains "$answers" 'error invalid event: missing "user"'
 kill -TERM "$pid"
 wait "$pid"

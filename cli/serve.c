@@ -346,9 +346,34 @@ int jy_server_reload(jy_server *server, const char *why)
         return -1;
     }
 
-    /* Whatever the old generation did is committed before its runs are
-     * released; the new generation replays them from the store. */
+    /* Whatever the old generation did is committed first, so the dry run
+     * and the new generation replay the same journals. */
     commit_turn(server);
+
+    /* The dry run replays every live run against the new scripts in a
+     * generation of its own that writes nothing, so the log can say what
+     * the swap will do before it happens. */
+    jy_host_recovery dry = {0, 0, 0};
+    if (server->lh != NULL) {
+        lua_State *dry_L = NULL;
+        jy_lua_host *dry_lh = NULL;
+        size_t dry_scripts = 0;
+        jy_error dry_err;
+        jy_error_clear(&dry_err);
+        if (build_generation(server, &dry_L, &dry_lh, &dry_scripts, &dry_err) == 0) {
+            dry_lh->host->dry_run = 1;
+            jy_host_set_log(dry_lh->host, NULL, NULL);
+            jy_host_recover(dry_lh->host, &dry, &dry_err);
+            jy_lua_host_free(dry_lh);
+            jy_lua_close_state(dry_L);
+            jy_server_log(server, "info",
+                          "reload (%s): dry run of %llu live runs against the new scripts: "
+                          "%llu replay cleanly, %llu diverge and will be parked",
+                          why, (unsigned long long)(dry.recovered + dry.orphaned),
+                          (unsigned long long)(dry.recovered - dry.failed),
+                          (unsigned long long)dry.failed);
+        }
+    }
     if (server->lh != NULL) {
         const jy_host_stats *old = &server->lh->host->stats;
         server->earlier.events_ingested += old->events_ingested;

@@ -119,6 +119,7 @@ typedef struct jy_host {
     jy_host_stats stats;
     int keep_ended_runs; /* 1: ended runs stay in `runs` for inspection */
     uint64_t ingest_started_ns; /* monotonic time the current ingest began */
+    int dry_run;          /* 1: replay checks only; nothing is written to the store */
     uint32_t max_journal; /* steps a run may journal; the next one fails it */
 } jy_host;
 

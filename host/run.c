@@ -55,6 +55,9 @@ static void release_key(jy_host *host, jy_run *run)
 
 void jy__run_persist(jy_host *host, jy_run *run)
 {
+    if (host->dry_run)
+        return;
+
     char names[512] = "";
     size_t used = 0;
 
@@ -507,6 +510,11 @@ int jy_host_journal(jy_host *host, jy_run *run, jy_step_kind kind,
             run->divergence = strdup(err != NULL ? err->message : "replay diverged");
         return JY_EDIVERGED;
     }
+
+    /* A dry run checks replays against new scripts; it keeps going as if
+     * the step were journaled, but writes nothing. */
+    if (host->dry_run)
+        return 0;
 
     jy_journal_entry entry = {
         .run_id = run->id,

@@ -158,6 +158,7 @@ check "1,000 runs wait" test "$waiting" -ge 1000
 sed -i 's/result = "created"/result = "created after reload"/' "$work/scripts/signup.lua"
 kill -HUP "$pid"
 sleep 0.5
+check "the dry run checked the waiting runs" contains "$(cat "$work/server.log")" "replay cleanly, 0 diverge"
 check "the reload moved the waiting runs" contains "$(cat "$work/server.log")" "live runs moved by replay, 0 parked"
 seq 1 1000 | awk '{printf "{\"id\":\"c%d\",\"user\":\"w%d\",\"name\":\"app/account.created\"}\n", $1, $1}' \
     > "$work/created.jsonl"

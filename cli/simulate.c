@@ -393,7 +393,12 @@ static int parse_input(simulation *sim, jy_lua_host *lh, char *text, input_event
         jy_event *event = jy_lua_parse_event(lh, line, len, 1, 0, &err);
         if (event == NULL) {
             sim->lines_rejected++;
-            fprintf(stderr, "%s:%zu: %s\n", sim->events_path, line_no, err.message);
+            /* A wrong format fails every line; the count says the rest. */
+            if (sim->lines_rejected <= MAX_LOG_LINES)
+                fprintf(stderr, "%s:%zu: %s\n", sim->events_path, line_no, err.message);
+            else if (sim->lines_rejected == MAX_LOG_LINES + 1)
+                fprintf(stderr, "journey simulate: further invalid lines are not shown; the "
+                                "summary counts them\n");
             if (sim->strict) {
                 fprintf(stderr, "journey simulate: stopped at the first invalid line "
                                 "(--strict)\n");

@@ -91,6 +91,8 @@ struct jy_run {
     jy_time restore_deadline; /* recovery: the deadline of the wait or sleep
                                * the run was in, JY_TIME_MAX when none */
     int recovering;           /* replaying after a restart, until it suspends */
+    int resumed_as_stored;    /* recovery reached the stored suspension, whose
+                               * record needs no rewrite */
     jy_run_status restore_status; /* recovery: waiting or sleeping */
     char *restore_wait_names; /* recovery: the names it waited for */
     char *divergence;       /* why replay failed, or NULL */

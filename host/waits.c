@@ -90,8 +90,10 @@ static int check_suspension(jy_run *run, jy_run_status status, const char *names
     run->recovering = 0;
 
     const char *before = run->restore_wait_names != NULL ? run->restore_wait_names : "";
-    if (run->restore_status == status && strcmp(before, names) == 0)
+    if (run->restore_status == status && strcmp(before, names) == 0) {
+        run->resumed_as_stored = 1;
         return 0;
+    }
 
     jy_error_set(err, JY_EDIVERGED,
                  "replay diverged at step %u: before the restart the run was %s%s%s, but "
@@ -104,6 +106,19 @@ static int check_suspension(jy_run *run, jy_run_status status, const char *names
     if (run->divergence == NULL)
         run->divergence = strdup(err != NULL ? err->message : "replay diverged");
     return JY_EDIVERGED;
+}
+
+
+/* Writes the run's record, except for a recovered run that suspended
+ * exactly as its stored record says: rewriting 100,000 unchanged
+ * records would make a restart slow for nothing. */
+static void persist_unless_stored(jy_host *host, jy_run *run)
+{
+    if (run->resumed_as_stored) {
+        run->resumed_as_stored = 0;
+        return;
+    }
+    jy__run_persist(host, run);
 }
 
 
@@ -177,7 +192,7 @@ int jy_host_wait(jy_host *host, jy_run *run, const char *const *names,
 
     run->match_ref = match_ref;
     run->status = JY_RUN_WAITING;
-    jy__run_persist(host, run);
+    persist_unless_stored(host, run);
     return 0;
 
 nomem:
@@ -199,7 +214,7 @@ int jy_host_sleep(jy_host *host, jy_run *run, jy_time deadline, jy_error *err)
         return jy_error_set(err, JY_ENOMEM, "out of memory registering the sleep of run %llu",
                             (unsigned long long)run->id);
     run->status = JY_RUN_SLEEPING;
-    jy__run_persist(host, run);
+    persist_unless_stored(host, run);
     return 0;
 }
 

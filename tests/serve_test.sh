@@ -167,6 +167,19 @@ completed=$(sqlite3 "$work/store.db" "SELECT count(*) FROM runs WHERE user LIKE 
                                       result = '{\"result\":\"created after reload\"}'")
 check "all 1,000 runs completed with the new script" equals "$completed" 1000
 
+# --- deleting a journey's file parks its runs; restoring it resumes them ---
+post '{"id":"d1","user":"parked","name":"app/signed_up"}' > /dev/null
+mv "$work/scripts/signup.lua" "$work/signup.lua.away"
+sleep 0.6
+post '{"id":"d2","user":"parked","name":"app/account.created"}' > /dev/null
+check "a run of a deleted journey stays waiting" equals \
+    "$(sqlite3 "$work/store.db" "SELECT status FROM runs WHERE user = 'parked'")" 1
+mv "$work/signup.lua.away" "$work/scripts/signup.lua"
+sleep 0.6
+check "restoring the file resumes the run, which takes its event" equals \
+    "$(sqlite3 "$work/store.db" "SELECT result FROM runs WHERE user = 'parked'")" \
+    '{"result":"created after reload"}'
+
 # --- SIGTERM under load, then a restart ---
 seq 1 30000 | awk '{printf "{\"id\":\"l%d\",\"user\":\"l%d\",\"name\":\"app/signed_up\"}\n", $1, $1 % 300}' \
     > "$work/load.jsonl"

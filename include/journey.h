@@ -19,7 +19,9 @@
  * with -std=c11 define _POSIX_C_SOURCE=200809L (or use -std=gnu11).
  *
  * Threads: every function belongs to the thread that runs the host's
- * loop, except journey_version and journey_ingest_threadsafe.
+ * loop (the thread that created the host), except journey_version,
+ * journey_config_init, journey_free and journey_ingest_threadsafe.
+ * Debug builds of the library assert it.
  */
 #ifndef JOURNEY_H
 #define JOURNEY_H
@@ -96,6 +98,15 @@ JOURNEY_API int journey_host_new(const journey_config *config, journey_host **ho
 /* Loads the journeys of the Lua script at path (journey.define calls).
  * Load every script before journey_start. thread: the loop's. */
 JOURNEY_API int journey_load(journey_host *host, const char *path);
+
+/* Loads every script given to journey_load again, in a new Lua state.
+ * When one fails, the previous scripts stay in force and the call
+ * returns JOURNEY_EINVAL with the file and line in journey_error.
+ * Otherwise the live runs move to the new scripts by replay; runs whose
+ * replay diverges are parked as failed, and the call returns
+ * JOURNEY_EDIVERGED with their count. Actions stay registered.
+ * thread: the loop's. */
+JOURNEY_API int journey_reload(journey_host *host);
 
 /* Starts the host: replays the store's live runs from their journals,
  * fires deadlines that passed while it was down, and from then on

@@ -8,6 +8,7 @@
  */
 #include "journey.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,11 +21,16 @@
 #include "lua_host.h"
 #include "store_sqlite.h"
 
+/* Every function but the thread-safe ones belongs to the thread that
+ * created the host, which runs its loop; debug builds check it. */
+#define ON_LOOP_THREAD(host) assert(pthread_equal(pthread_self(), (host)->loop_thread))
+
 typedef struct action_entry {
     struct action_entry *next;
     journey_host *host;
     journey_action_fn fn;
     void *ctx;
+    char name[];
 } action_entry;
 
 struct journey_call {
@@ -57,6 +63,13 @@ struct journey_host {
 
     lua_State *L;
     jy_lua_host *lh;
+    jy_store *store;       /* owned; outlives reloads */
+    char **scripts;        /* the paths given to journey_load, for reloads */
+    size_t script_count;
+    uint64_t instruction_budget;
+    size_t memory_cap;
+    uint32_t max_journal;
+    pthread_t loop_thread; /* debug builds check the caller against it */
 
     uv_check_t commit_check;
     uv_idle_t commit_soon; /* keeps the loop from blocking before a commit */
@@ -209,6 +222,44 @@ static void on_check(uv_check_t *check)
 
 
 static void drain_queue(uv_async_t *async);
+static void call_action(void *ctx, jy_host *core, uint64_t run_id, uint64_t token,
+                        const char *name, const char *args_json);
+
+
+/* Creates a Lua state and a host over the host's store, with the
+ * configured limits and every registered action, but no scripts. */
+static int new_generation(journey_host *host, lua_State **out_L, jy_lua_host **out_lh)
+{
+    lua_State *L = jy_lua_new_state(host->memory_cap);
+    if (L == NULL)
+        return JOURNEY_ENOMEM;
+    luaL_openlibs(L);
+    luaL_requiref(L, "journey", luaopen_journey, 0);
+    lua_pop(L, 1);
+
+    jy_lua_host *lh = jy_lua_host_new(L, 0, 0, host->store);
+    if (lh == NULL) {
+        jy_lua_close_state(L);
+        return JOURNEY_ENOMEM;
+    }
+    lh->owns_store = 0;
+    if (host->instruction_budget != 0)
+        lh->instruction_budget = host->instruction_budget;
+    if (host->max_journal != 0)
+        lh->host->max_journal = host->max_journal;
+    lh->host->keep_ended_runs = 0;
+    jy_host_set_log(lh->host, forward_log, host);
+
+    for (action_entry *a = host->actions; a != NULL; a = a->next)
+        if (jy_lua_register_action(lh, a->name, call_action, a) != 0) {
+            jy_lua_host_free(lh);
+            jy_lua_close_state(L);
+            return JOURNEY_ENOMEM;
+        }
+    *out_L = L;
+    *out_lh = lh;
+    return JOURNEY_OK;
+}
 
 
 int journey_host_new(const journey_config *config, journey_host **out, char *error,
@@ -252,30 +303,19 @@ int journey_host_new(const journey_config *config, journey_host **out, char *err
         return err.code != 0 ? err.code : JOURNEY_ENOMEM;
     }
 
-    host->L = jy_lua_new_state(config->memory_cap != 0 ? config->memory_cap
-                                                       : JY_DEFAULT_MEMORY_CAP);
-    if (host->L != NULL) {
-        luaL_openlibs(host->L);
-        luaL_requiref(host->L, "journey", luaopen_journey, 0);
-        lua_pop(host->L, 1);
-        host->lh = jy_lua_host_new(host->L, 0, 0, store);
-    }
-    if (host->lh == NULL) {
+    host->store = store;
+    host->loop_thread = pthread_self();
+    host->memory_cap = config->memory_cap != 0 ? config->memory_cap : JY_DEFAULT_MEMORY_CAP;
+    host->instruction_budget = config->instruction_budget;
+    host->max_journal = config->max_journal;
+    if (new_generation(host, &host->L, &host->lh) != 0) {
         store->ops->destroy(store);
-        if (host->L != NULL)
-            jy_lua_close_state(host->L);
         if (error != NULL && error_size > 0)
             snprintf(error, error_size, "out of memory creating the host");
         pthread_mutex_destroy(&host->queue_lock);
         free(host);
         return JOURNEY_ENOMEM;
     }
-    if (config->instruction_budget != 0)
-        host->lh->instruction_budget = config->instruction_budget;
-    if (config->max_journal != 0)
-        host->lh->host->max_journal = config->max_journal;
-    host->lh->host->keep_ended_runs = 0;
-    jy_host_set_log(host->lh->host, forward_log, host);
 
     if (config->loop != NULL) {
         host->loop = config->loop;
@@ -303,18 +343,75 @@ int journey_host_new(const journey_config *config, journey_host **out, char *err
 
 int journey_load(journey_host *host, const char *path)
 {
+    ON_LOOP_THREAD(host);
     jy_error err;
     jy_error_clear(&err);
     if (host->closing)
         return fail(host, JOURNEY_ESTATE, "the host is closing");
     if (jy_lua_host_load(host->lh, path, &err) != 0)
         return fail(host, JOURNEY_EINVAL, "%s", err.message);
+
+    char **grown = realloc(host->scripts, (host->script_count + 1) * sizeof *grown);
+    char *copy = strdup(path);
+    if (grown == NULL || copy == NULL) {
+        free(copy);
+        if (grown != NULL)
+            host->scripts = grown;
+        return fail(host, JOURNEY_ENOMEM, "out of memory remembering %s", path);
+    }
+    grown[host->script_count++] = copy;
+    host->scripts = grown;
+    return JOURNEY_OK;
+}
+
+
+int journey_reload(journey_host *host)
+{
+    ON_LOOP_THREAD(host);
+    if (!host->started || host->closing)
+        return fail(host, JOURNEY_ESTATE, "the host is %s; reload after journey_start",
+                    host->closing ? "closing" : "not started");
+
+    /* The new scripts load into a state of their own; the old ones stay
+     * in force when one of them fails. */
+    lua_State *L = NULL;
+    jy_lua_host *lh = NULL;
+    if (new_generation(host, &L, &lh) != 0)
+        return fail(host, JOURNEY_ENOMEM, "out of memory reloading");
+    jy_error err;
+    jy_error_clear(&err);
+    for (size_t i = 0; i < host->script_count; i++) {
+        if (jy_lua_host_load(lh, host->scripts[i], &err) != 0) {
+            jy_lua_host_free(lh);
+            jy_lua_close_state(L);
+            return fail(host, JOURNEY_EINVAL, "reload failed, the previous scripts stay in "
+                                              "force: %s", err.message);
+        }
+    }
+
+    /* Commit what the old scripts did, then move the live runs to the
+     * new ones by replay. */
+    commit(host);
+    jy_lua_host_free(host->lh);
+    jy_lua_close_state(host->L);
+    host->L = L;
+    host->lh = lh;
+    jy_host_recovery report;
+    if (jy_host_recover(lh->host, &report, &err) != 0)
+        return fail(host, err.code, "%s", err.message);
+    jy_host_advance_to(lh->host, jy_host_now(lh->host));
+    commit_soon(host);
+    if (report.failed > 0)
+        return fail(host, JOURNEY_EDIVERGED, "reloaded; %llu live runs diverged from the new "
+                                             "scripts and were parked as failed",
+                    (unsigned long long)report.failed);
     return JOURNEY_OK;
 }
 
 
 int journey_start(journey_host *host)
 {
+    ON_LOOP_THREAD(host);
     if (host->started || host->closing)
         return fail(host, JOURNEY_ESTATE, "the host is %s", host->closing ? "closing"
                                                                           : "already started");
@@ -339,6 +436,7 @@ int journey_start(journey_host *host)
 int journey_ingest(journey_host *host, const char *json, size_t len, journey_ingest_cb done,
                    void *ctx)
 {
+    ON_LOOP_THREAD(host);
     if (!host->started || host->closing)
         return fail(host, JOURNEY_ESTATE, "the host is %s; call journey_start first",
                     host->closing ? "closing" : "not started");
@@ -448,9 +546,11 @@ int journey_register_action(journey_host *host, const char *name, journey_action
 {
     if (name == NULL || name[0] == '\0' || fn == NULL)
         return fail(host, JOURNEY_EINVAL, "an action needs a name and a handler");
-    action_entry *entry = calloc(1, sizeof *entry);
+    ON_LOOP_THREAD(host);
+    action_entry *entry = calloc(1, sizeof *entry + strlen(name) + 1);
     if (entry == NULL)
         return fail(host, JOURNEY_ENOMEM, "out of memory registering action %s", name);
+    strcpy(entry->name, name);
     entry->host = host;
     entry->fn = fn;
     entry->ctx = ctx;
@@ -482,6 +582,7 @@ const char *journey_call_name(const journey_call *call)
 int journey_call_done(journey_call *call, const char *value_json, const char *error)
 {
     journey_host *host = call->host;
+    ON_LOOP_THREAD(host);
     if (host->closing || host->lh == NULL) {
         free(call);
         return JOURNEY_ESTATE;
@@ -499,6 +600,7 @@ int journey_call_done(journey_call *call, const char *value_json, const char *er
 
 int journey_run_json(journey_host *host, uint64_t run_id, char **json)
 {
+    ON_LOOP_THREAD(host);
     *json = NULL;
     jy_run *run = jy_host_run(host->lh->host, run_id);
     if (run == NULL)
@@ -597,6 +699,7 @@ void journey_host_close(journey_host *host, void (*closed)(void *ctx), void *ctx
 {
     if (host == NULL || host->closing)
         return;
+    ON_LOOP_THREAD(host);
     host->closing = 1;
     host->closed = closed;
     host->closed_ctx = ctx;
@@ -609,6 +712,12 @@ void journey_host_close(journey_host *host, void (*closed)(void *ctx), void *ctx
     host->lh = NULL;
     jy_lua_close_state(host->L);
     host->L = NULL;
+    host->store->ops->destroy(host->store);
+    host->store = NULL;
+    for (size_t i = 0; i < host->script_count; i++)
+        free(host->scripts[i]);
+    free(host->scripts);
+    host->scripts = NULL;
 
     uv_close((uv_handle_t *)&host->commit_check, on_handle_closed);
     uv_close((uv_handle_t *)&host->commit_soon, on_handle_closed);

@@ -139,7 +139,6 @@ int main(void)
     char error[256];
     CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
     CHECK_INT_EQ(journey_load(host, path), JOURNEY_OK);
-    remove(path);
     CHECK_INT_EQ(journey_register_action(host, "lookup", lookup, &loop), JOURNEY_OK);
     CHECK_INT_EQ(journey_register_action(host, "record", record, NULL), JOURNEY_OK);
     CHECK_INT_EQ(journey_register_action(host, "record", record, NULL), JOURNEY_EEXIST);
@@ -185,6 +184,21 @@ int main(void)
     char *json = NULL;
     CHECK_INT_EQ(journey_run_json(host, 999, &json), JOURNEY_ENOTFOUND);
     CHECK(json == NULL);
+
+    /* A reload keeps the old scripts when the new ones fail to load. */
+    CHECK_INT_EQ(journey_reload(host), JOURNEY_OK);
+    FILE *broken = fopen(path, "w");
+    fputs("journey.define{\n", broken);
+    fclose(broken);
+    CHECK_INT_EQ(journey_reload(host), JOURNEY_EINVAL);
+    CHECK_CONTAINS(journey_error(host), "the previous scripts stay in force");
+    CHECK_CONTAINS(journey_error(host), path);
+    const char *again = "{\"user\":\"late\",\"name\":\"app/signed_up\"}";
+    CHECK_INT_EQ(journey_ingest(host, again, strlen(again), on_ingested, NULL), JOURNEY_OK);
+    while (journey_live_runs(host) > 0 && uv_is_active((uv_handle_t *)&watchdog))
+        uv_run(&loop, UV_RUN_ONCE);
+    CHECK_INT_EQ(lookups, 4);
+    remove(path);
 
     journey_host_close(host, on_closed, NULL);
     uv_close((uv_handle_t *)&watchdog, NULL);

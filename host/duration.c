@@ -5,6 +5,7 @@
  * only, so "0.1s" is exactly 100 ms and no binary rounding leaks in.
  */
 #include "duration.h"
+#include "quote.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -15,13 +16,6 @@
 #include "timefmt.h"
 
 #define MS_PER_DAY INT64_C(86400000)
-
-/* Bytes of the original text that a message quotes before "...". */
-#define QUOTE_MAX_BYTES 60
-
-/* Large enough for a quoted text of QUOTE_MAX_BYTES bytes that are all
- * escaped as \xNN, plus quotes, "..." and the NUL. */
-#define QUOTE_BUF_SIZE (QUOTE_MAX_BYTES * 4 + 8)
 
 typedef struct duration_unit {
     const char *name;
@@ -115,47 +109,6 @@ static char to_lower(char c)
 }
 
 
-/* Writes text[0..len) into buf (QUOTE_BUF_SIZE bytes) in double quotes,
- * on one line: quotes, backslashes and control characters become
- * escapes, and text past max_bytes is cut at a UTF-8 character boundary
- * and followed by "...". */
-static void quote_text(const char *text, size_t len, size_t max_bytes,
-                       char *buf)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t quoted_len = len;
-    size_t n = 0;
-
-    if (quoted_len > max_bytes) {
-        quoted_len = max_bytes;
-        while (quoted_len > 0 &&
-               ((unsigned char)text[quoted_len] & 0xc0) == 0x80)
-            quoted_len--;
-    }
-
-    buf[n++] = '"';
-    for (size_t i = 0; i < quoted_len; i++) {
-        unsigned char c = (unsigned char)text[i];
-
-        if (c == '"' || c == '\\') {
-            buf[n++] = '\\';
-            buf[n++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            buf[n++] = '\\';
-            buf[n++] = 'x';
-            buf[n++] = hex[c >> 4];
-            buf[n++] = hex[c & 0xf];
-        } else {
-            buf[n++] = (char)c;
-        }
-    }
-    buf[n++] = '"';
-    if (quoted_len < len) {
-        memcpy(buf + n, "...", 3);
-        n += 3;
-    }
-    buf[n] = '\0';
-}
 
 
 static int fail(duration_parser *p, int code, const char *reason)
@@ -233,7 +186,7 @@ static int fail_no_number(duration_parser *p)
         const char *word = p->text + p->pos;
         size_t word_len = end - p->pos;
 
-        quote_text(word, word_len, 32, quoted);
+        jy_quote_text(word, word_len, 32, quoted);
         if (word_equals(word, word_len, "nan") ||
             word_equals(word, word_len, "inf") ||
             word_equals(word, word_len, "infinity")) {
@@ -261,7 +214,7 @@ static int fail_no_number(duration_parser *p)
     while (p->pos + char_len < p->len &&
            ((unsigned char)p->text[p->pos + char_len] & 0xc0) == 0x80)
         char_len++;
-    quote_text(&p->text[p->pos], char_len, char_len, quoted);
+    jy_quote_text(&p->text[p->pos], char_len, char_len, quoted);
     snprintf(reason, sizeof reason, "unexpected %s where a number belongs",
              quoted);
     return fail(p, JY_EINVAL, reason);
@@ -289,7 +242,7 @@ static int scan_part(duration_parser *p, duration_part *part)
             p->pos++;
         part->frac_end = p->pos;
         if (part->frac_start == part->frac_end) {
-            quote_text(p->text + number_start, p->pos - number_start, 32,
+            jy_quote_text(p->text + number_start, p->pos - number_start, 32,
                        quoted);
             snprintf(reason, sizeof reason, "missing digits after %s",
                      quoted);
@@ -308,7 +261,7 @@ static int scan_part(duration_parser *p, duration_part *part)
     size_t unit_len = unit_end - unit_start;
 
     if (unit_len == 0) {
-        quote_text(p->text + number_start, number_end - number_start, 32,
+        jy_quote_text(p->text + number_start, number_end - number_start, 32,
                    quoted);
         snprintf(reason, sizeof reason,
                  "missing unit after %s (write \"%.*ss\" for seconds, "
@@ -328,7 +281,7 @@ static int scan_part(duration_parser *p, duration_part *part)
 
     part->unit = find_unit(unit, unit_len);
     if (part->unit == NULL) {
-        quote_text(unit, unit_len, 32, quoted);
+        jy_quote_text(unit, unit_len, 32, quoted);
         snprintf(reason, sizeof reason,
                  "unknown unit %s (use " UNIT_LIST ")", quoted);
         return fail(p, JY_EINVAL, reason);
@@ -458,7 +411,7 @@ int jy_duration_parse(const char *text, size_t len, jy_duration *out,
         p.text = "";
         p.len = 0;
     }
-    quote_text(p.text, p.len, QUOTE_MAX_BYTES, p.quoted);
+    jy_quote_text(p.text, p.len, QUOTE_MAX_BYTES, p.quoted);
 
     skip_spaces(&p);
     if (at_end(&p))

@@ -7,6 +7,7 @@
  * derivation is at https://howardhinnant.github.io/date_algorithms.html
  */
 #include "timefmt.h"
+#include "quote.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -18,13 +19,6 @@
 #define DAYS_PER_ERA INT64_C(146097) /* days in 400 Gregorian years */
 /* Days from 0000-03-01, where the algorithms' eras start, to 1970-01-01. */
 #define EPOCH_DAY_IN_ERA INT64_C(719468)
-
-/* Bytes of the original text that a message quotes before "...". */
-#define QUOTE_MAX_BYTES 60
-
-/* Large enough for a quoted text of QUOTE_MAX_BYTES bytes that are all
- * escaped as \xNN, plus quotes, "..." and the NUL. */
-#define QUOTE_BUF_SIZE (QUOTE_MAX_BYTES * 4 + 8)
 
 /* Most digits an expanded year ("+010000", "-292275055") may have: the
  * years of jy_time have 9 digits at most. */
@@ -195,47 +189,6 @@ static bool is_digit(char c)
 }
 
 
-/* Writes text[0..len) into buf (QUOTE_BUF_SIZE bytes) in double quotes,
- * on one line: quotes, backslashes and control characters become
- * escapes, and text past max_bytes is cut at a UTF-8 character boundary
- * and followed by "...". */
-static void quote_text(const char *text, size_t len, size_t max_bytes,
-                       char *buf)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t quoted_len = len;
-    size_t n = 0;
-
-    if (quoted_len > max_bytes) {
-        quoted_len = max_bytes;
-        while (quoted_len > 0 &&
-               ((unsigned char)text[quoted_len] & 0xc0) == 0x80)
-            quoted_len--;
-    }
-
-    buf[n++] = '"';
-    for (size_t i = 0; i < quoted_len; i++) {
-        unsigned char c = (unsigned char)text[i];
-
-        if (c == '"' || c == '\\') {
-            buf[n++] = '\\';
-            buf[n++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            buf[n++] = '\\';
-            buf[n++] = 'x';
-            buf[n++] = hex[c >> 4];
-            buf[n++] = hex[c & 0xf];
-        } else {
-            buf[n++] = (char)c;
-        }
-    }
-    buf[n++] = '"';
-    if (quoted_len < len) {
-        memcpy(buf + n, "...", 3);
-        n += 3;
-    }
-    buf[n] = '\0';
-}
 
 
 static int fail(time_parser *p, const char *fmt, ...)
@@ -260,7 +213,7 @@ static int fail_unexpected(time_parser *p, const char *where)
 {
     char rest[QUOTE_BUF_SIZE];
 
-    quote_text(p->text + p->pos, p->end - p->pos, 20, rest);
+    jy_quote_text(p->text + p->pos, p->end - p->pos, 20, rest);
     return fail(p, "unexpected text %s %s", rest, where);
 }
 
@@ -472,7 +425,7 @@ int jy_time_parse(const char *text, size_t len, jy_time *out, jy_error *err)
         p.text = "";
         p.end = 0;
     }
-    quote_text(p.text, p.end, QUOTE_MAX_BYTES, p.quoted);
+    jy_quote_text(p.text, p.end, QUOTE_MAX_BYTES, p.quoted);
 
     while (p.pos < p.end && is_space(p.text[p.pos]))
         p.pos++;

@@ -60,6 +60,124 @@ typedef enum journey_status {
 
 typedef struct journey_host journey_host;
 
+/* --- Store backends ---------------------------------------------------
+ *
+ * A host keeps events, runs and journals in a store. Besides "memory"
+ * and "sqlite:PATH", an embedder may give it a backend of its own through
+ * journey_config.store_backend: a journey_store whose ops implement the
+ * contract of docs/store-interface.md (ordering, duplicates, commit
+ * groups, what survives a reopen). These types have the layout the host
+ * uses internally; the library checks that at compile time.
+ */
+
+typedef struct journey_store_error {
+    int code;          /* a negative journey_status */
+    char message[512];
+} journey_store_error;
+
+typedef struct journey_event {
+    uint64_t seq;          /* assigned by the store on append */
+    uint64_t origin_run;   /* the run that emitted it, 0 for outside events */
+    int64_t ts;            /* milliseconds since 1970 */
+    const char *id;        /* idempotency key, unique per user, or NULL */
+    const char *user;
+    const char *name;
+    const char *data_json; /* a JSON object */
+    const char *user_json; /* the user's attributes, or NULL */
+} journey_event;
+
+typedef struct journey_journal_entry {
+    uint64_t run_id;
+    uint32_t index;          /* from 0, consecutive per run */
+    int kind;                /* 1 wait_for ... 10 call, as stored */
+    int64_t at;              /* milliseconds since 1970 */
+    const char *name;
+    const char *result_json;
+} journey_journal_entry;
+
+typedef struct journey_run_record {
+    uint64_t id;
+    const char *journey;
+    const char *user;
+    const char *key;          /* NULL for runs without a key */
+    uint64_t trigger_seq;
+    int64_t started_at;
+    int64_t ended_at;         /* 0 while live */
+    int status;               /* 0 running, 1 waiting, 2 sleeping, 3 completed,
+                               * 4 failed, 5 cancelled */
+    const char *result_json;
+    const char *error;
+    const char *wait_names;   /* comma-separated, or NULL */
+    int64_t deadline;         /* INT64_MAX when none */
+} journey_run_record;
+
+typedef struct journey_store journey_store;
+typedef int (*journey_event_visit_fn)(const journey_event *event, void *ctx);
+typedef int (*journey_run_visit_fn)(const journey_run_record *record, void *ctx);
+
+/* The operations of a backend; docs/store-interface.md states what each
+ * must guarantee. Every function returns 0 or a negative journey_status
+ * and fills err (which may be NULL) with a message. thread: the loop's. */
+typedef struct journey_store_ops {
+    const char *name;
+    int (*event_append)(journey_store *store, journey_event *event, journey_store_error *err);
+    const journey_event *(*event_get)(journey_store *store, uint64_t seq);
+    int (*event_scan)(journey_store *store, const char *user, uint64_t from_seq,
+                      journey_event_visit_fn visit, void *ctx);
+    int (*run_put)(journey_store *store, const journey_run_record *record,
+                   journey_store_error *err);
+    int (*journal_append)(journey_store *store, const journey_journal_entry *entry,
+                          journey_store_error *err);
+    const journey_journal_entry *(*journal_get)(journey_store *store, uint64_t run_id,
+                                                uint32_t index);
+    int (*run_scan_live)(journey_store *store, journey_run_visit_fn visit, void *ctx);
+    uint64_t (*run_max_id)(journey_store *store);
+    int (*user_put)(journey_store *store, const char *user, const char *attributes_json,
+                    int64_t at, journey_store_error *err);
+    int (*meta_get)(journey_store *store, const char *key, char **value,
+                    journey_store_error *err);
+    int (*meta_put)(journey_store *store, const char *key, const char *value,
+                    journey_store_error *err);
+    int (*prune)(journey_store *store, int64_t ended_before, int64_t events_before,
+                 uint64_t *runs_deleted, uint64_t *events_deleted, journey_store_error *err);
+    int (*commit)(journey_store *store, journey_store_error *err);
+    void (*destroy)(journey_store *store);
+} journey_store_ops;
+
+/* A backend is any struct that starts with this one. */
+struct journey_store {
+    const journey_store_ops *ops;
+};
+
+/* The memory store, as a building block for backends that keep their
+ * reads in memory and write a durable copy elsewhere (the SQLite store
+ * and examples/file_store work this way). Returns NULL when out of
+ * memory; free with ops->destroy. thread: any, before the host uses it. */
+JOURNEY_API journey_store *journey_store_memory_new(void);
+
+/* Puts an event with its seq already set, loaded from a durable copy,
+ * into a memory store; takes ownership. Seqs must grow. */
+JOURNEY_API int journey_store_memory_load_event(journey_store *store, journey_event *event);
+
+/* Puts a journal entry loaded from a durable copy (copied). */
+JOURNEY_API int journey_store_memory_load_journal(journey_store *store,
+                                                  const journey_journal_entry *entry);
+
+/* Makes the next appended event get at least next_seq. */
+JOURNEY_API void journey_store_memory_reserve_seq(journey_store *store, uint64_t next_seq);
+
+/* Allocates an event with every string copied into one block; id and
+ * user_json may be NULL. Free with journey_event_free. */
+JOURNEY_API journey_event *journey_event_new(const char *id, const char *user,
+                                             const char *name, int64_t ts,
+                                             const char *data_json, const char *user_json,
+                                             uint64_t origin_run);
+
+/* Frees an event from journey_event_new, or one a backend received and
+ * owns. NULL is ignored. */
+JOURNEY_API void journey_event_free(journey_event *event);
+
+
 /* Receives the host's diagnostics and the journeys' j.log and print.
  * level: 0 debug, 1 info, 2 warn, 3 error. run_id is 0 and journey NULL
  * outside a run. The strings are borrowed for the call.
@@ -74,6 +192,9 @@ typedef struct journey_config {
                                   * journey_backend_fd and journey_run_once */
     const char *store;           /* "memory" or "sqlite:PATH" (copied); default
                                   * "memory" */
+    journey_store *store_backend; /* a backend of the embedder's; when set,
+                                  * store is ignored and the host owns the
+                                  * backend, also when creation fails */
     int sync_normal;             /* SQLite: 1 for synchronous NORMAL, 0 FULL */
     uint64_t instruction_budget; /* per run between waits; 0: the default */
     size_t memory_cap;           /* bytes for all Lua code; 0: the default */

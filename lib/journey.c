@@ -11,6 +11,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,67 @@
 
 #include "lua_host.h"
 #include "store_sqlite.h"
+
+/* The public store types must be the internal ones under another name,
+ * so a backend written against journey.h is a jy_store. */
+#define SAME_FIELD(pub, priv, field) \
+    _Static_assert(offsetof(pub, field) == offsetof(priv, field) && \
+                   sizeof(((pub *)0)->field) == sizeof(((priv *)0)->field), \
+                   #pub "." #field " differs from " #priv)
+_Static_assert(sizeof(journey_store_error) == sizeof(jy_error), "error record");
+SAME_FIELD(journey_store_error, jy_error, message);
+_Static_assert(sizeof(journey_event) == sizeof(jy_event), "event");
+SAME_FIELD(journey_event, jy_event, ts);
+SAME_FIELD(journey_event, jy_event, user_json);
+_Static_assert(sizeof(journey_journal_entry) == sizeof(jy_journal_entry), "journal entry");
+SAME_FIELD(journey_journal_entry, jy_journal_entry, kind);
+SAME_FIELD(journey_journal_entry, jy_journal_entry, result_json);
+_Static_assert(sizeof(journey_run_record) == sizeof(jy_run_record), "run record");
+SAME_FIELD(journey_run_record, jy_run_record, status);
+SAME_FIELD(journey_run_record, jy_run_record, deadline);
+_Static_assert(sizeof(journey_store_ops) == sizeof(jy_store_ops), "store operations");
+SAME_FIELD(journey_store_ops, jy_store_ops, event_scan);
+SAME_FIELD(journey_store_ops, jy_store_ops, prune);
+SAME_FIELD(journey_store_ops, jy_store_ops, destroy);
+
+
+journey_store *journey_store_memory_new(void)
+{
+    return (journey_store *)jy_store_memory_new();
+}
+
+
+int journey_store_memory_load_event(journey_store *store, journey_event *event)
+{
+    return jy_store_memory_load_event((jy_store *)store, (jy_event *)event);
+}
+
+
+int journey_store_memory_load_journal(journey_store *store, const journey_journal_entry *entry)
+{
+    return jy_store_memory_load_journal((jy_store *)store, (const jy_journal_entry *)entry);
+}
+
+
+void journey_store_memory_reserve_seq(journey_store *store, uint64_t next_seq)
+{
+    jy_store_memory_reserve_seq((jy_store *)store, next_seq);
+}
+
+
+journey_event *journey_event_new(const char *id, const char *user, const char *name, int64_t ts,
+                                 const char *data_json, const char *user_json,
+                                 uint64_t origin_run)
+{
+    return (journey_event *)jy_event_new(id, user, name, ts, data_json, user_json, origin_run);
+}
+
+
+void journey_event_free(journey_event *event)
+{
+    jy_event_free((jy_event *)event);
+}
+
 
 /* Every function but the thread-safe ones belongs to the thread that
  * created the host, which runs its loop; debug builds check it. */
@@ -274,6 +336,8 @@ int journey_host_new(const journey_config *config, journey_host **out, char *err
 
     journey_host *host = calloc(1, sizeof *host);
     if (host == NULL) {
+        if (config->store_backend != NULL)
+            config->store_backend->ops->destroy(config->store_backend);
         if (error != NULL && error_size > 0)
             snprintf(error, error_size, "out of memory creating the host");
         return JOURNEY_ENOMEM;
@@ -286,7 +350,9 @@ int journey_host_new(const journey_config *config, journey_host **out, char *err
     jy_error err;
     jy_error_clear(&err);
     jy_store *store = NULL;
-    if (strcmp(store_spec, "memory") == 0)
+    if (config->store_backend != NULL)
+        store = (jy_store *)config->store_backend;
+    else if (strcmp(store_spec, "memory") == 0)
         store = jy_store_memory_new();
     else if (strncmp(store_spec, "sqlite:", 7) == 0 && store_spec[7] != '\0')
         store = jy_store_sqlite_open(store_spec + 7,

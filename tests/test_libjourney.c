@@ -200,10 +200,34 @@ int main(void)
     CHECK_INT_EQ(lookups, 4);
     remove(path);
 
+    /* A backend given through journey.h: the memory store as a building
+     * block, owned by the host from here on. */
+    journey_config custom;
+    journey_config_init(&custom);
+    custom.loop = &loop;
+    custom.store_backend = journey_store_memory_new();
+    CHECK(custom.store_backend != NULL);
+    journey_host *second = NULL;
+    CHECK_INT_EQ(journey_host_new(&custom, &second, error, sizeof error), JOURNEY_OK);
+    CHECK_INT_EQ(journey_start(second), JOURNEY_OK);
+    const char *plain = "{\"id\":\"x1\",\"user\":\"b\",\"name\":\"app/other\"}";
+    CHECK_INT_EQ(journey_ingest(second, plain, strlen(plain), on_ingested, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_ingest(second, plain, strlen(plain), on_ingested, NULL), JOURNEY_OK);
+    int before = ingests_ok, before_other = ingests_other;
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK_INT_EQ(ingests_ok, before + 1);
+    CHECK_INT_EQ(ingests_other, before_other + 1);
+    journey_host_close(second, on_closed, NULL);
+
+    journey_event *event = journey_event_new(NULL, "u", "x", 0, NULL, NULL, 0);
+    CHECK(event != NULL);
+    CHECK_STR_EQ(event->data_json, "{}");
+    journey_event_free(event);
+
     journey_host_close(host, on_closed, NULL);
     uv_close((uv_handle_t *)&watchdog, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK_INT_EQ(closed_calls, 1);
+    CHECK_INT_EQ(closed_calls, 2);
     int rc = uv_loop_close(&loop);
     CHECK_INT_EQ(rc, 0);
     if (rc != 0) {

@@ -1375,6 +1375,10 @@ static int describe_entry(show_context *ctx, journal_view *entry)
     case JY_STEP_RANDOM:
         jy_buf_printf(&words, "math.random -> %s", entry->result);
         break;
+    case JY_STEP_CALL:
+        jy_buf_printf(&words, "call \"%s\" -> ", entry->name);
+        append_clipped(&words, entry->result, CLIP_BYTES);
+        break;
     default:
         jy_buf_printf(&words, "step kind %d, unknown to this journey: name \"%s\", result ",
                       entry->kind, entry->name);

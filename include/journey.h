@@ -210,14 +210,19 @@ JOURNEY_API const char *journey_version(void);
 /* Fills config with the defaults. thread: any. */
 JOURNEY_API void journey_config_init(journey_config *config);
 
-/* Creates a host. On failure returns a negative status, leaves *host
- * NULL and writes the reason into error (error_size bytes, may be NULL).
+/* Creates a host. On failure returns a negative status (JOURNEY_EIO for
+ * a store that cannot be opened, JOURNEY_ESTATE for a store another
+ * process holds), leaves *host NULL and writes the reason into error
+ * (error_size bytes, may be NULL). config NULL means the defaults.
  * Free the host with journey_host_close. thread: the loop's. */
 JOURNEY_API int journey_host_new(const journey_config *config, journey_host **host,
                                  char *error, size_t error_size);
 
 /* Loads the journeys of the Lua script at path (journey.define calls).
- * Load every script before journey_start. thread: the loop's. */
+ * Load every script before journey_start: afterwards the call returns
+ * JOURNEY_ESTATE. A script that fails to load, or a missing file,
+ * returns JOURNEY_EINVAL with the file and line in journey_error.
+ * thread: the loop's. */
 JOURNEY_API int journey_load(journey_host *host, const char *path);
 
 /* Loads every script given to journey_load again, in a new Lua state.
@@ -250,9 +255,11 @@ JOURNEY_API int journey_ingest(journey_host *host, const char *json, size_t len,
                                journey_ingest_cb done, void *ctx);
 
 /* Like journey_ingest, from any thread: the event is copied and handed
- * to the loop thread through a uv_async handle; done fires on the loop
- * thread, also with JOURNEY_EINVAL for a bad event. Returns JOURNEY_OK
- * or JOURNEY_ENOMEM. thread: any, until journey_host_close starts. */
+ * to the loop thread through a uv_async handle, and taken in once the
+ * host is started. done fires on the loop thread, also with a negative
+ * status (JOURNEY_EINVAL for a bad event, whose reason is then in
+ * journey_error). Returns JOURNEY_OK or JOURNEY_ENOMEM.
+ * thread: any, until journey_host_close starts. */
 JOURNEY_API int journey_ingest_threadsafe(journey_host *host, const char *json, size_t len,
                                           journey_ingest_cb done, void *ctx);
 
@@ -279,7 +286,8 @@ JOURNEY_API uint64_t journey_call_run_id(const journey_call *call);
 /* Returns the action's name; borrowed until journey_call_done. */
 JOURNEY_API const char *journey_call_name(const journey_call *call);
 
-/* Answers a call and frees it: value_json is the value j.call returns
+/* Answers a call and frees it; calling it twice on one call is a
+ * use-after-free, as with free(). value_json is the value j.call returns
  * (JSON text, copied; NULL for nil), or error (NULL on success) makes
  * j.call raise that message in the run. The result is journaled, so a
  * replay of the run never calls the handler again. Returns JOURNEY_OK;
@@ -288,9 +296,11 @@ JOURNEY_API const char *journey_call_name(const journey_call *call);
  * stays open). thread: the loop's. */
 JOURNEY_API int journey_call_done(journey_call *call, const char *value_json, const char *error);
 
-/* Writes the run with that id as JSON (status, result or error, current
- * wait) into *json, which the caller frees with journey_free. Returns
- * JOURNEY_ENOTFOUND for an unknown or ended-and-released run.
+/* Writes the live run with that id as JSON (id, journey, user, status,
+ * steps, current wait and deadline) into *json, which the caller frees
+ * with journey_free. A run that ended is released at once, so ended
+ * runs and unknown ids return JOURNEY_ENOTFOUND; their results are in
+ * the store (`journey show RUN --store sqlite:PATH`).
  * thread: the loop's. */
 JOURNEY_API int journey_run_json(journey_host *host, uint64_t run_id, char **json);
 
@@ -317,9 +327,14 @@ JOURNEY_API int journey_run_once(journey_host *host);
 
 /* Closes the host: stops its timers, commits, closes the store and
  * frees everything once its handles closed, then calls closed(ctx) (may
- * be NULL) on the loop thread. With a borrowed loop, keep running it
- * until closed fires; with the host's own loop, the call completes
- * before it returns. thread: the loop's. */
+ * be NULL) on the loop thread. Ingest callbacks still pending fire
+ * inside this call: JOURNEY_OK for events the final commit stored,
+ * JOURNEY_ESTATE for events still queued from other threads. Calls that
+ * handlers hold stay valid: answer each with journey_call_done, which
+ * frees it and returns JOURNEY_ESTATE (the run calls again after the
+ * next start). With a borrowed loop, keep running it until closed
+ * fires; with the host's own loop, the call completes before it
+ * returns. thread: the loop's. */
 JOURNEY_API void journey_host_close(journey_host *host, void (*closed)(void *ctx), void *ctx);
 
 #ifdef __cplusplus

@@ -96,7 +96,9 @@ typedef struct action_entry {
 } action_entry;
 
 struct journey_call {
-    journey_host *host;
+    struct journey_call *prev; /* the host's open calls */
+    struct journey_call *next;
+    journey_host *host;        /* NULL once the host closed */
     uint64_t run_id;
     uint64_t token;
     char name[];
@@ -151,6 +153,7 @@ struct journey_host {
     queued_event *queue_tail;
 
     action_entry *actions; /* owned */
+    journey_call *open_calls; /* handed to handlers, not answered yet */
 
     journey_log_fn log;
     void *log_ctx;
@@ -412,8 +415,13 @@ int journey_load(journey_host *host, const char *path)
     ON_LOOP_THREAD(host);
     jy_error err;
     jy_error_clear(&err);
-    if (host->closing)
-        return fail(host, JOURNEY_ESTATE, "the host is closing");
+    if (path == NULL)
+        return fail(host, JOURNEY_EINVAL, "journey_load needs the path of a script");
+    if (host->closing || host->started)
+        return fail(host, JOURNEY_ESTATE, "%s", host->closing
+                        ? "the host is closing"
+                        : "the host is started; load scripts before journey_start, and "
+                          "call journey_reload after editing them");
     if (jy_lua_host_load(host->lh, path, &err) != 0)
         return fail(host, JOURNEY_EINVAL, "%s", err.message);
 
@@ -603,6 +611,11 @@ static void call_action(void *ctx, jy_host *core, uint64_t run_id, uint64_t toke
     call->run_id = run_id;
     call->token = token;
     strcpy(call->name, name);
+    call->prev = NULL;
+    call->next = entry->host->open_calls;
+    if (call->next != NULL)
+        call->next->prev = call;
+    entry->host->open_calls = call;
     entry->fn(entry->ctx, call, args_json);
 }
 
@@ -645,21 +658,41 @@ const char *journey_call_name(const journey_call *call)
 }
 
 
+static void forget_call(journey_call *call)
+{
+    if (call->host != NULL) {
+        if (call->prev != NULL)
+            call->prev->next = call->next;
+        else
+            call->host->open_calls = call->next;
+        if (call->next != NULL)
+            call->next->prev = call->prev;
+    }
+    free(call);
+}
+
+
 int journey_call_done(journey_call *call, const char *value_json, const char *error)
 {
     journey_host *host = call->host;
-    ON_LOOP_THREAD(host);
-    if (host->closing || host->lh == NULL) {
-        free(call);
+    if (host == NULL || host->closing || host->lh == NULL) {
+        /* The host closed while the call was open; the call is freed, and
+         * the run replays it after the next start. */
+        forget_call(call);
         return JOURNEY_ESTATE;
     }
+    ON_LOOP_THREAD(host);
     int rc = jy_lua_complete_call(host->lh, call->run_id, call->token, value_json, error);
     if (rc == JY_EINVAL)
         return fail(host, JOURNEY_EINVAL, "the value of action %s is not JSON", call->name);
-    free(call);
+    forget_call(call);
     if (rc != 0)
         return fail(host, JOURNEY_ESTATE, "the call ended before its answer (timed out, or "
                                           "the run is gone)");
+    /* The run resumes at its new deadline, now: re-arm the timer and keep
+     * the next poll from blocking, also in a foreign loop. */
+    arm_timer(host);
+    commit_soon(host);
     return JOURNEY_OK;
 }
 
@@ -769,6 +802,11 @@ void journey_host_close(journey_host *host, void (*closed)(void *ctx), void *ctx
     host->closing = 1;
     host->closed = closed;
     host->closed_ctx = ctx;
+
+    /* Calls still open stay valid until their handlers answer them. */
+    for (journey_call *call = host->open_calls; call != NULL; call = call->next)
+        call->host = NULL;
+    host->open_calls = NULL;
 
     /* The last turn's events become durable before the store closes. */
     if (host->started)

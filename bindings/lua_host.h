@@ -35,7 +35,7 @@
 
 /* The defaults of the guards; each is documented in docs/lua-api.md. */
 #define JY_DEFAULT_INSTRUCTION_BUDGET 100000000ULL
-#define JY_DEFAULT_MEMORY_CAP ((size_t)1 << 30)
+#define JY_DEFAULT_MEMORY_CAP ((size_t)4 << 30)
 
 /* An action handler: called by j.call with the run and a token that
  * identifies this call; it answers with jy_lua_complete_call, now or

@@ -122,13 +122,31 @@ const jy_journal_entry *jy_lua_replay(lua_State *L, jy_run *run,
 
 /* Takes the message of a failed coroutine with its traceback into a
  * malloc'd string. [-0, +0, m] */
+static int traceback_protected(lua_State *L)
+{
+    lua_State *co = lua_touserdata(L, 1);
+    const char *message = lua_touserdata(L, 2);
+    luaL_traceback(L, co, message, 0);
+    return 1;
+}
+
+
 static char *failure_message(lua_State *L, lua_State *co)
 {
     const char *message = lua_tostring(co, -1);
 
     if (message == NULL)
         message = luaL_typename(co, -1);
-    luaL_traceback(L, co, message, 0);        /* L stack: traceback */
+
+    /* The traceback needs memory, which may be what the run ran out of;
+     * then the message alone must do. */
+    lua_pushcfunction(L, traceback_protected);
+    lua_pushlightuserdata(L, co);
+    lua_pushlightuserdata(L, (void *)message);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        return strdup(message);
+    }
     char *copy = strdup(lua_tostring(L, -1));
     lua_pop(L, 1);
     return copy;

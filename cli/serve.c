@@ -44,7 +44,7 @@ static const char serve_usage[] =
     "                       checked every minute (default 90d; off keeps everything)\n"
     "  --instruction-budget N  Lua instructions a run may execute between two waits\n"
     "                       before it fails (default 100000000)\n"
-    "  --memory-cap BYTES   memory of all Lua code together (default 1073741824)\n"
+    "  --memory-cap BYTES   memory of all Lua code together (default 4294967296)\n"
     "  --max-journal N      steps a run may journal before it fails (default 100000)\n";
 
 

@@ -52,7 +52,7 @@ static const char simulate_usage[] =
     "                   event: its id, or line:N for events without one\n"
     "  --instruction-budget N  Lua instructions a run may execute between two waits\n"
     "                   before it fails (default 100000000)\n"
-    "  --memory-cap BYTES  memory of all Lua code together (default 1073741824)\n"
+    "  --memory-cap BYTES  memory of all Lua code together (default 4294967296)\n"
     "  --max-journal N  steps a run may journal before it fails (default 100000)\n"
     "  --retention D    delete runs that ended, and events no live run can reach,\n"
     "                   once they are older than D in event time (default 90d;\n"

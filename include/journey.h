@@ -7,7 +7,7 @@
  * in one loop turn is committed together at the end of the turn, and an
  * ingest's callback fires once its event is durable.
  *
- * Ownership: strings passed in are copied unless a comment says
+ * Ownership: strings passed in are copied unless a comment states
  * otherwise; pointers handed out are borrowed until the call named in
  * their comment, or are freed by the caller with journey_free.
  *
@@ -268,9 +268,10 @@ typedef struct journey_call journey_call;
 
 /* An action handler: j.call(name, args) in a journey calls it with the
  * arguments as JSON text (borrowed for the call; "null" without
- * arguments). It answers with journey_call_done, at once or later from
- * another callback of the loop; the run waits meanwhile (up to the
- * call's timeout, one hour unless j.call says otherwise).
+ * arguments). The handler completes the call with journey_call_done, at
+ * once or later from another callback of the loop. The run waits
+ * meanwhile, up to the call's timeout (one hour unless j.call sets
+ * another).
  * thread: the loop's. */
 typedef void (*journey_action_fn)(void *ctx, journey_call *call, const char *args_json);
 
@@ -286,7 +287,7 @@ JOURNEY_API uint64_t journey_call_run_id(const journey_call *call);
 /* Returns the action's name; borrowed until journey_call_done. */
 JOURNEY_API const char *journey_call_name(const journey_call *call);
 
-/* Answers a call and frees it; calling it twice on one call is a
+/* Completes a call and frees it; calling it twice on one call is a
  * use-after-free, as with free(). value_json is the value j.call returns
  * (JSON text, copied; NULL for nil), or error (NULL on success) makes
  * j.call raise that message in the run. The result is journaled, so a

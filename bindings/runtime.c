@@ -155,29 +155,51 @@ static char *failure_message(lua_State *L, lua_State *co)
 
 /* Encodes what a finished run returned into a malloc'd JSON text.
  * [-0, +0, m] */
+typedef struct result_request {
+    jy_lua_host *lh;
+    char *json;
+} result_request;
+
+
+/* Encodes the value on top of the stack, or its text form when JSON
+ * cannot hold it (a run that returned a function, say). [-1, +0, e] */
+static int result_protected(lua_State *L)
+{
+    result_request *req = lua_touserdata(L, -1);
+    lua_pop(L, 1);                            /* stack: value */
+    req->json = jy_lua_json_encode(L, -1);
+    if (req->json == NULL) {
+        jy_host_log(req->lh->host, JY_LOG_WARN, NULL, "run result is not JSON (%s); stored "
+                                                      "as text", lua_tostring(L, -1));
+        lua_pop(L, 1);                        /* stack: value */
+        jy_buf buf;
+        jy_buf_init(&buf);
+        jy_buf_append_json_string(&buf, luaL_tolstring(L, -1, NULL));
+        req->json = jy_buf_take(&buf);
+    }
+    return 0;
+}
+
+
 static char *result_json(jy_lua_host *lh, lua_State *co, int nres)
 {
     if (nres == 0 || lua_isnil(co, -nres))
         return strdup("null");
 
     lua_State *L = lh->L;
+    int top = lua_gettop(L);
+    result_request req = {lh, NULL};
+    lua_pushcfunction(L, result_protected);  /* stack: fn */
     lua_pushvalue(co, -nres);
-    lua_xmove(co, L, 1);                      /* L stack: value */
-    char *json = jy_lua_json_encode(L, -1);
-    if (json == NULL) {
-        /* Keep the run's outcome readable even when it returned, say, a
-         * function: store the text form and say why. */
-        jy_host_log(lh->host, JY_LOG_WARN, NULL, "run result is not JSON (%s); stored as text",
-                    lua_tostring(L, -1));
-        lua_pop(L, 1);                        /* L stack: value */
-        jy_buf buf;
-        jy_buf_init(&buf);
-        jy_buf_append_json_string(&buf, luaL_tolstring(L, -1, NULL));
-        lua_pop(L, 1);
-        json = jy_buf_take(&buf);
+    lua_xmove(co, L, 1);                      /* stack: fn, value */
+    lua_pushlightuserdata(L, &req);           /* stack: fn, value, req */
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+        /* Out of memory while encoding: keep the outcome, without it. */
+        free(req.json);
+        req.json = strdup("null");
     }
-    lua_pop(L, 1);
-    return json;
+    lua_settop(L, top);
+    return req.json;
 }
 
 
@@ -348,6 +370,7 @@ static void push_event_path(jy_lua_host *lh, const char *path)
 typedef struct protected_call {
     jy_lua_host *lh;
     jy_run *run;
+    lua_State *co; /* the coroutine a run start created */
     const jy_journey *journey;
     const jy_event *event;
     int result;
@@ -467,7 +490,19 @@ static int start_values_protected(lua_State *L)
 
     lua_rawgeti(L, LUA_REGISTRYINDEX, call->run->journey->runtime_ref);
     push_j(L, call->run);
-    jy_lua_push_event(L, call->event);
+    jy_lua_push_event(L, call->event);        /* stack: ud, fn, j, event */
+
+    /* The coroutine is created and anchored here too, so a lack of
+     * memory fails this run and not the process. */
+    lua_State *co = lua_newthread(L);          /* stack: ud, fn, j, event, co */
+    push_runs_by_thread(L);                    /* stack: ..., co, map */
+    lua_pushvalue(L, -2);
+    lua_pushlightuserdata(L, call->run);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);                             /* stack: ud, fn, j, event, co */
+    call->run->runtime_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* stack: ud, fn, j, event */
+    call->lh->refs++;
+    call->co = co;
     return 3;
 }
 
@@ -481,21 +516,15 @@ static void rt_run_start(void *ctx, jy_run *run, const jy_event *trigger,
     JY_STACK_ENTER(L);
 
     if (call_protected(lh, start_values_protected, &call, 3) != 0) {
+        /* A coroutine anchored before the failure is released with the
+         * run. */
         outcome->kind = JY_OUTCOME_FAILED;
         outcome->error = strdup("out of memory starting the run");
         return;
     }                                                  /* stack: fn, j, event */
 
-    lua_State *co = lua_newthread(L);                  /* stack: fn, j, event, co */
+    lua_State *co = call.co;
     jy_lua_budget_attach(co, run);
-    push_runs_by_thread(L);                            /* stack: ..., co, map */
-    lua_pushvalue(L, -2);
-    lua_pushlightuserdata(L, run);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);                                     /* stack: fn, j, event, co */
-    run->runtime_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* stack: fn, j, event */
-    lh->refs++;
-
     lua_xmove(L, co, 3);                               /* co: fn, j, event */
     jy_lua_resume(lh, run, co, 2, outcome);
     JY_STACK_LEAVE(L);

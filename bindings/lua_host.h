@@ -62,7 +62,6 @@ typedef struct jy_lua_host {
     int event_data_ref;    /* decoded data of the current event */
     const jy_event *current_event;
     int refs;              /* registry refs held; zero after close */
-    jy_time start_time;
     uint64_t instruction_budget; /* per run, between two suspensions */
     jy_lua_action *actions;      /* owned list */
 } jy_lua_host;

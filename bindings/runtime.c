@@ -631,7 +631,6 @@ jy_lua_host *jy_lua_host_new(lua_State *L, int is_virtual, jy_time start, jy_sto
         jy_clock_init_virtual(&lh->clock, start);
     else
         jy_clock_init_real(&lh->clock);
-    lh->start_time = start;
 
     /* A thread of its own gives the host a stack for its work that no
      * running coroutine is using at the same time. */

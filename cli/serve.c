@@ -591,10 +591,8 @@ int jy_cli_serve(int argc, char **argv)
             }
         } else if (strcmp(arg, "--instruction-budget") == 0 ||
                    strcmp(arg, "--memory-cap") == 0 || strcmp(arg, "--max-journal") == 0) {
-            char *end = NULL;
-            unsigned long long n = strtoull(value, &end, 10);
-            if (*end != '\0' || n == 0 || value[0] == '-' ||
-                (strcmp(arg, "--max-journal") == 0 && n > UINT32_MAX)) {
+            unsigned long long n = 0;
+            if (jy_cli_parse_limit(arg, value, &n) != 0) {
                 fprintf(stderr, "journey serve: invalid %s \"%s\": give a whole number, 1 or "
                                 "more\n", arg, value);
                 return 2;

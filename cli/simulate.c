@@ -302,10 +302,8 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
                 return 2;
             }
             const char *text = argv[++i];
-            char *end = NULL;
-            unsigned long long n = strtoull(text, &end, 10);
-            if (*end != '\0' || n == 0 || text[0] == '-' ||
-                (strcmp(arg, "--max-journal") == 0 && n > UINT32_MAX)) {
+            unsigned long long n = 0;
+            if (jy_cli_parse_limit(arg, text, &n) != 0) {
                 fprintf(stderr, "journey simulate: invalid %s \"%s\": give a whole number, 1 or "
                                 "more\n", arg, text);
                 return 2;

@@ -1,8 +1,10 @@
 /*
- * Opening the store a command names (see store_option.h).
+ * Options that simulate and serve share (see store_option.h).
  */
 #include "store_option.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 
@@ -33,4 +35,18 @@ int jy_cli_parse_sync(const char *text, jy_sqlite_sync *sync)
         return 0;
     }
     return -1;
+}
+
+
+int jy_cli_parse_limit(const char *option, const char *text, unsigned long long *value)
+{
+    char *end = NULL;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (text[0] == '-' || end == text || *end != '\0' || n == 0)
+        return -1;
+    if (strcmp(option, "--max-journal") == 0 && n > UINT32_MAX)
+        return -1;
+
+    *value = n;
+    return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * A bounded HTTP load for journey serve on 127.0.0.1: CONNECTIONS
  * keep-alive connections, each with one POST /events in flight, until
- * REQUESTS answers came back. Prints requests per second and latency
+ * REQUESTS responses came back. Prints requests per second and latency
  * percentiles as one JSON line.
  *
  *   http_load PORT REQUESTS CONNECTIONS EVENTS_PER_REQUEST
@@ -80,7 +80,7 @@ static int take_response(connection *c)
     if (c->used < total)
         return 0;
     if (strncmp(c->in, "HTTP/1.1 200", 12) != 0) {
-        fprintf(stderr, "http_load: unexpected answer: %.200s\n", c->in);
+        fprintf(stderr, "http_load: unexpected response: %.200s\n", c->in);
         exit(1);
     }
     memmove(c->in, c->in + total, c->used - total);

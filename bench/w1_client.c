@@ -45,7 +45,7 @@ static void send_body(connection *c, const char *body, size_t len)
 }
 
 
-/* Reads until one whole answer arrived; exits on anything but 200. */
+/* Reads until one whole response arrived, and exits on anything but 200. */
 static void read_answer(connection *c)
 {
     for (;;) {
@@ -57,7 +57,7 @@ static void read_answer(connection *c)
             size_t total = (size_t)(end + 4 - c->in) + body;
             if (c->used >= total) {
                 if (strncmp(c->in, "HTTP/1.1 200", 12) != 0) {
-                    fprintf(stderr, "w1_client: answer %.200s\n", c->in);
+                    fprintf(stderr, "w1_client: unexpected response %.200s\n", c->in);
                     exit(1);
                 }
                 memmove(c->in, c->in + total, c->used - total);

@@ -44,7 +44,7 @@ jy_time jy_lua_check_time(lua_State *L, int idx, const char *what)
 
     if (lua_type(L, idx) == LUA_TNUMBER) {
         lua_Number seconds = lua_tonumber(L, idx);
-        /* A double holds milliseconds exactly for any date in the next
+        /* A double represents milliseconds exactly for any date in the next
          * few hundred thousand years; beyond that, refuse. */
         if (!(seconds > -9.0e12 && seconds < 9.0e12))
             luaL_error(L, "%s: invalid time %f: give seconds since 1970 or an ISO-8601 string",
@@ -99,7 +99,7 @@ void jy_lua_check_fields(lua_State *L, int idx, const char *function,
 
 
 /* j.now(): the run's current time in seconds, journaled so a replay
- * sees the time the first execution saw. [-0, +1, v] */
+ * returns the time the first execution saw. [-0, +1, v] */
 static int ljy_now(lua_State *L)
 {
     jy_run *run = jy_lua_check_journaled_run(L, "j.now");

@@ -67,7 +67,7 @@ static int push_outcome(lua_State *L, const char *name, const char *json)
 }
 
 
-/* After the handler finished (or the timeout passed): the stack holds
+/* After the handler finished (or the timeout passed): the stack contains
  * the call's arguments, the action name pushed before the yield, and the
  * nil of the resume. */
 static int call_continue(lua_State *L, int status, lua_KContext ctx)

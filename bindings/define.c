@@ -8,7 +8,7 @@
 #include "lua_host.h"
 
 /* Registry key of the host that is loading a script, so journey.define
- * at a script's top level knows where the journey goes. */
+ * at a script's top level can find where the journey goes. */
 static const char loading_host_key = 'l';
 
 static const char *const known_fields[] = {

@@ -3,9 +3,9 @@
  * and implements the runtime interface (host/runtime.h) with Lua
  * coroutines. Shared by the files of bindings/ only.
  *
- * Several hosts may share one Lua state (specs create many); each run
+ * Several hosts may share one Lua state (specs create many). Each run
  * coroutine is registered in a per-state table that maps the thread to
- * its run, which is how j.* functions find the run that calls them.
+ * its run, so j.* functions can find the run that calls them.
  */
 #ifndef JOURNEY_BINDINGS_LUA_HOST_H
 #define JOURNEY_BINDINGS_LUA_HOST_H
@@ -17,8 +17,8 @@
 #include "host.h"
 
 /* Debug builds check that every entry from the scheduler leaves the
- * host thread's stack as it found it; a leak there grows the stack for
- * the life of the host. */
+ * host thread's stack as it found it, because a leak there grows the
+ * stack for the life of the host. */
 #ifdef NDEBUG
 #define JY_STACK_ENTER(L) ((void)0)
 #define JY_STACK_LEAVE(L) ((void)0)
@@ -38,7 +38,7 @@
 #define JY_DEFAULT_MEMORY_CAP ((size_t)4 << 30)
 
 /* An action handler: called by j.call with the run and a token that
- * identifies this call; it answers with jy_lua_complete_call, now or
+ * identifies this call. It completes the call with jy_lua_complete_call, now or
  * later. args_json is borrowed for the call. */
 typedef void (*jy_lua_action_fn)(void *ctx, jy_host *host, uint64_t run_id, uint64_t token,
                                  const char *name, const char *args_json);
@@ -72,11 +72,11 @@ int jy_lua_register_action(jy_lua_host *lh, const char *name, jy_lua_action_fn f
 /* Returns the action of that name, or NULL. */
 jy_lua_action *jy_lua_find_action(jy_lua_host *lh, const char *name);
 
-/* Answers the j.call that (run_id, token) names: value_json is the
+/* Completes the j.call that (run_id, token) names: value_json is the
  * call's value (NULL for null), error (may be NULL) a failure message.
  * The run resumes at the next advance of the host. Returns 0,
  * JY_ENOTFOUND when the run is gone, JY_ESTATE when the call timed out
- * or was answered already, JY_EINVAL when value_json is not JSON. */
+ * or was completed already, JY_EINVAL when value_json is not JSON. */
 int jy_lua_complete_call(jy_lua_host *lh, uint64_t run_id, uint64_t token,
                          const char *value_json, const char *error);
 
@@ -186,7 +186,7 @@ int jy_lua_match(lua_State *L, int match_idx, int data_idx);
  * [-0, +0, m] */
 void jy_lua_install_sandbox(lua_State *L);
 
-/* Pushes the metatable shared by every run's j table; its __index holds
+/* Pushes the metatable shared by every run's j table; its __index contains
  * the j.* functions. [-0, +1, m] */
 void jy_lua_push_api(lua_State *L);
 

@@ -237,7 +237,7 @@ static int ljy_host_define(lua_State *L)
 
 /* Reads an event table of a spec into a new jy_event. The table goes
  * through the same reader as JSON Lines input and HTTP bodies, so a
- * spec sees the same rules and messages; only ts differs, because Lua
+ * spec gets the same rules and messages; only ts differs, because Lua
  * code counts seconds where the wire format counts milliseconds.
  * [-0, +0, v] */
 static jy_event *check_event(lua_State *L, int idx, jy_lua_host *lh)
@@ -604,7 +604,7 @@ static int ljy_host_gc(lua_State *L)
 
 
 /* Runs the Lua handler of an action registered with h:action and
- * answers the call with what it returned or raised. */
+ * completes the call with what it returned or raised. */
 static void run_lua_action(void *ctx, jy_host *host, uint64_t run_id, uint64_t token,
                            const char *name, const char *args_json)
 {

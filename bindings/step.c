@@ -79,7 +79,7 @@ static int push_journaled_values(lua_State *L, const char *json)
 }
 
 
-/* Journals a failed attempt; final says whether the step gives up.
+/* Journals a failed attempt; final is 1 when the step gives up.
  * [-0, +0, v] */
 static void journal_failure(lua_State *L, jy_run *run, const char *name, int attempt,
                             int final, const char *message)
@@ -205,7 +205,7 @@ static int step_attempt(lua_State *L, jy_run *run, int attempt, int nargs)
                           opts.name, lua_tostring(L, -1));
     lua_pop(L, 1);                                  /* stack: results... */
 
-    /* The record starts with {"ok":true so a replay tells success from
+    /* The record starts with {"ok":true so a replay distinguishes success from
      * failure without decoding. */
     jy_buf buf;
     jy_buf_init(&buf);

@@ -25,7 +25,7 @@ static const char send_usage[] =
     "usage: journey send NAME --user USER [--data JSON] [--id ID] [--url URL]\n"
     "       journey send --file FILE [--url URL]\n"
     "\n"
-    "Posts events to a running journey serve and prints its answer.\n"
+    "Posts events to a running journey serve and prints its response.\n"
     "\n"
     "options:\n"
     "  --user USER   the user the event is about\n"
@@ -65,8 +65,8 @@ static int parse_url(const char *url, char *host, size_t size, char *port, size_
 }
 
 
-/* Posts body to /events and prints the answer. Returns 0 for a 2xx
- * answer, 1 otherwise. */
+/* Posts body to /events and prints the response. Returns 0 for a 2xx
+ * response, 1 otherwise. */
 static int post_events(const char *url, const char *body, size_t len)
 {
     char host[256], port[16];
@@ -127,7 +127,7 @@ static int post_events(const char *url, const char *body, size_t len)
         jy_buf_append(&answer, chunk, (size_t)n);
     close(fd);
     if (answer.len == 0 || jy_buf_failed(&answer)) {
-        fprintf(stderr, "journey send: %s:%s closed the connection without an answer\n", host,
+        fprintf(stderr, "journey send: %s:%s closed the connection without a response\n", host,
                 port);
         jy_buf_free(&answer);
         return 1;

@@ -218,7 +218,7 @@ static int build_generation(jy_server *server, lua_State **out_L, jy_lua_host **
 }
 
 
-/* Answers every queued acknowledgement: 200 after a commit, 503 when the
+/* Sends every queued acknowledgement: 200 after a commit, 503 when the
  * commit failed. */
 static void answer_acks(jy_server *server, int committed, const char *failure)
 {
@@ -242,7 +242,7 @@ static void stop_server(jy_server *server, int status);
 
 /* Ends the loop turn's transaction group: the events ingested, the steps
  * journaled and the runs changed in this turn become durable together,
- * and only then are their requests answered. */
+ * and only then do their requests get a response. */
 static void commit_turn(jy_server *server)
 {
     jy_error err;

@@ -1,7 +1,7 @@
 /*
  * journey serve: the daemon. serve.c owns the loop, the store, the
  * generations of scripts (a reload builds a new one) and the group
- * commit; serve_api.c answers the HTTP requests.
+ * commit; serve_api.c handles the HTTP requests.
  */
 #ifndef JOURNEY_CLI_SERVE_H
 #define JOURNEY_CLI_SERVE_H
@@ -18,7 +18,7 @@
 
 #define JY_COMMIT_BUCKETS 10
 
-/* An answer that waits for the commit of the events it acknowledges. */
+/* A response that waits for the commit of the events it acknowledges. */
 typedef struct jy_pending_ack {
     struct jy_pending_ack *next;
     jy_http_response *response;
@@ -94,10 +94,10 @@ void jy_server_note(jy_server *server, const char *message);
 /* The HTTP handler (serve_api.c). */
 void jy_server_handle(void *ctx, const jy_http_request *request, jy_http_response *response);
 
-/* Queues an answer until the next commit. Takes ownership of body. */
+/* Queues a response until the next commit. Takes ownership of body. */
 void jy_server_queue_ack(jy_server *server, jy_http_response *response, char *body);
 
-/* Answers with a JSON error body {"error": message, "reason": reason}. */
+/* Responds with a JSON error body {"error": message, "reason": reason}. */
 void jy_server_error(jy_http_response *response, int status, const char *reason,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

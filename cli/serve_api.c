@@ -15,7 +15,7 @@
 #include "serve.h"
 #include "timefmt.h"
 
-/* Events may not claim a time further ahead than this; a clock that far
+/* Events may not claim a time further ahead than this. A clock that far
  * off is a bug in the sender, and such an event would sit unseen. */
 #define MAX_FUTURE_MS (24LL * 3600 * 1000)
 #define MAX_EVENTS_PER_REQUEST 10000
@@ -47,7 +47,7 @@ void jy_server_error(jy_http_response *response, int status, const char *reason,
 }
 
 
-/* Answers a request the API rejects, and logs one line for it (the
+/* Responds to a request the API rejects, and logs one line for it (the
  * server's log rate-limits them). */
 static void reject(jy_server *server, const jy_http_request *request,
                    jy_http_response *response, int status, const char *reason,
@@ -76,7 +76,7 @@ void jy_server_queue_ack(jy_server *server, jy_http_response *response, char *bo
     jy_pending_ack *ack = malloc(sizeof *ack);
     if (ack == NULL) {
         free(body);
-        jy_server_error(response, 503, "out_of_memory", "out of memory queueing the answer");
+        jy_server_error(response, 503, "out_of_memory", "out of memory queueing the response");
         return;
     }
     ack->response = response;
@@ -269,10 +269,10 @@ static void handle_post_events(jy_server *server, const jy_http_request *request
 
     char *text = jy_buf_take(&body);
     if (text == NULL) {
-        jy_server_error(response, 503, "out_of_memory", "out of memory building the answer");
+        jy_server_error(response, 503, "out_of_memory", "out of memory building the response");
         return;
     }
-    /* The answer goes out once the loop turn's commit made them durable. */
+    /* The response goes out once the loop turn's commit made them durable. */
     jy_server_queue_ack(server, response, text);
 }
 

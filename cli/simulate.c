@@ -391,7 +391,7 @@ static int parse_input(simulation *sim, jy_lua_host *lh, char *text, input_event
         jy_event *event = jy_lua_parse_event(lh, line, len, 1, 0, &err);
         if (event == NULL) {
             sim->lines_rejected++;
-            /* A wrong format fails every line; the count says the rest. */
+            /* A wrong format fails every line, so the count is enough. */
             if (sim->lines_rejected <= MAX_LOG_LINES)
                 fprintf(stderr, "%s:%zu: %s\n", sim->events_path, line_no, err.message);
             else if (sim->lines_rejected == MAX_LOG_LINES + 1)
@@ -656,7 +656,7 @@ static int commit_group(simulation *sim, jy_lua_host *lh)
 
 
 /* Names the input by its content (FNV-1a, 64 bits), so a durable replay
- * knows whether a store was fed from the same input. */
+ * can check whether a store was fed from the same input. */
 static void fingerprint(const char *text, size_t len, char out[24])
 {
     uint64_t h = 14695981039346656037ULL;
@@ -917,8 +917,9 @@ int jy_cli_simulate(int argc, char **argv)
             jy_event_free(event);
             continue;
         }
-        /* Without an id, an event before the resumed clock cannot be told
-         * apart from one the store already holds, so it is not fed again. */
+        /* Without an id, an event before the resumed clock cannot be
+         * distinguished from one the store already contains, so it is not
+         * fed again. */
         if (start_at == 0 && resumed != JY_TIME_MIN && event->id == NULL && event->ts < resumed) {
             sim.skipped_before_resume++;
             jy_event_free(event);

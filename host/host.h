@@ -4,7 +4,7 @@
  *
  * The scheduler's rules:
  * - Events are dispatched one at a time, in the order ingested. Events a
- *   run emits are stored at once (its j.events sees them) and dispatched
+ *   run emits are stored at once (its j.events returns them) and dispatched
  *   once that run has suspended or ended, at the same instant.
  * - For each event: first cancel_on ends live runs, then waiting runs
  *   whose wait matches wake, then journeys whose trigger matches start
@@ -178,7 +178,7 @@ typedef struct jy_host_recovery {
 } jy_host_recovery;
 
 /* Rebuilds the store's live runs after a restart: each run is replayed
- * from its journal (answering steps from it, emitting and stepping
+ * from its journal (taking step results from it, emitting and stepping
  * nothing again) and re-armed with the deadline it had. Deadlines that
  * passed while the host was down fire at the next jy_host_advance_to.
  * A run whose replay diverges is parked as failed; the others go on.
@@ -199,7 +199,7 @@ void jy_host_each_run(const jy_host *host,
 /* Reads the next journal entry when the run is replaying. Returns 1 and
  * sets *entry when one was read and it is of kind and name; 0 when the
  * run is past its journal and must do the step live; JY_EDIVERGED, with
- * a message naming both steps, when the journal holds another step. */
+ * a message naming both steps, when the journal contains another step. */
 int jy_host_replay_next(jy_host *host, jy_run *run, jy_step_kind kind,
                         const char *name, const jy_journal_entry **entry,
                         jy_error *err);

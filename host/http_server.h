@@ -1,9 +1,9 @@
 /*
  * A small HTTP/1.1 server on libuv, for the event API of `journey
  * serve`. It parses requests with http-parser, keeps connections alive,
- * answers pipelined requests in the order they arrived, enforces a body
+ * responds to pipelined requests in the order they arrived, enforces a body
  * limit and timeouts, and hands each complete request to one handler.
- * The handler answers at once or later (after a commit) through the
+ * The handler responds at once or later (after a commit) through the
  * response handle.
  *
  * Connections follow HTTP/1.1 keep-alive rules: HTTP/1.1 stays open
@@ -50,7 +50,7 @@ typedef struct jy_http_request {
 /* Receives each complete request. The request and its strings are
  * borrowed until the handler returns; response is valid until
  * jy_http_respond is called on it, which must happen exactly once, now or
- * later, even when the client has gone (the answer is then dropped). */
+ * later, even when the client has gone (the response is then dropped). */
 typedef void (*jy_http_handler)(void *ctx, const jy_http_request *request,
                                 jy_http_response *response);
 
@@ -93,12 +93,12 @@ int jy_http_server_start(uv_loop_t *loop, const char *address, int port,
 /* Returns the port the server listens on. */
 int jy_http_server_port(const jy_http_server *server);
 
-/* Sends the answer to a request: status (200 to 599), a Content-Type
+/* Sends the response to a request: status (200 to 599), a Content-Type
  * (NULL sends application/octet-stream), and body, which is copied and
  * may be NULL when body_len is 0. An invalid status or a Content-Type
  * with control characters sends 500 instead and logs why. 204 and 304
  * go out without a body, and so does the response to HEAD. Responses on
- * one connection go out in request order, so an answer given early
+ * one connection go out in request order, so a response given early
  * waits for the ones before it. Never calls the handler. */
 void jy_http_respond(jy_http_response *response, int status, const char *content_type,
                      const char *body, size_t body_len);
@@ -107,7 +107,7 @@ void jy_http_respond(jy_http_response *response, int status, const char *content
 size_t jy_http_server_connections(const jy_http_server *server);
 
 /* Stops accepting, closes idle connections and lets busy ones finish
- * their pending answers, then frees the server and calls closed(ctx)
+ * their pending responses, then frees the server and calls closed(ctx)
  * once, from a later loop callback. Busy connections parse no further
  * requests, and each closes after its last response is written.
  * Requests still unanswered keep their response handles valid until

@@ -1,5 +1,5 @@
 /*
- * Journeys and runs as the scheduler sees them.
+ * Journeys and runs as the scheduler keeps them.
  *
  * A journey is a definition (name, trigger, cancel events, key rule);
  * its Lua function lives on the runtime side and is reached through
@@ -110,8 +110,8 @@ struct jy_run {
     int runtime_ref;        /* the runtime's handle on the run's coroutine */
     unsigned runtime_flags; /* bits the runtime keeps per run */
     uint64_t budget_used;   /* instructions since the run last resumed */
-    uint64_t call_token;    /* counts j.call steps; a late answer to an old one is dropped */
-    char *call_outcome;     /* the answer of the pending j.call, JSON */
+    uint64_t call_token;    /* counts j.call steps; a late result for an old one is dropped */
+    char *call_outcome;     /* the result of the pending j.call, JSON */
     char *result_json;
     char *error;
 

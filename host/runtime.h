@@ -17,8 +17,8 @@
 /* What a run did when it last gave control back. */
 typedef enum jy_outcome_kind {
     JY_OUTCOME_SUSPENDED, /* it called jy_host_wait or jy_host_sleep */
-    JY_OUTCOME_COMPLETED, /* it returned; result_json holds the value */
-    JY_OUTCOME_FAILED,    /* it raised; error holds the message */
+    JY_OUTCOME_COMPLETED, /* it returned; result_json contains the value */
+    JY_OUTCOME_FAILED,    /* it raised; error contains the message */
 } jy_outcome_kind;
 
 typedef struct jy_outcome {

@@ -228,7 +228,7 @@ JOURNEY_API int journey_load(journey_host *host, const char *path);
 /* Loads every script given to journey_load again, in a new Lua state.
  * When one fails, the previous scripts stay in force and the call
  * returns JOURNEY_EINVAL with the file and line in journey_error.
- * Otherwise the live runs move to the new scripts by replay; runs whose
+ * Otherwise the live runs move to the new scripts by replay. Runs whose
  * replay diverges are parked as failed, and the call returns
  * JOURNEY_EDIVERGED with their count. Actions stay registered.
  * thread: the loop's. */
@@ -292,7 +292,7 @@ JOURNEY_API const char *journey_call_name(const journey_call *call);
  * (JSON text, copied; NULL for nil), or error (NULL on success) makes
  * j.call raise that message in the run. The result is journaled, so a
  * replay of the run never calls the handler again. Returns JOURNEY_OK;
- * JOURNEY_ESTATE when the call timed out or the run is gone (the answer
+ * JOURNEY_ESTATE when the call timed out or the run is gone (the result
  * is dropped); JOURNEY_EINVAL when value_json is not JSON (the call
  * stays open). thread: the loop's. */
 JOURNEY_API int journey_call_done(journey_call *call, const char *value_json, const char *error);
@@ -331,7 +331,7 @@ JOURNEY_API int journey_run_once(journey_host *host);
  * be NULL) on the loop thread. Ingest callbacks still pending fire
  * inside this call: JOURNEY_OK for events the final commit stored,
  * JOURNEY_ESTATE for events still queued from other threads. Calls that
- * handlers hold stay valid: answer each with journey_call_done, which
+ * handlers hold stay valid: complete each with journey_call_done, which
  * frees it and returns JOURNEY_ESTATE (the run calls again after the
  * next start). With a borrowed loop, keep running it until closed
  * fires; with the host's own loop, the call completes before it

@@ -153,7 +153,7 @@ struct journey_host {
     queued_event *queue_tail;
 
     action_entry *actions; /* owned */
-    journey_call *open_calls; /* handed to handlers, not answered yet */
+    journey_call *open_calls; /* handed to handlers, not completed yet */
 
     journey_log_fn log;
     void *log_ctx;
@@ -209,7 +209,7 @@ static void forward_log(void *ctx, jy_log_level level, uint64_t run_id, const ch
 
 
 /* Calls, in order, the callbacks of the events the last commit covered,
- * or tells them the commit failed. */
+ * or reports to them that the commit failed. */
 static void finish_ingests(journey_host *host, int status)
 {
     while (host->done_head != NULL) {
@@ -247,7 +247,7 @@ static void on_idle(uv_idle_t *idle)
 
 /* Work done outside the loop's I/O phase (a timer, the caller's own
  * code) is committed by the check handle, which runs only after the
- * loop polled; an active idle handle makes that poll return at once. */
+ * loop polled. An active idle handle makes that poll return at once. */
 static void commit_soon(journey_host *host)
 {
     uv_idle_start(&host->commit_soon, on_idle);
@@ -537,7 +537,7 @@ int journey_ingest(journey_host *host, const char *json, size_t len, journey_ing
     d->status = rc == 0 ? JOURNEY_OK : JOURNEY_EEXIST;
     d->seq = rc == 0 ? event->seq : 0;
 
-    /* The answer waits for the commit at the end of this loop turn. */
+    /* The callback waits for the commit at the end of this loop turn. */
     if (host->done_tail != NULL)
         host->done_tail->next = d;
     else
@@ -687,7 +687,7 @@ int journey_call_done(journey_call *call, const char *value_json, const char *er
         return fail(host, JOURNEY_EINVAL, "the value of action %s is not JSON", call->name);
     forget_call(call);
     if (rc != 0)
-        return fail(host, JOURNEY_ESTATE, "the call ended before its answer (timed out, or "
+        return fail(host, JOURNEY_ESTATE, "the call ended before its result (timed out, or "
                                           "the run is gone)");
     /* The run resumes at its new deadline, now: re-arm the timer and keep
      * the next poll from blocking, also in a foreign loop. */
@@ -803,7 +803,7 @@ void journey_host_close(journey_host *host, void (*closed)(void *ctx), void *ctx
     host->closed = closed;
     host->closed_ctx = ctx;
 
-    /* Calls still open stay valid until their handlers answer them. */
+    /* Calls still open stay valid until their handlers complete them. */
     for (journey_call *call = host->open_calls; call != NULL; call = call->next)
         call->host = NULL;
     host->open_calls = NULL;

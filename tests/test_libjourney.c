@@ -1,6 +1,6 @@
 /*
  * libjourney through its public header only: a host on the caller's
- * libuv loop, a C action handler that answers later, ingest callbacks
+ * libuv loop, a C action handler that completes later, ingest callbacks
  * after the commit, ingest from another thread, bad input, and a clean
  * close that leaves the loop with no handles.
  */
@@ -43,7 +43,7 @@ static void on_lookup_timer(uv_timer_t *timer)
 }
 
 
-/* Answers 10 ms later, as a handler doing I/O on the loop would. */
+/* Completes the call 10 ms later, as a handler doing I/O on the loop would. */
 static void lookup(void *ctx, journey_call *call, const char *args_json)
 {
     uv_loop_t *loop = ctx;
@@ -59,7 +59,7 @@ static void lookup(void *ctx, journey_call *call, const char *args_json)
 }
 
 
-/* Answers at once. */
+/* Completes the call at once. */
 static void record(void *ctx, journey_call *call, const char *args_json)
 {
     (void)ctx;
@@ -82,7 +82,7 @@ static void on_ingested(void *ctx, int status, uint64_t seq)
 static journey_call *held_call;
 
 
-/* Keeps the call, to answer it from outside the loop's callbacks. */
+/* Keeps the call, to complete it from outside the loop's callbacks. */
 static void hold(void *ctx, journey_call *call, const char *args_json)
 {
     (void)ctx;
@@ -123,7 +123,7 @@ static void foreign_loop_answers_calls(const char *path)
     CHECK_INT_EQ(journey_live_runs(host), 0);
     CHECK_CONTAINS(last_record, "\"tier\":\"silver\"");
 
-    /* A second run holds its call while the host closes. */
+    /* A second run keeps its call open while the host closes. */
     const char *other = "{\"user\":\"f2\",\"name\":\"app/signed_up\"}";
     CHECK_INT_EQ(journey_ingest(host, other, strlen(other), NULL, NULL), JOURNEY_OK);
     journey_run_once(host);
@@ -224,7 +224,7 @@ int main(void)
     uv_timer_start(&watchdog, on_watchdog, 5000, 0);
     uv_unref((uv_handle_t *)&watchdog);
 
-    /* Run until the runs ended and the thread's events were answered. */
+    /* Run until the runs ended and the thread's events were acknowledged. */
     while ((journey_live_runs(host) > 0 || ingests_ok < 103) && uv_is_active((uv_handle_t *)&watchdog))
         uv_run(&loop, UV_RUN_ONCE);
     pthread_join(thread, NULL);

@@ -150,7 +150,10 @@ void jy_lua_run_log(lua_State *L, jy_run *run, int first)
         jy_trace trace = {
             .kind = JY_TRACE_LOG,
             .at = jy_host_now(run->host),
-            .run = run,
+            .run_id = run->id,
+            .journey = run->journey->name,
+            .user = run->user,
+            .run_status = (int)run->status,
             .detail = message,
         };
         run->host->trace(run->host->trace_ctx, &trace);

@@ -72,18 +72,18 @@ static void collect_trace(void *ctx, const jy_trace *trace)
     lua_setfield(L, -2, "kind");
     jy_lua_push_time(L, trace->at);
     lua_setfield(L, -2, "at");
-    if (trace->run != NULL) {
-        lua_pushinteger(L, (lua_Integer)trace->run->id);
+    if (trace->run_id != 0) {
+        lua_pushinteger(L, (lua_Integer)trace->run_id);
         lua_setfield(L, -2, "run");
-        lua_pushstring(L, trace->run->journey->name);
+        lua_pushstring(L, trace->journey);
         lua_setfield(L, -2, "journey");
-        lua_pushstring(L, trace->run->user);
+        lua_pushstring(L, trace->user);
         lua_setfield(L, -2, "user");
     }
     if (trace->event != NULL) {
         lua_pushstring(L, trace->event->name);
         lua_setfield(L, -2, "event");
-        if (trace->run == NULL) {
+        if (trace->run_id == 0) {
             lua_pushstring(L, trace->event->user);
             lua_setfield(L, -2, "user");
         }

@@ -1,6 +1,8 @@
 /*
- * journey serve: the daemon's loop, store, script generations, group
- * commit, signals and the reload watcher (see serve.h).
+ * journey serve: the daemon's loop, its libjourney host, signals, the
+ * reload watcher and retention (see serve.h). The host commits each
+ * loop turn's work and then fires the ingest callbacks, which send the
+ * responses.
  */
 #include "serve.h"
 
@@ -11,10 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <lauxlib.h>
-#include <lualib.h>
-
 #include "cli.h"
+#include "duration.h"
 #include "store_option.h"
 #include "timefmt.h"
 
@@ -22,10 +22,6 @@
 #define RELOAD_DEBOUNCE_MS 200
 #define LOG_LINES_PER_SECOND 20
 #define RETENTION_INTERVAL_MS (60 * 1000)
-
-const double jy_commit_bucket_bounds[JY_COMMIT_BUCKETS] = {
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0,
-};
 
 static const char serve_usage[] =
     "usage: journey serve SCRIPTS_DIR [options]\n"
@@ -82,13 +78,13 @@ void jy_server_log(jy_server *server, const char *level, const char *fmt, ...)
 
 /* The host's diagnostics, j.log and print. Warnings and errors are
  * rate-limited, because one broken journey can fail every run of it. */
-static void on_host_log(void *ctx, jy_log_level level, uint64_t run_id, const char *journey,
+static void on_host_log(void *ctx, int level, uint64_t run_id, const char *journey,
                         const char *message)
 {
     jy_server *server = ctx;
     static const char *const levels[] = {"debug", "info", "warn", "error"};
 
-    if (level == JY_LOG_DEBUG)
+    if (level <= 0 || level > 3)
         return;
     uint64_t second = uv_now(server->loop) / 1000;
     if (second != server->log_window_start) {
@@ -113,7 +109,7 @@ static void on_host_log(void *ctx, jy_log_level level, uint64_t run_id, const ch
 
 void jy_server_note(jy_server *server, const char *message)
 {
-    on_host_log(server, JY_LOG_WARN, 0, NULL, message);
+    on_host_log(server, 2, 0, NULL, message);
 }
 
 
@@ -170,234 +166,96 @@ static void free_paths(char **paths, size_t count)
 }
 
 
-/* Builds a generation: a new Lua state and host over the server's store,
- * with every script loaded. Nothing of the current generation changes. */
-static int build_generation(jy_server *server, lua_State **out_L, jy_lua_host **out_lh,
-                            size_t *script_count, jy_error *err)
-{
-    size_t count = 0;
-    char **paths = list_scripts(server->scripts_dir, &count, err);
-    if (paths == NULL && count == 0 && err->code != 0)
-        return err->code;
-
-    lua_State *L = jy_lua_new_state(server->memory_cap);
-    if (L == NULL) {
-        free_paths(paths, count);
-        return jy_error_set(err, JY_ENOMEM, "out of memory creating a Lua state");
-    }
-    luaL_openlibs(L);
-    luaL_requiref(L, "journey", luaopen_journey, 0);
-    lua_pop(L, 1);
-
-    jy_lua_host *lh = jy_lua_host_new(L, 0, 0, server->store);
-    if (lh == NULL) {
-        jy_lua_close_state(L);
-        free_paths(paths, count);
-        return jy_error_set(err, JY_ENOMEM, "out of memory creating the host");
-    }
-    lh->owns_store = 0;
-    lh->host->keep_ended_runs = 0;
-    lh->instruction_budget = server->instruction_budget;
-    lh->host->max_journal = server->max_journal;
-    jy_host_set_log(lh->host, on_host_log, server);
-
-    int rc = 0;
-    for (size_t i = 0; i < count && rc == 0; i++)
-        rc = jy_lua_host_load(lh, paths[i], err);
-    free_paths(paths, count);
-    if (rc != 0) {
-        jy_lua_host_free(lh);
-        jy_lua_close_state(L);
-        return rc;
-    }
-
-    *out_L = L;
-    *out_lh = lh;
-    *script_count = count;
-    return 0;
-}
-
-
-/* Sends every queued acknowledgement: 200 after a commit, 503 when the
- * commit failed. */
-static void answer_acks(jy_server *server, int committed, const char *failure)
-{
-    while (server->acks_head != NULL) {
-        jy_pending_ack *ack = server->acks_head;
-        server->acks_head = ack->next;
-        if (committed)
-            jy_http_respond(ack->response, 200, "application/json", ack->body, strlen(ack->body));
-        else
-            jy_server_error(ack->response, 503, "commit_failed",
-                            "the events were not stored: %s", failure);
-        free(ack->body);
-        free(ack);
-    }
-    server->acks_tail = NULL;
-}
-
-
 static void stop_server(jy_server *server, int status);
 
 
-/* Ends the loop turn's transaction group: the events ingested, the steps
- * journaled and the runs changed in this turn become durable together,
- * and only then do their requests get a response. */
-static void commit_turn(jy_server *server)
+/* A failed commit breaks the promise behind every acknowledgement, so
+ * the server stops instead of accepting events it cannot store. */
+static void on_store_failed(void *ctx, const char *message)
+{
+    jy_server *server = ctx;
+    jy_server_log(server, "error", "commit failed, stopping: %s", message);
+    stop_server(server, 1);
+}
+
+
+/* Logs what the last start or reload did to the live runs. */
+static void log_replay(jy_server *server, const char *why)
+{
+    journey_replay_report report;
+    journey_last_replay(server->host, &report);
+    jy_server_log(server, "info",
+                  "reload (%s): %zu scripts, %zu journeys; %llu live runs moved by replay, "
+                  "%llu parked as diverged, %llu of journeys no script defines",
+                  why, report.scripts, report.journeys,
+                  (unsigned long long)(report.replayed - report.diverged),
+                  (unsigned long long)report.diverged, (unsigned long long)report.orphaned);
+}
+
+
+/* Loads every script of the directory and starts the host: live runs
+ * are replayed and passed deadlines fire. */
+static int start_host(jy_server *server)
 {
     jy_error err;
     jy_error_clear(&err);
-
-    /* The clock goes with groups that wrote something, so journey show
-     * can tell how far a deadline is; an idle turn writes nothing. */
-    if (server->acks_head != NULL || server->deadline_fired) {
-        char clock_text[32];
-        snprintf(clock_text, sizeof clock_text, "%lld",
-                 (long long)(server->lh != NULL ? jy_host_now(server->lh->host) : 0));
-        if (server->lh != NULL)
-            server->store->ops->meta_put(server->store, "clock", clock_text, &err);
-        server->deadline_fired = 0;
+    size_t count = 0;
+    char **paths = list_scripts(server->scripts_dir, &count, &err);
+    if (paths == NULL && count == 0 && err.code != 0) {
+        jy_server_log(server, "error", "reload (start) failed: %s", err.message);
+        return -1;
     }
-
-    uint64_t before = uv_hrtime();
-    int rc = server->store->ops->commit(server->store, &err);
-    double seconds = (double)(uv_hrtime() - before) / 1e9;
-
-    if (rc != 0) {
-        jy_server_log(server, "error", "commit failed, stopping: %s", err.message);
-        answer_acks(server, 0, err.message);
-        stop_server(server, 1);
-        return;
+    for (size_t i = 0; i < count; i++) {
+        if (journey_load(server->host, paths[i]) != JOURNEY_OK) {
+            jy_server_log(server, "error", "reload (start) failed: %s",
+                          journey_error(server->host));
+            free_paths(paths, count);
+            return -1;
+        }
     }
-    if (server->acks_head != NULL || seconds > 0.00005) {
-        size_t b = 0;
-        while (b < JY_COMMIT_BUCKETS && seconds > jy_commit_bucket_bounds[b])
-            b++;
-        server->commit_buckets[b]++;
-        server->commits++;
-        server->commit_seconds_sum += seconds;
+    free_paths(paths, count);
+    if (journey_start(server->host) != JOURNEY_OK) {
+        jy_server_log(server, "error", "start failed: %s", journey_error(server->host));
+        return -1;
     }
-    answer_acks(server, 1, NULL);
-}
-
-
-static void on_deadline(uv_timer_t *timer);
-
-
-/* Arms the one loop timer for the earliest deadline of the host. */
-static void arm_deadline_timer(jy_server *server)
-{
-    if (server->stopping || server->lh == NULL)
-        return;
-    jy_time next = jy_host_next_deadline(server->lh->host);
-    if (next == JY_TIME_MAX) {
-        uv_timer_stop(&server->deadline_timer);
-        return;
-    }
-    jy_time now = jy_host_now(server->lh->host);
-    uint64_t delay = next > now ? (uint64_t)(next - now) : 0;
-    uv_timer_start(&server->deadline_timer, on_deadline, delay, 0);
-}
-
-
-static void on_idle(uv_idle_t *idle)
-{
-    (void)idle;
-}
-
-
-static void on_deadline(uv_timer_t *timer)
-{
-    jy_server *server = timer->data;
-    if (server->lh == NULL)
-        return;
-    jy_host_advance_to(server->lh->host, jy_host_now(server->lh->host));
-    server->deadline_fired = 1;
-    /* The commit runs after the loop polls; an active idle handle makes
-     * that poll return at once instead of waiting for the next event. */
-    uv_idle_start(&server->commit_soon, on_idle);
-}
-
-
-/* After each loop turn: commit, then arm the timer for what is next. */
-static void on_check(uv_check_t *check)
-{
-    jy_server *server = check->data;
-    if (server->store == NULL)
-        return;
-    uv_idle_stop(&server->commit_soon);
-    commit_turn(server);
-    arm_deadline_timer(server);
+    log_replay(server, "start");
+    return 0;
 }
 
 
 int jy_server_reload(jy_server *server, const char *why)
 {
-    lua_State *L = NULL;
-    jy_lua_host *lh = NULL;
-    size_t scripts = 0;
     jy_error err;
     jy_error_clear(&err);
-
-    if (build_generation(server, &L, &lh, &scripts, &err) != 0) {
-        server->reload_failures++;
-        jy_server_log(server, "error", "reload (%s) failed, the previous scripts stay in force: %s",
-                      why, err.message);
+    size_t count = 0;
+    char **paths = list_scripts(server->scripts_dir, &count, &err);
+    if (paths == NULL && count == 0 && err.code != 0) {
+        jy_server_log(server, "error", "reload (%s) failed, the previous scripts stay in force: "
+                                       "%s", why, err.message);
         return -1;
     }
-
-    /* Whatever the old generation did is committed first, so the dry run
-     * and the new generation replay the same journals. */
-    commit_turn(server);
+    const char *const *list = (const char *const *)paths;
 
     /* The dry run replays every live run against the new scripts in a
-     * generation of its own that writes nothing, so the log can say what
-     * the swap will do before it happens. */
-    jy_host_recovery dry = {0, 0, 0};
-    if (server->lh != NULL) {
-        lua_State *dry_L = NULL;
-        jy_lua_host *dry_lh = NULL;
-        size_t dry_scripts = 0;
-        jy_error dry_err;
-        jy_error_clear(&dry_err);
-        if (build_generation(server, &dry_L, &dry_lh, &dry_scripts, &dry_err) == 0) {
-            dry_lh->host->dry_run = 1;
-            jy_host_set_log(dry_lh->host, NULL, NULL);
-            jy_host_recover(dry_lh->host, &dry, &dry_err);
-            jy_lua_host_free(dry_lh);
-            jy_lua_close_state(dry_L);
-            jy_server_log(server, "info",
-                          "reload (%s): dry run of %llu live runs against the new scripts: "
-                          "%llu replay cleanly, %llu diverge and will be parked",
-                          why, (unsigned long long)(dry.recovered + dry.orphaned),
-                          (unsigned long long)(dry.recovered - dry.failed),
-                          (unsigned long long)dry.failed);
-        }
-    }
-    if (server->lh != NULL) {
-        const jy_host_stats *old = &server->lh->host->stats;
-        server->earlier.events_ingested += old->events_ingested;
-        server->earlier.events_emitted += old->events_emitted;
-        server->earlier.runs_started += old->runs_started;
-        jy_lua_host_free(server->lh);
-        jy_lua_close_state(server->L);
-    }
-    server->L = L;
-    server->lh = lh;
+     * state of its own that writes nothing, so the log shows what the
+     * swap will do before it happens. A script that does not load is
+     * reported by the reload itself. */
+    journey_replay_report dry;
+    if (journey_dry_run(server->host, list, count, &dry) == JOURNEY_OK)
+        jy_server_log(server, "info",
+                      "reload (%s): dry run of %llu live runs against the new scripts: "
+                      "%llu replay cleanly, %llu diverge and will be parked",
+                      why, (unsigned long long)(dry.replayed + dry.orphaned),
+                      (unsigned long long)(dry.replayed - dry.diverged),
+                      (unsigned long long)dry.diverged);
 
-    jy_host_recovery report;
-    if (jy_host_recover(lh->host, &report, &err) != 0)
-        jy_server_log(server, "error", "reload (%s): recovery failed: %s", why, err.message);
-    jy_host_advance_to(lh->host, jy_host_now(lh->host));
-    commit_turn(server);
-    server->reloads++;
-    jy_server_log(server, "info",
-                  "reload (%s): %zu scripts, %zu journeys; %llu live runs moved by replay, "
-                  "%llu parked as diverged, %llu of journeys no script defines",
-                  why, scripts, lh->host->journey_count,
-                  (unsigned long long)(report.recovered - report.failed),
-                  (unsigned long long)report.failed, (unsigned long long)report.orphaned);
-    arm_deadline_timer(server);
+    int rc = journey_reload_scripts(server->host, list, count);
+    free_paths(paths, count);
+    if (rc != JOURNEY_OK && rc != JOURNEY_EDIVERGED) {
+        jy_server_log(server, "error", "reload (%s): %s", why, journey_error(server->host));
+        return -1;
+    }
+    log_replay(server, why);
     return 0;
 }
 
@@ -407,22 +265,17 @@ int jy_server_reload(jy_server *server, const char *why)
 static void on_retention_timer(uv_timer_t *timer)
 {
     jy_server *server = timer->data;
-    if (server->lh == NULL || server->stopping)
+    if (server->stopping)
         return;
 
-    jy_time cutoff = jy_host_now(server->lh->host) - server->retention_ms;
     uint64_t runs = 0, events = 0;
-    jy_error err;
-    jy_error_clear(&err);
-    if (server->store->ops->prune(server->store, cutoff, cutoff, &runs, &events, &err) != 0) {
-        jy_server_log(server, "error", "retention failed: %s", err.message);
+    if (journey_prune(server->host, server->retention_ms, &runs, &events) != JOURNEY_OK) {
+        jy_server_log(server, "error", "%s", journey_error(server->host));
         return;
     }
     if (runs > 0 || events > 0)
         jy_server_log(server, "info", "retention deleted %llu ended runs and %llu events",
                       (unsigned long long)runs, (unsigned long long)events);
-    server->deadline_fired = 1;
-    uv_idle_start(&server->commit_soon, on_idle);
 }
 
 
@@ -449,32 +302,33 @@ static void on_watch(uv_fs_event_t *handle, const char *filename, int events, in
 }
 
 
-static void on_http_closed(void *ctx)
+static void on_host_closed(void *ctx)
 {
     jy_server *server = ctx;
-    server->http = NULL;
+    server->host = NULL;
 
-    /* Nothing new arrives now: commit the last group and close. */
-    commit_turn(server);
-    if (server->lh != NULL) {
-        jy_lua_host_free(server->lh);
-        jy_lua_close_state(server->L);
-        server->lh = NULL;
-        server->L = NULL;
-    }
-    server->store->ops->destroy(server->store);
-    server->store = NULL;
-
-    uv_close((uv_handle_t *)&server->deadline_timer, NULL);
     uv_close((uv_handle_t *)&server->reload_timer, NULL);
     uv_close((uv_handle_t *)&server->retention_timer, NULL);
-    uv_close((uv_handle_t *)&server->commit_check, NULL);
-    uv_close((uv_handle_t *)&server->commit_soon, NULL);
     uv_close((uv_handle_t *)&server->sigterm, NULL);
     uv_close((uv_handle_t *)&server->sigint, NULL);
     uv_close((uv_handle_t *)&server->sighup, NULL);
     uv_close((uv_handle_t *)&server->watch, NULL);
     jy_server_log(server, "info", "stopped");
+}
+
+
+static void on_http_closed(void *ctx)
+{
+    jy_server *server = ctx;
+    server->http = NULL;
+
+    /* Nothing new arrives now: the host commits the last group, fires
+     * the callbacks of the requests that wait for it, and closes the
+     * store. */
+    if (server->host != NULL)
+        journey_host_close(server->host, on_host_closed, server);
+    else
+        on_host_closed(server);
 }
 
 
@@ -484,7 +338,6 @@ static void stop_server(jy_server *server, int status)
         return;
     server->stopping = 1;
     server->exit_status = status;
-    uv_timer_stop(&server->deadline_timer);
     uv_timer_stop(&server->reload_timer);
     uv_timer_stop(&server->retention_timer);
     if (server->watching)
@@ -512,7 +365,7 @@ static void on_signal(uv_signal_t *handle, int signum)
 static void on_http_log(void *ctx, const char *message)
 {
     jy_server *server = ctx;
-    on_host_log(server, JY_LOG_WARN, 0, NULL, message);
+    on_host_log(server, 2, 0, NULL, message);
 }
 
 
@@ -549,10 +402,8 @@ int jy_cli_serve(int argc, char **argv)
     const char *listen = DEFAULT_LISTEN;
     jy_http_options options;
     jy_http_options_init(&options);
-    server.sync = JY_SQLITE_SYNC_FULL;
-    server.instruction_budget = JY_DEFAULT_INSTRUCTION_BUDGET;
-    server.memory_cap = JY_DEFAULT_MEMORY_CAP;
-    server.max_journal = JY_DEFAULT_MAX_JOURNAL;
+    journey_config config;
+    journey_config_init(&config);
     server.retention_ms = 90LL * 24 * 3600 * 1000;
 
     for (int i = 1; i < argc; i++) {
@@ -585,7 +436,7 @@ int jy_cli_serve(int argc, char **argv)
             }
             options.max_body = (size_t)bytes;
         } else if (strcmp(arg, "--sync") == 0) {
-            if (jy_cli_parse_sync(value, &server.sync) != 0) {
+            if (jy_cli_parse_sync(value, &config.sync_normal) != 0) {
                 fprintf(stderr, "journey serve: invalid --sync \"%s\": use full or normal\n", value);
                 return 2;
             }
@@ -598,11 +449,11 @@ int jy_cli_serve(int argc, char **argv)
                 return 2;
             }
             if (strcmp(arg, "--instruction-budget") == 0)
-                server.instruction_budget = n;
+                config.instruction_budget = n;
             else if (strcmp(arg, "--memory-cap") == 0)
-                server.memory_cap = (size_t)n;
+                config.memory_cap = (size_t)n;
             else
-                server.max_journal = (uint32_t)n;
+                config.max_journal = (uint32_t)n;
         } else if (strcmp(arg, "--retention") == 0) {
             if (strcmp(value, "off") == 0) {
                 server.retention_ms = 0;
@@ -648,37 +499,34 @@ int jy_cli_serve(int argc, char **argv)
 
     server.loop = uv_default_loop();
     server.store_path = store_spec + 7;
-    jy_error err;
-    jy_error_clear(&err);
-    server.store = jy_store_sqlite_open(server.store_path, server.sync, &err);
-    if (server.store == NULL) {
-        fprintf(stderr, "journey serve: %s\n", err.message);
+    config.loop = server.loop;
+    config.store = store_spec;
+    config.log = on_host_log;
+    config.log_ctx = &server;
+    config.store_failed = on_store_failed;
+    config.store_failed_ctx = &server;
+    char error[1024];
+    if (journey_host_new(&config, &server.host, error, sizeof error) != JOURNEY_OK) {
+        fprintf(stderr, "journey serve: %s\n", error);
         return 1;
     }
 
     /* Every handle exists from here on, so stopping can close them all. */
-    uv_timer_init(server.loop, &server.deadline_timer);
     uv_timer_init(server.loop, &server.reload_timer);
     uv_timer_init(server.loop, &server.retention_timer);
-    uv_check_init(server.loop, &server.commit_check);
-    uv_idle_init(server.loop, &server.commit_soon);
     uv_signal_init(server.loop, &server.sigterm);
     uv_signal_init(server.loop, &server.sigint);
     uv_signal_init(server.loop, &server.sighup);
     uv_fs_event_init(server.loop, &server.watch);
-    server.deadline_timer.data = &server;
     server.reload_timer.data = &server;
     server.retention_timer.data = &server;
-    server.commit_check.data = &server;
     server.sigterm.data = server.sigint.data = server.sighup.data = &server;
     server.watch.data = &server;
-    uv_check_start(&server.commit_check, on_check);
 
-    if (jy_server_reload(&server, "start") != 0) {
+    if (start_host(&server) != 0) {
         /* At start there is no previous version to keep serving. */
         fprintf(stderr, "journey serve: the scripts in %s do not load; fix them and start "
                         "again\n", server.scripts_dir);
-        server.exit_status = 1;
         stop_server(&server, 1);
         uv_run(server.loop, UV_RUN_DEFAULT);
         uv_loop_close(server.loop);
@@ -694,6 +542,8 @@ int jy_cli_serve(int argc, char **argv)
     else
         jy_server_log(&server, "warn", "cannot watch %s; reload with SIGHUP", server.scripts_dir);
 
+    jy_error err;
+    jy_error_clear(&err);
     if (jy_http_server_start(server.loop, address, port, &options, jy_server_handle, on_http_log,
                              &server, &server.http, &err) != 0) {
         fprintf(stderr, "journey serve: %s\n", err.message);

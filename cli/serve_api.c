@@ -9,7 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <lauxlib.h>
 #include <sqlite3.h>
 
 #include "serve.h"
@@ -71,25 +70,6 @@ static void reject(jy_server *server, const jy_http_request *request,
 }
 
 
-void jy_server_queue_ack(jy_server *server, jy_http_response *response, char *body)
-{
-    jy_pending_ack *ack = malloc(sizeof *ack);
-    if (ack == NULL) {
-        free(body);
-        jy_server_error(response, 503, "out_of_memory", "out of memory queueing the response");
-        return;
-    }
-    ack->response = response;
-    ack->body = body;
-    ack->next = NULL;
-    if (server->acks_tail != NULL)
-        server->acks_tail->next = ack;
-    else
-        server->acks_head = ack;
-    server->acks_tail = ack;
-}
-
-
 static int is_json_content_type(const char *value)
 {
     if (value == NULL)
@@ -102,59 +82,93 @@ static int is_json_content_type(const char *value)
 }
 
 
-typedef struct parsed_events {
-    jy_event **items;
+/* A POST /events whose events were ingested: the response goes out
+ * once the ingest callback of every one of them has fired, which is
+ * after the loop turn's commit made them durable. */
+typedef struct pending_batch {
+    jy_server *server;
+    jy_http_response *response;
     size_t count;
-} parsed_events;
+    size_t remaining;
+    struct batch_item {
+        struct pending_batch *batch;
+        int status;
+        uint64_t seq;
+        char *id;
+        char *error; /* why the host did not take it, or NULL */
+    } items[];
+} pending_batch;
 
 
-static void free_parsed(parsed_events *parsed)
+static void free_batch(pending_batch *batch)
 {
-    for (size_t i = 0; i < parsed->count; i++)
-        jy_event_free(parsed->items[i]);
-    free(parsed->items);
-    parsed->items = NULL;
-    parsed->count = 0;
+    for (size_t i = 0; i < batch->count; i++) {
+        free(batch->items[i].id);
+        free(batch->items[i].error);
+    }
+    free(batch);
 }
 
 
-/* Decodes the body (an event or an array of events) and pushes the
- * JSON text of each event in a Lua array. [-0, +1, e] */
-static int split_body(lua_State *L)
+/* Sends the response of a batch whose every event was settled. */
+static void answer_batch(pending_batch *batch)
 {
-    const char *body = lua_touserdata(L, 1);
-    jy_lua_json_decode(L, body);                  /* stack: ud, value */
-    if (!lua_istable(L, -1))
-        return luaL_error(L, "the body must be a JSON object or an array of objects");
+    jy_server *server = batch->server;
+    for (size_t i = 0; i < batch->count; i++) {
+        if (batch->items[i].status == JOURNEY_EIO) {
+            jy_server_error(batch->response, 503, "commit_failed",
+                            "the events were not stored: the commit failed; see the server's "
+                            "log");
+            free_batch(batch);
+            return;
+        }
+    }
 
-    size_t n = lua_rawlen(L, -1);
-    lua_newtable(L);                              /* stack: ud, value, texts */
-    if (n == 0 && body[strspn(body, " \t\r\n")] == '[') {
-        lua_pushliteral(L, "too_many_events:the array holds no events; send at least one");
-        return lua_error(L);
+    jy_buf body;
+    jy_buf_init(&body);
+    jy_buf_append_str(&body, "{\"events\":[");
+    size_t accepted = 0, duplicates = 0;
+    for (size_t i = 0; i < batch->count; i++) {
+        const struct batch_item *item = &batch->items[i];
+        if (i > 0)
+            jy_buf_append_str(&body, ",");
+        if (item->status == JOURNEY_OK) {
+            accepted++;
+            jy_buf_printf(&body, "{\"seq\":%llu", (unsigned long long)item->seq);
+        } else if (item->status == JOURNEY_EEXIST) {
+            duplicates++;
+            jy_buf_append_str(&body, "{\"duplicate\":true");
+        } else {
+            jy_buf_printf(&body, "{\"error\":");
+            jy_buf_append_json_string(&body, item->error != NULL ? item->error
+                                                                 : "the event was not stored");
+        }
+        if (item->id != NULL) {
+            jy_buf_append_str(&body, ",\"id\":");
+            jy_buf_append_json_string(&body, item->id);
+        }
+        jy_buf_append_str(&body, "}");
     }
-    if (n == 0) {
-        /* One object: the reader checks it as sent. */
-        lua_pushstring(L, body);
-        lua_rawseti(L, -2, 1);
-        return 1;
-    }
-    if (n > MAX_EVENTS_PER_REQUEST) {
-        lua_pushfstring(L, "too_many_events:the array holds %d events; send at most %d per "
-                           "request", (int)n, MAX_EVENTS_PER_REQUEST);
-        return lua_error(L);
-    }
-    for (size_t i = 1; i <= n; i++) {
-        lua_rawgeti(L, -2, (lua_Integer)i);       /* stack: ..., texts, item */
-        char *json = jy_lua_json_encode(L, -1);
-        if (json == NULL)
-            return luaL_error(L, "event %d cannot be read: %s", (int)i - 1, lua_tostring(L, -1));
-        lua_pushstring(L, json);
-        free(json);
-        lua_rawseti(L, -3, (lua_Integer)i);
-        lua_pop(L, 1);
-    }
-    return 1;
+    jy_buf_printf(&body, "],\"accepted\":%zu,\"duplicates\":%zu}\n", accepted, duplicates);
+    server->events_accepted += accepted;
+
+    if (jy_buf_failed(&body))
+        jy_server_error(batch->response, 503, "out_of_memory",
+                        "out of memory building the response");
+    else
+        jy_http_respond(batch->response, 200, "application/json", body.data, body.len);
+    jy_buf_free(&body);
+    free_batch(batch);
+}
+
+
+static void on_event_committed(void *ctx, int status, uint64_t seq)
+{
+    struct batch_item *item = ctx;
+    item->status = status;
+    item->seq = seq;
+    if (--item->batch->remaining == 0)
+        answer_batch(item->batch);
 }
 
 
@@ -169,153 +183,85 @@ static void handle_post_events(jy_server *server, const jy_http_request *request
         return;
     }
 
-    lua_State *L = server->lh->L;
-    int top = lua_gettop(L);
-    lua_pushcfunction(L, split_body);
-    lua_pushlightuserdata(L, (void *)request->body);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-        server->rejected.malformed_json++;
-        const char *message = lua_tostring(L, -1);
-        const char *prefix = "invalid JSON in stored data: ";
-        const char *count_prefix = "too_many_events:";
-        if (message != NULL && strncmp(message, count_prefix, strlen(count_prefix)) == 0) {
-            server->rejected.invalid_event++;
-            reject(server, request, response, 422, "invalid_event_count", "%s",
-                   message + strlen(count_prefix));
-            lua_settop(L, top);
-            return;
-        }
-        if (message != NULL && strncmp(message, prefix, strlen(prefix)) == 0) {
-            char plain[600];
-            jy_lua_plain_json_error(message + strlen(prefix), plain, sizeof plain);
-            reject(server, request, response, 400, "malformed_json", "invalid JSON: %s", plain);
-        } else {
-            reject(server, request, response, 400, "malformed_json", "%s",
-                   message != NULL ? message : "invalid body");
-        }
-        lua_settop(L, top);
-        return;
-    }                                               /* stack: texts */
-
     /* Every event is checked before any is stored, so a request is taken
      * whole or not at all. */
-    size_t n = lua_rawlen(L, -1);
-    parsed_events parsed = {calloc(n > 0 ? n : 1, sizeof(jy_event *)), 0};
-    jy_time now = jy_host_now(server->lh->host);
-    for (size_t i = 0; i < n && parsed.items != NULL; i++) {
-        lua_rawgeti(L, -1, (lua_Integer)i + 1);
-        size_t len = 0;
-        const char *text = lua_tolstring(L, -1, &len);
-        jy_error err;
-        jy_error_clear(&err);
-        jy_event *event = jy_lua_parse_event(server->lh, text, len, 0, now, &err);
-        lua_pop(L, 1);
-        if (event == NULL || event->ts > now + MAX_FUTURE_MS) {
+    journey_event **events = NULL;
+    size_t count = 0;
+    int rc = journey_events_parse(server->host, request->body, request->body_len, 0,
+                                  MAX_EVENTS_PER_REQUEST, &events, &count);
+    if (rc == JOURNEY_EJSON) {
+        server->rejected.malformed_json++;
+        reject(server, request, response, 400, "malformed_json", "%s",
+               journey_error(server->host));
+        return;
+    }
+    if (rc == JOURNEY_ERANGE || rc == JOURNEY_EINVAL) {
+        server->rejected.invalid_event++;
+        reject(server, request, response, 422,
+               rc == JOURNEY_ERANGE ? "invalid_event_count" : "invalid_event", "%s",
+               journey_error(server->host));
+        return;
+    }
+    if (rc != JOURNEY_OK) {
+        jy_server_error(response, 503, "out_of_memory", "%s", journey_error(server->host));
+        return;
+    }
+    int64_t now = journey_now(server->host);
+    for (size_t i = 0; i < count; i++) {
+        if (events[i]->ts > now + MAX_FUTURE_MS) {
             server->rejected.invalid_event++;
-            if (event != NULL)
-                reject(server, request, response, 422, "invalid_event",
-                                "event %zu: \"ts\" is more than 24 hours in the future; check "
-                                "the sender's clock", i);
-            else
-                reject(server, request, response, 422, "invalid_event", "event %zu: %s", i,
-                                err.message);
-            jy_event_free(event);
-            free_parsed(&parsed);
-            lua_settop(L, top);
+            reject(server, request, response, 422, "invalid_event",
+                   "event %zu: \"ts\" is more than 24 hours in the future; check the "
+                   "sender's clock", i);
+            journey_events_free(events, count);
             return;
         }
-        parsed.items[parsed.count++] = event;
     }
-    lua_settop(L, top);
-    if (parsed.items == NULL) {
+
+    pending_batch *batch = calloc(1, sizeof *batch + count * sizeof batch->items[0]);
+    if (batch == NULL) {
+        journey_events_free(events, count);
         jy_server_error(response, 503, "out_of_memory", "out of memory reading the events");
         return;
     }
-
-    jy_buf body;
-    jy_buf_init(&body);
-    jy_buf_append_str(&body, "{\"events\":[");
-    size_t accepted = 0, duplicates = 0;
-    for (size_t i = 0; i < parsed.count; i++) {
-        jy_event *event = parsed.items[i];
-        parsed.items[i] = NULL;
-        char *id = event->id != NULL ? strdup(event->id) : NULL;
-        jy_error err;
-        jy_error_clear(&err);
-        int rc = jy_host_ingest(server->lh->host, event, &err);
-        if (i > 0)
-            jy_buf_append_str(&body, ",");
-        if (rc == 0) {
-            accepted++;
-            jy_buf_printf(&body, "{\"seq\":%llu", (unsigned long long)event->seq);
-        } else if (rc == JY_EEXIST) {
-            duplicates++;
-            jy_buf_append_str(&body, "{\"duplicate\":true");
-        } else {
-            jy_buf_printf(&body, "{\"error\":");
-            jy_buf_append_json_string(&body, err.message);
+    batch->server = server;
+    batch->response = response;
+    batch->count = count;
+    batch->remaining = count;
+    for (size_t i = 0; i < count; i++) {
+        struct batch_item *item = &batch->items[i];
+        journey_event *event = events[i];
+        events[i] = NULL;
+        item->batch = batch;
+        if (event->id != NULL)
+            item->id = strdup(event->id);
+        if (journey_ingest_event(server->host, event, on_event_committed, item) != JOURNEY_OK) {
+            /* Its callback never fires, so the response carries the error. */
+            item->status = JOURNEY_EINVAL;
+            item->error = strdup(journey_error(server->host));
+            batch->remaining--;
         }
-        if (id != NULL) {
-            jy_buf_append_str(&body, ",\"id\":");
-            jy_buf_append_json_string(&body, id);
-        }
-        jy_buf_append_str(&body, "}");
-        free(id);
     }
-    free(parsed.items);
-    jy_buf_printf(&body, "],\"accepted\":%zu,\"duplicates\":%zu}\n", accepted, duplicates);
-    server->events_accepted += accepted;
-    server->events_duplicate += duplicates;
-
-    char *text = jy_buf_take(&body);
-    if (text == NULL) {
-        jy_server_error(response, 503, "out_of_memory", "out of memory building the response");
-        return;
-    }
-    /* The response goes out once the loop turn's commit made them durable. */
-    jy_server_queue_ack(server, response, text);
-}
-
-
-typedef struct live_tally {
-    const jy_journey *journey;
-    uint64_t by_status[3];
-} live_tally;
-
-
-static void tally_run(jy_run *run, void *ctx)
-{
-    live_tally *tally = ctx;
-    if (run->journey == tally->journey && run->status <= JY_RUN_SLEEPING)
-        tally->by_status[run->status]++;
+    journey_events_free(events, 0);
+    if (batch->remaining == 0)
+        answer_batch(batch);
 }
 
 
 static void handle_metrics(jy_server *server, jy_http_response *response)
 {
-    jy_host *host = server->lh->host;
+    char *host_metrics = NULL;
+    if (journey_metrics_text(server->host, &host_metrics) != JOURNEY_OK) {
+        jy_server_error(response, 503, "out_of_memory", "out of memory building the metrics");
+        return;
+    }
+
     jy_buf out;
     jy_buf_init(&out);
-
-    jy_buf_append_str(&out, "# HELP journey_events_ingested_total Events stored, emitted ones included.\n"
-                            "# TYPE journey_events_ingested_total counter\n");
-    jy_buf_printf(&out, "journey_events_ingested_total %llu\n",
-                  (unsigned long long)(server->earlier.events_ingested +
-                                       host->stats.events_ingested));
     jy_buf_append_str(&out, "# HELP journey_events_accepted_total Events accepted over HTTP.\n"
                             "# TYPE journey_events_accepted_total counter\n");
     jy_buf_printf(&out, "journey_events_accepted_total %llu\n",
                   (unsigned long long)server->events_accepted);
-    jy_buf_append_str(&out, "# HELP journey_events_duplicate_total Events ignored as duplicates.\n"
-                            "# TYPE journey_events_duplicate_total counter\n");
-    jy_buf_printf(&out, "journey_events_duplicate_total %llu\n",
-                  (unsigned long long)server->events_duplicate);
-    jy_buf_append_str(&out, "# HELP journey_events_emitted_total Events that runs emitted.\n"
-                            "# TYPE journey_events_emitted_total counter\n");
-    jy_buf_printf(&out, "journey_events_emitted_total %llu\n",
-                  (unsigned long long)(server->earlier.events_emitted +
-                                       host->stats.events_emitted));
-
     jy_buf_append_str(&out, "# HELP journey_requests_rejected_total Requests rejected, by reason.\n"
                             "# TYPE journey_requests_rejected_total counter\n");
     jy_buf_printf(&out, "journey_requests_rejected_total{reason=\"malformed_json\"} %llu\n",
@@ -328,73 +274,8 @@ static void handle_metrics(jy_server *server, jy_http_response *response)
                   (unsigned long long)server->rejected.not_found);
     jy_buf_printf(&out, "journey_requests_rejected_total{reason=\"method_not_allowed\"} %llu\n",
                   (unsigned long long)server->rejected.method_not_allowed);
-
-    jy_buf_append_str(&out, "# HELP journey_runs Live runs by journey and status.\n"
-                            "# TYPE journey_runs gauge\n");
-    static const char *const live_names[] = {"running", "waiting", "sleeping"};
-    for (size_t i = 0; i < host->journey_count; i++) {
-        live_tally tally = {host->journeys[i], {0, 0, 0}};
-        jy_host_each_run(host, tally_run, &tally);
-        for (int st = 0; st < 3; st++)
-            jy_buf_printf(&out, "journey_runs{journey=\"%s\",status=\"%s\"} %llu\n",
-                          host->journeys[i]->name, live_names[st],
-                          (unsigned long long)tally.by_status[st]);
-    }
-    jy_buf_append_str(&out, "# HELP journey_runs_ended_total Runs that ended since the scripts "
-                            "last loaded, by journey and status.\n"
-                            "# TYPE journey_runs_ended_total counter\n");
-    for (size_t i = 0; i < host->journey_count; i++) {
-        const jy_journey *j = host->journeys[i];
-        jy_buf_printf(&out, "journey_runs_ended_total{journey=\"%s\",status=\"completed\"} %llu\n",
-                      j->name, (unsigned long long)j->stats.completed);
-        jy_buf_printf(&out, "journey_runs_ended_total{journey=\"%s\",status=\"failed\"} %llu\n",
-                      j->name, (unsigned long long)j->stats.failed);
-        jy_buf_printf(&out, "journey_runs_ended_total{journey=\"%s\",status=\"cancelled\"} %llu\n",
-                      j->name, (unsigned long long)j->stats.cancelled);
-    }
-
-    jy_buf_append_str(&out, "# HELP journey_waits Wait index entries: (user, event name) pairs "
-                            "that live runs wait on.\n# TYPE journey_waits gauge\n");
-    jy_buf_printf(&out, "journey_waits %zu\n", host->waits.count);
-    jy_buf_append_str(&out, "# HELP journey_deadlines Pending deadlines.\n"
-                            "# TYPE journey_deadlines gauge\n");
-    jy_buf_printf(&out, "journey_deadlines %zu\n", host->deadlines.count);
-
-    jy_buf_append_str(&out, "# HELP journey_commit_seconds Duration of group commits.\n"
-                            "# TYPE journey_commit_seconds histogram\n");
-    uint64_t cumulative = 0;
-    for (int b = 0; b < JY_COMMIT_BUCKETS; b++) {
-        cumulative += server->commit_buckets[b];
-        jy_buf_printf(&out, "journey_commit_seconds_bucket{le=\"%g\"} %llu\n",
-                      jy_commit_bucket_bounds[b], (unsigned long long)cumulative);
-    }
-    cumulative += server->commit_buckets[JY_COMMIT_BUCKETS];
-    jy_buf_printf(&out, "journey_commit_seconds_bucket{le=\"+Inf\"} %llu\n",
-                  (unsigned long long)cumulative);
-    jy_buf_printf(&out, "journey_commit_seconds_sum %.6f\n", server->commit_seconds_sum);
-    jy_buf_printf(&out, "journey_commit_seconds_count %llu\n", (unsigned long long)cumulative);
-
-    jy_buf_append_str(&out, "# HELP journey_wake_seconds Time from an event reaching the "
-                            "host to a waiting run it woke resuming, since the scripts last "
-                            "loaded.\n# TYPE journey_wake_seconds histogram\n");
-    cumulative = 0;
-    for (int b = 0; b < JY_WAKE_BUCKETS; b++) {
-        cumulative += host->stats.wake_buckets[b];
-        jy_buf_printf(&out, "journey_wake_seconds_bucket{le=\"%g\"} %llu\n",
-                      jy_wake_bucket_bounds[b], (unsigned long long)cumulative);
-    }
-    cumulative += host->stats.wake_buckets[JY_WAKE_BUCKETS];
-    jy_buf_printf(&out, "journey_wake_seconds_bucket{le=\"+Inf\"} %llu\n",
-                  (unsigned long long)cumulative);
-    jy_buf_printf(&out, "journey_wake_seconds_sum %.6f\n", host->stats.wake_seconds_sum);
-    jy_buf_printf(&out, "journey_wake_seconds_count %llu\n", (unsigned long long)cumulative);
-
-    jy_buf_append_str(&out, "# HELP journey_script_reloads_total Script reloads, by result.\n"
-                            "# TYPE journey_script_reloads_total counter\n");
-    jy_buf_printf(&out, "journey_script_reloads_total{result=\"loaded\"} %llu\n",
-                  (unsigned long long)server->reloads);
-    jy_buf_printf(&out, "journey_script_reloads_total{result=\"failed\"} %llu\n",
-                  (unsigned long long)server->reload_failures);
+    jy_buf_append_str(&out, host_metrics);
+    journey_free(host_metrics);
 
     if (jy_buf_failed(&out))
         jy_server_error(response, 503, "out_of_memory", "out of memory building the metrics");
@@ -665,7 +546,7 @@ void jy_server_handle(void *ctx, const jy_http_request *request, jy_http_respons
     int is_get = strcmp(request->method, "GET") == 0;
     int is_post = strcmp(request->method, "POST") == 0;
 
-    if (server->stopping || server->lh == NULL) {
+    if (server->stopping || server->host == NULL) {
         jy_server_error(response, 503, "stopping", "the server is stopping");
         return;
     }
@@ -677,11 +558,13 @@ void jy_server_handle(void *ctx, const jy_http_request *request, jy_http_respons
         }
     } else if (strcmp(path, "/healthz") == 0) {
         if (is_get) {
+            journey_stats stats;
+            journey_get_stats(server->host, &stats);
             char body[160];
             int n = snprintf(body, sizeof body,
-                             "{\"status\":\"ok\",\"live_runs\":%llu,\"deadlines\":%zu}\n",
-                             (unsigned long long)server->lh->host->stats.runs_live,
-                             server->lh->host->deadlines.count);
+                             "{\"status\":\"ok\",\"live_runs\":%llu,\"deadlines\":%llu}\n",
+                             (unsigned long long)stats.runs_live,
+                             (unsigned long long)stats.deadlines);
             jy_http_respond(response, 200, "application/json", body, (size_t)n);
             return;
         }

@@ -15,14 +15,13 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include <lauxlib.h>
-#include <lualib.h>
+#include "journey.h"
 
+#include "buffer.h"
 #include "cli.h"
-#include "lua_host.h"
+#include "duration.h"
 #include "store_option.h"
 #include "timefmt.h"
-#include "transcript.h"
 
 #define DEFAULT_HORIZON_MS (90LL * 24 * 3600 * 1000)
 #define MAX_LOG_LINES 20
@@ -59,7 +58,7 @@ static const char simulate_usage[] =
     "                   off keeps everything)\n";
 
 typedef struct input_event {
-    jy_event *event;
+    journey_event *event;
     size_t line;
 } input_event;
 
@@ -72,7 +71,7 @@ typedef struct simulation {
     const char *events_path;
     const char *store_spec;
     const char *acks_path;
-    jy_sqlite_sync sync;
+    journey_config config;
     long commit_every;
     const char *until_text;
     const char *emitted_path;
@@ -90,9 +89,6 @@ typedef struct simulation {
     size_t commit_count;
     size_t commit_capacity;
     const char *retention_text;
-    uint64_t instruction_budget;
-    size_t memory_cap;
-    uint32_t max_journal;
     jy_duration retention;
     uint64_t pruned_runs;
     uint64_t pruned_events;
@@ -135,9 +131,9 @@ static void count_emitted(simulation *sim, const char *name)
 }
 
 
-static void write_emitted(simulation *sim, const jy_trace *trace)
+static void write_emitted(simulation *sim, const journey_trace *trace)
 {
-    const jy_event *event = trace->event;
+    const journey_event *event = trace->event;
     char when[JY_TIME_TEXT_SIZE];
 
     jy_buf_reset(&sim->line);
@@ -151,19 +147,19 @@ static void write_emitted(simulation *sim, const jy_trace *trace)
     jy_buf_append_str(&sim->line, ",\"data\":");
     jy_buf_append_str(&sim->line, event->data_json);
     jy_buf_append_str(&sim->line, ",\"journey\":");
-    jy_buf_append_json_string(&sim->line, trace->run->journey->name);
-    jy_buf_printf(&sim->line, ",\"run\":%llu}\n", (unsigned long long)trace->run->id);
+    jy_buf_append_json_string(&sim->line, trace->journey);
+    jy_buf_printf(&sim->line, ",\"run\":%llu}\n", (unsigned long long)trace->run_id);
     if (!jy_buf_failed(&sim->line) &&
         fwrite(sim->line.data, 1, sim->line.len, sim->emitted) != sim->line.len)
         sim->write_failed = 1;
 }
 
 
-static void on_trace(void *ctx, const jy_trace *trace)
+static void on_trace(void *ctx, const journey_trace *trace)
 {
     simulation *sim = ctx;
 
-    if (trace->kind == JY_TRACE_EMITTED) {
+    if (trace->kind == JOURNEY_TRACE_EMITTED) {
         sim->emitted_total++;
         count_emitted(sim, trace->event->name);
         if (sim->emitted != NULL)
@@ -172,21 +168,22 @@ static void on_trace(void *ctx, const jy_trace *trace)
     if (sim->quiet || sim->json)
         return;
 
-    jy_buf_reset(&sim->line);
-    if (jy_transcript_line(&sim->line, trace, sim->show_events) && !jy_buf_failed(&sim->line)) {
-        jy_buf_append_str(&sim->line, "\n");
-        fwrite(sim->line.data, 1, sim->line.len, stdout);
+    char *line = NULL;
+    if (journey_trace_text(trace, sim->show_events, &line) == JOURNEY_OK) {
+        fputs(line, stdout);
+        fputc('\n', stdout);
     }
+    journey_free(line);
 }
 
 
 /* Warnings and errors go to stderr; j.log and print reach the
- * transcript through traces. */
-static void on_log(void *ctx, jy_log_level level, uint64_t run_id,
-                   const char *journey, const char *message)
+ * transcript through traces. The levels are those of journey_log_fn. */
+static void on_log(void *ctx, int level, uint64_t run_id, const char *journey,
+                   const char *message)
 {
     simulation *sim = ctx;
-    if (level < JY_LOG_WARN)
+    if (level < 2)
         return;
 
     /* One bug in a journey fails every run of it; after a screenful the
@@ -199,11 +196,10 @@ static void on_log(void *ctx, jy_log_level level, uint64_t run_id,
     }
     if (run_id != 0)
         fprintf(stderr, "journey: %s: run %llu of %s: %s\n",
-                level == JY_LOG_WARN ? "warning" : "error",
+                level == 2 ? "warning" : "error",
                 (unsigned long long)run_id, journey, message);
     else
-        fprintf(stderr, "journey: %s: %s\n", level == JY_LOG_WARN ? "warning" : "error",
-                message);
+        fprintf(stderr, "journey: %s: %s\n", level == 2 ? "warning" : "error", message);
 }
 
 
@@ -309,11 +305,11 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
                 return 2;
             }
             if (strcmp(arg, "--instruction-budget") == 0)
-                sim->instruction_budget = n;
+                sim->config.instruction_budget = n;
             else if (strcmp(arg, "--memory-cap") == 0)
-                sim->memory_cap = (size_t)n;
+                sim->config.memory_cap = (size_t)n;
             else
-                sim->max_journal = (uint32_t)n;
+                sim->config.max_journal = (uint32_t)n;
         } else if (strcmp(arg, "--sync") == 0 || strcmp(arg, "--commit-every") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "journey simulate: %s needs a value\n\n%s", arg, simulate_usage);
@@ -321,7 +317,8 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
             }
             const char *text = argv[++i];
             char *end = NULL;
-            if (strcmp(arg, "--sync") == 0 && jy_cli_parse_sync(text, &sim->sync) != 0) {
+            if (strcmp(arg, "--sync") == 0 &&
+                jy_cli_parse_sync(text, &sim->config.sync_normal) != 0) {
                 fprintf(stderr, "journey simulate: invalid --sync \"%s\": use full or normal\n",
                         text);
                 return 2;
@@ -361,7 +358,7 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
 
 /* Parses every line; bad lines are reported and counted, or stop the
  * run with --strict. Returns 0, or 1 when --strict stopped it. */
-static int parse_input(simulation *sim, jy_lua_host *lh, char *text, input_event **events,
+static int parse_input(simulation *sim, journey_host *host, char *text, input_event **events,
                        size_t *count)
 {
     size_t capacity = 0;
@@ -386,14 +383,13 @@ static int parse_input(simulation *sim, jy_lua_host *lh, char *text, input_event
             continue; /* blank lines separate nothing and are skipped */
         sim->lines_read++;
 
-        jy_error err;
-        jy_error_clear(&err);
-        jy_event *event = jy_lua_parse_event(lh, line, len, 1, 0, &err);
-        if (event == NULL) {
+        journey_event *event = NULL;
+        if (journey_event_parse(host, line, len, JOURNEY_PARSE_REQUIRE_TS, &event) !=
+            JOURNEY_OK) {
             sim->lines_rejected++;
             /* A wrong format fails every line, so the count is enough. */
             if (sim->lines_rejected <= MAX_LOG_LINES)
-                fprintf(stderr, "%s:%zu: %s\n", sim->events_path, line_no, err.message);
+                fprintf(stderr, "%s:%zu: %s\n", sim->events_path, line_no, journey_error(host));
             else if (sim->lines_rejected == MAX_LOG_LINES + 1)
                 fprintf(stderr, "journey simulate: further invalid lines are not shown; the "
                                 "summary counts them\n");
@@ -409,7 +405,7 @@ static int parse_input(simulation *sim, jy_lua_host *lh, char *text, input_event
             capacity = capacity == 0 ? 1024 : capacity * 2;
             input_event *grown = realloc(*events, capacity * sizeof *grown);
             if (grown == NULL) {
-                jy_event_free(event);
+                journey_event_free(event);
                 fprintf(stderr, "journey simulate: out of memory reading events\n");
                 return 1;
             }
@@ -420,29 +416,6 @@ static int parse_input(simulation *sim, jy_lua_host *lh, char *text, input_event
         (*count)++;
     }
     return 0;
-}
-
-
-typedef struct live_count {
-    const jy_journey *journey;
-    uint64_t count;
-} live_count;
-
-
-static void count_live_run(jy_run *run, void *ctx)
-{
-    live_count *live = ctx;
-    if (run->journey == live->journey && jy_run_status_is_live(run->status))
-        live->count++;
-}
-
-
-/* Counts the journey's live runs, those recovered from a store too. */
-static uint64_t live_runs_of(jy_host *host, const jy_journey *journey)
-{
-    live_count live = {journey, 0};
-    jy_host_each_run(host, count_live_run, &live);
-    return live.count;
 }
 
 
@@ -473,9 +446,16 @@ static long peak_rss_kib(void)
 }
 
 
-static void print_summary(simulation *sim, jy_host *host, jy_time first, jy_time last,
+static void print_summary(simulation *sim, journey_host *host, jy_time first, jy_time last,
                           jy_time horizon, double wall, size_t stored)
 {
+    journey_stats stats;
+    journey_get_stats(host, &stats);
+    journey_journey_info *journeys = NULL;
+    size_t journey_count = 0;
+    if (journey_journeys(host, &journeys, &journey_count) != JOURNEY_OK)
+        fprintf(stderr, "journey simulate: out of memory counting runs per journey\n");
+
     char first_text[JY_TIME_TEXT_SIZE], last_text[JY_TIME_TEXT_SIZE];
     char horizon_text[JY_TIME_TEXT_SIZE], end_text[JY_TIME_TEXT_SIZE];
     double rate = wall > 0 ? (double)sim->lines_read / wall : 0;
@@ -483,26 +463,26 @@ static void print_summary(simulation *sim, jy_host *host, jy_time first, jy_time
     jy_time_format(first, first_text);
     jy_time_format(last, last_text);
     jy_time_format(horizon, horizon_text);
-    jy_time_format(jy_host_now(host), end_text);
+    jy_time_format(journey_now(host), end_text);
 
     if (sim->json) {
         printf("{\"events_read\":%llu,\"events_rejected\":%llu,\"events_duplicate\":%llu,"
                "\"events_emitted\":%llu,\"runs_started\":%llu,\"journeys\":{",
                (unsigned long long)sim->lines_read, (unsigned long long)sim->lines_rejected,
-               (unsigned long long)host->stats.events_duplicate,
+               (unsigned long long)stats.events_duplicate,
                (unsigned long long)sim->emitted_total,
-               (unsigned long long)host->stats.runs_started);
-        for (size_t i = 0; i < host->journey_count; i++) {
-            const jy_journey *j = host->journeys[i];
+               (unsigned long long)stats.runs_started);
+        for (size_t i = 0; i < journey_count; i++) {
+            const journey_journey_info *j = &journeys[i];
             jy_buf name;
             jy_buf_init(&name);
             jy_buf_append_json_string(&name, j->name);
             printf("%s%s:{\"started\":%llu,\"completed\":%llu,\"failed\":%llu,"
                    "\"cancelled\":%llu,\"waiting\":%llu}",
                    i > 0 ? "," : "", name.data != NULL ? name.data : "\"\"",
-                   (unsigned long long)j->stats.started, (unsigned long long)j->stats.completed,
-                   (unsigned long long)j->stats.failed, (unsigned long long)j->stats.cancelled,
-                   (unsigned long long)live_runs_of(host, j));
+                   (unsigned long long)j->started, (unsigned long long)j->completed,
+                   (unsigned long long)j->failed, (unsigned long long)j->cancelled,
+                   (unsigned long long)(j->running + j->waiting + j->sleeping));
             jy_buf_free(&name);
         }
         printf("},\"emitted\":{");
@@ -527,6 +507,7 @@ static void print_summary(simulation *sim, jy_host *host, jy_time first, jy_time
                "\"peak_rss_kib\":%ld}\n",
                stored > 0 ? first_text : "", stored > 0 ? last_text : "", horizon_text,
                end_text, wall, rate, peak_rss_kib());
+        journey_free(journeys);
         return;
     }
 
@@ -535,7 +516,7 @@ static void print_summary(simulation *sim, jy_host *host, jy_time first, jy_time
     fprintf(out, "  events read       %llu from %s (rejected: %llu, duplicates ignored: %llu",
             (unsigned long long)sim->lines_read, sim->events_path,
             (unsigned long long)sim->lines_rejected,
-            (unsigned long long)host->stats.events_duplicate);
+            (unsigned long long)stats.events_duplicate);
     if (sim->resumed_past > 0)
         fprintf(out, ", committed before the restart: %llu",
                 (unsigned long long)sim->resumed_past);
@@ -545,13 +526,14 @@ static void print_summary(simulation *sim, jy_host *host, jy_time first, jy_time
                 first_text, last_text, end_text, horizon_text);
     fprintf(out, "\n  %-24s %9s %10s %7s %10s %8s\n", "journey", "started", "completed",
             "failed", "cancelled", "waiting");
-    for (size_t i = 0; i < host->journey_count; i++) {
-        const jy_journey *j = host->journeys[i];
+    for (size_t i = 0; i < journey_count; i++) {
+        const journey_journey_info *j = &journeys[i];
         fprintf(out, "  %-24s %9llu %10llu %7llu %10llu %8llu\n", j->name,
-                (unsigned long long)j->stats.started, (unsigned long long)j->stats.completed,
-                (unsigned long long)j->stats.failed, (unsigned long long)j->stats.cancelled,
-                (unsigned long long)live_runs_of(host, j));
+                (unsigned long long)j->started, (unsigned long long)j->completed,
+                (unsigned long long)j->failed, (unsigned long long)j->cancelled,
+                (unsigned long long)(j->running + j->waiting + j->sleeping));
     }
+    journey_free(journeys);
     fprintf(out, "\n  events emitted    %llu\n", (unsigned long long)sim->emitted_total);
     for (size_t i = 0; i < sim->emitted_name_count; i++)
         fprintf(out, "    %-30s %llu\n", sim->emitted_names[i].name,
@@ -572,22 +554,14 @@ static void print_summary(simulation *sim, jy_host *host, jy_time first, jy_time
 
 
 /* Deletes what retention allows, in event time. */
-static void apply_retention(simulation *sim, jy_lua_host *lh)
+static void apply_retention(simulation *sim, journey_host *host)
 {
-    if (sim->retention.ms == 0 && sim->retention.months == 0)
+    if (sim->retention.ms == 0)
         return;
 
-    jy_time now = jy_host_now(lh->host);
-    jy_time cutoff = JY_TIME_MIN;
-    jy_error err;
-    jy_error_clear(&err);
-    /* A cutoff before the start of time means nothing is old enough. */
-    if (now > JY_TIME_MIN + sim->retention.ms)
-        cutoff = now - sim->retention.ms;
-
     uint64_t runs = 0, events = 0;
-    if (lh->store->ops->prune(lh->store, cutoff, cutoff, &runs, &events, &err) != 0) {
-        fprintf(stderr, "journey simulate: retention failed: %s\n", err.message);
+    if (journey_prune(host, sim->retention.ms, &runs, &events) != JOURNEY_OK) {
+        fprintf(stderr, "journey simulate: %s\n", journey_error(host));
         return;
     }
     sim->pruned_runs += runs;
@@ -595,31 +569,25 @@ static void apply_retention(simulation *sim, jy_lua_host *lh)
 }
 
 
-/* Ends a commit group: saves the clock, commits, and only then writes
- * the acknowledgements of the group's events. Returns 0 or 1. */
-static int commit_group(simulation *sim, jy_lua_host *lh)
+/* Ends a commit group: saves how far the input was read, commits (the
+ * host saves its clock with it), and only then writes the
+ * acknowledgements of the group's events. Returns 0 or 1. */
+static int commit_group(simulation *sim, journey_host *host)
 {
-    jy_store *store = lh->store;
-    jy_error err;
-    char clock_text[32];
-
-    jy_error_clear(&err);
-    snprintf(clock_text, sizeof clock_text, "%lld", (long long)jy_host_now(lh->host));
     char position_text[32];
     snprintf(position_text, sizeof position_text, "%zu", sim->position);
-    if (store->ops->meta_put(store, "clock", clock_text, &err) != 0 ||
-        store->ops->meta_put(store, "input_fingerprint", sim->fingerprint, &err) != 0 ||
-        store->ops->meta_put(store, "input_position", position_text, &err) != 0) {
+    if (journey_meta_put(host, "input_fingerprint", sim->fingerprint) != JOURNEY_OK ||
+        journey_meta_put(host, "input_position", position_text) != JOURNEY_OK) {
         fprintf(stderr, "journey simulate: commit failed, nothing since the last commit is "
-                        "acknowledged: %s\n", err.message);
+                        "acknowledged: %s\n", journey_error(host));
         return 1;
     }
 
     struct timespec before, after;
     clock_gettime(CLOCK_MONOTONIC, &before);
-    int rc = store->ops->commit(store, &err);
+    int rc = journey_commit(host);
     clock_gettime(CLOCK_MONOTONIC, &after);
-    if (rc == 0 && sim->commit_count < 1000000) {
+    if (rc == JOURNEY_OK && sim->commit_count < 1000000) {
         if (sim->commit_count == sim->commit_capacity) {
             size_t capacity = sim->commit_capacity == 0 ? 256 : sim->commit_capacity * 2;
             double *grown = realloc(sim->commit_ms, capacity * sizeof *grown);
@@ -633,9 +601,9 @@ static int commit_group(simulation *sim, jy_lua_host *lh)
                 (double)(after.tv_sec - before.tv_sec) * 1e3 +
                 (double)(after.tv_nsec - before.tv_nsec) / 1e6;
     }
-    if (rc != 0) {
+    if (rc != JOURNEY_OK) {
         fprintf(stderr, "journey simulate: commit failed, nothing since the last commit is "
-                        "acknowledged: %s\n", err.message);
+                        "acknowledged: %s\n", journey_error(host));
         return 1;
     }
     if (sim->acks != NULL && sim->pending_acks.len > 0) {
@@ -650,7 +618,7 @@ static int commit_group(simulation *sim, jy_lua_host *lh)
     /* Retention runs every few groups; its deletions commit with the
      * next group. */
     if (++sim->groups % 20 == 0)
-        apply_retention(sim, lh);
+        apply_retention(sim, host);
     return 0;
 }
 
@@ -669,36 +637,25 @@ static void fingerprint(const char *text, size_t len, char out[24])
 
 
 /* Returns how many sorted input events a previous replay of this same
- * input committed, or 0 when the store was fed another input. */
-static size_t saved_position(jy_store *store, const char *fingerprint_text)
+ * input committed, or 0 when the store was fed another input. Sets
+ * *fed when the store was fed by a replay before. */
+static size_t saved_position(journey_host *host, const char *fingerprint_text, int *fed)
 {
     char *saved = NULL;
     char *position = NULL;
-    jy_error err;
     size_t n = 0;
 
-    if (store->ops->meta_get(store, "input_fingerprint", &saved, &err) == 0 &&
-        saved != NULL && strcmp(saved, fingerprint_text) == 0 &&
-        store->ops->meta_get(store, "input_position", &position, &err) == 0 && position != NULL)
-        n = (size_t)strtoull(position, NULL, 10);
-    free(saved);
-    free(position);
+    *fed = 0;
+    if (journey_meta_get(host, "input_fingerprint", &saved) == JOURNEY_OK && saved != NULL) {
+        *fed = 1;
+        if (strcmp(saved, fingerprint_text) == 0 &&
+            journey_meta_get(host, "input_position", &position) == JOURNEY_OK &&
+            position != NULL)
+            n = (size_t)strtoull(position, NULL, 10);
+    }
+    journey_free(saved);
+    journey_free(position);
     return n;
-}
-
-
-/* Reads the clock a durable store saved at its last commit, or
- * JY_TIME_MIN for a new store. */
-static jy_time saved_clock(jy_store *store)
-{
-    char *text = NULL;
-    jy_error err;
-    jy_time t = JY_TIME_MIN;
-
-    if (store->ops->meta_get(store, "clock", &text, &err) == 0 && text != NULL)
-        t = strtoll(text, NULL, 10);
-    free(text);
-    return t;
 }
 
 
@@ -744,11 +701,8 @@ int jy_cli_simulate(int argc, char **argv)
     jy_buf_init(&sim.line);
     jy_buf_init(&sim.pending_acks);
     sim.store_spec = "memory";
-    sim.sync = JY_SQLITE_SYNC_FULL;
     sim.commit_every = 500;
-    sim.instruction_budget = JY_DEFAULT_INSTRUCTION_BUDGET;
-    sim.memory_cap = JY_DEFAULT_MEMORY_CAP;
-    sim.max_journal = JY_DEFAULT_MAX_JOURNAL;
+    journey_config_init(&sim.config);
 
     const char **scripts = NULL;
     size_t script_count = 0;
@@ -784,60 +738,46 @@ int jy_cli_simulate(int argc, char **argv)
         return 1;
     }
 
-    lua_State *L = jy_lua_new_state(sim.memory_cap);
-    if (L == NULL) {
-        fprintf(stderr, "journey simulate: out of memory creating the Lua state\n");
-        free(text);
-        free(scripts);
-        return 1;
-    }
-    luaL_openlibs(L);
-    luaL_requiref(L, "journey", luaopen_journey, 0);
-    lua_pop(L, 1);
-
+    /* The replay is a host on a virtual clock that this command moves
+     * itself; it never runs the host's loop. */
+    sim.config.store = sim.store_spec;
+    sim.config.clock = JOURNEY_CLOCK_VIRTUAL;
+    sim.config.log = on_log;
+    sim.config.log_ctx = &sim;
+    sim.config.trace = on_trace;
+    sim.config.trace_ctx = &sim;
     input_event *events = NULL;
     size_t count = 0;
-    jy_lua_host *lh = NULL;
-    jy_error store_err;
-    jy_error_clear(&store_err);
-    jy_store *store = jy_cli_open_store(sim.store_spec, sim.sync, &store_err);
-    if (store == NULL) {
-        fprintf(stderr, "journey simulate: %s\n", store_err.message);
+    journey_host *host = NULL;
+    char host_error[1024];
+    int rc = journey_host_new(&sim.config, &host, host_error, sizeof host_error);
+    if (rc != JOURNEY_OK) {
+        fprintf(stderr, "journey simulate: %s\n", host_error);
         /* A malformed --store is bad usage; a store that fails to open is not. */
-        status = store_err.code == JY_EINVAL && strncmp(sim.store_spec, "sqlite:", 7) != 0 ? 2 : 1;
+        status = rc == JOURNEY_EINVAL && strncmp(sim.store_spec, "sqlite:", 7) != 0 ? 2 : 1;
         goto done;
     }
-    lh = jy_lua_host_new(L, 1, 0, store);
-    if (lh == NULL) {
-        store->ops->destroy(store);
-        fprintf(stderr, "journey simulate: out of memory creating the host\n");
-        status = 1;
-        goto done;
-    }
-    jy_host_set_trace(lh->host, on_trace, &sim);
-    jy_host_set_log(lh->host, on_log, &sim);
-    /* The summary counts runs per journey, so ended runs need not stay. */
-    lh->host->keep_ended_runs = 0;
-    lh->instruction_budget = sim.instruction_budget;
-    lh->host->max_journal = sim.max_journal;
 
     for (size_t i = 0; i < script_count; i++) {
-        jy_error err;
-        jy_error_clear(&err);
-        if (jy_lua_host_load(lh, scripts[i], &err) != 0) {
-            fprintf(stderr, "journey simulate: cannot load %s: %s\n", scripts[i], err.message);
+        if (journey_load(host, scripts[i]) != JOURNEY_OK) {
+            fprintf(stderr, "journey simulate: cannot load %s: %s\n", scripts[i],
+                    journey_error(host));
             status = 1;
             goto done;
         }
     }
-    if (lh->host->journey_count == 0) {
+    journey_journey_info *defined = NULL;
+    size_t defined_count = 0;
+    journey_journeys(host, &defined, &defined_count);
+    journey_free(defined);
+    if (defined_count == 0) {
         fprintf(stderr, "journey simulate: the scripts define no journey; call "
                         "journey.define{...} in them\n");
         status = 1;
         goto done;
     }
 
-    if (parse_input(&sim, lh, text, &events, &count) != 0) {
+    if (parse_input(&sim, host, text, &events, &count) != 0) {
         status = 1;
         goto done;
     }
@@ -873,56 +813,57 @@ int jy_cli_simulate(int argc, char **argv)
     status = resolve_horizon(sim.until_text, last, &horizon);
     if (status != 0)
         goto done;
-    /* A durable store resumes where its last commit left the clock, and
-     * its live runs are replayed from their journals. */
-    jy_time resumed = saved_clock(lh->store);
-    lh->clock.virtual_now = resumed > first ? resumed : first;
-    jy_host_recovery recovery;
-    jy_error recover_err;
-    jy_error_clear(&recover_err);
-    if (jy_host_recover(lh->host, &recovery, &recover_err) != 0) {
-        fprintf(stderr, "journey simulate: recovery failed: %s\n", recover_err.message);
+
+    /* A durable store resumes where its last commit left the clock (the
+     * host takes the later of that and the first event), and its live
+     * runs are replayed from their journals. */
+    journey_advance_to(host, first);
+    int fed = 0;
+    size_t start_at = saved_position(host, sim.fingerprint, &fed);
+    if (journey_start(host) != JOURNEY_OK) {
+        fprintf(stderr, "journey simulate: recovery failed: %s\n", journey_error(host));
         status = 1;
         goto done;
     }
+    jy_time resumed = fed ? journey_now(host) : JY_TIME_MIN;
+    journey_replay_report recovery;
+    journey_last_replay(host, &recovery);
+
     /* The same input resumes exactly after the last committed event;
      * another input relies on event ids (see below). */
-    size_t start_at = saved_position(lh->store, sim.fingerprint);
     if (start_at > count)
         start_at = 0;
     sim.resumed_past = start_at;
-    if (resumed != JY_TIME_MIN)
+    if (fed)
         fprintf(stderr, "journey simulate: resumed from %s: replayed %llu live runs, %llu of "
                         "which failed; %llu runs of journeys that no script defines were left "
                         "as they are; %zu input events were already committed\n",
-                sim.store_spec, (unsigned long long)recovery.recovered,
-                (unsigned long long)recovery.failed, (unsigned long long)recovery.orphaned,
+                sim.store_spec, (unsigned long long)recovery.replayed,
+                (unsigned long long)recovery.diverged, (unsigned long long)recovery.orphaned,
                 start_at);
     if (count > 0 && horizon < first)
         fprintf(stderr, "journey simulate: warning: --until %s is before the first event, so "
                         "no event is replayed\n", sim.until_text);
 
     for (size_t i = 0; i < start_at; i++) {
-        jy_event_free(events[i].event);
+        journey_event_free(events[i].event);
         events[i].event = NULL;
     }
     for (size_t i = start_at; i < count; i++) {
         sim.position = i + 1;
-        jy_error err;
-        jy_error_clear(&err);
-        jy_event *event = events[i].event;
+        journey_event *event = events[i].event;
         events[i].event = NULL;
         /* The horizon also bounds the input: later events are not replayed. */
         if (event->ts > horizon) {
-            jy_event_free(event);
+            journey_event_free(event);
             continue;
         }
         /* Without an id, an event before the resumed clock cannot be
          * distinguished from one the store already contains, so it is not
          * fed again. */
-        if (start_at == 0 && resumed != JY_TIME_MIN && event->id == NULL && event->ts < resumed) {
+        if (start_at == 0 && fed && event->id == NULL && event->ts < resumed) {
             sim.skipped_before_resume++;
-            jy_event_free(event);
+            journey_event_free(event);
             continue;
         }
         if (sim.acks != NULL) {
@@ -931,11 +872,10 @@ int jy_cli_simulate(int argc, char **argv)
             else
                 jy_buf_printf(&sim.pending_acks, "line:%zu\n", events[i].line);
         }
-        int rc = jy_host_ingest(lh->host, event, &err);
-        if (rc != 0 && rc != JY_EEXIST)
+        if (journey_ingest_event(host, event, NULL, NULL) != JOURNEY_OK)
             fprintf(stderr, "%s:%zu: event not ingested: %s\n", sim.events_path,
-                    events[i].line, err.message);
-        if (++sim.uncommitted >= sim.commit_every && commit_group(&sim, lh) != 0) {
+                    events[i].line, journey_error(host));
+        if (++sim.uncommitted >= sim.commit_every && commit_group(&sim, host) != 0) {
             status = 1;
             goto done;
         }
@@ -944,18 +884,18 @@ int jy_cli_simulate(int argc, char **argv)
     sim.position = count;
 
     /* Run on through the deadlines until every run ended or the horizon. */
-    while (lh->host->stats.runs_live > 0) {
-        jy_time next = jy_host_next_deadline(lh->host);
-        if (next == JY_TIME_MAX || next > horizon)
+    while (journey_live_runs(host) > 0) {
+        int64_t next = journey_next_deadline(host);
+        if (next == INT64_MAX || next > horizon)
             break;
-        jy_host_advance_to(lh->host, next);
-        if (++sim.uncommitted >= sim.commit_every && commit_group(&sim, lh) != 0) {
+        journey_advance_to(host, next);
+        if (++sim.uncommitted >= sim.commit_every && commit_group(&sim, host) != 0) {
             status = 1;
             goto done;
         }
     }
-    apply_retention(&sim, lh);
-    if (commit_group(&sim, lh) != 0) {
+    apply_retention(&sim, host);
+    if (commit_group(&sim, host) != 0) {
         status = 1;
         goto done;
     }
@@ -964,7 +904,7 @@ int jy_cli_simulate(int argc, char **argv)
                         "the clock the store resumed at; give events ids to resume exactly\n",
                 (unsigned long long)sim.skipped_before_resume);
 
-    print_summary(&sim, lh->host, first, last, horizon, seconds_since(&started), count);
+    print_summary(&sim, host, first, last, horizon, seconds_since(&started), count);
     if (sim.emitted != NULL && (fclose(sim.emitted) != 0 || sim.write_failed)) {
         fprintf(stderr, "journey simulate: writing %s failed\n", sim.emitted_path);
         status = 1;
@@ -972,6 +912,9 @@ int jy_cli_simulate(int argc, char **argv)
     sim.emitted = NULL;
 
 done:
+    /* Closing commits nothing new here: every group was committed, or a
+     * failed commit already stopped the replay. */
+    journey_host_close(host, NULL, NULL);
     if (sim.emitted != NULL)
         fclose(sim.emitted);
     if (sim.acks != NULL && fclose(sim.acks) != 0 && status == 0)
@@ -979,10 +922,8 @@ done:
     jy_buf_free(&sim.pending_acks);
     free(sim.commit_ms);
     for (size_t i = 0; i < count; i++)
-        jy_event_free(events[i].event);
+        journey_event_free(events[i].event);
     free(events);
-    jy_lua_host_free(lh);
-    jy_lua_close_state(L);
     free(text);
     free(scripts);
     for (size_t i = 0; i < sim.emitted_name_count; i++)

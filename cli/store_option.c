@@ -8,30 +8,10 @@
 #include <string.h>
 
 
-jy_store *jy_cli_open_store(const char *spec, jy_sqlite_sync sync, jy_error *err)
+int jy_cli_parse_sync(const char *text, int *sync_normal)
 {
-    if (strcmp(spec, "memory") == 0) {
-        jy_store *store = jy_store_memory_new();
-        if (store == NULL)
-            jy_error_set(err, JY_ENOMEM, "out of memory creating the memory store");
-        return store;
-    }
-    if (strncmp(spec, "sqlite:", 7) == 0 && spec[7] != '\0')
-        return jy_store_sqlite_open(spec + 7, sync, err);
-
-    jy_error_set(err, JY_EINVAL, "invalid store \"%s\": use memory or sqlite:PATH", spec);
-    return NULL;
-}
-
-
-int jy_cli_parse_sync(const char *text, jy_sqlite_sync *sync)
-{
-    if (strcmp(text, "full") == 0) {
-        *sync = JY_SQLITE_SYNC_FULL;
-        return 0;
-    }
-    if (strcmp(text, "normal") == 0) {
-        *sync = JY_SQLITE_SYNC_NORMAL;
+    if (strcmp(text, "full") == 0 || strcmp(text, "normal") == 0) {
+        *sync_normal = strcmp(text, "normal") == 0;
         return 0;
     }
     return -1;

@@ -59,10 +59,15 @@ typedef enum jy_trace_kind {
     JY_TRACE_LOG,       /* detail is the message of j.log or print */
 } jy_trace_kind;
 
+/* The run's fields are copied flat, so a trace has the layout of the
+ * public journey_trace and needs no run to be read. */
 typedef struct jy_trace {
     jy_trace_kind kind;
     jy_time at;
-    const jy_run *run;     /* NULL for EVENT and DUPLICATE */
+    uint64_t run_id;       /* 0 for EVENT and DUPLICATE */
+    const char *journey;   /* NULL for EVENT and DUPLICATE */
+    const char *user;      /* the run's user, NULL without a run */
+    int run_status;        /* a jy_run_status */
     const jy_event *event; /* may be NULL */
     const char *detail;    /* may be NULL */
     jy_time deadline;      /* WAITING and SLEEPING */

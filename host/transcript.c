@@ -8,10 +8,10 @@
 #include "timefmt.h"
 
 
-static void append_run(jy_buf *buf, const jy_run *run)
+static void append_run(jy_buf *buf, const jy_trace *trace)
 {
-    jy_buf_printf(buf, "%s #%llu %s  ", run->journey->name,
-                  (unsigned long long)run->id, run->user);
+    jy_buf_printf(buf, "%s #%llu %s  ", trace->journey, (unsigned long long)trace->run_id,
+                  trace->user);
 }
 
 
@@ -35,42 +35,42 @@ int jy_transcript_line(jy_buf *buf, const jy_trace *trace, int with_events)
                       trace->event->data_json);
         break;
     case JY_TRACE_STARTED:
-        append_run(buf, trace->run);
+        append_run(buf, trace);
         jy_buf_printf(buf, "started by %s", trace->event->name);
         break;
     case JY_TRACE_WAITING:
-        append_run(buf, trace->run);
+        append_run(buf, trace);
         jy_time_format(trace->deadline, deadline);
         jy_buf_printf(buf, "waits for %s until %s", trace->detail, deadline);
         break;
     case JY_TRACE_SLEEPING:
-        append_run(buf, trace->run);
+        append_run(buf, trace);
         jy_time_format(trace->deadline, deadline);
         jy_buf_printf(buf, "sleeps until %s", deadline);
         break;
     case JY_TRACE_WOKEN:
-        append_run(buf, trace->run);
+        append_run(buf, trace);
         if (trace->event != NULL)
             jy_buf_printf(buf, "woken by %s", trace->event->name);
-        else if (trace->run->status == JY_RUN_WAITING)
+        else if (trace->run_status == JY_RUN_WAITING)
             jy_buf_append_str(buf, "wait timed out");
         else
             jy_buf_append_str(buf, "woke up");
         break;
     case JY_TRACE_EMITTED:
-        append_run(buf, trace->run);
+        append_run(buf, trace);
         jy_buf_printf(buf, "emits %s", trace->event->name);
-        if (trace->event->user != NULL && trace->run->user != NULL &&
-            strcmp(trace->event->user, trace->run->user) != 0)
+        if (trace->event->user != NULL && trace->user != NULL &&
+            strcmp(trace->event->user, trace->user) != 0)
             jy_buf_printf(buf, " for %s", trace->event->user);
         jy_buf_printf(buf, " %s", trace->event->data_json);
         break;
     case JY_TRACE_COMPLETED:
-        append_run(buf, trace->run);
+        append_run(buf, trace);
         jy_buf_printf(buf, "completed %s", trace->detail != NULL ? trace->detail : "null");
         break;
     case JY_TRACE_FAILED: {
-        append_run(buf, trace->run);
+        append_run(buf, trace);
         /* The first line carries "file:line: message"; the traceback
          * stays in the run's stored error. */
         const char *error = trace->detail != NULL ? trace->detail : "";
@@ -80,11 +80,11 @@ int jy_transcript_line(jy_buf *buf, const jy_trace *trace, int with_events)
         break;
     }
     case JY_TRACE_CANCELLED:
-        append_run(buf, trace->run);
+        append_run(buf, trace);
         jy_buf_printf(buf, "cancelled by %s", trace->event != NULL ? trace->event->name : "the host");
         break;
     case JY_TRACE_LOG:
-        append_run(buf, trace->run);
+        append_run(buf, trace);
         jy_buf_printf(buf, "log: %s", trace->detail != NULL ? trace->detail : "");
         break;
     case JY_TRACE_DUPLICATE:

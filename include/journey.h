@@ -20,8 +20,9 @@
  *
  * Threads: every function belongs to the thread that runs the host's
  * loop (the thread that created the host), except journey_version,
- * journey_config_init, journey_free and journey_ingest_threadsafe.
- * Debug builds of the library assert it.
+ * journey_config_init, journey_free, journey_ingest_threadsafe and the
+ * functions whose comment says "thread: any". Debug builds of the
+ * library assert it.
  */
 #ifndef JOURNEY_H
 #define JOURNEY_H
@@ -56,6 +57,7 @@ typedef enum journey_status {
     JOURNEY_ESTATE = -6,    /* the call does not fit the host's state */
     JOURNEY_EDIVERGED = -7, /* a replay asked for another step than its journal */
     JOURNEY_EIO = -8,       /* the store or a file failed */
+    JOURNEY_EJSON = -9,     /* text that is not valid JSON */
 } journey_status;
 
 typedef struct journey_host journey_host;
@@ -185,6 +187,54 @@ JOURNEY_API void journey_event_free(journey_event *event);
 typedef void (*journey_log_fn)(void *ctx, int level, uint64_t run_id, const char *journey,
                                const char *message);
 
+/* The host's clock. The real clock reads the system time and fires
+ * deadlines from a loop timer. The virtual clock starts at 0 and moves
+ * only through journey_advance_to and the ts of ingested events, which
+ * is how `journey simulate` replays past events: deadlines fire in
+ * event time, and no loop timer is armed. */
+typedef enum journey_clock {
+    JOURNEY_CLOCK_REAL = 0,
+    JOURNEY_CLOCK_VIRTUAL = 1,
+} journey_clock;
+
+/* What a trace reports. */
+typedef enum journey_trace_kind {
+    JOURNEY_TRACE_EVENT = 0,     /* an event was stored and is being dispatched */
+    JOURNEY_TRACE_DUPLICATE = 1, /* an event was ignored as a duplicate */
+    JOURNEY_TRACE_STARTED = 2,   /* a run started; event is its trigger */
+    JOURNEY_TRACE_WAITING = 3,   /* a run waits; detail lists the names */
+    JOURNEY_TRACE_SLEEPING = 4,  /* a run sleeps until deadline */
+    JOURNEY_TRACE_WOKEN = 5,     /* a wait or sleep ended; event NULL on a deadline */
+    JOURNEY_TRACE_EMITTED = 6,   /* a run emitted event (not dispatched yet) */
+    JOURNEY_TRACE_COMPLETED = 7, /* detail is the result as JSON */
+    JOURNEY_TRACE_FAILED = 8,    /* detail is the error */
+    JOURNEY_TRACE_CANCELLED = 9, /* event is the cancel_on event, or NULL */
+    JOURNEY_TRACE_LOG = 10,      /* detail is the message of j.log or print */
+} journey_trace_kind;
+
+/* One thing a journey did, as it happens. Every pointer is borrowed for
+ * the callback only. */
+typedef struct journey_trace {
+    int kind;                    /* a journey_trace_kind */
+    int64_t at;                  /* the host's clock, ms since 1970 */
+    uint64_t run_id;             /* 0 for EVENT and DUPLICATE */
+    const char *journey;         /* NULL for EVENT and DUPLICATE */
+    const char *user;            /* the run's user; NULL without a run */
+    int run_status;              /* as in journey_run_record.status */
+    const journey_event *event;  /* may be NULL */
+    const char *detail;          /* may be NULL */
+    int64_t deadline;            /* WAITING and SLEEPING */
+} journey_trace;
+
+/* Receives every trace of the host. thread: the loop's. */
+typedef void (*journey_trace_fn)(void *ctx, const journey_trace *trace);
+
+/* Called once when a group commit failed: the host can no longer keep
+ * its promise that acknowledged events are durable, so from then on it
+ * rejects events with JOURNEY_EIO, and the program should close it.
+ * message is borrowed for the call. thread: the loop's. */
+typedef void (*journey_failure_fn)(void *ctx, const char *message);
+
 typedef struct journey_config {
     uv_loop_t *loop;             /* borrowed, must outlive the host; NULL:
                                   * the host creates and owns a loop, for
@@ -201,6 +251,12 @@ typedef struct journey_config {
     uint32_t max_journal;        /* steps per run; 0: the default */
     journey_log_fn log;          /* NULL: diagnostics are dropped */
     void *log_ctx;
+    journey_clock clock;         /* JOURNEY_CLOCK_REAL (default) or
+                                  * JOURNEY_CLOCK_VIRTUAL */
+    journey_trace_fn trace;      /* NULL: no traces */
+    void *trace_ctx;
+    journey_failure_fn store_failed; /* NULL: only the log hears of it */
+    void *store_failed_ctx;
 } journey_config;
 
 /* Returns the library's version, "MAJOR.MINOR.PATCH"; a static string.
@@ -307,6 +363,174 @@ JOURNEY_API int journey_run_json(journey_host *host, uint64_t run_id, char **jso
 
 /* Returns the number of live runs. thread: the loop's. */
 JOURNEY_API uint64_t journey_live_runs(const journey_host *host);
+
+/* --- Events -----------------------------------------------------------
+ *
+ * An event can be parsed first and ingested later, so a program can
+ * check a whole batch before it stores any of it (all or nothing), or
+ * sort past events before a replay.
+ */
+
+/* journey_event_parse flag: an event without "ts" is invalid, instead
+ * of taking the host's clock. */
+#define JOURNEY_PARSE_REQUIRE_TS 1u
+
+/* Parses one event in the wire format from json[0..len). On success
+ * *event is a new event (free it with journey_event_free, or give it to
+ * journey_ingest_event). Returns JOURNEY_EINVAL (or JOURNEY_EJSON for
+ * text that is not JSON) with a message in journey_error that names the
+ * field and the fix. thread: the loop's. */
+JOURNEY_API int journey_event_parse(journey_host *host, const char *json, size_t len,
+                                    unsigned flags, journey_event **event);
+
+/* Parses a JSON object or an array of 1 to max_events objects into
+ * *events (an array of *count events; free with journey_events_free).
+ * Nothing is returned unless every event is valid: JOURNEY_EJSON for
+ * text that is not JSON, JOURNEY_ERANGE for an empty or too long array,
+ * JOURNEY_EINVAL naming the first invalid event by its index.
+ * thread: the loop's. */
+JOURNEY_API int journey_events_parse(journey_host *host, const char *json, size_t len,
+                                     unsigned flags, size_t max_events,
+                                     journey_event ***events, size_t *count);
+
+/* Frees an array from journey_events_parse and the events left in it
+ * (entries set to NULL are skipped). thread: any. */
+JOURNEY_API void journey_events_free(journey_event **events, size_t count);
+
+/* Ingests a parsed event and takes ownership of it, also when the call
+ * fails. Otherwise as journey_ingest. thread: the loop's. */
+JOURNEY_API int journey_ingest_event(journey_host *host, journey_event *event,
+                                     journey_ingest_cb done, void *ctx);
+
+/* --- Clock and commits -------------------------------------------------- */
+
+/* Returns the host's clock, in ms since 1970. thread: the loop's. */
+JOURNEY_API int64_t journey_now(const journey_host *host);
+
+/* Returns the earliest deadline of a live run, or INT64_MAX when none.
+ * thread: the loop's. */
+JOURNEY_API int64_t journey_next_deadline(const journey_host *host);
+
+/* Moves a virtual clock forward to at, firing every deadline at or
+ * before it in order. Before journey_start it only sets the clock. A
+ * time behind the clock fires what is due and leaves the clock.
+ * Returns JOURNEY_ESTATE on a real clock. thread: the loop's. */
+JOURNEY_API int journey_advance_to(journey_host *host, int64_t at);
+
+/* Commits now what the host did since the last commit, then calls the
+ * ingest callbacks it covered. The host also commits after every loop
+ * turn, so only a program that does not run the loop (a replay) needs
+ * this. Returns JOURNEY_EIO when the commit failed. thread: the loop's. */
+JOURNEY_API int journey_commit(journey_host *host);
+
+/* --- Scripts, replays and retention -------------------------------------- */
+
+/* What a start, a reload or a dry run did to the live runs. */
+typedef struct journey_replay_report {
+    uint64_t replayed; /* live runs replayed from their journals */
+    uint64_t diverged; /* of those, runs whose replay failed or diverged */
+    uint64_t orphaned; /* live runs of journeys no loaded script defines */
+    size_t scripts;    /* scripts loaded */
+    size_t journeys;   /* journeys they define */
+} journey_replay_report;
+
+/* Reloads with another list of scripts (paths copied), which replaces
+ * the host's list when every script loads; otherwise as journey_reload.
+ * thread: the loop's. */
+JOURNEY_API int journey_reload_scripts(journey_host *host, const char *const *paths,
+                                       size_t count);
+
+/* Replays every live run against the scripts at paths in a separate Lua
+ * state that writes nothing, and reports what a reload to them would do
+ * (diverged: the runs it would park). The host and its runs do not
+ * change, except that the turn's work is committed first. Returns
+ * JOURNEY_EINVAL when a script does not load. thread: the loop's. */
+JOURNEY_API int journey_dry_run(journey_host *host, const char *const *paths, size_t count,
+                                journey_replay_report *report);
+
+/* Fills report with what the last journey_start or reload did.
+ * thread: the loop's. */
+JOURNEY_API void journey_last_replay(const journey_host *host, journey_replay_report *report);
+
+/* Deletes runs that ended more than older_than ms before the clock, and
+ * events older than that which no live run can reach. The deletions
+ * commit with the next group. Counts go to runs and events (either may
+ * be NULL). thread: the loop's. */
+JOURNEY_API int journey_prune(journey_host *host, int64_t older_than, uint64_t *runs,
+                              uint64_t *events);
+
+/* Reads and writes the program's own values in the store, such as the
+ * offset of an input the program consumed. A value written commits with
+ * the events of the same group, atomically. Keys live in a namespace of
+ * their own, apart from the host's. journey_meta_get sets *value to a
+ * string the caller frees with journey_free, or NULL when the key is
+ * not set. thread: the loop's. */
+JOURNEY_API int journey_meta_get(journey_host *host, const char *key, char **value);
+JOURNEY_API int journey_meta_put(journey_host *host, const char *key, const char *value);
+
+/* --- Statistics --------------------------------------------------------- */
+
+#define JOURNEY_COMMIT_BUCKETS 10
+#define JOURNEY_WAKE_BUCKETS 8
+
+/* Counters since the host was created (reloads included), and the
+ * current sizes. */
+typedef struct journey_stats {
+    uint64_t events_ingested;  /* stored, emitted ones included */
+    uint64_t events_duplicate;
+    uint64_t events_emitted;
+    uint64_t runs_started;
+    uint64_t runs_completed;
+    uint64_t runs_failed;
+    uint64_t runs_cancelled;
+    uint64_t runs_live;
+    uint64_t waits;            /* (user, event name) entries of waiting runs */
+    uint64_t deadlines;        /* pending deadlines */
+    uint64_t commits;          /* commits that wrote something */
+    double commit_seconds_sum;
+    uint64_t commit_buckets[JOURNEY_COMMIT_BUCKETS + 1]; /* the last is +Inf */
+    double wake_seconds_sum;   /* event ingested -> waiting run resumed */
+    uint64_t wake_buckets[JOURNEY_WAKE_BUCKETS + 1];     /* the last is +Inf */
+    uint64_t reloads;
+    uint64_t reload_failures;
+} journey_stats;
+
+/* The upper bounds, in seconds, of the buckets of journey_stats;
+ * static arrays. thread: any. */
+JOURNEY_API const double *journey_commit_bucket_bounds(void);
+JOURNEY_API const double *journey_wake_bucket_bounds(void);
+
+/* Fills stats. thread: the loop's. */
+JOURNEY_API void journey_get_stats(const journey_host *host, journey_stats *stats);
+
+/* One journey of the loaded scripts, with its runs. */
+typedef struct journey_journey_info {
+    const char *name; /* borrowed until the next load or reload */
+    uint64_t started; /* since the scripts last loaded */
+    uint64_t completed;
+    uint64_t failed;
+    uint64_t cancelled;
+    uint64_t running; /* live runs, recovered ones included */
+    uint64_t waiting;
+    uint64_t sleeping;
+} journey_journey_info;
+
+/* Writes the loaded journeys, in the order the scripts define them,
+ * into *infos (free with journey_free) and their number into *count.
+ * thread: the loop's. */
+JOURNEY_API int journey_journeys(const journey_host *host, journey_journey_info **infos,
+                                 size_t *count);
+
+/* Writes the host's metrics in the Prometheus text format into *text
+ * (free with journey_free). thread: the loop's. */
+JOURNEY_API int journey_metrics_text(const journey_host *host, char **text);
+
+/* Formats a trace as one transcript line without a newline, such as
+ * "2024-01-01T10:00:00Z  onboarding #3 u1  waits for app/login until
+ * ...", into *line (free with journey_free). Returns JOURNEY_ENOTFOUND
+ * and sets *line NULL for traces a transcript leaves out: duplicates,
+ * and ingested events unless with_events. thread: any. */
+JOURNEY_API int journey_trace_text(const journey_trace *trace, int with_events, char **line);
 
 /* Returns the message of the last failed call on host; borrowed until
  * the next call on it. thread: the loop's. */

@@ -6,20 +6,18 @@
  * handle that runs after every loop turn: it commits what the turn did
  * and then calls the callbacks of the events that commit made durable.
  */
-#include "journey.h"
+#include "host_private.h"
 
-#include <assert.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "lua_host.h"
 #include "store_sqlite.h"
 
 /* The public store types must be the internal ones under another name,
@@ -43,6 +41,12 @@ _Static_assert(sizeof(journey_store_ops) == sizeof(jy_store_ops), "store operati
 SAME_FIELD(journey_store_ops, jy_store_ops, event_scan);
 SAME_FIELD(journey_store_ops, jy_store_ops, prune);
 SAME_FIELD(journey_store_ops, jy_store_ops, destroy);
+_Static_assert(sizeof(journey_trace) == sizeof(jy_trace), "trace");
+SAME_FIELD(journey_trace, jy_trace, run_id);
+SAME_FIELD(journey_trace, jy_trace, run_status);
+SAME_FIELD(journey_trace, jy_trace, event);
+SAME_FIELD(journey_trace, jy_trace, deadline);
+_Static_assert(JOURNEY_WAKE_BUCKETS == JY_WAKE_BUCKETS, "wake histogram");
 
 
 journey_store *journey_store_memory_new(void)
@@ -83,84 +87,6 @@ void journey_event_free(journey_event *event)
 }
 
 
-/* Every function but the thread-safe ones belongs to the thread that
- * created the host, which runs its loop; debug builds check it. */
-#define ON_LOOP_THREAD(host) assert(pthread_equal(pthread_self(), (host)->loop_thread))
-
-typedef struct action_entry {
-    struct action_entry *next;
-    journey_host *host;
-    journey_action_fn fn;
-    void *ctx;
-    char name[];
-} action_entry;
-
-struct journey_call {
-    struct journey_call *prev; /* the host's open calls */
-    struct journey_call *next;
-    journey_host *host;        /* NULL once the host closed */
-    uint64_t run_id;
-    uint64_t token;
-    char name[];
-};
-
-typedef struct ingest_done {
-    struct ingest_done *next;
-    journey_ingest_cb done;
-    void *ctx;
-    int status;
-    uint64_t seq;
-} ingest_done;
-
-typedef struct queued_event {
-    struct queued_event *next;
-    journey_ingest_cb done;
-    void *ctx;
-    size_t len;
-    char json[];
-} queued_event;
-
-struct journey_host {
-    uv_loop_t *loop;
-    uv_loop_t own_loop;
-    int owns_loop;
-
-    lua_State *L;
-    jy_lua_host *lh;
-    jy_store *store;       /* owned; outlives reloads */
-    char **scripts;        /* the paths given to journey_load, for reloads */
-    size_t script_count;
-    uint64_t instruction_budget;
-    size_t memory_cap;
-    uint32_t max_journal;
-    pthread_t loop_thread; /* debug builds check the caller against it */
-
-    uv_check_t commit_check;
-    uv_idle_t commit_soon; /* keeps the loop from blocking before a commit */
-    uv_timer_t deadline_timer;
-    uv_async_t async;
-    int open_handles;
-    int started;
-    int closing;
-    void (*closed)(void *ctx);
-    void *closed_ctx;
-
-    ingest_done *done_head; /* waiting for the next commit */
-    ingest_done *done_tail;
-
-    pthread_mutex_t queue_lock; /* guards queue_* for other threads */
-    queued_event *queue_head;
-    queued_event *queue_tail;
-
-    action_entry *actions; /* owned */
-    journey_call *open_calls; /* handed to handlers, not completed yet */
-
-    journey_log_fn log;
-    void *log_ctx;
-    char error[1024];
-};
-
-
 const char *journey_version(void)
 {
     return JOURNEY_VERSION_STRING;
@@ -186,10 +112,7 @@ const char *journey_error(const journey_host *host)
 }
 
 
-static int fail(journey_host *host, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(journey_host *host, int status, const char *fmt, ...)
+int jy_lib_fail(journey_host *host, int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -198,6 +121,8 @@ static int fail(journey_host *host, int status, const char *fmt, ...)
     return status;
 }
 
+#define fail jy_lib_fail
+
 
 static void forward_log(void *ctx, jy_log_level level, uint64_t run_id, const char *journey,
                         const char *message)
@@ -205,6 +130,14 @@ static void forward_log(void *ctx, jy_log_level level, uint64_t run_id, const ch
     journey_host *host = ctx;
     if (host->log != NULL)
         host->log(host->log_ctx, (int)level, run_id, journey, message);
+}
+
+
+static void forward_trace(void *ctx, const jy_trace *trace)
+{
+    journey_host *host = ctx;
+    if (host->trace != NULL)
+        host->trace(host->trace_ctx, (const journey_trace *)trace);
 }
 
 
@@ -225,17 +158,78 @@ static void finish_ingests(journey_host *host, int status)
 }
 
 
-static int commit(journey_host *host)
+static const double commit_bucket_bounds[JOURNEY_COMMIT_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0,
+};
+
+
+const double *journey_commit_bucket_bounds(void)
+{
+    return commit_bucket_bounds;
+}
+
+
+static double monotonic_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+
+int jy_lib_commit(journey_host *host)
 {
     jy_error err;
     jy_error_clear(&err);
-    int rc = host->lh->store->ops->commit(host->lh->store, &err);
+    if (host->failed) {
+        finish_ingests(host, JOURNEY_EIO);
+        return JOURNEY_EIO;
+    }
+
+    /* The clock is saved with every group that wrote something, so a
+     * later start (and journey show) can read how far the host had come.
+     * A turn that did nothing writes nothing. */
+    int wrote = host->dirty || host->done_head != NULL;
+    int rc = 0;
+    if (wrote) {
+        char clock_text[32];
+        snprintf(clock_text, sizeof clock_text, "%lld", (long long)jy_host_now(host->lh->host));
+        rc = host->store->ops->meta_put(host->store, "clock", clock_text, &err);
+    }
+    double before = monotonic_seconds();
+    if (rc == 0)
+        rc = host->store->ops->commit(host->store, &err);
+    double seconds = monotonic_seconds() - before;
+
     if (rc != 0) {
+        host->failed = 1;
         fail(host, JOURNEY_EIO, "%s", err.message);
         forward_log(host, JY_LOG_ERROR, 0, NULL, err.message);
+        finish_ingests(host, JOURNEY_EIO);
+        if (host->store_failed != NULL)
+            host->store_failed(host->store_failed_ctx, err.message);
+        return JOURNEY_EIO;
     }
-    finish_ingests(host, rc == 0 ? JOURNEY_OK : JOURNEY_EIO);
-    return rc;
+    if (wrote) {
+        size_t b = 0;
+        while (b < JOURNEY_COMMIT_BUCKETS && seconds > commit_bucket_bounds[b])
+            b++;
+        host->counters.commit_buckets[b]++;
+        host->counters.commits++;
+        host->counters.commit_seconds_sum += seconds;
+    }
+    host->dirty = 0;
+    finish_ingests(host, JOURNEY_OK);
+    return JOURNEY_OK;
+}
+
+
+int journey_commit(journey_host *host)
+{
+    ON_LOOP_THREAD(host);
+    if (host->closing)
+        return fail(host, JOURNEY_ESTATE, "the host is closing");
+    return jy_lib_commit(host);
 }
 
 
@@ -248,7 +242,7 @@ static void on_idle(uv_idle_t *idle)
 /* Work done outside the loop's I/O phase (a timer, the caller's own
  * code) is committed by the check handle, which runs only after the
  * loop polled. An active idle handle makes that poll return at once. */
-static void commit_soon(journey_host *host)
+void jy_lib_commit_soon(journey_host *host)
 {
     uv_idle_start(&host->commit_soon, on_idle);
 }
@@ -258,12 +252,16 @@ static void on_deadline(uv_timer_t *timer)
 {
     journey_host *host = timer->data;
     jy_host_advance_to(host->lh->host, jy_host_now(host->lh->host));
-    commit_soon(host);
+    host->dirty = 1;
+    jy_lib_commit_soon(host);
 }
 
 
-static void arm_timer(journey_host *host)
+void jy_lib_arm_timer(journey_host *host)
 {
+    /* A virtual clock moves only when the program moves it. */
+    if (host->is_virtual || host->closing)
+        return;
     jy_time next = jy_host_next_deadline(host->lh->host);
     if (next == JY_TIME_MAX) {
         uv_timer_stop(&host->deadline_timer);
@@ -281,8 +279,8 @@ static void on_check(uv_check_t *check)
     if (host->lh == NULL)
         return;
     uv_idle_stop(&host->commit_soon);
-    commit(host);
-    arm_timer(host);
+    jy_lib_commit(host);
+    jy_lib_arm_timer(host);
 }
 
 
@@ -291,9 +289,7 @@ static void call_action(void *ctx, jy_host *core, uint64_t run_id, uint64_t toke
                         const char *name, const char *args_json);
 
 
-/* Creates a Lua state and a host over the host's store, with the
- * configured limits and every registered action, but no scripts. */
-static int new_generation(journey_host *host, lua_State **out_L, jy_lua_host **out_lh)
+int jy_lib_new_generation(journey_host *host, lua_State **out_L, jy_lua_host **out_lh)
 {
     lua_State *L = jy_lua_new_state(host->memory_cap);
     if (L == NULL)
@@ -302,7 +298,9 @@ static int new_generation(journey_host *host, lua_State **out_L, jy_lua_host **o
     luaL_requiref(L, "journey", luaopen_journey, 0);
     lua_pop(L, 1);
 
-    jy_lua_host *lh = jy_lua_host_new(L, 0, 0, host->store);
+    /* A virtual clock carries over from the generation it replaces. */
+    jy_time now = host->lh != NULL ? jy_host_now(host->lh->host) : 0;
+    jy_lua_host *lh = jy_lua_host_new(L, host->is_virtual, now, host->store);
     if (lh == NULL) {
         jy_lua_close_state(L);
         return JOURNEY_ENOMEM;
@@ -314,16 +312,23 @@ static int new_generation(journey_host *host, lua_State **out_L, jy_lua_host **o
         lh->host->max_journal = host->max_journal;
     lh->host->keep_ended_runs = 0;
     jy_host_set_log(lh->host, forward_log, host);
+    jy_host_set_trace(lh->host, forward_trace, host);
 
     for (action_entry *a = host->actions; a != NULL; a = a->next)
         if (jy_lua_register_action(lh, a->name, call_action, a) != 0) {
-            jy_lua_host_free(lh);
-            jy_lua_close_state(L);
+            jy_lib_free_generation(L, lh);
             return JOURNEY_ENOMEM;
         }
     *out_L = L;
     *out_lh = lh;
     return JOURNEY_OK;
+}
+
+
+void jy_lib_free_generation(lua_State *L, jy_lua_host *lh)
+{
+    jy_lua_host_free(lh);
+    jy_lua_close_state(L);
 }
 
 
@@ -347,13 +352,20 @@ int journey_host_new(const journey_config *config, journey_host **out, char *err
     }
     host->log = config->log;
     host->log_ctx = config->log_ctx;
+    host->trace = config->trace;
+    host->trace_ctx = config->trace_ctx;
+    host->store_failed = config->store_failed;
+    host->store_failed_ctx = config->store_failed_ctx;
     pthread_mutex_init(&host->queue_lock, NULL);
 
     const char *store_spec = config->store != NULL ? config->store : "memory";
     jy_error err;
     jy_error_clear(&err);
     jy_store *store = NULL;
-    if (config->store_backend != NULL)
+    if (config->clock != JOURNEY_CLOCK_REAL && config->clock != JOURNEY_CLOCK_VIRTUAL)
+        jy_error_set(&err, JY_EINVAL, "invalid clock %d: use JOURNEY_CLOCK_REAL or "
+                                      "JOURNEY_CLOCK_VIRTUAL", (int)config->clock);
+    else if (config->store_backend != NULL)
         store = (jy_store *)config->store_backend;
     else if (strcmp(store_spec, "memory") == 0)
         store = jy_store_memory_new();
@@ -365,6 +377,8 @@ int journey_host_new(const journey_config *config, journey_host **out, char *err
         jy_error_set(&err, JY_EINVAL, "invalid store \"%s\": use memory or sqlite:PATH",
                      store_spec);
     if (store == NULL) {
+        if (config->store_backend != NULL)
+            config->store_backend->ops->destroy(config->store_backend);
         if (error != NULL && error_size > 0)
             snprintf(error, error_size, "%s", err.message[0] ? err.message : "out of memory");
         pthread_mutex_destroy(&host->queue_lock);
@@ -373,11 +387,12 @@ int journey_host_new(const journey_config *config, journey_host **out, char *err
     }
 
     host->store = store;
+    host->is_virtual = config->clock == JOURNEY_CLOCK_VIRTUAL;
     host->loop_thread = pthread_self();
     host->memory_cap = config->memory_cap != 0 ? config->memory_cap : JY_DEFAULT_MEMORY_CAP;
     host->instruction_budget = config->instruction_budget;
     host->max_journal = config->max_journal;
-    if (new_generation(host, &host->L, &host->lh) != 0) {
+    if (jy_lib_new_generation(host, &host->L, &host->lh) != 0) {
         store->ops->destroy(store);
         if (error != NULL && error_size > 0)
             snprintf(error, error_size, "out of memory creating the host");
@@ -410,76 +425,19 @@ int journey_host_new(const journey_config *config, journey_host **out, char *err
 }
 
 
-int journey_load(journey_host *host, const char *path)
+/* Reads the clock the store saved with its last commit, or JY_TIME_MIN
+ * for a store that never committed one. */
+static jy_time saved_clock(journey_host *host)
 {
-    ON_LOOP_THREAD(host);
+    char *text = NULL;
     jy_error err;
     jy_error_clear(&err);
-    if (path == NULL)
-        return fail(host, JOURNEY_EINVAL, "journey_load needs the path of a script");
-    if (host->closing || host->started)
-        return fail(host, JOURNEY_ESTATE, "%s", host->closing
-                        ? "the host is closing"
-                        : "the host is started; load scripts before journey_start, and "
-                          "call journey_reload after editing them");
-    if (jy_lua_host_load(host->lh, path, &err) != 0)
-        return fail(host, JOURNEY_EINVAL, "%s", err.message);
+    jy_time t = JY_TIME_MIN;
 
-    char **grown = realloc(host->scripts, (host->script_count + 1) * sizeof *grown);
-    char *copy = strdup(path);
-    if (grown == NULL || copy == NULL) {
-        free(copy);
-        if (grown != NULL)
-            host->scripts = grown;
-        return fail(host, JOURNEY_ENOMEM, "out of memory remembering %s", path);
-    }
-    grown[host->script_count++] = copy;
-    host->scripts = grown;
-    return JOURNEY_OK;
-}
-
-
-int journey_reload(journey_host *host)
-{
-    ON_LOOP_THREAD(host);
-    if (!host->started || host->closing)
-        return fail(host, JOURNEY_ESTATE, "the host is %s; reload after journey_start",
-                    host->closing ? "closing" : "not started");
-
-    /* The new scripts load into a state of their own; the old ones stay
-     * in force when one of them fails. */
-    lua_State *L = NULL;
-    jy_lua_host *lh = NULL;
-    if (new_generation(host, &L, &lh) != 0)
-        return fail(host, JOURNEY_ENOMEM, "out of memory reloading");
-    jy_error err;
-    jy_error_clear(&err);
-    for (size_t i = 0; i < host->script_count; i++) {
-        if (jy_lua_host_load(lh, host->scripts[i], &err) != 0) {
-            jy_lua_host_free(lh);
-            jy_lua_close_state(L);
-            return fail(host, JOURNEY_EINVAL, "reload failed, the previous scripts stay in "
-                                              "force: %s", err.message);
-        }
-    }
-
-    /* Commit what the old scripts did, then move the live runs to the
-     * new ones by replay. */
-    commit(host);
-    jy_lua_host_free(host->lh);
-    jy_lua_close_state(host->L);
-    host->L = L;
-    host->lh = lh;
-    jy_host_recovery report;
-    if (jy_host_recover(lh->host, &report, &err) != 0)
-        return fail(host, err.code, "%s", err.message);
-    jy_host_advance_to(lh->host, jy_host_now(lh->host));
-    commit_soon(host);
-    if (report.failed > 0)
-        return fail(host, JOURNEY_EDIVERGED, "reloaded; %llu live runs diverged from the new "
-                                             "scripts and were parked as failed",
-                    (unsigned long long)report.failed);
-    return JOURNEY_OK;
+    if (host->store->ops->meta_get(host->store, "clock", &text, &err) == 0 && text != NULL)
+        t = strtoll(text, NULL, 10);
+    free(text);
+    return t;
 }
 
 
@@ -489,20 +447,131 @@ int journey_start(journey_host *host)
     if (host->started || host->closing)
         return fail(host, JOURNEY_ESTATE, "the host is %s", host->closing ? "closing"
                                                                           : "already started");
+
+    /* A virtual clock resumes where the store's last commit left it, so
+     * a replay that stopped goes on in event time. */
+    if (host->is_virtual) {
+        jy_time saved = saved_clock(host);
+        if (saved > host->lh->clock.virtual_now)
+            host->lh->clock.virtual_now = saved;
+    }
+
     jy_host_recovery report;
     jy_error err;
     jy_error_clear(&err);
     if (jy_host_recover(host->lh->host, &report, &err) != 0)
         return fail(host, err.code, "%s", err.message);
-    jy_host_advance_to(host->lh->host, jy_host_now(host->lh->host));
+    host->last_replay.replayed = report.recovered;
+    host->last_replay.diverged = report.failed;
+    host->last_replay.orphaned = report.orphaned;
+    host->last_replay.scripts = host->script_count;
+    host->last_replay.journeys = host->lh->host->journey_count;
+
+    /* On the real clock, deadlines that passed while the host was down
+     * fire now. A virtual clock fires them as it moves, after any event
+     * at the same instant. */
+    if (!host->is_virtual)
+        jy_host_advance_to(host->lh->host, jy_host_now(host->lh->host));
 
     host->started = 1;
-    commit_soon(host);
+    host->dirty = 1;
+    jy_lib_commit_soon(host);
     uv_ref((uv_handle_t *)&host->async);
     uv_check_start(&host->commit_check, on_check);
-    if (commit(host) != 0)
+    if (jy_lib_commit(host) != 0)
         return JOURNEY_EIO;
-    arm_timer(host);
+    jy_lib_arm_timer(host);
+    return JOURNEY_OK;
+}
+
+
+int64_t journey_now(const journey_host *host)
+{
+    return jy_host_now(host->lh->host);
+}
+
+
+int64_t journey_next_deadline(const journey_host *host)
+{
+    jy_time next = jy_host_next_deadline(host->lh->host);
+    return next == JY_TIME_MAX ? INT64_MAX : next;
+}
+
+
+int journey_advance_to(journey_host *host, int64_t at)
+{
+    ON_LOOP_THREAD(host);
+    if (!host->is_virtual)
+        return fail(host, JOURNEY_ESTATE, "the host runs on the real clock; only a virtual "
+                                          "clock is moved by journey_advance_to");
+    if (host->closing)
+        return fail(host, JOURNEY_ESTATE, "the host is closing");
+    if (!host->started) {
+        host->lh->clock.virtual_now = at;
+        return JOURNEY_OK;
+    }
+    jy_host_advance_to(host->lh->host, at);
+    host->dirty = 1;
+    return JOURNEY_OK;
+}
+
+
+/* Checks that the host takes events now. */
+static int check_ingest_state(journey_host *host)
+{
+    if (!host->started || host->closing)
+        return fail(host, JOURNEY_ESTATE, "the host is %s; call journey_start first",
+                    host->closing ? "closing" : "not started");
+    if (host->failed)
+        return fail(host, JOURNEY_EIO, "a commit failed, so the host takes no more events; "
+                                       "close it and start again");
+    return JOURNEY_OK;
+}
+
+
+int journey_ingest_event(journey_host *host, journey_event *public_event,
+                         journey_ingest_cb done, void *ctx)
+{
+    ON_LOOP_THREAD(host);
+    jy_event *event = (jy_event *)public_event;
+    int rc = check_ingest_state(host);
+    if (rc != JOURNEY_OK) {
+        jy_event_free(event);
+        return rc;
+    }
+    if (event == NULL)
+        return fail(host, JOURNEY_EINVAL, "journey_ingest_event needs an event");
+
+    /* Without a callback nothing waits for the commit, so nothing is
+     * queued for it. */
+    ingest_done *d = NULL;
+    if (done != NULL && (d = calloc(1, sizeof *d)) == NULL) {
+        jy_event_free(event);
+        return fail(host, JOURNEY_ENOMEM, "out of memory ingesting an event");
+    }
+    jy_error err;
+    jy_error_clear(&err);
+    rc = jy_host_ingest(host->lh->host, event, &err);
+    if (rc != 0 && rc != JY_EEXIST) {
+        free(d);
+        return fail(host, rc, "%s", err.message);
+    }
+    host->dirty = 1;
+    if (d != NULL) {
+        d->done = done;
+        d->ctx = ctx;
+        d->status = rc == 0 ? JOURNEY_OK : JOURNEY_EEXIST;
+        d->seq = rc == 0 ? event->seq : 0;
+
+        /* The callback waits for the commit at the end of this loop turn. */
+        if (host->done_tail != NULL)
+            host->done_tail->next = d;
+        else
+            host->done_head = d;
+        host->done_tail = d;
+    }
+    if (!host->is_virtual)
+        jy_lib_commit_soon(host);
     return JOURNEY_OK;
 }
 
@@ -511,40 +580,17 @@ int journey_ingest(journey_host *host, const char *json, size_t len, journey_ing
                    void *ctx)
 {
     ON_LOOP_THREAD(host);
-    if (!host->started || host->closing)
-        return fail(host, JOURNEY_ESTATE, "the host is %s; call journey_start first",
-                    host->closing ? "closing" : "not started");
-
-    jy_error err;
-    jy_error_clear(&err);
-    jy_event *event = jy_lua_parse_event(host->lh, json, len, 0, jy_host_now(host->lh->host),
-                                         &err);
-    if (event == NULL)
-        return fail(host, JOURNEY_EINVAL, "invalid event: %s", err.message);
-
-    ingest_done *d = calloc(1, sizeof *d);
-    if (d == NULL) {
-        jy_event_free(event);
-        return fail(host, JOURNEY_ENOMEM, "out of memory ingesting an event");
+    int rc = check_ingest_state(host);
+    if (rc != JOURNEY_OK)
+        return rc;
+    journey_event *event = NULL;
+    rc = journey_event_parse(host, json, len, 0, &event);
+    if (rc != JOURNEY_OK) {
+        char reason[sizeof host->error];
+        snprintf(reason, sizeof reason, "%s", host->error);
+        return fail(host, rc, "invalid event: %s", reason);
     }
-    int rc = jy_host_ingest(host->lh->host, event, &err);
-    if (rc != 0 && rc != JY_EEXIST) {
-        free(d);
-        return fail(host, rc, "%s", err.message);
-    }
-    d->done = done;
-    d->ctx = ctx;
-    d->status = rc == 0 ? JOURNEY_OK : JOURNEY_EEXIST;
-    d->seq = rc == 0 ? event->seq : 0;
-
-    /* The callback waits for the commit at the end of this loop turn. */
-    if (host->done_tail != NULL)
-        host->done_tail->next = d;
-    else
-        host->done_head = d;
-    host->done_tail = d;
-    commit_soon(host);
-    return JOURNEY_OK;
+    return journey_ingest_event(host, event, done, ctx);
 }
 
 
@@ -689,10 +735,11 @@ int journey_call_done(journey_call *call, const char *value_json, const char *er
     if (rc != 0)
         return fail(host, JOURNEY_ESTATE, "the call ended before its result (timed out, or "
                                           "the run is gone)");
+    host->dirty = 1;
     /* The run resumes at its new deadline, now: re-arm the timer and keep
      * the next poll from blocking, also in a foreign loop. */
-    arm_timer(host);
-    commit_soon(host);
+    jy_lib_arm_timer(host);
+    jy_lib_commit_soon(host);
     return JOURNEY_OK;
 }
 
@@ -810,7 +857,7 @@ void journey_host_close(journey_host *host, void (*closed)(void *ctx), void *ctx
 
     /* The last turn's events become durable before the store closes. */
     if (host->started)
-        commit(host);
+        jy_lib_commit(host);
     finish_ingests(host, JOURNEY_ESTATE);
     jy_lua_host_free(host->lh);
     host->lh = NULL;

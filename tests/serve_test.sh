@@ -49,8 +49,12 @@ start() { # start [OPTIONS...]
         "$@" 2>> "$work/server.log" &
     pid=$!
     for _ in $(seq 1 100); do
-        port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/server.log" | tail -1 | cut -d: -f2)
-        if [ -n "$port" ] && [ "$(grep -c 'listening on' "$work/server.log")" -ge "$starts" ]; then
+        # One read of the log for both the count and the port, so a
+        # restart's line cannot arrive between them and leave the
+        # previous server's port.
+        lines=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/server.log")
+        port=$(printf '%s\n' "$lines" | tail -1 | cut -d: -f2)
+        if [ -n "$port" ] && [ "$(printf '%s\n' "$lines" | grep -c 'listening on')" -ge "$starts" ]; then
             url="http://127.0.0.1:$port"
             return 0
         fi

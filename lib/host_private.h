@@ -1,0 +1,130 @@
+/*
+ * The state behind a journey_host, shared by the files of lib/. It
+ * contains the loop handles, the current generation of scripts (a Lua
+ * state and the core host over it) and the store that outlives every
+ * generation. It also queues the ingests that wait for the next commit
+ * and keeps the host's counters.
+ */
+#ifndef JOURNEY_LIB_HOST_PRIVATE_H
+#define JOURNEY_LIB_HOST_PRIVATE_H
+
+#include "journey.h"
+
+#include <assert.h>
+#include <pthread.h>
+
+#include <lua.h>
+
+#include "lua_host.h"
+
+/* Every function but the thread-safe ones belongs to the thread that
+ * created the host, which runs its loop; debug builds check it. */
+#define ON_LOOP_THREAD(host) assert(pthread_equal(pthread_self(), (host)->loop_thread))
+
+typedef struct action_entry {
+    struct action_entry *next;
+    journey_host *host;
+    journey_action_fn fn;
+    void *ctx;
+    char name[];
+} action_entry;
+
+struct journey_call {
+    struct journey_call *prev; /* the host's open calls */
+    struct journey_call *next;
+    journey_host *host;        /* NULL once the host closed */
+    uint64_t run_id;
+    uint64_t token;
+    char name[];
+};
+
+typedef struct ingest_done {
+    struct ingest_done *next;
+    journey_ingest_cb done;
+    void *ctx;
+    int status;
+    uint64_t seq;
+} ingest_done;
+
+typedef struct queued_event {
+    struct queued_event *next;
+    journey_ingest_cb done;
+    void *ctx;
+    size_t len;
+    char json[];
+} queued_event;
+
+struct journey_host {
+    uv_loop_t *loop;
+    uv_loop_t own_loop;
+    int owns_loop;
+
+    lua_State *L;
+    jy_lua_host *lh;
+    jy_store *store;       /* owned; outlives reloads */
+    char **scripts;        /* the paths of the loaded scripts, for reloads */
+    size_t script_count;
+    int is_virtual;        /* the clock is virtual */
+    uint64_t instruction_budget;
+    size_t memory_cap;
+    uint32_t max_journal;
+    pthread_t loop_thread; /* debug builds check the caller against it */
+
+    uv_check_t commit_check;
+    uv_idle_t commit_soon; /* keeps the loop from blocking before a commit */
+    uv_timer_t deadline_timer;
+    uv_async_t async;
+    int open_handles;
+    int started;
+    int closing;
+    int failed;            /* a commit failed; events are rejected */
+    int dirty;             /* something was written since the last commit */
+    void (*closed)(void *ctx);
+    void *closed_ctx;
+
+    ingest_done *done_head; /* waiting for the next commit */
+    ingest_done *done_tail;
+
+    pthread_mutex_t queue_lock; /* guards queue_* for other threads */
+    queued_event *queue_head;
+    queued_event *queue_tail;
+
+    action_entry *actions; /* owned */
+    journey_call *open_calls; /* handed to handlers, not completed yet */
+
+    journey_log_fn log;
+    void *log_ctx;
+    journey_trace_fn trace;
+    void *trace_ctx;
+    journey_failure_fn store_failed;
+    void *store_failed_ctx;
+
+    jy_host_stats earlier;  /* counters of the generations before this one */
+    journey_stats counters; /* commits and reloads; the rest is computed */
+    journey_replay_report last_replay;
+    char error[1024];
+};
+
+/* Sets the host's error message and returns status. */
+int jy_lib_fail(journey_host *host, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Creates a Lua state and a core host over the host's store, with the
+ * configured clock, limits, callbacks and every registered action, but
+ * no scripts. */
+int jy_lib_new_generation(journey_host *host, lua_State **L, jy_lua_host **lh);
+
+/* Frees a generation from jy_lib_new_generation. */
+void jy_lib_free_generation(lua_State *L, jy_lua_host *lh);
+
+/* Commits the turn's work and calls the ingest callbacks it covered.
+ * Returns 0 or JOURNEY_EIO. */
+int jy_lib_commit(journey_host *host);
+
+/* Makes the loop run the commit check without blocking in its poll. */
+void jy_lib_commit_soon(journey_host *host);
+
+/* Arms the loop timer for the earliest deadline (real clock only). */
+void jy_lib_arm_timer(journey_host *host);
+
+#endif

@@ -108,6 +108,10 @@ static void release_ended(jy_host *host, jy_run *run)
 static void apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
 {
     if (outcome->kind == JY_OUTCOME_SUSPENDED) {
+        if (run->suspend_quietly) {
+            run->suspend_quietly = 0;
+            return;
+        }
         if (run->status == JY_RUN_WAITING) {
             char names[512] = "";
             size_t used = 0;

@@ -93,6 +93,8 @@ struct jy_run {
     int recovering;           /* replaying after a restart, until it suspends */
     int resumed_as_stored;    /* recovery reached the stored suspension, whose
                                * record needs no rewrite */
+    int suspend_quietly;      /* that suspension was traced before the
+                               * restart, so it is not traced again */
     jy_run_status restore_status; /* recovery: waiting or sleeping */
     char *restore_wait_names; /* recovery: the names it waited for */
     char *divergence;       /* why replay failed, or NULL */

@@ -116,6 +116,7 @@ static void persist_unless_stored(jy_host *host, jy_run *run)
 {
     if (run->resumed_as_stored) {
         run->resumed_as_stored = 0;
+        run->suspend_quietly = 1;
         return;
     }
     jy__run_persist(host, run);

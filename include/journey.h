@@ -226,7 +226,9 @@ typedef struct journey_trace {
     int64_t deadline;            /* WAITING and SLEEPING */
 } journey_trace;
 
-/* Receives every trace of the host. thread: the loop's. */
+/* Receives every trace of the host. The replay of live runs at a start
+ * or reload traces nothing for the steps and the suspension it replays.
+ * thread: the loop's. */
 typedef void (*journey_trace_fn)(void *ctx, const journey_trace *trace);
 
 /* Called once when a group commit failed: the host can no longer keep
@@ -387,7 +389,7 @@ JOURNEY_API int journey_event_parse(journey_host *host, const char *json, size_t
  * *events (an array of *count events; free with journey_events_free).
  * Nothing is returned unless every event is valid: JOURNEY_EJSON for
  * text that is not JSON, JOURNEY_ERANGE for an empty or too long array,
- * JOURNEY_EINVAL naming the first invalid event by its index.
+ * JOURNEY_EINVAL naming the first invalid event by its index from 0.
  * thread: the loop's. */
 JOURNEY_API int journey_events_parse(journey_host *host, const char *json, size_t len,
                                      unsigned flags, size_t max_events,
@@ -436,6 +438,8 @@ typedef struct journey_replay_report {
 
 /* Reloads with another list of scripts (paths copied), which replaces
  * the host's list when every script loads; otherwise as journey_reload.
+ * An empty list unloads every journey; their live runs stay in the
+ * store, counted as orphaned, until a script defines them again.
  * thread: the loop's. */
 JOURNEY_API int journey_reload_scripts(journey_host *host, const char *const *paths,
                                        size_t count);
@@ -464,7 +468,7 @@ JOURNEY_API int journey_prune(journey_host *host, int64_t older_than, uint64_t *
  * the events of the same group, atomically. Keys live in a namespace of
  * their own, apart from the host's. journey_meta_get sets *value to a
  * string the caller frees with journey_free, or NULL when the key is
- * not set. thread: the loop's. */
+ * not set. Both work before journey_start too. thread: the loop's. */
 JOURNEY_API int journey_meta_get(journey_host *host, const char *key, char **value);
 JOURNEY_API int journey_meta_put(journey_host *host, const char *key, const char *value);
 

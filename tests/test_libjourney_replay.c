@@ -300,6 +300,8 @@ static void reopen_and_reload(const char *store, const char *script_path,
     CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
     CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
     CHECK_INT_EQ(journey_now(host), T0 + 2 * HOUR_MS + 1000);
+    /* The replay re-arms u2's sleep without reporting it again. */
+    CHECK_STR_EQ(log.last_line, "");
     journey_replay_report report;
     journey_last_replay(host, &report);
     CHECK_INT_EQ(report.replayed, 1);

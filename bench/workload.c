@@ -16,6 +16,10 @@
  * completed per second, wake latency (sent to observed) and
  * acknowledgement latency (sent to the ingest callback, which fires
  * after the group commit); for W2 the overshoot past 1 s.
+ *
+ * With WORKLOAD_PERF_CTL set to the control FIFO of
+ * `perf record --control=fifo:FIFO -D -1`, it enables the profiler for
+ * the delivery phase of W1 alone.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +149,23 @@ static void run_until(int (*done)(void))
 }
 
 
+/* Writes "enable" or "disable" to perf's control FIFO, when there is
+ * one. */
+static void perf_control(const char *command)
+{
+    const char *path = getenv("WORKLOAD_PERF_CTL");
+    if (path == NULL)
+        return;
+    FILE *fifo = fopen(path, "w");
+    if (fifo == NULL) {
+        perror("workload: WORKLOAD_PERF_CTL");
+        return;
+    }
+    fprintf(fifo, "%s\n", command);
+    fclose(fifo);
+}
+
+
 static int all_acked(void) { return B.acks >= B.n; }
 static int all_observed(void) { return B.observations >= B.n && journey_live_runs(B.host) == 0; }
 
@@ -217,10 +238,12 @@ int main(int argc, char **argv)
         B.phase = 1;
         B.next = 0;
         B.acks = 0;
+        perf_control("enable");
         uint64_t first_sent = uv_hrtime();
         uv_idle_start(&B.feeder, feed);
         run_until(all_observed);
         run_until(all_acked);
+        perf_control("disable");
         uint64_t last = 0;
         for (long i = 0; i < B.n; i++)
             if (B.observed[i] > last)

@@ -1,0 +1,138 @@
+/*
+ * What a waiting run costs in memory: starts N runs of the W1 journey
+ * through journey.h (each waits for app/account.created, matched on the
+ * user's e-mail, timeout 1 hour), and once all N wait prints one JSON
+ * line with the heap and RSS growth per run. Then it exits at once with
+ * _exit, so a heap profiler that reports memory still allocated at exit
+ * (heaptrack's "leaked") sees exactly the waiting state.
+ *
+ *   run_bytes N STORE
+ *
+ * heap bytes come from glibc's mallinfo2: uordblks (bytes in use in
+ * chunks, the chunk headers included) plus hblkhd (bytes in mmap'ed
+ * chunks). Lua allocates through malloc as well, so they cover the Lua
+ * state, the host and the store.
+ */
+#define _GNU_SOURCE
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "journey.h"
+
+static const char script[] =
+    "local journey = require 'journey'\n"
+    "journey.define{ name = 'w1', on = 'app/started', run = function(j, e)\n"
+    "  local created = j.wait_for('app/account.created',\n"
+    "                             {match = {email = e.data.email}, timeout = '1h'})\n"
+    "  j.call('observed', {n = e.data.n})\n"
+    "  return {result = created ~= nil}\n"
+    "end }\n";
+
+static long acks;
+
+
+static void on_acked(void *ctx, int status, uint64_t seq)
+{
+    (void)ctx;
+    (void)seq;
+    if (status != JOURNEY_OK) {
+        fprintf(stderr, "run_bytes: an event was not stored (status %d)\n", status);
+        _exit(1);
+    }
+    acks++;
+}
+
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = 0;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = atol(line + 6);
+    if (f != NULL)
+        fclose(f);
+    return kib;
+}
+
+
+static size_t heap_bytes(void)
+{
+    struct mallinfo2 info = mallinfo2();
+    return info.uordblks + info.hblkhd;
+}
+
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: run_bytes N STORE\n");
+        return 2;
+    }
+    long n = atol(argv[1]);
+    const char *store = argv[2];
+    uv_loop_t *loop = uv_default_loop();
+
+    char path[] = "/tmp/journey-run-bytes-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, script, strlen(script)) != (ssize_t)strlen(script)) {
+        perror("run_bytes: writing the script");
+        return 1;
+    }
+    close(fd);
+
+    journey_config config;
+    journey_config_init(&config);
+    config.loop = loop;
+    config.store = store;
+    journey_host *host = NULL;
+    char error[256];
+    if (journey_host_new(&config, &host, error, sizeof error) != JOURNEY_OK) {
+        fprintf(stderr, "run_bytes: %s\n", error);
+        return 1;
+    }
+    int loaded = journey_load(host, path);
+    remove(path);
+    if (loaded != JOURNEY_OK || journey_start(host) != JOURNEY_OK) {
+        fprintf(stderr, "run_bytes: %s\n", journey_error(host));
+        return 1;
+    }
+    uv_run(loop, UV_RUN_NOWAIT);
+
+    size_t heap_before = heap_bytes();
+    long rss_before = rss_kib();
+
+    /* 1,000 events per loop turn, so each commit covers that many. */
+    char line[256];
+    for (long i = 0; i < n;) {
+        for (long k = 0; k < 1000 && i < n; k++, i++) {
+            int len = snprintf(line, sizeof line,
+                               "{\"user\":\"u%ld\",\"name\":\"app/started\","
+                               "\"data\":{\"email\":\"u%ld@example.test\",\"n\":%ld}}", i, i, i);
+            if (journey_ingest(host, line, (size_t)len, on_acked, NULL) != JOURNEY_OK) {
+                fprintf(stderr, "run_bytes: %s\n", journey_error(host));
+                return 1;
+            }
+        }
+        uv_run(loop, UV_RUN_NOWAIT);
+    }
+    while (acks < n)
+        uv_run(loop, UV_RUN_NOWAIT);
+
+    uint64_t waiting = journey_live_runs(host);
+    size_t heap_waiting = heap_bytes();
+    long rss_waiting = rss_kib();
+    double per_run = n > 0 ? 1.0 / (double)n : 0;
+    printf("{\"n\":%ld,\"store\":\"%s\",\"waiting\":%llu,\"heap_bytes_before\":%zu,"
+           "\"heap_bytes_waiting\":%zu,\"heap_bytes_per_waiting_run\":%.0f,"
+           "\"rss_kib_before\":%ld,\"rss_kib_waiting\":%ld,\"rss_bytes_per_waiting_run\":%.0f}\n",
+           n, store, (unsigned long long)waiting, heap_before, heap_waiting,
+           (double)(heap_waiting - heap_before) * per_run, rss_before, rss_waiting,
+           (double)(rss_waiting - rss_before) * 1024.0 * per_run);
+    fflush(stdout);
+    _exit(waiting == (uint64_t)n ? 0 : 1);
+}

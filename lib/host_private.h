@@ -44,6 +44,7 @@ typedef struct ingest_done {
     void *ctx;
     int status;
     uint64_t seq;
+    uint64_t ingested_ns; /* uv_hrtime() when ingested */
 } ingest_done;
 
 typedef struct queued_event {
@@ -79,6 +80,9 @@ struct journey_host {
     int closing;
     int failed;            /* a commit failed; events are rejected */
     int dirty;             /* something was written since the last commit */
+    int busy;              /* nonzero while the core dispatches or fires
+                            * deadlines, where a commit would split a step,
+                            * and while ingest callbacks run */
     void (*closed)(void *ctx);
     void *closed_ctx;
 

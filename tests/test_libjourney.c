@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "journey.h"
@@ -269,12 +270,26 @@ int main(void)
     CHECK_INT_EQ(journey_host_new(&custom, &second, error, sizeof error), JOURNEY_OK);
     CHECK_INT_EQ(journey_start(second), JOURNEY_OK);
     const char *plain = "{\"id\":\"x1\",\"user\":\"b\",\"name\":\"app/other\"}";
-    CHECK_INT_EQ(journey_ingest(second, plain, strlen(plain), on_ingested, NULL), JOURNEY_OK);
-    CHECK_INT_EQ(journey_ingest(second, plain, strlen(plain), on_ingested, NULL), JOURNEY_OK);
     int before = ingests_ok, before_other = ingests_other;
+    CHECK_INT_EQ(journey_ingest(second, plain, strlen(plain), on_ingested, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_ingest(second, plain, strlen(plain), on_ingested, NULL), JOURNEY_OK);
     uv_run(&loop, UV_RUN_NOWAIT);
     CHECK_INT_EQ(ingests_ok, before + 1);
     CHECK_INT_EQ(ingests_other, before_other + 1);
+
+    /* A long turn commits between two ingests once the oldest event
+     * waiting for a commit has waited 2 ms: its callback fires before
+     * the turn ends, and the later event's at the turn's end. */
+    before = ingests_ok;
+    const char *early = "{\"user\":\"c\",\"name\":\"app/other\"}";
+    CHECK_INT_EQ(journey_ingest(second, early, strlen(early), on_ingested, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(ingests_ok, before);
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 3000000};
+    nanosleep(&pause, NULL);
+    CHECK_INT_EQ(journey_ingest(second, early, strlen(early), on_ingested, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(ingests_ok, before + 1);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK_INT_EQ(ingests_ok, before + 2);
     journey_host_close(second, on_closed, NULL);
 
     journey_event *event = journey_event_new(NULL, "u", "x", 0, NULL, NULL, 0);

@@ -324,6 +324,11 @@ int ljy_wait_for(lua_State *L)
         return jy_lua_raise(L, &err);
     }
 
+    /* A waiting run may wait for days, and the options table would stay
+     * alive on this frame all that time: the match is held by match_ref,
+     * and nothing after the resume reads the options. */
+    lua_pushnil(L);
+    lua_replace(L, 2);
     lua_pushstring(L, args.journal_name);
     return lua_yieldk(L, 0, 0, wait_for_continue);
 }

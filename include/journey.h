@@ -4,9 +4,9 @@
  * A host runs user journeys written in Lua on a libuv loop: it stores
  * the events you give it, runs the journeys they trigger, and wakes runs
  * when their events arrive or their deadlines pass. Everything it does
- * in one loop turn is committed together at the end of the turn (a turn
- * that ingests for long commits between two ingests as well), and an
- * ingest's callback fires once its event is durable.
+ * in one loop turn is committed together at the end of the turn (on the
+ * real clock, a turn that ingests for long commits between two ingests
+ * as well), and an ingest's callback fires once its event is durable.
  *
  * Ownership: strings passed in are copied unless a comment states
  * otherwise; pointers handed out are borrowed until the call named in
@@ -306,10 +306,11 @@ typedef void (*journey_ingest_cb)(void *ctx, int status, uint64_t seq);
 
 /* Ingests one event, JSON text in the wire format {"id"?, "user",
  * "name", "ts"?, "data"?} (json[0..len), copied). A missing ts means
- * now. Dispatches it at once and returns JOURNEY_OK; done (may be NULL)
- * fires after the next commit: the loop turn's, or one that a later
- * journey_ingest of the same turn makes first, once the oldest event
- * waiting for a commit has waited 2 ms. Any other return (JOURNEY_EINVAL
+ * now. Dispatches it at once and returns JOURNEY_OK. done (may be NULL)
+ * fires after the next commit, which is the loop turn's, unless on the
+ * real clock a later journey_ingest of the same turn commits first
+ * because the oldest event waiting for a commit has waited 2 ms. Any
+ * other return (JOURNEY_EINVAL
  * for a bad event, JOURNEY_ESTATE before journey_start) sets
  * journey_error, and done never fires. thread: the loop's. */
 JOURNEY_API int journey_ingest(journey_host *host, const char *json, size_t len,

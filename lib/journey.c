@@ -23,10 +23,10 @@
 
 #include "store_sqlite.h"
 
-/* The longest an ingested event waits for a commit while its loop turn
- * goes on ingesting. With the commit itself, an acknowledgement then
- * comes within a few milliseconds even when a caller ingests thousands
- * of events in one turn. */
+/* The maximum time an ingested event waits for a commit while its loop
+ * turn goes on ingesting. With the commit itself, an acknowledgement
+ * then comes within a few milliseconds even when a caller ingests
+ * thousands of events in one turn. */
 #define COMMIT_INTERVAL_NS 2000000u
 
 /* The public store types must be the internal ones under another name,

@@ -1,10 +1,11 @@
 /*
- * What a waiting run costs in memory: starts N runs of the W1 journey
- * through journey.h (each waits for app/account.created, matched on the
- * user's e-mail, timeout 1 hour), and once all N wait prints one JSON
- * line with the heap and RSS growth per run. Then it exits at once with
- * _exit, so a heap profiler that reports memory still allocated at exit
- * (heaptrack's "leaked") sees exactly the waiting state.
+ * What a waiting run costs in memory. Starts N runs of the W1 journey
+ * through journey.h, each waiting for app/account.created matched on the
+ * user's e-mail with a timeout of 1 hour. Once all N wait, it runs a
+ * full Lua garbage collection, prints one JSON line with the heap, Lua
+ * and RSS growth per run, and exits at once with _exit. So a heap
+ * profiler that reports memory still allocated at exit (heaptrack's
+ * "leaked") sees exactly the waiting runs, without garbage.
  *
  *   run_bytes N STORE
  *
@@ -103,6 +104,7 @@ int main(int argc, char **argv)
     }
     uv_run(loop, UV_RUN_NOWAIT);
 
+    size_t lua_before = journey_collect_garbage(host);
     size_t heap_before = heap_bytes();
     long rss_before = rss_kib();
 
@@ -124,14 +126,18 @@ int main(int argc, char **argv)
         uv_run(loop, UV_RUN_NOWAIT);
 
     uint64_t waiting = journey_live_runs(host);
+    size_t lua_waiting = journey_collect_garbage(host);
+    malloc_trim(0);
     size_t heap_waiting = heap_bytes();
     long rss_waiting = rss_kib();
     double per_run = n > 0 ? 1.0 / (double)n : 0;
     printf("{\"n\":%ld,\"store\":\"%s\",\"waiting\":%llu,\"heap_bytes_before\":%zu,"
            "\"heap_bytes_waiting\":%zu,\"heap_bytes_per_waiting_run\":%.0f,"
-           "\"rss_kib_before\":%ld,\"rss_kib_waiting\":%ld,\"rss_bytes_per_waiting_run\":%.0f}\n",
+           "\"lua_bytes_per_waiting_run\":%.0f,\"rss_kib_before\":%ld,\"rss_kib_waiting\":%ld,"
+           "\"rss_bytes_per_waiting_run\":%.0f}\n",
            n, store, (unsigned long long)waiting, heap_before, heap_waiting,
-           (double)(heap_waiting - heap_before) * per_run, rss_before, rss_waiting,
+           (double)(heap_waiting - heap_before) * per_run,
+           ((double)lua_waiting - (double)lua_before) * per_run, rss_before, rss_waiting,
            (double)(rss_waiting - rss_before) * 1024.0 * per_run);
     fflush(stdout);
     _exit(waiting == (uint64_t)n ? 0 : 1);

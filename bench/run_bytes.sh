@@ -1,7 +1,8 @@
 #!/bin/sh
 # The byte profile of one waiting run. Runs bench/run_bytes.c under
 # heaptrack twice, with SMALL and LARGE waiting runs, and classifies
-# every allocation still live when all runs wait by its call stack. The
+# every allocation still live when all runs wait (after a full Lua
+# garbage collection) by its call stack. The
 # difference between the two runs, over LARGE - SMALL, is what one more
 # waiting run costs, hash tables and arrays that grow by doubling
 # included at their average. heaptrack counts the bytes requested from
@@ -36,7 +37,7 @@ done
 # The first rule whose pattern occurs in a stack names its category.
 cat > "$dir/rules" <<'RULES'
 jy_event_new	store	trigger event (jy_event: user, name, id, data)
-jy_lua_parse_event	garbage	Lua values of event parsing, not yet collected
+jy_lua_parse_event	garbage	Lua values of event parsing, not collected
 stack_init	lua	Lua stack
 luaD_growstack	lua	Lua stack
 luaD_reallocstack	lua	Lua stack

@@ -11,7 +11,10 @@
  * W2: N runs each sleep 1 s, then j.call("observed").
  *
  * Figures: start phase time and rate; RSS and bytes per waiting run
- * (VmRSS after all wait minus before the start, over N); for W1 the
+ * (VmRSS after all wait minus before the start, over N); for W1 also
+ * the same after a full Lua garbage collection and malloc_trim, with
+ * the Lua state's own bytes per run after that collection. W2 collects
+ * nothing, because a collection would delay the runs it measures. For W1 the
  * wall time from the first event sent to the last run completed, runs
  * completed per second, wake latency (sent to observed) and
  * acknowledgement latency (sent to the ingest callback, which fires
@@ -21,6 +24,7 @@
  * `perf record --control=fifo:FIFO -D -1`, it enables the profiler for
  * the delivery phase of W1 alone.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +170,26 @@ static void perf_control(const char *command)
 }
 
 
+typedef struct collected {
+    long rss_kib;             /* VmRSS after the collection and the trim */
+    double lua_bytes_per_run; /* the Lua state's growth since the start, per run */
+} collected;
+
+
+/* Collects the Lua state's garbage and returns what malloc holds free
+ * to the kernel, as an in-process system with a garbage collector is
+ * measured: after a forced collection. */
+static collected collect(size_t lua_before)
+{
+    collected c;
+    size_t lua_bytes = journey_collect_garbage(B.host);
+    malloc_trim(0);
+    c.rss_kib = rss_kib();
+    c.lua_bytes_per_run = ((double)lua_bytes - (double)lua_before) / (double)B.n;
+    return c;
+}
+
+
 static int all_acked(void) { return B.acks >= B.n; }
 static int all_observed(void) { return B.observations >= B.n && journey_live_runs(B.host) == 0; }
 
@@ -208,6 +232,7 @@ int main(int argc, char **argv)
     uv_idle_init(B.loop, &B.feeder);
 
     long rss_before = rss_kib();
+    size_t lua_before = journey_collect_garbage(B.host);
     uint64_t start = uv_hrtime();
     B.phase = 0;
     uv_idle_start(&B.feeder, feed);
@@ -234,6 +259,7 @@ int main(int argc, char **argv)
         double start_s = (double)(uv_hrtime() - start) / 1e9;
         long waiting = (long)journey_live_runs(B.host);
         long rss_waiting = rss_kib();
+        collected c = collect(lua_before);
 
         B.phase = 1;
         B.next = 0;
@@ -260,11 +286,13 @@ int main(int argc, char **argv)
         printf("{\"workload\":\"W1\",\"system\":\"journey\",\"mode\":\"in-process\",\"store\":\"%s\","
                "\"n\":%ld,\"start_s\":%.3f,\"starts_per_s\":%.0f,\"waiting\":%ld,"
                "\"rss_kib_before\":%ld,\"rss_kib_waiting\":%ld,\"bytes_per_waiting_run\":%.0f,"
-               "\"wall_s\":%.3f,\"completed_per_s\":%.0f,\"wake_ms_p50\":%.3f,"
+               "\"rss_kib_collected\":%ld,\"bytes_per_waiting_run_collected\":%.0f,"
+               "\"lua_bytes_per_waiting_run\":%.0f,\"wall_s\":%.3f,\"completed_per_s\":%.0f,\"wake_ms_p50\":%.3f,"
                "\"wake_ms_p99\":%.3f,\"wake_ms_max\":%.3f,\"ack_ms_p50\":%.3f,\"ack_ms_p99\":%.3f,"
                "\"ack_ms_max\":%.3f}\n",
                store, B.n, start_s, (double)B.n / start_s, waiting, rss_before, rss_waiting,
-               (double)(rss_waiting - rss_before) * 1024.0 / (double)B.n, wall_s,
+               (double)(rss_waiting - rss_before) * 1024.0 / (double)B.n, c.rss_kib,
+               (double)(c.rss_kib - rss_before) * 1024.0 / (double)B.n, c.lua_bytes_per_run, wall_s,
                (double)B.n / wall_s, w50, w99, wmax, a50, a99, amax);
     }
 

@@ -370,6 +370,13 @@ JOURNEY_API int journey_run_json(journey_host *host, uint64_t run_id, char **jso
 /* Returns the number of live runs. thread: the loop's. */
 JOURNEY_API uint64_t journey_live_runs(const journey_host *host);
 
+/* Runs a full cycle of the garbage collector of the host's Lua state and
+ * returns the bytes the state holds afterwards. The collector runs
+ * incrementally on its own, so a host never needs this call. It lets a
+ * benchmark read the memory of the live runs without the garbage of a
+ * collection cycle still under way. thread: the loop's. */
+JOURNEY_API size_t journey_collect_garbage(journey_host *host);
+
 /* --- Events -----------------------------------------------------------
  *
  * An event can be parsed first and ingested later, so a program can

@@ -817,6 +817,14 @@ uint64_t journey_live_runs(const journey_host *host)
 }
 
 
+size_t journey_collect_garbage(journey_host *host)
+{
+    ON_LOOP_THREAD(host);
+    lua_gc(host->L, LUA_GCCOLLECT);
+    return (size_t)lua_gc(host->L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(host->L, LUA_GCCOUNTB);
+}
+
+
 int journey_backend_fd(journey_host *host)
 {
     return uv_backend_fd(host->loop);

@@ -216,6 +216,12 @@ int main(void)
     }
     CHECK_INT_EQ(journey_live_runs(host), 3);
 
+    /* A full collection keeps what the live runs hold; a second one right
+     * after finds nothing more to free. */
+    size_t with_runs = journey_collect_garbage(host);
+    CHECK(with_runs > 0);
+    CHECK(journey_collect_garbage(host) <= with_runs);
+
     sender s = {host, 100};
     pthread_t thread;
     pthread_create(&thread, NULL, send_from_thread, &s);
@@ -236,6 +242,9 @@ int main(void)
     CHECK_INT_EQ(records, 3);
     CHECK_CONTAINS(last_record, "\"tier\":\"gold\"");
     CHECK_INT_EQ(journey_live_runs(host), 0);
+    /* The ended runs' coroutines are garbage now, and a collection frees
+     * them. */
+    CHECK(journey_collect_garbage(host) < with_runs);
 
     char *json = NULL;
     CHECK_INT_EQ(journey_run_json(host, 999, &json), JOURNEY_ENOTFOUND);

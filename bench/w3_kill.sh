@@ -10,6 +10,9 @@
 # usage: bench/w3_kill.sh [N] [RUNS]
 #   N     waiting runs (default 1000)
 #   RUNS  repetitions, each on a fresh store (default 2)
+# With JOURNEY_BIN set to a journey program, it uses that one instead of
+# building build-release. It exits with status 1 when a run completed
+# fewer than N runs, so CTest can run it as a check at a small N.
 #
 # Times in the output: start_s (first start request to all N waiting),
 # restart_s (new process to its /healthz answering, which includes the
@@ -22,8 +25,13 @@ n=${1:-1000}
 runs=${2:-2}
 limit_s=120
 
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-release -j2 --target journey >/dev/null
+journey=${JOURNEY_BIN:-}
+if [ -z "$journey" ]; then
+    cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build build-release -j2 --target journey >/dev/null
+    journey=./build-release/journey
+fi
+status=0
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
@@ -48,7 +56,7 @@ post_batches() {
 }
 
 start_server() {
-    ./build-release/journey serve "$dir/scripts" --store "sqlite:$dir/store.db" \
+    "$journey" serve "$dir/scripts" --store "sqlite:$dir/store.db" \
         --listen "127.0.0.1:$port" 2>> "$dir/server.log" &
     server=$!
     until curl -sf -o /dev/null "http://127.0.0.1:$port/healthz"; do
@@ -116,5 +124,12 @@ for run in $(seq 1 "$runs"); do
         "$waiting_before" "$waiting_after" "$completed" "$stored"
     printf '"start_s":%s,"restart_s":%s,"deliver_s":%s,"complete_s":%s}\n' \
         "$(elapsed "$t0" "$t1")" "$(elapsed "$t2" "$t3")" "$(elapsed "$t4" "$t5")" "$(elapsed "$t4" "$t6")"
+    if [ "$completed" -ne "$n" ] || [ "$stored" -ne "$n" ]; then
+        echo "w3_kill: run $run completed $completed of $n runs ($stored in the store);" \
+             "the store and server log are in $dir" >&2
+        status=1
+        continue
+    fi
     rm -rf "$dir"
 done
+exit $status

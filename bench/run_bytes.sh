@@ -37,7 +37,7 @@ done
 # The first rule whose pattern occurs in a stack names its category.
 cat > "$dir/rules" <<'RULES'
 jy_event_new	store	trigger event (jy_event: user, name, id, data)
-jy_lua_parse_event	garbage	Lua values of event parsing, not collected
+jy_lua_parse_event	lua	strings interned while parsing the event (user, e-mail), shared with e
 stack_init	lua	Lua stack
 luaD_growstack	lua	Lua stack
 luaD_reallocstack	lua	Lua stack

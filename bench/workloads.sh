@@ -3,19 +3,21 @@
 # through journey.h, with the memory store and the SQLite store, at the
 # given sizes, twice each. One JSON line per point.
 #
-# usage: bench/workloads.sh [SIZES] [DIR]
-#   SIZES  space-separated N values (default "1000 10000 100000")
-#   DIR    where SQLite files go (default a new directory under /tmp)
+# usage: bench/workloads.sh [SIZES] [DIR] [WORKLOADS]
+#   SIZES      space-separated N values (default "1000 10000 100000")
+#   DIR        where SQLite files go (default a new directory under /tmp)
+#   WORKLOADS  "w1", "w2" or "w1 w2" (the default)
 set -eu
 cd "$(dirname "$0")/.."
 
 sizes=${1:-"1000 10000 100000"}
 dir=${2:-$(mktemp -d /tmp/journey-workloads.XXXXXX)}
+workloads=${3:-"w1 w2"}
 
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-release -j2 --target workload >/dev/null
 
-for workload in w1 w2; do
+for workload in $workloads; do
     for n in $sizes; do
         for store in memory sqlite; do
             for run in 1 2; do

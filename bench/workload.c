@@ -21,8 +21,8 @@
  * after the group commit); for W2 the overshoot past 1 s.
  *
  * With WORKLOAD_PERF_CTL set to the control FIFO of
- * `perf record --control=fifo:FIFO -D -1`, it enables the profiler for
- * the delivery phase of W1 alone.
+ * `perf record --control=fifo:CTL,ACK -D -1`, it enables the profiler
+ * for the delivery phase of W1 alone.
  */
 #include <malloc.h>
 #include <stdio.h>

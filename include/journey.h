@@ -310,9 +310,9 @@ typedef void (*journey_ingest_cb)(void *ctx, int status, uint64_t seq);
  * fires after the next commit, which is the loop turn's, unless on the
  * real clock a later journey_ingest of the same turn commits first
  * because the oldest event waiting for a commit has waited 2 ms. Any
- * other return (JOURNEY_EINVAL
- * for a bad event, JOURNEY_ESTATE before journey_start) sets
- * journey_error, and done never fires. thread: the loop's. */
+ * other return (JOURNEY_EINVAL for a bad event, JOURNEY_ESTATE before
+ * journey_start) sets journey_error, and done never fires.
+ * thread: the loop's. */
 JOURNEY_API int journey_ingest(journey_host *host, const char *json, size_t len,
                                journey_ingest_cb done, void *ctx);
 

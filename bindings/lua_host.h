@@ -103,7 +103,8 @@ void jy_lua_define(lua_State *L, jy_lua_host *lh, int idx);
  * "user", "name" (or "event"), "ts", "data"?}. A missing ts is an error
  * when require_ts, else default_ts. Returns a new event (the caller
  * owns it), or NULL with a message in err that names the field and
- * the reason. */
+ * the reason. The parse runs in C (jy_event_parse) and leaves the Lua
+ * state alone. */
 jy_event *jy_lua_parse_event(jy_lua_host *lh, const char *line, size_t len,
                              int require_ts, jy_time default_ts, jy_error *err);
 

@@ -163,6 +163,93 @@ static void event_line_defaults_ts_when_allowed(void)
 }
 
 
+static void event_line_keeps_data_text_compact(void)
+{
+    jy_error err;
+    jy_event *e = parse("{ \"user\" : \"1\", \"name\" : \"x\", \"ts\" : 0, \"data\" : "
+                        "{ \"note\" : \"a b\\\" c\", \"n\" : [ 1 , 2.50 ] } }", &err);
+    CHECK(e != NULL);
+    if (e == NULL)
+        return;
+    CHECK_STR_EQ(e->data_json, "{\"note\":\"a b\\\" c\",\"n\":[1,2.50]}");
+    jy_event_free(e);
+}
+
+
+static void event_line_treats_null_as_absent(void)
+{
+    jy_error err;
+    jy_event *e = parse("{\"user\":\"1\",\"name\":null,\"event\":\"x\",\"ts\":0,"
+                        "\"id\":null,\"data\":null}", &err);
+    CHECK(e != NULL);
+    if (e == NULL)
+        return;
+    CHECK_STR_EQ(e->name, "x");
+    CHECK(e->id == NULL);
+    CHECK_STR_EQ(e->data_json, "{}");
+    jy_event_free(e);
+
+    check_rejected("{\"user\":null,\"name\":\"x\",\"ts\":0}", "missing \"user\"");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":null}", "missing \"ts\"");
+}
+
+
+static void event_line_reads_escaped_keys_and_values(void)
+{
+    jy_error err;
+    jy_event *e = parse("{\"us\\u0065r\":\"caf\\u00e9\",\"name\":\"app\\/x\",\"ts\":0,"
+                        "\"id\":\"\\ud83d\\ude00\"}", &err);
+    CHECK(e != NULL);
+    if (e == NULL)
+        return;
+    CHECK_STR_EQ(e->user, "caf\xc3\xa9");
+    CHECK_STR_EQ(e->name, "app/x");
+    CHECK_STR_EQ(e->id, "\xf0\x9f\x98\x80");
+    jy_event_free(e);
+}
+
+
+static void event_line_takes_last_repeated_key(void)
+{
+    jy_error err;
+    jy_event *e = parse("{\"user\":\"1\",\"name\":\"a\",\"name\":\"b\",\"ts\":0}", &err);
+    CHECK(e != NULL);
+    if (e == NULL)
+        return;
+    CHECK_STR_EQ(e->name, "b");
+    jy_event_free(e);
+}
+
+
+static void event_line_reads_numeric_user_object_id(void)
+{
+    jy_error err;
+    jy_event *e = parse("{\"user\":{\"id\":17850, \"tier\":\"gold\"},\"name\":\"x\",\"ts\":0,"
+                        "\"data\":[]}", &err);
+    CHECK(e != NULL);
+    if (e == NULL)
+        return;
+    CHECK_STR_EQ(e->user, "17850");
+    CHECK_STR_EQ(e->user_json, "{\"id\":17850,\"tier\":\"gold\"}");
+    CHECK_STR_EQ(e->data_json, "{}");
+    jy_event_free(e);
+}
+
+
+static void event_line_rejects_bad_syntax_with_position(void)
+{
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0} extra", "invalid JSON: expected the end");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":01}", "at character 30");
+    check_rejected("{\"user\":\"1\",\"name\":\"\\ud800\",\"ts\":0}", "high surrogate");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"data\":{\"a\":tru}}", "invalid JSON");
+    check_rejected("{\"user\":\"1\",\"name\":\"x", "unterminated string");
+    check_rejected("[]", "must be a JSON object, got an array");
+    check_rejected("{\"user\":[\"1\"],\"name\":\"x\",\"ts\":0}", "needs a non-empty \"id\"");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"data\":{\"a\":[1,]}}",
+                   "expected a JSON value but found ']'");
+}
+
+
 int main(void)
 {
     fixture_open(&f, 0);
@@ -176,6 +263,12 @@ int main(void)
     event_line_rejects_with_reasons();
     event_line_quotes_bad_ts_text();
     event_line_defaults_ts_when_allowed();
+    event_line_keeps_data_text_compact();
+    event_line_treats_null_as_absent();
+    event_line_reads_escaped_keys_and_values();
+    event_line_takes_last_repeated_key();
+    event_line_reads_numeric_user_object_id();
+    event_line_rejects_bad_syntax_with_position();
 
     CHECK_INT_EQ(lua_gettop(f.lh->L), 0);
     fixture_close(&f);

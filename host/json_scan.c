@@ -1,0 +1,422 @@
+/*
+ * Scanning JSON text without building values (see json_scan.h).
+ */
+#include "json_scan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+
+void jy_json_skip_space(const char *text, size_t len, size_t *pos)
+{
+    while (*pos < len && is_space(text[*pos]))
+        (*pos)++;
+}
+
+
+const char *jy_json_describe_at(const char *text, size_t len, size_t pos, char out[16])
+{
+    if (pos >= len)
+        return "the end of the text";
+
+    unsigned char c = (unsigned char)text[pos];
+    if (c < 0x20 || c >= 0x7f)
+        snprintf(out, 16, "byte 0x%02x", c);
+    else
+        snprintf(out, 16, "'%c'", c);
+    return out;
+}
+
+
+static int fail_expected(const char *text, size_t len, size_t pos, const char *expected,
+                         jy_error *err)
+{
+    char found[16];
+    return jy_error_set(err, JY_EINVAL, "expected %s but found %s at character %zu", expected,
+                        jy_json_describe_at(text, len, pos, found), pos + 1);
+}
+
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+
+/* Reads the four hex digits after "\u" at text[pos]; -1 when invalid. */
+static long read_hex4(const char *text, size_t len, size_t pos)
+{
+    if (pos + 4 > len)
+        return -1;
+
+    long value = 0;
+    for (size_t i = 0; i < 4; i++) {
+        int digit = hex_value(text[pos + i]);
+        if (digit < 0)
+            return -1;
+        value = value * 16 + digit;
+    }
+    return value;
+}
+
+
+/* Checks a string from its opening quote at *pos. A \u escape must be a
+ * valid code point: a high surrogate needs its low surrogate, because
+ * the decoded string is UTF-8. Control characters pass, as lua-cjson
+ * lets them pass. */
+static int scan_string(const char *text, size_t len, size_t *pos, jy_error *err)
+{
+    size_t start = *pos;
+    size_t i = start + 1;
+
+    while (i < len) {
+        char c = text[i];
+        if (c == '"') {
+            *pos = i + 1;
+            return 0;
+        }
+        if (c != '\\') {
+            i++;
+            continue;
+        }
+
+        if (i + 1 >= len)
+            break;
+        char escape = text[i + 1];
+        if (strchr("\"\\/bfnrt", escape) != NULL && escape != '\0') {
+            i += 2;
+            continue;
+        }
+        if (escape != 'u')
+            return jy_error_set(err, JY_EINVAL, "invalid escape '\\%c' in a string at "
+                                "character %zu", escape, i + 1);
+
+        long unit = read_hex4(text, len, i + 2);
+        if (unit < 0)
+            return jy_error_set(err, JY_EINVAL, "invalid \\u escape in a string at character %zu",
+                                i + 1);
+        if (unit >= 0xDC00 && unit <= 0xDFFF)
+            return jy_error_set(err, JY_EINVAL, "invalid \\u escape at character %zu: a low "
+                                "surrogate without a high one", i + 1);
+        if (unit >= 0xD800 && unit <= 0xDBFF) {
+            long low = -1;
+            if (i + 7 < len && text[i + 6] == '\\' && text[i + 7] == 'u')
+                low = read_hex4(text, len, i + 8);
+            if (low < 0xDC00 || low > 0xDFFF)
+                return jy_error_set(err, JY_EINVAL, "invalid \\u escape at character %zu: a "
+                                    "high surrogate without a low one", i + 1);
+            i += 12;
+            continue;
+        }
+        i += 6;
+    }
+    return jy_error_set(err, JY_EINVAL, "unterminated string starting at character %zu",
+                        start + 1);
+}
+
+
+/* Checks a number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int scan_number(const char *text, size_t len, size_t *pos, jy_error *err)
+{
+    size_t start = *pos;
+    size_t i = start;
+
+    if (i < len && text[i] == '-')
+        i++;
+    if (i < len && text[i] == '0') {
+        i++;
+    } else if (i < len && is_digit(text[i])) {
+        while (i < len && is_digit(text[i]))
+            i++;
+    } else {
+        return fail_expected(text, len, i, "a digit", err);
+    }
+
+    if (i < len && text[i] == '.') {
+        i++;
+        if (i >= len || !is_digit(text[i]))
+            return fail_expected(text, len, i, "a digit after '.'", err);
+        while (i < len && is_digit(text[i]))
+            i++;
+    }
+    if (i < len && (text[i] == 'e' || text[i] == 'E')) {
+        i++;
+        if (i < len && (text[i] == '+' || text[i] == '-'))
+            i++;
+        if (i >= len || !is_digit(text[i]))
+            return fail_expected(text, len, i, "a digit in the exponent", err);
+        while (i < len && is_digit(text[i]))
+            i++;
+    }
+    /* "01" and "1x" are not numbers; the caller reports what follows. */
+    *pos = i;
+    return 0;
+}
+
+
+static int scan_literal(const char *text, size_t len, size_t *pos, const char *word,
+                        jy_error *err)
+{
+    size_t n = strlen(word);
+
+    if (len - *pos < n || memcmp(text + *pos, word, n) != 0)
+        return fail_expected(text, len, *pos, "a JSON value", err);
+    *pos += n;
+    return 0;
+}
+
+
+static int scan_at_depth(const char *text, size_t len, size_t *pos, jy_json_span *span,
+                         int depth, jy_error *err);
+
+
+static int scan_array(const char *text, size_t len, size_t *pos, int depth, jy_error *err)
+{
+    (*pos)++;
+    jy_json_skip_space(text, len, pos);
+    if (*pos < len && text[*pos] == ']') {
+        (*pos)++;
+        return 0;
+    }
+
+    for (;;) {
+        if (scan_at_depth(text, len, pos, NULL, depth + 1, err) != 0)
+            return JY_EINVAL;
+        jy_json_skip_space(text, len, pos);
+        if (*pos < len && text[*pos] == ',') {
+            (*pos)++;
+            continue;
+        }
+        if (*pos < len && text[*pos] == ']') {
+            (*pos)++;
+            return 0;
+        }
+        return fail_expected(text, len, *pos, "',' or ']'", err);
+    }
+}
+
+
+static int scan_object(const char *text, size_t len, size_t *pos, int depth, jy_error *err)
+{
+    (*pos)++;
+    jy_json_skip_space(text, len, pos);
+    if (*pos < len && text[*pos] == '}') {
+        (*pos)++;
+        return 0;
+    }
+
+    for (;;) {
+        jy_json_skip_space(text, len, pos);
+        if (*pos >= len || text[*pos] != '"')
+            return fail_expected(text, len, *pos, "an object key string", err);
+        if (scan_string(text, len, pos, err) != 0)
+            return JY_EINVAL;
+        jy_json_skip_space(text, len, pos);
+        if (*pos >= len || text[*pos] != ':')
+            return fail_expected(text, len, *pos, "':'", err);
+        (*pos)++;
+        if (scan_at_depth(text, len, pos, NULL, depth + 1, err) != 0)
+            return JY_EINVAL;
+        jy_json_skip_space(text, len, pos);
+        if (*pos < len && text[*pos] == ',') {
+            (*pos)++;
+            continue;
+        }
+        if (*pos < len && text[*pos] == '}') {
+            (*pos)++;
+            return 0;
+        }
+        return fail_expected(text, len, *pos, "',' or '}'", err);
+    }
+}
+
+
+static int scan_at_depth(const char *text, size_t len, size_t *pos, jy_json_span *span,
+                         int depth, jy_error *err)
+{
+    jy_json_skip_space(text, len, pos);
+    if (*pos >= len)
+        return fail_expected(text, len, *pos, "a JSON value", err);
+
+    size_t start = *pos;
+    jy_json_type type;
+    int rc;
+    switch (text[start]) {
+    case '{':
+    case '[':
+        if (depth >= JY_JSON_MAX_DEPTH)
+            return jy_error_set(err, JY_EINVAL, "too many nested arrays and objects at "
+                                "character %zu (at most %d levels)", start + 1,
+                                JY_JSON_MAX_DEPTH);
+        type = text[start] == '{' ? JY_JSON_OBJECT : JY_JSON_ARRAY;
+        rc = type == JY_JSON_OBJECT ? scan_object(text, len, pos, depth, err)
+                                    : scan_array(text, len, pos, depth, err);
+        break;
+    case '"':
+        type = JY_JSON_STRING;
+        rc = scan_string(text, len, pos, err);
+        break;
+    case 't':
+        type = JY_JSON_TRUE;
+        rc = scan_literal(text, len, pos, "true", err);
+        break;
+    case 'f':
+        type = JY_JSON_FALSE;
+        rc = scan_literal(text, len, pos, "false", err);
+        break;
+    case 'n':
+        type = JY_JSON_NULL;
+        rc = scan_literal(text, len, pos, "null", err);
+        break;
+    default:
+        if (text[start] != '-' && !is_digit(text[start]))
+            return fail_expected(text, len, start, "a JSON value", err);
+        type = JY_JSON_NUMBER;
+        rc = scan_number(text, len, pos, err);
+        break;
+    }
+    if (rc != 0)
+        return rc;
+
+    if (span != NULL) {
+        span->type = type;
+        span->text = text + start;
+        span->len = *pos - start;
+    }
+    return 0;
+}
+
+
+int jy_json_scan_value(const char *text, size_t len, size_t *pos, jy_json_span *span,
+                       jy_error *err)
+{
+    return scan_at_depth(text, len, pos, span, 0, err);
+}
+
+
+/* Writes code point cp as UTF-8 and returns the number of bytes. */
+static size_t put_utf8(char *out, unsigned long cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+
+size_t jy_json_string_decode(const jy_json_span *span, char *out)
+{
+    const char *text = span->text;
+    size_t end = span->len - 1; /* the closing quote */
+    size_t used = 0;
+
+    for (size_t i = 1; i < end;) {
+        char c = text[i];
+        if (c != '\\') {
+            out[used++] = c;
+            i++;
+            continue;
+        }
+
+        char escape = text[i + 1];
+        i += 2;
+        switch (escape) {
+        case 'b': out[used++] = '\b'; break;
+        case 'f': out[used++] = '\f'; break;
+        case 'n': out[used++] = '\n'; break;
+        case 'r': out[used++] = '\r'; break;
+        case 't': out[used++] = '\t'; break;
+        case 'u': {
+            unsigned long cp = (unsigned long)read_hex4(text, span->len, i);
+            i += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                unsigned long low = (unsigned long)read_hex4(text, span->len, i + 2);
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                i += 6;
+            }
+            used += put_utf8(out + used, cp);
+            break;
+        }
+        default: out[used++] = escape; break; /* '"', '\\' and '/' */
+        }
+    }
+    return used;
+}
+
+
+double jy_json_number(const jy_json_span *span)
+{
+    /* The span is not NUL-terminated; numbers longer than the buffer are
+     * rare enough for a heap copy. */
+    char local[64];
+    char *copy = span->len < sizeof local ? local : malloc(span->len + 1);
+    if (copy == NULL)
+        return 0.0;
+
+    memcpy(copy, span->text, span->len);
+    copy[span->len] = '\0';
+    double value = strtod(copy, NULL);
+    if (copy != local)
+        free(copy);
+    return value;
+}
+
+
+size_t jy_json_compact(const jy_json_span *span, char *out)
+{
+    const char *text = span->text;
+    size_t used = 0;
+    int in_string = 0;
+
+    for (size_t i = 0; i < span->len; i++) {
+        char c = text[i];
+        if (in_string) {
+            out[used++] = c;
+            if (c == '\\')
+                out[used++] = text[++i];
+            else if (c == '"')
+                in_string = 0;
+            continue;
+        }
+        if (c == '"')
+            in_string = 1;
+        else if (is_space(c))
+            continue;
+        out[used++] = c;
+    }
+    return used;
+}

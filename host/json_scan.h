@@ -1,0 +1,63 @@
+/*
+ * Scanning JSON text (RFC 8259) without building values: checking that
+ * a value is well formed, finding where it ends, and reading the few
+ * scalars the host needs (strings and numbers). The host keeps event
+ * data as text, so most of an input line is only checked and copied.
+ */
+#ifndef JOURNEY_HOST_JSON_SCAN_H
+#define JOURNEY_HOST_JSON_SCAN_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+/* Nesting deeper than this is rejected, as lua-cjson rejects it by
+ * default, so that the Lua side can always decode what was accepted. */
+#define JY_JSON_MAX_DEPTH 1000
+
+typedef enum jy_json_type {
+    JY_JSON_NULL,
+    JY_JSON_FALSE,
+    JY_JSON_TRUE,
+    JY_JSON_NUMBER,
+    JY_JSON_STRING,
+    JY_JSON_ARRAY,
+    JY_JSON_OBJECT,
+} jy_json_type;
+
+/* One value inside a text: its type and the span of its text, quotes
+ * and brackets included. */
+typedef struct jy_json_span {
+    jy_json_type type;
+    const char *text;
+    size_t len;
+} jy_json_span;
+
+/* Skips whitespace from *pos. */
+void jy_json_skip_space(const char *text, size_t len, size_t *pos);
+
+/* Checks the value that starts at *pos (after whitespace) and moves *pos
+ * past it. Fills span when it is not NULL. Returns 0, or JY_EINVAL with
+ * a message such as "expected ',' or '}' but found 'x' at character 12"
+ * (characters count from 1). */
+int jy_json_scan_value(const char *text, size_t len, size_t *pos, jy_json_span *span,
+                       jy_error *err);
+
+/* Writes the decoded bytes of a string span (escapes resolved, \u as
+ * UTF-8) to out, which must hold span->len bytes: the decoded form is
+ * never longer than the quoted one. Returns the decoded length. The
+ * span must come from jy_json_scan_value. */
+size_t jy_json_string_decode(const jy_json_span *span, char *out);
+
+/* Returns the value of a number span as strtod reads it. */
+double jy_json_number(const jy_json_span *span);
+
+/* Writes the span's text without the whitespace between tokens to out,
+ * which must hold span->len bytes, and returns its length. */
+size_t jy_json_compact(const jy_json_span *span, char *out);
+
+/* Names the character at pos for an error message: "'x'", or "the end
+ * of the text" at len. out must hold 16 bytes. */
+const char *jy_json_describe_at(const char *text, size_t len, size_t pos, char out[16]);
+
+#endif

@@ -1,12 +1,12 @@
 /*
- * JSON through lua-cjson, the one JSON library of the project.
+ * Encoding Lua values as JSON through lua-cjson, and pushing events and
+ * times into Lua.
  *
- * The host keeps data as JSON text; these helpers turn it into Lua
- * values and back. They use a private cjson instance (cjson.new), so a
- * journey that changes cjson's settings cannot change how the host
- * reads and writes events.
+ * The host keeps data as JSON text; json_decode.c turns it into Lua
+ * values and this file turns them back. Encoding uses a private cjson
+ * instance (cjson.new), so a journey that changes cjson's settings
+ * cannot change how the host writes events.
  */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +16,6 @@
 #include <lua-cjson.h>
 
 static const char encode_key = 'e';
-static const char decode_key = 'd';
-static const char null_key = 'n';
 
 
 /* Loads the private instance on first use. [-0, +0, m] */
@@ -45,79 +43,7 @@ static void ensure_cjson(lua_State *L)
 
     lua_getfield(L, -1, "encode");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &encode_key);
-    lua_getfield(L, -1, "decode");
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &decode_key);
-    lua_getfield(L, -1, "null");
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &null_key);
     lua_pop(L, 2);                                /* stack: (empty) */
-}
-
-
-/* Replaces cjson.null by nil and whole-number floats by integers,
- * recursively, in the table at idx. cjson reads every JSON number as a
- * float; journeys expect 3 to print as "3" and to index arrays.
- * [-0, +0, m] */
-static void normalize(lua_State *L, int idx)
-{
-    luaL_checkstack(L, 4, "JSON nested too deeply");
-    idx = lua_absindex(L, idx);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &null_key);      /* stack: null */
-    int null_idx = lua_gettop(L);
-
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {                    /* stack: null, k, v */
-        if (lua_rawequal(L, -1, null_idx)) {
-            lua_pushvalue(L, -2);
-            lua_pushnil(L);
-            lua_rawset(L, idx);    /* assigning nil to an existing key is allowed in next */
-        } else if (lua_type(L, -1) == LUA_TTABLE) {
-            normalize(L, -1);
-        } else if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
-            lua_Number n = lua_tonumber(L, -1);
-            /* Only where the float is exact: below 2^53 in magnitude. */
-            if (n == floor(n) && fabs(n) < 9007199254740992.0) {
-                lua_pushvalue(L, -2);
-                lua_pushinteger(L, (lua_Integer)n);
-                lua_rawset(L, idx);
-            }
-        }
-        lua_pop(L, 1);                                 /* stack: null, k */
-    }
-    lua_pop(L, 1);
-}
-
-
-static int decode_protected(lua_State *L)
-{
-    const char *json = lua_touserdata(L, 1);
-
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &decode_key);
-    lua_pushstring(L, json);
-    lua_call(L, 1, 1);
-    return 1;
-}
-
-
-void jy_lua_json_decode(lua_State *L, const char *json)
-{
-    ensure_cjson(L);
-
-    lua_pushcfunction(L, decode_protected);
-    lua_pushlightuserdata(L, (void *)json);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-        lua_pushfstring(L, "invalid JSON in stored data: %s", lua_tostring(L, -1));
-        lua_error(L);
-    }
-
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &null_key);
-    if (lua_rawequal(L, -1, -2)) {
-        lua_pop(L, 2);
-        lua_pushnil(L);
-        return;
-    }
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TTABLE)
-        normalize(L, -1);
 }
 
 

@@ -1,0 +1,266 @@
+/*
+ * Decoding JSON text into Lua values, in one pass and without lua-cjson.
+ *
+ * The host decodes event data for every run that an event starts or
+ * wakes, so this is on the hot path of every replay. Compared with
+ * cjson.decode followed by a pass that replaced cjson.null and turned
+ * whole floats into integers, it builds each table at its final size
+ * (the elements wait on the Lua stack until the closing bracket) and
+ * reads integers without strtod. The result is the same:
+ *
+ *   - null is nil: an object drops the key, an array keeps a hole;
+ *   - a number that is whole and below 2^53 in magnitude is an integer,
+ *     any other number a float;
+ *   - objects and arrays are plain tables, an empty one is {};
+ *   - of repeated keys the last one wins.
+ *
+ * Syntax is checked by host/json_scan.c, so what the host accepts on
+ * input and what it can decode agree.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_scan.h"
+#include "lua_host.h"
+
+/* Elements that wait on the Lua stack before the table is made; a longer
+ * array or object is created at this size and then grows as usual. */
+#define STACK_BATCH 256
+
+typedef struct decoder {
+    lua_State *L;
+    const char *text;
+    size_t len;
+    size_t pos;
+} decoder;
+
+
+static void raise_syntax(decoder *d, const jy_error *err)
+{
+    luaL_error(d->L, "invalid JSON in stored data: %s", err->message);
+}
+
+
+static void raise_expected(decoder *d, const char *expected)
+{
+    char found[16];
+    luaL_error(d->L, "invalid JSON in stored data: expected %s but found %s at character %d",
+               expected, jy_json_describe_at(d->text, d->len, d->pos, found), (int)d->pos + 1);
+}
+
+
+static void push_number(lua_State *L, const jy_json_span *span)
+{
+    const char *p = span->text;
+    size_t n = span->len;
+    size_t first = p[0] == '-' ? 1 : 0;
+
+    /* Up to 15 digits without a fraction or exponent is an exact integer
+     * below 2^53, which strtod and the rule above would also give. */
+    if (n - first <= 15) {
+        lua_Integer value = 0;
+        size_t i = first;
+        for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+            value = value * 10 + (p[i] - '0');
+        if (i == n) {
+            lua_pushinteger(L, first == 1 ? -value : value);
+            return;
+        }
+    }
+
+    double value = jy_json_number(span);
+    if (value == floor(value) && fabs(value) < 9007199254740992.0)
+        lua_pushinteger(L, (lua_Integer)value);
+    else
+        lua_pushnumber(L, value);
+}
+
+
+static void push_string(lua_State *L, const jy_json_span *span)
+{
+    if (memchr(span->text, '\\', span->len) == NULL) {
+        lua_pushlstring(L, span->text + 1, span->len - 2);
+        return;
+    }
+
+    luaL_Buffer b;
+    char *out = luaL_buffinitsize(L, &b, span->len);
+    luaL_pushresultsize(&b, jy_json_string_decode(span, out));
+}
+
+
+static void decode_value(decoder *d, int depth);
+
+
+/* Moves the count values above the table at t into it, as elements
+ * first + 1, first + 2, ... */
+static void flush_elements(lua_State *L, int t, lua_Integer first, int count)
+{
+    for (int i = count; i > 0; i--)
+        lua_rawseti(L, t, first + i);
+}
+
+
+static void decode_array(decoder *d, int depth)
+{
+    lua_State *L = d->L;
+    int base = lua_gettop(L);
+    int table = 0;         /* stack index of the table once it exists */
+    lua_Integer count = 0; /* elements decoded */
+
+    d->pos++;
+    jy_json_skip_space(d->text, d->len, &d->pos);
+    if (d->pos < d->len && d->text[d->pos] == ']') {
+        d->pos++;
+        lua_createtable(L, 0, 0);
+        return;
+    }
+
+    for (;;) {
+        luaL_checkstack(L, 2, "JSON array too long");
+        decode_value(d, depth + 1);
+        count++;
+        if (table != 0) {
+            lua_rawseti(L, table, count);
+        } else if (count == STACK_BATCH) {
+            lua_createtable(L, STACK_BATCH * 2, 0);
+            lua_insert(L, base + 1);
+            table = base + 1;
+            flush_elements(L, table, 0, STACK_BATCH);
+        }
+
+        jy_json_skip_space(d->text, d->len, &d->pos);
+        if (d->pos < d->len && d->text[d->pos] == ',') {
+            d->pos++;
+            continue;
+        }
+        if (d->pos < d->len && d->text[d->pos] == ']')
+            break;
+        raise_expected(d, "',' or ']'");
+    }
+    d->pos++;
+
+    if (table == 0) {
+        lua_createtable(L, (int)count, 0);
+        lua_insert(L, base + 1);
+        flush_elements(L, base + 1, 0, (int)count);
+    }
+}
+
+
+/* Moves the count key-value pairs above the table at t into it, in the
+ * order they came, so that the last of repeated keys wins. */
+static void flush_pairs(lua_State *L, int t, int count)
+{
+    for (int i = 0; i < count; i++) {
+        lua_pushvalue(L, t + 1 + 2 * i);
+        lua_pushvalue(L, t + 2 + 2 * i);
+        lua_rawset(L, t);
+    }
+    lua_settop(L, t);
+}
+
+
+static void decode_object(decoder *d, int depth)
+{
+    lua_State *L = d->L;
+    int base = lua_gettop(L);
+    int table = 0;   /* stack index of the table once it exists */
+    int pending = 0; /* pairs on the stack */
+
+    d->pos++;
+    jy_json_skip_space(d->text, d->len, &d->pos);
+    if (d->pos < d->len && d->text[d->pos] == '}') {
+        d->pos++;
+        lua_createtable(L, 0, 0);
+        return;
+    }
+
+    for (;;) {
+        jy_json_span key;
+        jy_error err;
+        jy_json_skip_space(d->text, d->len, &d->pos);
+        if (d->pos >= d->len || d->text[d->pos] != '"')
+            raise_expected(d, "an object key string");
+        if (jy_json_scan_value(d->text, d->len, &d->pos, &key, &err) != 0)
+            raise_syntax(d, &err);
+        jy_json_skip_space(d->text, d->len, &d->pos);
+        if (d->pos >= d->len || d->text[d->pos] != ':')
+            raise_expected(d, "':'");
+        d->pos++;
+
+        luaL_checkstack(L, 3, "JSON object too large");
+        push_string(L, &key);
+        decode_value(d, depth + 1);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 2); /* null: the key is absent */
+        } else if (table != 0) {
+            lua_rawset(L, table);
+        } else if (++pending == STACK_BATCH) {
+            lua_createtable(L, 0, STACK_BATCH * 2);
+            lua_insert(L, base + 1);
+            table = base + 1;
+            flush_pairs(L, table, pending);
+        }
+
+        jy_json_skip_space(d->text, d->len, &d->pos);
+        if (d->pos < d->len && d->text[d->pos] == ',') {
+            d->pos++;
+            continue;
+        }
+        if (d->pos < d->len && d->text[d->pos] == '}')
+            break;
+        raise_expected(d, "',' or '}'");
+    }
+    d->pos++;
+
+    if (table == 0) {
+        lua_createtable(L, 0, pending);
+        lua_insert(L, base + 1);
+        flush_pairs(L, base + 1, pending);
+    }
+}
+
+
+static void decode_value(decoder *d, int depth)
+{
+    jy_json_skip_space(d->text, d->len, &d->pos);
+    char c = d->pos < d->len ? d->text[d->pos] : '\0';
+
+    if (c == '{' || c == '[') {
+        if (depth >= JY_JSON_MAX_DEPTH)
+            luaL_error(d->L, "invalid JSON in stored data: too many nested arrays and objects "
+                             "at character %d (at most %d levels)", (int)d->pos + 1,
+                       JY_JSON_MAX_DEPTH);
+        if (c == '{')
+            decode_object(d, depth);
+        else
+            decode_array(d, depth);
+        return;
+    }
+
+    jy_json_span span;
+    jy_error err;
+    if (jy_json_scan_value(d->text, d->len, &d->pos, &span, &err) != 0)
+        raise_syntax(d, &err);
+    switch (span.type) {
+    case JY_JSON_NULL: lua_pushnil(d->L); break;
+    case JY_JSON_FALSE: lua_pushboolean(d->L, 0); break;
+    case JY_JSON_TRUE: lua_pushboolean(d->L, 1); break;
+    case JY_JSON_NUMBER: push_number(d->L, &span); break;
+    default: push_string(d->L, &span); break;
+    }
+}
+
+
+void jy_lua_json_decode(lua_State *L, const char *json)
+{
+    decoder d = {L, json, strlen(json), 0};
+
+    luaL_checkstack(L, 4, "JSON decode");
+    decode_value(&d, 0);
+    jy_json_skip_space(d.text, d.len, &d.pos);
+    if (d.pos < d.len)
+        raise_expected(&d, "the end");
+}

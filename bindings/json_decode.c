@@ -5,8 +5,7 @@
  * wakes, so this is on the hot path of every replay. Compared with
  * cjson.decode followed by a pass that replaced cjson.null and turned
  * whole floats into integers, it builds each table at its final size
- * (the elements wait on the Lua stack until the closing bracket) and
- * reads integers without strtod. The result is the same:
+ * and reads integers without strtod. The result is the same:
  *
  *   - null is nil: an object drops the key, an array keeps a hole;
  *   - a number that is whole and below 2^53 in magnitude is an integer,
@@ -23,10 +22,6 @@
 
 #include "json_scan.h"
 #include "lua_host.h"
-
-/* Elements that wait on the Lua stack before the table is made; a longer
- * array or object is created at this size and then grows as usual. */
-#define STACK_BATCH 256
 
 typedef struct decoder {
     lua_State *L;
@@ -93,42 +88,61 @@ static void push_string(lua_State *L, const jy_json_span *span)
 static void decode_value(decoder *d, int depth);
 
 
-/* Moves the count values above the table at t into it, as elements
- * first + 1, first + 2, ... */
-static void flush_elements(lua_State *L, int t, lua_Integer first, int count)
+/* Counts the elements of the array or members of the object whose
+ * opening bracket is at pos, to size its table. It only matches
+ * brackets and quotes and does not check syntax, so on invalid text the
+ * count may be wrong; the decoder finds the error itself afterwards. */
+static int count_members(const char *text, size_t len, size_t pos)
 {
-    for (int i = count; i > 0; i--)
-        lua_rawseti(L, t, first + i);
+    int depth = 0;
+    int count = 0;
+    int empty = 1;
+
+    for (size_t i = pos + 1; i < len; i++) {
+        char c = text[i];
+        if (c == '"') {
+            for (i++; i < len && text[i] != '"'; i++) {
+                if (text[i] == '\\')
+                    i++;
+            }
+            empty = 0;
+        } else if (c == '[' || c == '{') {
+            depth++;
+            empty = 0;
+        } else if (c == ']' || c == '}') {
+            if (depth == 0)
+                return empty ? 0 : count + 1;
+            depth--;
+        } else if (c == ',' && depth == 0) {
+            count++;
+        } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+            empty = 0;
+        }
+    }
+    return count;
 }
 
 
+/* Arrays and objects are built in place: the table is created at the
+ * size count_members gives, and each value goes into it as soon as it
+ * is decoded. So decoding needs a few stack slots per level of nesting,
+ * and does not grow the small stack of a run's coroutine. */
 static void decode_array(decoder *d, int depth)
 {
     lua_State *L = d->L;
-    int base = lua_gettop(L);
-    int table = 0;         /* stack index of the table once it exists */
-    lua_Integer count = 0; /* elements decoded */
+    lua_Integer count = 0;
 
+    lua_createtable(L, count_members(d->text, d->len, d->pos), 0);
     d->pos++;
     jy_json_skip_space(d->text, d->len, &d->pos);
     if (d->pos < d->len && d->text[d->pos] == ']') {
         d->pos++;
-        lua_createtable(L, 0, 0);
         return;
     }
 
     for (;;) {
-        luaL_checkstack(L, 2, "JSON array too long");
         decode_value(d, depth + 1);
-        count++;
-        if (table != 0) {
-            lua_rawseti(L, table, count);
-        } else if (count == STACK_BATCH) {
-            lua_createtable(L, STACK_BATCH * 2, 0);
-            lua_insert(L, base + 1);
-            table = base + 1;
-            flush_elements(L, table, 0, STACK_BATCH);
-        }
+        lua_rawseti(L, -2, ++count);
 
         jy_json_skip_space(d->text, d->len, &d->pos);
         if (d->pos < d->len && d->text[d->pos] == ',') {
@@ -140,40 +154,18 @@ static void decode_array(decoder *d, int depth)
         raise_expected(d, "',' or ']'");
     }
     d->pos++;
-
-    if (table == 0) {
-        lua_createtable(L, (int)count, 0);
-        lua_insert(L, base + 1);
-        flush_elements(L, base + 1, 0, (int)count);
-    }
-}
-
-
-/* Moves the count key-value pairs above the table at t into it, in the
- * order they came, so that the last of repeated keys wins. */
-static void flush_pairs(lua_State *L, int t, int count)
-{
-    for (int i = 0; i < count; i++) {
-        lua_pushvalue(L, t + 1 + 2 * i);
-        lua_pushvalue(L, t + 2 + 2 * i);
-        lua_rawset(L, t);
-    }
-    lua_settop(L, t);
 }
 
 
 static void decode_object(decoder *d, int depth)
 {
     lua_State *L = d->L;
-    int base = lua_gettop(L);
-    int table = 0;   /* stack index of the table once it exists */
-    int pending = 0; /* pairs on the stack */
 
+    lua_createtable(L, 0, count_members(d->text, d->len, d->pos));
     d->pos++;
     jy_json_skip_space(d->text, d->len, &d->pos);
     if (d->pos < d->len && d->text[d->pos] == '}') {
         d->pos++;
-        lua_createtable(L, 0, 0);
         return;
     }
 
@@ -190,19 +182,14 @@ static void decode_object(decoder *d, int depth)
             raise_expected(d, "':'");
         d->pos++;
 
-        luaL_checkstack(L, 3, "JSON object too large");
         push_string(L, &key);
         decode_value(d, depth + 1);
-        if (lua_isnil(L, -1)) {
-            lua_pop(L, 2); /* null: the key is absent */
-        } else if (table != 0) {
-            lua_rawset(L, table);
-        } else if (++pending == STACK_BATCH) {
-            lua_createtable(L, 0, STACK_BATCH * 2);
-            lua_insert(L, base + 1);
-            table = base + 1;
-            flush_pairs(L, table, pending);
-        }
+        /* null leaves the key absent; a repeated key is overwritten, so
+         * the last one wins */
+        if (lua_isnil(L, -1))
+            lua_pop(L, 2);
+        else
+            lua_rawset(L, -3);
 
         jy_json_skip_space(d->text, d->len, &d->pos);
         if (d->pos < d->len && d->text[d->pos] == ',') {
@@ -214,12 +201,6 @@ static void decode_object(decoder *d, int depth)
         raise_expected(d, "',' or '}'");
     }
     d->pos++;
-
-    if (table == 0) {
-        lua_createtable(L, 0, pending);
-        lua_insert(L, base + 1);
-        flush_pairs(L, base + 1, pending);
-    }
 }
 
 
@@ -229,6 +210,7 @@ static void decode_value(decoder *d, int depth)
     char c = d->pos < d->len ? d->text[d->pos] : '\0';
 
     if (c == '{' || c == '[') {
+        luaL_checkstack(d->L, 3, "JSON nested too deeply");
         if (depth >= JY_JSON_MAX_DEPTH)
             luaL_error(d->L, "invalid JSON in stored data: too many nested arrays and objects "
                              "at character %d (at most %d levels)", (int)d->pos + 1,
@@ -256,7 +238,13 @@ static void decode_value(decoder *d, int depth)
 
 void jy_lua_json_decode(lua_State *L, const char *json)
 {
-    decoder d = {L, json, strlen(json), 0};
+    jy_lua_json_decode_text(L, json, strlen(json));
+}
+
+
+void jy_lua_json_decode_text(lua_State *L, const char *text, size_t len)
+{
+    decoder d = {L, text, len, 0};
 
     luaL_checkstack(L, 4, "JSON decode");
     decode_value(&d, 0);

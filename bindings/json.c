@@ -68,12 +68,24 @@ static void copy_unescaping_slashes(char *dst, const char *src, size_t len)
 }
 
 
+/* Encodes the value at 1 after decoding the data of the events in it,
+ * which cjson would otherwise miss. */
+static int encode_protected(lua_State *L)
+{
+    jy_lua_materialize_events(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &encode_key);
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+
 char *jy_lua_json_encode(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
     ensure_cjson(L);
 
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &encode_key);
+    lua_pushcfunction(L, encode_protected);
     lua_pushvalue(L, idx);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK)
         return NULL; /* the message stays on the stack */
@@ -87,34 +99,6 @@ char *jy_lua_json_encode(lua_State *L, int idx)
     if (copy == NULL)
         lua_pushliteral(L, "out of memory encoding JSON");
     return copy;
-}
-
-
-void jy_lua_push_event(lua_State *L, const jy_event *event)
-{
-    lua_createtable(L, 0, 6);                      /* stack: event */
-    lua_pushinteger(L, (lua_Integer)event->seq);
-    lua_setfield(L, -2, "seq");
-    if (event->id != NULL) {
-        lua_pushstring(L, event->id);
-        lua_setfield(L, -2, "id");
-    }
-    lua_pushstring(L, event->user);
-    lua_setfield(L, -2, "user");
-    lua_pushstring(L, event->name);
-    lua_setfield(L, -2, "name");
-    jy_lua_push_time(L, event->ts);
-    lua_setfield(L, -2, "ts");
-    jy_lua_json_decode(L, event->data_json);       /* stack: event, data */
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-    }
-    lua_setfield(L, -2, "data");                   /* stack: event */
-    if (event->user_json != NULL) {
-        jy_lua_json_decode(L, event->user_json);
-        lua_setfield(L, -2, "user_attributes");
-    }
 }
 
 

@@ -162,13 +162,22 @@ jy_time jy_lua_check_time(lua_State *L, int idx, const char *what);
 /* Pushes a time as seconds since the epoch. [-0, +1, -] */
 void jy_lua_push_time(lua_State *L, jy_time t);
 
-/* Pushes event as a table {seq, id, user, name, ts, data}, decoding its
- * data anew so every receiver gets its own copy. [-0, +1, m] */
+/* Pushes event as a new table {seq, id, user, name, ts, data,
+ * user_attributes}, so every receiver gets its own copy. data and
+ * user_attributes are decoded when first read (bindings/event_table.c).
+ * [-0, +1, m] */
 void jy_lua_push_event(lua_State *L, const jy_event *event);
+
+/* Decodes the pending data of every event table inside the value at
+ * idx. [-0, +0, e] */
+void jy_lua_materialize_events(lua_State *L, int idx);
 
 /* Decodes JSON text and pushes the value, JSON null as nil. Raises on
  * invalid JSON. [-0, +1, e] */
 void jy_lua_json_decode(lua_State *L, const char *json);
+
+/* Decodes len bytes of JSON text, as jy_lua_json_decode. [-0, +1, e] */
+void jy_lua_json_decode_text(lua_State *L, const char *text, size_t len);
 
 /* Encodes the value at idx as JSON; returns a malloc'd string, or NULL
  * with an error message pushed when the value cannot be encoded.

@@ -420,3 +420,62 @@ size_t jy_json_compact(const jy_json_span *span, char *out)
     }
     return used;
 }
+
+
+/* Returns whether the name span (quotes included) decodes to key. */
+static int name_equals(const jy_json_span *name, const char *key, size_t key_len)
+{
+    if (memchr(name->text, '\\', name->len) == NULL)
+        return name->len == key_len + 2 && memcmp(name->text + 1, key, key_len) == 0;
+
+    /* Escapes only lengthen the text, so a shorter name cannot match. */
+    if (name->len < key_len + 2)
+        return 0;
+    char local[256];
+    char *decoded = name->len <= sizeof local ? local : malloc(name->len);
+    if (decoded == NULL)
+        return 0;
+    size_t len = jy_json_string_decode(name, decoded);
+    int equal = len == key_len && memcmp(decoded, key, key_len) == 0;
+    if (decoded != local)
+        free(decoded);
+    return equal;
+}
+
+
+int jy_json_object_find(const jy_json_span *object, const char *key, size_t key_len,
+                        jy_json_span *value, jy_error *err)
+{
+    const char *text = object->text;
+    size_t len = object->len;
+    size_t pos = 1;
+    int found = 0;
+
+    if (object->type != JY_JSON_OBJECT)
+        return jy_error_set(err, JY_EINVAL, "expected an object");
+    for (;;) {
+        jy_json_skip_space(text, len, &pos);
+        if (pos < len && text[pos] == '}')
+            return found;
+        if (pos < len && text[pos] == ',') {
+            pos++;
+            jy_json_skip_space(text, len, &pos);
+        }
+
+        jy_json_span name, member;
+        if (pos >= len || text[pos] != '"')
+            return fail_expected(text, len, pos, "an object key string", err);
+        if (jy_json_scan_value(text, len, &pos, &name, err) != 0)
+            return JY_EINVAL;
+        jy_json_skip_space(text, len, &pos);
+        if (pos >= len || text[pos] != ':')
+            return fail_expected(text, len, pos, "':'", err);
+        pos++;
+        if (jy_json_scan_value(text, len, &pos, &member, err) != 0)
+            return JY_EINVAL;
+        if (name_equals(&name, key, key_len)) {
+            *value = member;
+            found = 1;
+        }
+    }
+}

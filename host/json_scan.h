@@ -56,6 +56,13 @@ double jy_json_number(const jy_json_span *span);
  * which must hold span->len bytes, and returns its length. */
 size_t jy_json_compact(const jy_json_span *span, char *out);
 
+/* Finds the member named key (key_len bytes, compared after decoding
+ * the member's name) in the object span and stores its value in value;
+ * of repeated names the last one counts. Returns 1 when found, 0 when
+ * not, or JY_EINVAL when the text is not a valid object. */
+int jy_json_object_find(const jy_json_span *object, const char *key, size_t key_len,
+                        jy_json_span *value, jy_error *err);
+
 /* Names the character at pos for an error message: "'x'", or "the end
  * of the text" at len. out must hold 16 bytes. */
 const char *jy_json_describe_at(const char *text, size_t len, size_t pos, char out[16]);

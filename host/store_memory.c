@@ -17,6 +17,7 @@ typedef struct event_list {
     jy_event **items; /* borrowed from memory_store.events */
     size_t count;
     size_t capacity;
+    uint64_t compacted_in; /* the last prune that compacted this list */
 } event_list;
 
 typedef struct journal {
@@ -30,6 +31,8 @@ typedef struct memory_store {
     event_list events; /* index seq - first_seq, NULL where pruned; owns them */
     uint64_t first_seq; /* seq of events.items[0] */
     uint64_t next_seq;
+    size_t prune_floor; /* events.items below this index are all NULL */
+    uint64_t prunes;    /* prunes so far, to compact each user list once */
     jy_map by_user;    /* user -> event_list */
     jy_map by_id;      /* user NUL id -> event */
     jy_map journals;   /* run id -> journal */
@@ -456,10 +459,8 @@ static void free_journal_entries(journal *j)
 
 
 /* Drops pruned events from a user's list, keeping the order. */
-static void compact_user_list(const jy_map_entry *entry, void *ctx)
+static void compact_user_list(event_list *list)
 {
-    (void)ctx;
-    event_list *list = entry->value;
     size_t kept = 0;
 
     for (size_t i = 0; i < list->count; i++)
@@ -497,12 +498,22 @@ static int memory_prune(jy_store *base, jy_time ended_before, jy_time events_bef
     }
     free(ctx.doomed);
 
+    /* Only events below the oldest live run's trigger can go, and seq
+     * grows with the index, so the scan stops there. It starts above
+     * the prefix that earlier prunes emptied. Both bounds keep a prune
+     * from walking every event stored so far. */
+    size_t end = store->events.count;
+    if (ctx.oldest_live_trigger < store->first_seq)
+        end = 0;
+    else if (ctx.oldest_live_trigger - store->first_seq < end)
+        end = (size_t)(ctx.oldest_live_trigger - store->first_seq);
+
     /* Pruned events are marked with seq 0 first, so each user's list
      * can be compacted in one pass, then freed. */
     uint64_t pruned = 0;
-    for (size_t i = 0; i < store->events.count; i++) {
+    for (size_t i = store->prune_floor; i < end; i++) {
         jy_event *event = store->events.items[i];
-        if (event == NULL || event->seq >= ctx.oldest_live_trigger || event->ts >= events_before)
+        if (event == NULL || event->ts >= events_before)
             continue;
         if (event->id != NULL) {
             char *key = NULL;
@@ -517,14 +528,27 @@ static int memory_prune(jy_store *base, jy_time ended_before, jy_time events_bef
     if (pruned == 0)
         return 0;
 
-    jy_map_each(&store->by_user, compact_user_list, NULL);
-    for (size_t i = 0; i < store->events.count; i++) {
+    store->prunes++;
+    for (size_t i = store->prune_floor; i < end; i++) {
+        jy_event *event = store->events.items[i];
+        if (event == NULL || event->seq != 0)
+            continue;
+        event_list *list = jy_map_get_str(&store->by_user, event->user);
+        if (list != NULL && list->compacted_in != store->prunes) {
+            compact_user_list(list);
+            list->compacted_in = store->prunes;
+        }
+    }
+    for (size_t i = store->prune_floor; i < end; i++) {
         jy_event *event = store->events.items[i];
         if (event != NULL && event->seq == 0) {
             jy_event_free(event);
             store->events.items[i] = NULL;
         }
     }
+    while (store->prune_floor < store->events.count &&
+           store->events.items[store->prune_floor] == NULL)
+        store->prune_floor++;
     *events_deleted = pruned;
     return 0;
 }

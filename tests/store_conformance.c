@@ -1155,6 +1155,51 @@ static void prune_releases_event_ids(suite *s)
 }
 
 
+static void prune_repeated_deletes_newly_old_events(suite *s)
+{
+    uint64_t s1 = append_event(s->store, NULL, "alice", "one", 10);
+    uint64_t s2 = append_event(s->store, NULL, "bob", "two", 20);
+    uint64_t s3 = append_event(s->store, NULL, "alice", "three", 100);
+    uint64_t runs_deleted, events_deleted;
+
+    /* A live run triggered by the first event keeps everything. */
+    jy_run_record live = make_run(1, JY_RUN_WAITING);
+    live.trigger_seq = s1;
+    put_run(s->store, &live);
+    prune(s->store, JY_TIME_MIN, 50, &runs_deleted, &events_deleted);
+    CHECK_INT_EQ(events_deleted, 0);
+
+    /* Once it has ended, the next prune finds the old events. */
+    jy_run_record ended = make_run(1, JY_RUN_COMPLETED);
+    ended.trigger_seq = s1;
+    ended.ended_at = 100;
+    put_run(s->store, &ended);
+    prune(s->store, JY_TIME_MIN, 50, &runs_deleted, &events_deleted);
+    CHECK_INT_EQ(events_deleted, 2);
+    CHECK(s->store->ops->event_get(s->store, s1) == NULL);
+    CHECK(s->store->ops->event_get(s->store, s2) == NULL);
+
+    /* Events appended after a prune are pruned by a later one. */
+    uint64_t s4 = append_event(s->store, NULL, "bob", "four", 110);
+    uint64_t s5 = append_event(s->store, NULL, "alice", "five", 120);
+    jy_run_record waiting = make_run(2, JY_RUN_WAITING);
+    waiting.trigger_seq = s5;
+    put_run(s->store, &waiting);
+    prune(s->store, JY_TIME_MIN, 115, &runs_deleted, &events_deleted);
+    CHECK_INT_EQ(events_deleted, 2);
+    CHECK(s->store->ops->event_get(s->store, s3) == NULL);
+    CHECK(s->store->ops->event_get(s->store, s4) == NULL);
+    CHECK(s->store->ops->event_get(s->store, s5) != NULL);
+
+    seq_list list = {0};
+    CHECK_INT_EQ(scan_events(s->store, "alice", 0, &list), 0);
+    CHECK_INT_EQ(list.count, 1);
+    CHECK_INT_EQ(list.seqs[0], s5);
+    CHECK_INT_EQ(scan_events(s->store, "bob", 0, &list), 0);
+    CHECK_INT_EQ(list.count, 0);
+}
+
+
 /* ---- Commit --------------------------------------------------------- */
 
 static void commit_without_writes_succeeds(suite *s)
@@ -1599,6 +1644,7 @@ static const check_case cases[] = {
     CASE(prune_without_live_runs_deletes_old_events),
     CASE(prune_nothing_old_counts_zero),
     CASE(prune_releases_event_ids),
+    CASE(prune_repeated_deletes_newly_old_events),
     CASE(commit_without_writes_succeeds),
     CASE(commit_keeps_state_readable),
     DURABLE_CASE(durable_commit_survives_reopen),

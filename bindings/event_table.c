@@ -190,6 +190,31 @@ static int pending_pairs(lua_State *L)
 }
 
 
+/* Address of the registry slot that keeps the last data text pushed. */
+static const char last_text_key = 't';
+
+
+/* Pushes json as a Lua string. An event that starts or wakes several
+ * runs is pushed once for each, so the last string is kept and reused
+ * when the text is the same: comparing the bytes is cheaper than
+ * allocating and copying them again. */
+static void push_text(lua_State *L, const char *json)
+{
+    size_t len = strlen(json);
+    size_t last_len = 0;
+
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &last_text_key) == LUA_TSTRING) {
+        const char *last = lua_tolstring(L, -1, &last_len);
+        if (last_len == len && memcmp(last, json, len) == 0)
+            return;
+    }
+    lua_pop(L, 1);
+    lua_pushlstring(L, json, len);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &last_text_key);
+}
+
+
 /* Pushes data as a pending table over the JSON text of an object. */
 static void push_pending_data(lua_State *L, const char *json)
 {
@@ -201,7 +226,7 @@ static void push_pending_data(lua_State *L, const char *json)
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, pending_pairs);
     lua_setfield(L, -2, "__pairs");
-    lua_pushstring(L, json);
+    push_text(L, json);
     lua_rawseti(L, -2, TEXT);
     lua_setmetatable(L, -2);                       /* stack: data */
 }
@@ -268,7 +293,7 @@ static void complete_in(lua_State *L, int idx, int seen)
 }
 
 
-void jy_lua_materialize_events(lua_State *L, int idx)
+void jy_lua_complete_pending_data(lua_State *L, int idx)
 {
     if (lua_type(L, idx) != LUA_TTABLE)
         return;

@@ -72,7 +72,7 @@ static void copy_unescaping_slashes(char *dst, const char *src, size_t len)
  * which cjson would otherwise miss. */
 static int encode_protected(lua_State *L)
 {
-    jy_lua_materialize_events(L, 1);
+    jy_lua_complete_pending_data(L, 1);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &encode_key);
     lua_pushvalue(L, 1);
     lua_call(L, 1, 1);

@@ -168,9 +168,9 @@ void jy_lua_push_time(lua_State *L, jy_time t);
  * [-0, +1, m] */
 void jy_lua_push_event(lua_State *L, const jy_event *event);
 
-/* Decodes the pending data of every event table inside the value at
- * idx. [-0, +0, e] */
-void jy_lua_materialize_events(lua_State *L, int idx);
+/* Decodes the rest of every pending event.data table inside the value
+ * at idx, so that it is whole for an encoder. [-0, +0, e] */
+void jy_lua_complete_pending_data(lua_State *L, int idx);
 
 /* Decodes JSON text and pushes the value, JSON null as nil. Raises on
  * invalid JSON. [-0, +1, e] */

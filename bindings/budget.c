@@ -10,8 +10,10 @@
  * run that asked for it.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "lua_host.h"
+#include "small_pool.h"
 
 /* The hook runs every this many instructions; the budget is counted in
  * these steps. */
@@ -57,26 +59,62 @@ void jy_lua_budget_reset(jy_run *run)
 typedef struct capped_allocator {
     size_t used;
     size_t cap;
+    int pooled;   /* nonzero when blocks up to JY_POOL_MAX_SIZE come from pool */
+    jy_pool pool;
 } capped_allocator;
+
+
+static int in_pool(const capped_allocator *a, size_t size)
+{
+    return a->pooled && size <= JY_POOL_MAX_SIZE;
+}
+
+
+/* Allocates, resizes or frees a block as lua_Alloc does, from the pool
+ * or from malloc by the block's size. */
+static void *place(capped_allocator *a, void *ptr, size_t old, size_t new_size)
+{
+    if (new_size == 0) {
+        if (ptr == NULL)
+            return NULL;
+        if (in_pool(a, old))
+            jy_pool_free(&a->pool, ptr, old);
+        else
+            free(ptr);
+        return NULL;
+    }
+    if (ptr == NULL)
+        return in_pool(a, new_size) ? jy_pool_alloc(&a->pool, new_size) : malloc(new_size);
+    if (!in_pool(a, old) && !in_pool(a, new_size))
+        return realloc(ptr, new_size);
+    if (in_pool(a, old) && in_pool(a, new_size) && jy_pool_same_class(old, new_size))
+        return ptr;
+
+    /* A move between the pool and malloc, or between size classes. */
+    void *moved = in_pool(a, new_size) ? jy_pool_alloc(&a->pool, new_size) : malloc(new_size);
+    if (moved == NULL)
+        return NULL;
+    memcpy(moved, ptr, old < new_size ? old : new_size);
+    if (in_pool(a, old))
+        jy_pool_free(&a->pool, ptr, old);
+    else
+        free(ptr);
+    return moved;
+}
 
 
 static void *capped_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
 {
     capped_allocator *a = ud;
-
     /* For a new block, old_size holds a type tag, not a size. */
     size_t old = ptr != NULL ? old_size : 0;
-    if (new_size == 0) {
-        free(ptr);
-        a->used -= old;
-        return NULL;
-    }
+
     if (new_size > old && a->used - old + new_size > a->cap)
         return NULL;
-    void *grown = realloc(ptr, new_size);
-    if (grown != NULL)
+    void *block = place(a, ptr, old, new_size);
+    if (block != NULL || new_size == 0)
         a->used = a->used - old + new_size;
-    return grown;
+    return block;
 }
 
 
@@ -89,12 +127,13 @@ static int panic(lua_State *L)
 }
 
 
-lua_State *jy_lua_new_state(size_t memory_cap)
+static lua_State *new_state(size_t memory_cap, int pooled)
 {
     capped_allocator *a = calloc(1, sizeof *a);
     if (a == NULL)
         return NULL;
     a->cap = memory_cap;
+    a->pooled = pooled;
 
     lua_State *L = lua_newstate(capped_alloc, a);
     if (L == NULL) {
@@ -106,10 +145,31 @@ lua_State *jy_lua_new_state(size_t memory_cap)
 }
 
 
+lua_State *jy_lua_new_state(size_t memory_cap)
+{
+    return new_state(memory_cap, 0);
+}
+
+
+lua_State *jy_lua_new_batch_state(size_t memory_cap)
+{
+    /* Sanitizer builds keep every block in malloc, where AddressSanitizer
+     * can check its use. */
+#if defined(__SANITIZE_ADDRESS__)
+    return new_state(memory_cap, 0);
+#else
+    return new_state(memory_cap, 1);
+#endif
+}
+
+
 void jy_lua_close_state(lua_State *L)
 {
     void *ud = NULL;
     lua_getallocf(L, &ud);
     lua_close(L);
-    free(ud);
+
+    capped_allocator *a = ud;
+    jy_pool_release(&a->pool);
+    free(a);
 }

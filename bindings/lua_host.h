@@ -118,6 +118,13 @@ void jy_lua_budget_reset(jy_run *run);
  * Close it with jy_lua_close_state. Returns NULL when out of memory. */
 lua_State *jy_lua_new_state(size_t memory_cap);
 
+/* Creates a state like jy_lua_new_state for a replay that runs to its
+ * end, such as journey simulate (a host on a virtual clock). Blocks up
+ * to 256 bytes come from a pool that keeps freed blocks for reuse instead
+ * of returning them to malloc, which is faster but holds the largest
+ * amount of small blocks ever used until the state is closed. */
+lua_State *jy_lua_new_batch_state(size_t memory_cap);
+
 /* Closes a state from jy_lua_new_state and frees its allocator. */
 void jy_lua_close_state(lua_State *L);
 

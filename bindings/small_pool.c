@@ -1,0 +1,76 @@
+/*
+ * The small-block pool of the Lua allocator (see small_pool.h).
+ */
+#include "small_pool.h"
+
+#include <stdalign.h>
+#include <stdlib.h>
+
+#define CHUNK_SIZE (64 * 1024)
+
+/* The header of each chunk; blocks start after it, 16-byte aligned. */
+struct jy_pool_chunk {
+    jy_pool_chunk *next;
+    alignas(16) char blocks[];
+};
+
+
+static size_t class_of(size_t size)
+{
+    return (size - 1) / 16;
+}
+
+
+void *jy_pool_alloc(jy_pool *pool, size_t size)
+{
+    size_t cls = class_of(size);
+    void *block = pool->free_lists[cls];
+
+    if (block != NULL) {
+        pool->free_lists[cls] = *(void **)block;
+        return block;
+    }
+
+    size_t rounded = (cls + 1) * 16;
+    if ((size_t)(pool->end - pool->next) < rounded) {
+        /* The rest of the old chunk, less than one block, is dropped. */
+        jy_pool_chunk *chunk = malloc(CHUNK_SIZE);
+        if (chunk == NULL)
+            return NULL;
+        chunk->next = pool->chunks;
+        pool->chunks = chunk;
+        pool->next = chunk->blocks;
+        pool->end = (char *)chunk + CHUNK_SIZE;
+    }
+    block = pool->next;
+    pool->next += rounded;
+    return block;
+}
+
+
+void jy_pool_free(jy_pool *pool, void *block, size_t size)
+{
+    size_t cls = class_of(size);
+
+    *(void **)block = pool->free_lists[cls];
+    pool->free_lists[cls] = block;
+}
+
+
+int jy_pool_same_class(size_t a, size_t b)
+{
+    return class_of(a) == class_of(b);
+}
+
+
+void jy_pool_release(jy_pool *pool)
+{
+    jy_pool_chunk *chunk = pool->chunks;
+
+    while (chunk != NULL) {
+        jy_pool_chunk *next = chunk->next;
+        free(chunk);
+        chunk = next;
+    }
+    *pool = (jy_pool){0};
+}

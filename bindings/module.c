@@ -744,6 +744,9 @@ static int ljy_iso(lua_State *L)
 static int ljy_match(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
+    /* The rule reads data raw, so a run's pending event.data must be
+     * decoded whole first. */
+    jy_lua_complete_pending_data(L, 2);
     lua_pushboolean(L, jy_lua_match(L, 1, 2));
     return 1;
 }

@@ -167,6 +167,15 @@ describe("event.data", function()
     assert.are.same({data = DATA}, support.only_run(h).result)
   end)
 
+  it("matches with journey.match", function()
+    local matched = with_data(function(data)
+      return journey.match({lines = 7, customer = {country = "United Kingdom", since = 2009}},
+                           data)
+    end)
+
+    assert.is_true(matched)
+  end)
+
   it("is an empty table without data", function()
     local seen
     h:define{name = "reader", on = "app/ping", run = function(_, event)

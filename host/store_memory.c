@@ -3,13 +3,14 @@
  * maps. Nothing survives the process; specs and `journey simulate` use
  * it because it is fast and needs no file.
  *
- * Every event is kept for the life of the store, so memory grows with
- * the input: roughly the event's text plus about 100 bytes of index.
+ * Every event is kept until prune deletes it, so memory grows with the
+ * input: roughly the event's text plus about 100 bytes of index.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "hashmap.h"
+#include "id_heap.h"
 #include "store.h"
 
 
@@ -37,6 +38,12 @@ typedef struct memory_store {
     jy_map by_id;      /* user NUL id -> event */
     jy_map journals;   /* run id -> journal */
     jy_map runs;       /* run id -> run_copy */
+    /* (trigger_seq, id) of live runs and (ended_at, id) of ended runs,
+     * so prune finds the oldest live trigger and the runs to delete
+     * without visiting every run. A run's entry goes out of date when
+     * the run changes; prune drops such entries as it meets them. */
+    jy_id_heap live_triggers;
+    jy_id_heap ended_runs;
     jy_map users;      /* user -> attributes JSON (malloc'd) */
     jy_map meta;       /* key -> value (malloc'd) */
     uint64_t max_run_id;
@@ -189,6 +196,30 @@ static size_t string_size(const char *text)
 }
 
 
+/* The statuses of waiting, sleeping and running runs. */
+static int is_live(const jy_run_record *record)
+{
+    return record->status <= 2;
+}
+
+
+/* Adds the heap entry that prune needs for record, unless the record it
+ * replaces (old, or NULL) left one that is still right. */
+static int index_for_prune(memory_store *store, const jy_run_record *old,
+                           const jy_run_record *record)
+{
+    if (is_live(record)) {
+        if (old != NULL && is_live(old) && old->trigger_seq == record->trigger_seq)
+            return 0;
+        return jy_id_heap_push(&store->live_triggers, (int64_t)record->trigger_seq,
+                               record->id);
+    }
+    if (old != NULL && !is_live(old) && old->ended_at == record->ended_at)
+        return 0;
+    return jy_id_heap_push(&store->ended_runs, record->ended_at, record->id);
+}
+
+
 static int memory_run_put(jy_store *base, const jy_run_record *record,
                           jy_error *err)
 {
@@ -219,7 +250,8 @@ static int memory_run_put(jy_store *base, const jy_run_record *record,
     if (record->id > store->max_run_id)
         store->max_run_id = record->id;
     run_copy *old = jy_map_get_id(&store->runs, record->id);
-    if (jy_map_put_id(&store->runs, record->id, copy) != 0) {
+    if (index_for_prune(store, old != NULL ? &old->record : NULL, record) != 0 ||
+        jy_map_put_id(&store->runs, record->id, copy) != 0) {
         free(copy);
         free(strings);
         return jy_error_set(err, JY_ENOMEM, "out of memory storing run %llu",
@@ -412,40 +444,20 @@ static int memory_meta_put(jy_store *base, const char *key, const char *value, j
 }
 
 
-typedef struct prune_ctx {
-    memory_store *store;
-    jy_time ended_before;
-    uint64_t oldest_live_trigger;
-    uint64_t *doomed; /* ids of runs to delete */
-    size_t doomed_count;
-    size_t doomed_capacity;
-    int failed;
-} prune_ctx;
-
-
-static void find_prunable_runs(const jy_map_entry *entry, void *data)
+/* Returns the smallest trigger_seq of a live run, or UINT64_MAX when no
+ * run is live, dropping the out-of-date entries on top of the heap. */
+static uint64_t oldest_live_trigger(memory_store *store)
 {
-    prune_ctx *ctx = data;
-    const jy_run_record *record = &((const run_copy *)entry->value)->record;
+    const jy_id_heap_entry *top;
 
-    if (record->status <= 2) {
-        if (record->trigger_seq < ctx->oldest_live_trigger)
-            ctx->oldest_live_trigger = record->trigger_seq;
-        return;
+    while ((top = jy_id_heap_top(&store->live_triggers)) != NULL) {
+        const run_copy *copy = jy_map_get_id(&store->runs, top->id);
+        if (copy != NULL && is_live(&copy->record) &&
+            (int64_t)copy->record.trigger_seq == top->key)
+            return copy->record.trigger_seq;
+        jy_id_heap_pop(&store->live_triggers);
     }
-    if (record->ended_at >= ctx->ended_before || ctx->failed)
-        return;
-    if (ctx->doomed_count == ctx->doomed_capacity) {
-        size_t capacity = ctx->doomed_capacity == 0 ? 64 : ctx->doomed_capacity * 2;
-        uint64_t *grown = realloc(ctx->doomed, capacity * sizeof *grown);
-        if (grown == NULL) {
-            ctx->failed = 1;
-            return;
-        }
-        ctx->doomed = grown;
-        ctx->doomed_capacity = capacity;
-    }
-    ctx->doomed[ctx->doomed_count++] = record->id;
+    return UINT64_MAX;
 }
 
 
@@ -474,39 +486,38 @@ static int memory_prune(jy_store *base, jy_time ended_before, jy_time events_bef
                         uint64_t *runs_deleted, uint64_t *events_deleted, jy_error *err)
 {
     memory_store *store = (memory_store *)base;
-    prune_ctx ctx = {.store = store, .ended_before = ended_before,
-                     .oldest_live_trigger = UINT64_MAX};
+    (void)err;
 
     *runs_deleted = 0;
     *events_deleted = 0;
-    jy_map_each(&store->runs, find_prunable_runs, &ctx);
-    if (ctx.failed) {
-        free(ctx.doomed);
-        return jy_error_set(err, JY_ENOMEM, "out of memory pruning runs");
-    }
+    const jy_id_heap_entry *top;
+    while ((top = jy_id_heap_top(&store->ended_runs)) != NULL && top->key < ended_before) {
+        uint64_t id = top->id;
+        jy_time ended_at = top->key;
+        jy_id_heap_pop(&store->ended_runs);
 
-    for (size_t i = 0; i < ctx.doomed_count; i++) {
-        run_copy *copy = jy_map_remove_id(&store->runs, ctx.doomed[i]);
-        journal *j = jy_map_remove_id(&store->journals, ctx.doomed[i]);
-        if (copy != NULL) {
-            free(copy->strings);
-            free(copy);
-        }
+        run_copy *copy = jy_map_get_id(&store->runs, id);
+        if (copy == NULL || is_live(&copy->record) || copy->record.ended_at != ended_at)
+            continue; /* an out-of-date entry */
+        jy_map_remove_id(&store->runs, id);
+        free(copy->strings);
+        free(copy);
+        journal *j = jy_map_remove_id(&store->journals, id);
         if (j != NULL)
             free_journal_entries(j);
         (*runs_deleted)++;
     }
-    free(ctx.doomed);
+    uint64_t oldest_trigger = oldest_live_trigger(store);
 
     /* Only events below the oldest live run's trigger can go, and seq
      * grows with the index, so the scan stops there. It starts above
      * the prefix that earlier prunes emptied. Both bounds keep a prune
      * from walking every event stored so far. */
     size_t end = store->events.count;
-    if (ctx.oldest_live_trigger < store->first_seq)
+    if (oldest_trigger < store->first_seq)
         end = 0;
-    else if (ctx.oldest_live_trigger - store->first_seq < end)
-        end = (size_t)(ctx.oldest_live_trigger - store->first_seq);
+    else if (oldest_trigger - store->first_seq < end)
+        end = (size_t)(oldest_trigger - store->first_seq);
 
     /* Pruned events are marked with seq 0 first, so each user's list
      * can be compacted in one pass, then freed. */
@@ -659,6 +670,8 @@ static void memory_destroy(jy_store *base)
     jy_map_free(&store->by_id);
     jy_map_free(&store->journals);
     jy_map_free(&store->runs);
+    jy_id_heap_free(&store->live_triggers);
+    jy_id_heap_free(&store->ended_runs);
     for (size_t i = 0; i < store->events.count; i++)
         jy_event_free(store->events.items[i]);
     free(store->events.items);

@@ -1200,6 +1200,49 @@ static void prune_repeated_deletes_newly_old_events(suite *s)
 }
 
 
+static void prune_deletes_runs_ended_in_any_order(suite *s)
+{
+    uint64_t runs_deleted, events_deleted;
+    static const jy_time ended_at[] = {300, 100, 200};
+
+    /* Each run journals one entry, so a journal length of 0 means the
+     * run was deleted. */
+    for (uint64_t id = 1; id <= 3; id++) {
+        jy_run_record ended = make_run(id, JY_RUN_COMPLETED);
+        ended.ended_at = ended_at[id - 1];
+        put_run(s->store, &ended);
+        CHECK_INT_EQ(try_append_entry(s->store, id, 0), 0);
+    }
+    jy_run_record live = make_run(4, JY_RUN_WAITING);
+    put_run(s->store, &live);
+    CHECK_INT_EQ(try_append_entry(s->store, 4, 0), 0);
+
+    prune(s->store, 250, JY_TIME_MIN, &runs_deleted, &events_deleted);
+    CHECK_INT_EQ(runs_deleted, 2);
+    CHECK_INT_EQ(journal_length(s->store, 1), 1);
+    CHECK_INT_EQ(journal_length(s->store, 2), 0);
+    CHECK_INT_EQ(journal_length(s->store, 3), 0);
+    CHECK_INT_EQ(journal_length(s->store, 4), 1);
+
+    /* A record written again counts with its new end, and a live run
+     * that ends is pruned like any other. */
+    jy_run_record rewritten = make_run(1, JY_RUN_FAILED);
+    rewritten.ended_at = 50;
+    put_run(s->store, &rewritten);
+    jy_run_record finished = make_run(4, JY_RUN_CANCELLED);
+    finished.ended_at = 120;
+    put_run(s->store, &finished);
+    prune(s->store, 250, JY_TIME_MIN, &runs_deleted, &events_deleted);
+    CHECK_INT_EQ(runs_deleted, 2);
+    CHECK_INT_EQ(journal_length(s->store, 1), 0);
+    CHECK_INT_EQ(journal_length(s->store, 4), 0);
+
+    run_list list = {0};
+    CHECK_INT_EQ(scan_live(s->store, &list), 0);
+    CHECK_INT_EQ(list.count, 0);
+}
+
+
 /* ---- Commit --------------------------------------------------------- */
 
 static void commit_without_writes_succeeds(suite *s)
@@ -1645,6 +1688,7 @@ static const check_case cases[] = {
     CASE(prune_nothing_old_counts_zero),
     CASE(prune_releases_event_ids),
     CASE(prune_repeated_deletes_newly_old_events),
+    CASE(prune_deletes_runs_ended_in_any_order),
     CASE(commit_without_writes_succeeds),
     CASE(commit_keeps_state_readable),
     DURABLE_CASE(durable_commit_survives_reopen),

@@ -73,8 +73,18 @@ static int key_is(const jy_json_span *key, const char *name)
 }
 
 
-/* Reads the top-level object into fields; the last of repeated keys wins.
- * Returns 0 or JY_EINVAL. */
+static int syntax_error(const char *line, size_t len, size_t pos, const char *expected,
+                        jy_error *err)
+{
+    char found[16];
+    return jy_error_set(err, JY_EINVAL, "invalid JSON: expected %s but found %s at character %zu",
+                        expected, jy_json_describe_at(line, len, pos, found), pos + 1);
+}
+
+
+/* Reads the top-level object into fields, checking the syntax of the
+ * whole line in the same pass; the last of repeated keys wins. Returns 0
+ * or JY_EINVAL. */
 static int read_fields(const char *line, size_t len, event_fields *fields, jy_error *err)
 {
     static const struct { const char *name; size_t offset; } known[] = {
@@ -82,40 +92,40 @@ static int read_fields(const char *line, size_t len, event_fields *fields, jy_er
         {"event", offsetof(event_fields, event)}, {"id", offsetof(event_fields, id)},
         {"ts", offsetof(event_fields, ts)},       {"data", offsetof(event_fields, data)},
     };
-    char found[16];
     size_t pos = 0;
-    jy_json_span top;
+    jy_error syntax;
 
     memset(fields, 0, sizeof *fields); /* JY_JSON_NULL is 0: every field absent */
 
-    /* Check the whole line first, so a syntax error anywhere is reported
-     * as such, and then read the fields of the checked text. */
-    jy_error syntax;
-    if (jy_json_scan_value(line, len, &pos, &top, &syntax) != 0)
-        return jy_error_set(err, JY_EINVAL, "invalid JSON: %s", syntax.message);
     jy_json_skip_space(line, len, &pos);
-    if (pos < len)
-        return jy_error_set(err, JY_EINVAL, "invalid JSON: expected the end but found %s at "
-                            "character %zu", jy_json_describe_at(line, len, pos, found), pos + 1);
-    if (top.type != JY_JSON_OBJECT)
+    if (pos >= len || line[pos] != '{') {
+        /* Not an object: report a syntax error first, then the type. */
+        jy_json_span top;
+        if (jy_json_scan_value(line, len, &pos, &top, &syntax) != 0)
+            return jy_error_set(err, JY_EINVAL, "invalid JSON: %s", syntax.message);
+        jy_json_skip_space(line, len, &pos);
+        if (pos < len)
+            return syntax_error(line, len, pos, "the end", err);
         return jy_error_set(err, JY_EINVAL, "an event must be a JSON object, got %s",
                             top.type == JY_JSON_ARRAY ? "an array" : type_name(top.type));
+    }
 
-    pos = (size_t)(top.text - line) + 1;
-    for (;;) {
-        jy_json_skip_space(line, len, &pos);
-        if (line[pos] == '}')
-            return 0;
-        if (line[pos] == ',') {
-            pos++;
-            jy_json_skip_space(line, len, &pos);
-        }
-
+    pos++;
+    jy_json_skip_space(line, len, &pos);
+    int empty = pos < len && line[pos] == '}';
+    while (!empty) {
         jy_json_span key, value;
-        jy_json_scan_value(line, len, &pos, &key, NULL);
         jy_json_skip_space(line, len, &pos);
-        pos++; /* the colon */
-        jy_json_scan_value(line, len, &pos, &value, NULL);
+        if (pos >= len || line[pos] != '"')
+            return syntax_error(line, len, pos, "an object key string", err);
+        if (jy_json_scan_value(line, len, &pos, &key, &syntax) != 0)
+            return jy_error_set(err, JY_EINVAL, "invalid JSON: %s", syntax.message);
+        jy_json_skip_space(line, len, &pos);
+        if (pos >= len || line[pos] != ':')
+            return syntax_error(line, len, pos, "':'", err);
+        pos++;
+        if (jy_json_scan_value(line, len, &pos, &value, &syntax) != 0)
+            return jy_error_set(err, JY_EINVAL, "invalid JSON: %s", syntax.message);
 
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
             if (key_is(&key, known[i].name)) {
@@ -123,7 +133,22 @@ static int read_fields(const char *line, size_t len, event_fields *fields, jy_er
                 break;
             }
         }
+
+        jy_json_skip_space(line, len, &pos);
+        if (pos < len && line[pos] == ',') {
+            pos++;
+            continue;
+        }
+        if (pos < len && line[pos] == '}')
+            break;
+        return syntax_error(line, len, pos, "',' or '}'", err);
     }
+    pos++;
+
+    jy_json_skip_space(line, len, &pos);
+    if (pos < len)
+        return syntax_error(line, len, pos, "the end", err);
+    return 0;
 }
 
 
@@ -139,7 +164,7 @@ static const char *take_string(scratch *s, const jy_json_span *span, size_t *len
 
 
 /* Writes a whole number as id text ("17850", not "17850.0") into the
- * scratch; returns NULL when it has a fraction or is too large to be
+ * scratch. Returns NULL when it has a fraction or is too large to be
  * exact in a double. */
 static const char *take_id_number(scratch *s, const jy_json_span *span)
 {

@@ -1,8 +1,8 @@
 /*
  * A binary min-heap of (key, id) pairs, for finding the smallest key of
- * a changing set without scanning it. Entries are not removed when the
- * thing they describe changes; callers check the top against their own
- * records and pop it when it is out of date.
+ * a changing set without scanning it. Entries stay when the thing they
+ * describe changes, so callers check the top against their own records
+ * and pop it when it is out of date.
  */
 #ifndef JOURNEY_HOST_ID_HEAP_H
 #define JOURNEY_HOST_ID_HEAP_H

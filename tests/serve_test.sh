@@ -185,11 +185,16 @@ check "restoring the file resumes the run, which takes its event" equals \
     '{"result":"created after reload"}'
 
 # --- SIGTERM under load, then a restart ---
-seq 1 30000 | awk '{printf "{\"id\":\"l%d\",\"user\":\"l%d\",\"name\":\"app/signed_up\"}\n", $1, $1 % 300}' \
+seq 1 200000 | awk '{printf "{\"id\":\"l%d\",\"user\":\"l%d\",\"name\":\"app/signed_up\"}\n", $1, $1 % 300}' \
     > "$work/load.jsonl"
 ( "$journey" send --url "$url" --file "$work/load.jsonl" > "$work/acks.json" 2> /dev/null ) &
 sender=$!
-sleep 0.3
+# SIGTERM goes out once the first batch is acknowledged, so it lands
+# while the send is under way however fast the machine is.
+for _ in $(seq 1 500); do
+    grep -q '"seq"' "$work/acks.json" 2> /dev/null && break
+    sleep 0.01
+done
 stop
 wait "$sender"
 check "SIGTERM exits 0" equals "$status" 0

@@ -295,3 +295,14 @@ void jy_host_advance_to(jy_host *host, jy_time t)
         drain_queue(host);
     jy_clock_set(host->clock, t);
 }
+
+
+size_t jy_host_fire_due(jy_host *host, jy_time t, size_t max)
+{
+    size_t fired = 0;
+    while (fired < max && jy__wait_fire_next(host, t)) {
+        drain_queue(host);
+        fired++;
+    }
+    return fired;
+}

@@ -176,6 +176,13 @@ jy_time jy_host_next_deadline(const jy_host *host);
  * clock pass the current time. */
 void jy_host_advance_to(jy_host *host, jy_time t);
 
+/* Fires, in deadline order, at most max deadlines at or before t and
+ * returns how many fired; the clock does not move. A server loop on the
+ * real clock calls it once per loop turn while deadlines are due, so a
+ * burst of deadlines falling due together does not stop it from taking
+ * events in between. */
+size_t jy_host_fire_due(jy_host *host, jy_time t, size_t max);
+
 typedef struct jy_host_recovery {
     uint64_t recovered; /* live runs rebuilt and replayed */
     uint64_t failed;    /* of those, runs whose replay failed or diverged */

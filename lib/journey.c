@@ -23,6 +23,10 @@
 
 #include "store_sqlite.h"
 
+/* The most deadlines fired in one loop turn, so that a turn stays short
+ * when many deadlines fall due together. */
+#define DEADLINE_SLICE 1000
+
 /* The maximum time an ingested event waits for a commit while its loop
  * turn goes on ingesting. With the commit itself, an acknowledgement
  * then comes within a few milliseconds even when a caller ingests
@@ -259,11 +263,14 @@ void jy_lib_commit_soon(journey_host *host)
 }
 
 
+/* Fires the deadlines that are due, at most DEADLINE_SLICE per loop
+ * turn: when many fall due at once, the loop polls for I/O between the
+ * slices, so ingestion goes on while they drain. */
 static void on_deadline(uv_timer_t *timer)
 {
     journey_host *host = timer->data;
     host->busy++;
-    jy_host_advance_to(host->lh->host, jy_host_now(host->lh->host));
+    jy_host_fire_due(host->lh->host, jy_host_now(host->lh->host), DEADLINE_SLICE);
     host->busy--;
     host->dirty = 1;
     jy_lib_commit_soon(host);
@@ -280,6 +287,9 @@ void jy_lib_arm_timer(journey_host *host)
         uv_timer_stop(&host->deadline_timer);
         return;
     }
+    /* The loop measures a timer's delay from the time it cached at the
+     * start of this turn, which a long turn leaves behind the clock. */
+    uv_update_time(host->loop);
     jy_time now = jy_host_now(host->lh->host);
     uv_timer_start(&host->deadline_timer, on_deadline, next > now ? (uint64_t)(next - now) : 0,
                    0);

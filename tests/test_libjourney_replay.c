@@ -5,11 +5,13 @@
  * explicit commits, the program's own values committed with the events
  * and read back after a reopen of a real SQLite file, traces and their
  * transcript lines, statistics and metrics, retention, a dry run, a
- * reload with a new list of scripts, and a backend whose commit fails.
+ * reload with a new list of scripts, a backend whose commit fails, and
+ * a burst of deadlines drained in slices.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "journey.h"
@@ -518,6 +520,48 @@ static void failed_commit_checks(const char *script_path)
 }
 
 
+static const char burst_script[] =
+    "local journey = require 'journey'\n"
+    "journey.define{ name = 'burst', on = 'app/burst', run = function(j, e)\n"
+    "  j.sleep_until(e.data.at)\n"
+    "end }\n";
+
+
+/* 2,500 runs whose deadlines fall due at the same instant drain 1,000
+ * per loop turn, so the loop polls for I/O between the slices. */
+static void deadline_burst_checks(const char *script_path)
+{
+    journey_host *host = NULL;
+    char error[512];
+    CHECK_INT_EQ(journey_host_new(NULL, &host, error, sizeof error), JOURNEY_OK);
+    if (host == NULL)
+        return;
+    CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
+    CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+
+    double at = (double)journey_now(host) / 1000.0 + 0.3;
+    for (int i = 0; i < 2500; i++) {
+        char line[160];
+        int len = snprintf(line, sizeof line,
+                           "{\"user\":\"b%d\",\"name\":\"app/burst\",\"data\":{\"at\":%.3f}}",
+                           i, at);
+        CHECK_INT_EQ(journey_ingest(host, line, (size_t)len, NULL, NULL), JOURNEY_OK);
+    }
+    journey_run_once(host);
+    CHECK_INT_EQ(journey_live_runs(host), 2500);
+
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 400 * 1000000};
+    nanosleep(&pause, NULL);
+    journey_run_once(host);
+    CHECK_INT_EQ(journey_live_runs(host), 1500);
+    journey_run_once(host);
+    CHECK_INT_EQ(journey_live_runs(host), 500);
+    journey_run_once(host);
+    CHECK_INT_EQ(journey_live_runs(host), 0);
+    journey_host_close(host, NULL, NULL);
+}
+
+
 static void real_clock_checks(void)
 {
     journey_host *host = NULL;
@@ -551,6 +595,10 @@ int main(void)
     replay_and_commit(store, script_path);
     reopen_and_reload(store, script_path, changed_path, second_path);
     real_clock_checks();
+    char burst_path[128];
+    snprintf(burst_path, sizeof burst_path, "%s/burst.lua", dir);
+    write_file(burst_path, burst_script);
+    deadline_burst_checks(burst_path);
     failed_commit_checks(script_path);
 
     char command[256];

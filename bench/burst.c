@@ -1,0 +1,188 @@
+/*
+ * A burst of deadlines under a steady stream of events, in process
+ * through journey.h on the real clock. Prints one JSON line.
+ *
+ *   burst N STORE
+ *
+ * N runs each sleep until the same instant T. From 1.5 s before T a
+ * feeder ingests events that start no run, BATCH per loop turn, until
+ * every run has ended and 0.5 s more. The figures say whether the loop
+ * keeps taking events while the N deadlines drain: events acknowledged
+ * per second in the second before T and while the burst drains, the
+ * drain time (T to the last run ended), and the longest gap between two
+ * acknowledgements during the drain, which is the longest loop turn.
+ *
+ * T is 3 s plus N / 10,000 s after the first start, so starting must
+ * run at 10,000 runs/s or more; "started_before_t" says whether it did.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "journey.h"
+
+#define BATCH 1000
+
+static const char burst_script[] =
+    "local journey = require 'journey'\n"
+    "journey.define{ name = 'burst', on = 'app/burst', run = function(j, e)\n"
+    "  j.sleep_until(e.data.at)\n"
+    "end }\n";
+
+typedef struct burst {
+    uv_loop_t *loop;
+    journey_host *host;
+    long n;
+    long started;         /* start events ingested */
+    long start_acks;
+    int64_t t_ms;         /* the instant every run sleeps until */
+    uint64_t t_ns;        /* T on the monotonic clock */
+    long pings;           /* feeder events ingested */
+    uint64_t last_ack_ns; /* the previous acknowledgement of a feeder event */
+    uint64_t max_gap_ns;  /* during the drain */
+    long acked_before;    /* in the second before T */
+    long acked_during;    /* from T until the last run ended */
+    uint64_t drained_ns;  /* when the last run ended, 0 until then */
+    uint64_t stop_ns;     /* when the feeder stops */
+    uv_idle_t feeder;
+    uv_timer_t pinger;
+} burst;
+
+static burst B;
+
+
+static void on_start_acked(void *ctx, int status, uint64_t seq)
+{
+    (void)ctx;
+    (void)status;
+    (void)seq;
+    B.start_acks++;
+}
+
+
+static void on_ping_acked(void *ctx, int status, uint64_t seq)
+{
+    (void)ctx;
+    (void)seq;
+    if (status != JOURNEY_OK)
+        return;
+    uint64_t now = uv_hrtime();
+    if (now >= B.t_ns - 1000000000ULL && now < B.t_ns)
+        B.acked_before++;
+    if (now >= B.t_ns && B.drained_ns == 0) {
+        B.acked_during++;
+        if (B.last_ack_ns != 0 && now - B.last_ack_ns > B.max_gap_ns)
+            B.max_gap_ns = now - B.last_ack_ns;
+    }
+    B.last_ack_ns = now;
+}
+
+
+/* Starts the runs, BATCH per loop turn. */
+static void feed_starts(uv_idle_t *idle)
+{
+    char line[192];
+    for (long k = 0; k < BATCH && B.started < B.n; k++, B.started++) {
+        int len = snprintf(line, sizeof line,
+                           "{\"user\":\"u%ld\",\"name\":\"app/burst\",\"data\":{\"at\":%.3f}}",
+                           B.started, (double)B.t_ms / 1000.0);
+        if (journey_ingest(B.host, line, (size_t)len, on_start_acked, NULL) != JOURNEY_OK) {
+            fprintf(stderr, "burst: %s\n", journey_error(B.host));
+            exit(1);
+        }
+    }
+    if (B.started == B.n)
+        uv_idle_stop(idle);
+}
+
+
+/* Ingests BATCH events that start no run, each loop turn. */
+static void feed_pings(uv_idle_t *idle)
+{
+    (void)idle;
+    char line[96];
+    for (long k = 0; k < BATCH; k++, B.pings++) {
+        int len = snprintf(line, sizeof line, "{\"user\":\"p%ld\",\"name\":\"app/ping\"}",
+                           B.pings);
+        journey_ingest(B.host, line, (size_t)len, on_ping_acked, NULL);
+    }
+    uint64_t now = uv_hrtime();
+    if (B.drained_ns == 0 && now >= B.t_ns && journey_live_runs(B.host) == 0) {
+        B.drained_ns = now;
+        B.stop_ns = now + 500000000ULL;
+    }
+    if (B.stop_ns != 0 && now >= B.stop_ns)
+        uv_stop(B.loop);
+}
+
+
+static void on_ping_time(uv_timer_t *timer)
+{
+    (void)timer;
+    uv_idle_start(&B.feeder, feed_pings);
+}
+
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: burst N STORE\n");
+        return 2;
+    }
+    B.n = atol(argv[1]);
+    const char *store = argv[2];
+    B.loop = uv_default_loop();
+
+    char path[] = "/tmp/journey-burst-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, burst_script, strlen(burst_script)) != (ssize_t)strlen(burst_script))
+        return 1;
+    close(fd);
+
+    journey_config config;
+    journey_config_init(&config);
+    config.loop = B.loop;
+    config.store = store;
+    char error[256];
+    if (journey_host_new(&config, &B.host, error, sizeof error) != JOURNEY_OK) {
+        fprintf(stderr, "burst: %s\n", error);
+        return 1;
+    }
+    journey_load(B.host, path);
+    remove(path);
+    journey_start(B.host);
+
+    uint64_t offset_ms = 3000 + (uint64_t)B.n / 10;
+    B.t_ms = journey_now(B.host) + (int64_t)offset_ms;
+    B.t_ns = uv_hrtime() + offset_ms * 1000000ULL;
+    uv_idle_init(B.loop, &B.feeder);
+    uv_timer_init(B.loop, &B.pinger);
+    uv_idle_start(&B.feeder, feed_starts);
+    while (B.start_acks < B.n)
+        uv_run(B.loop, UV_RUN_ONCE);
+    uint64_t started_ns = uv_hrtime();
+    int started_before_t = started_ns + 1500000000ULL <= B.t_ns;
+
+    /* The feeder takes over from the starts 1.5 s before T. */
+    uint64_t until_pings = started_ns < B.t_ns - 1500000000ULL
+                               ? (B.t_ns - 1500000000ULL - started_ns) / 1000000ULL
+                               : 0;
+    uv_timer_start(&B.pinger, on_ping_time, until_pings, 0);
+    uv_run(B.loop, UV_RUN_DEFAULT);
+
+    double drain_s = (double)(B.drained_ns - B.t_ns) / 1e9;
+    printf("{\"bench\":\"deadline_burst\",\"store\":\"%s\",\"n\":%ld,\"started_before_t\":%s,"
+           "\"events_per_s_before\":%ld,\"drain_s\":%.3f,\"events_per_s_during\":%.0f,"
+           "\"max_ack_gap_ms\":%.1f,\"deadlines_per_s\":%.0f}\n",
+           store, B.n, started_before_t ? "true" : "false", B.acked_before, drain_s,
+           drain_s > 0 ? (double)B.acked_during / drain_s : 0, (double)B.max_gap_ns / 1e6,
+           drain_s > 0 ? (double)B.n / drain_s : 0);
+
+    uv_close((uv_handle_t *)&B.feeder, NULL);
+    uv_close((uv_handle_t *)&B.pinger, NULL);
+    journey_host_close(B.host, NULL, NULL);
+    uv_run(B.loop, UV_RUN_DEFAULT);
+    uv_loop_close(B.loop);
+    return 0;
+}

@@ -6,7 +6,7 @@
  *
  * N runs each sleep until the same instant T. From 1.5 s before T a
  * feeder ingests events that start no run, BATCH per loop turn, until
- * every run has ended and 0.5 s more. The figures say whether the loop
+ * every run has ended and 0.5 s more. The figures show whether the loop
  * keeps taking events while the N deadlines drain: events acknowledged
  * per second in the second before T and while the burst drains, the
  * drain time (T to the last run ended), and the longest gap between two

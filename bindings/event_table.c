@@ -5,8 +5,9 @@
  * table of its own: {seq, id, user, name, ts, data, user_attributes}.
  * Decoding all of data was most of the cost of handing an event to a
  * run, while journeys typically read a field or two of it (an invoice
- * number, never the order lines). So `data` starts as an empty table
- * whose metatable keeps the JSON text:
+ * number, never the order lines). So `data` of more than
+ * EAGER_DATA_BYTES starts as an empty table whose metatable keeps the
+ * JSON text:
  *
  *   - reading a missing field decodes that member of the text alone and
  *     stores it in the table, so the next read is a plain lookup;
@@ -29,6 +30,10 @@
 /* Reads of distinct fields after which the whole text is decoded, since
  * each read scans the text from its start. */
 #define MAX_FIELD_READS 4
+
+/* Data texts up to this length are decoded whole when pushed, not field
+ * by field (see jy_lua_push_event). */
+#define EAGER_DATA_BYTES 128
 
 /* Slots of a pending table's metatable next to its metamethods: the
  * JSON text, the set of names whose text member no longer counts (read
@@ -248,9 +253,13 @@ void jy_lua_push_event(lua_State *L, const jy_event *event)
     jy_lua_push_time(L, event->ts);
     lua_setfield(L, -2, "ts");
 
-    /* An empty object needs no decoding. */
-    if (strcmp(event->data_json, "{}") == 0)
-        lua_newtable(L);
+    /* Small data is decoded whole at once. A pending table's metatable,
+     * its set of read fields and the kept text take more memory than a
+     * few decoded fields, and a waiting run holds its event for as long
+     * as it waits. */
+    size_t data_len = strlen(event->data_json);
+    if (data_len <= EAGER_DATA_BYTES)
+        jy_lua_json_decode_text(L, event->data_json, data_len);
     else
         push_pending_data(L, event->data_json);
     lua_setfield(L, -2, "data");                   /* stack: event */

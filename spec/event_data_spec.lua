@@ -185,4 +185,23 @@ describe("event.data", function()
 
     assert.are.same({}, seen)
   end)
+
+  it("is pending until read when its text is long", function()
+    local meta = with_data(function(data)
+      return getmetatable(data)
+    end)
+
+    assert.is_not_nil(meta)
+  end)
+
+  it("is a plain table at once when its text is short", function()
+    local seen
+    h:define{name = "reader", on = "app/signed_up", run = function(_, event)
+      seen = {meta = getmetatable(event.data), plan = rawget(event.data, "plan")}
+    end}
+    h:ingest{user = "u1", name = "app/signed_up", data = {plan = "pro", seats = 3}}
+
+    assert.is_nil(seen.meta)
+    assert.are.equal("pro", seen.plan)
+  end)
 end)

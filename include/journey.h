@@ -309,7 +309,7 @@ typedef void (*journey_ingest_cb)(void *ctx, int status, uint64_t seq);
  * now. Dispatches it at once and returns JOURNEY_OK. done (may be NULL)
  * fires after the next commit, which is the loop turn's, unless on the
  * real clock a later journey_ingest of the same turn commits first
- * because the oldest event waiting for a commit has waited 2 ms. Any
+ * because the oldest event waiting for a commit has waited 1 ms. Any
  * other return (JOURNEY_EINVAL for a bad event, JOURNEY_ESTATE before
  * journey_start) sets journey_error, and done never fires.
  * thread: the loop's. */

@@ -31,7 +31,7 @@
  * turn goes on ingesting. With the commit itself, an acknowledgement
  * then comes within a few milliseconds even when a caller ingests
  * thousands of events in one turn. */
-#define COMMIT_INTERVAL_NS 2000000u
+#define COMMIT_INTERVAL_NS 1000000u
 
 /* The public store types must be the internal ones under another name,
  * so a backend written against journey.h is a jy_store. */

@@ -287,7 +287,7 @@ int main(void)
     CHECK_INT_EQ(ingests_other, before_other + 1);
 
     /* A long turn commits between two ingests once the oldest event
-     * waiting for a commit has waited 2 ms: its callback fires before
+     * waiting for a commit has waited 1 ms: its callback fires before
      * the turn ends, and the later event's at the turn's end. */
     before = ingests_ok;
     const char *early = "{\"user\":\"c\",\"name\":\"app/other\"}";

@@ -31,7 +31,8 @@ static const char serve_usage[] =
     "the server after the last commit.\n"
     "\n"
     "options:\n"
-    "  --store sqlite:PATH  the store (default: sqlite:journey.db)\n"
+    "  --store SPEC         sqlite:PATH (default: sqlite:journey.db), or memory,\n"
+    "                       which keeps nothing across a restart\n"
     "  --listen ADDR:PORT   where to listen (default: 127.0.0.1:8640)\n"
     "  --max-body BYTES     largest request body accepted (default: 1048576)\n"
     "  --sync LEVEL         SQLite synchronous level: full (default) or normal\n"
@@ -485,8 +486,10 @@ int jy_cli_serve(int argc, char **argv)
                 serve_usage);
         return 2;
     }
-    if (strncmp(store_spec, "sqlite:", 7) != 0 || store_spec[7] == '\0') {
-        fprintf(stderr, "journey serve: invalid --store \"%s\": use sqlite:PATH\n", store_spec);
+    int memory_store = strcmp(store_spec, "memory") == 0;
+    if (!memory_store && (strncmp(store_spec, "sqlite:", 7) != 0 || store_spec[7] == '\0')) {
+        fprintf(stderr, "journey serve: invalid --store \"%s\": use sqlite:PATH or memory\n",
+                store_spec);
         return 2;
     }
     char address[128];
@@ -498,7 +501,8 @@ int jy_cli_serve(int argc, char **argv)
     }
 
     server.loop = uv_default_loop();
-    server.store_path = store_spec + 7;
+    /* NULL for the memory store, whose runs only the host can show. */
+    server.store_path = memory_store ? NULL : store_spec + 7;
     config.loop = server.loop;
     config.store = store_spec;
     config.log = on_host_log;
@@ -557,7 +561,7 @@ int jy_cli_serve(int argc, char **argv)
                        RETENTION_INTERVAL_MS);
     jy_server_log(&server, "info", "started: listening on %s:%d, scripts %s, store %s",
                   address, jy_http_server_port(server.http), server.scripts_dir,
-                  server.store_path);
+                  memory_store ? "memory (nothing survives a restart)" : server.store_path);
 
     uv_run(server.loop, UV_RUN_DEFAULT);
     uv_loop_close(server.loop);

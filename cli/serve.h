@@ -26,7 +26,7 @@ typedef struct jy_rejections {
 typedef struct jy_server {
     uv_loop_t *loop;
     const char *scripts_dir;
-    const char *store_path;
+    const char *store_path;  /* the SQLite file, NULL with the memory store */
     int json_logs;
 
     journey_host *host;

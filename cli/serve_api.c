@@ -384,10 +384,43 @@ static const char run_columns[] =
     " r.error, r.wait_names, d.at FROM runs r LEFT JOIN deadlines d ON d.run_id = r.id";
 
 
+/* GET /runs and GET /runs/{id} with the memory store: a live run by
+ * its id from the host; the list, and ended runs, need the history that
+ * only a SQLite store keeps. */
+static void handle_live_runs(jy_server *server, const jy_http_request *request,
+                             jy_http_response *response)
+{
+    const char *id_text = request->path + strlen("/runs");
+    if (*id_text == '\0') {
+        reject(server, request, response, 501, "no_history",
+               "the memory store keeps no run history to list; start the server with "
+               "--store sqlite:PATH to list runs");
+        return;
+    }
+    char *end = NULL;
+    long long id = strtoll(id_text + 1, &end, 10);
+    char *json = NULL;
+    if (id_text[1] == '\0' || *end != '\0' || id < 1 ||
+        journey_run_json(server->host, (uint64_t)id, &json) != JOURNEY_OK) {
+        server->rejected.not_found++;
+        reject(server, request, response, 404, "not_found",
+               "no live run with id \"%s\"; the memory store keeps no ended runs",
+               id_text + 1);
+        return;
+    }
+    jy_http_respond(response, 200, "application/json", json, strlen(json));
+    journey_free(json);
+}
+
+
 /* GET /runs and GET /runs/{id}, from the committed state of the file. */
 static void handle_runs(jy_server *server, const jy_http_request *request,
                         jy_http_response *response)
 {
+    if (server->store_path == NULL) {
+        handle_live_runs(server, request, response);
+        return;
+    }
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(server->store_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
         jy_server_error(response, 503, "store_unavailable", "cannot read the store: %s",

@@ -215,5 +215,16 @@ check "the restart resumes the waiting runs" contains "$(cat "$work/server.log")
 check "the restarted server answers" contains "$(get /healthz)" '200 '
 stop
 
+# --- the memory store: live runs by id, no history ---
+starts=3
+start --store memory
+check "the memory store is logged" contains "$(cat "$work/server.log")" "store memory (nothing survives a restart)"
+check "the memory store takes events" contains "$(post '{"user":"m1","name":"app/signed_up"}')" '200 {"events":[{"seq":1}]'
+check "a live run is shown by id" contains "$(get /runs/1)" '"status":"waiting"'
+check "the run list needs a SQLite store" contains "$(get /runs)" '501 {"error":"the memory store keeps no run history'
+check "an unknown run is 404" contains "$(get /runs/2)" '404 '
+stop
+check "SIGTERM exits 0 with the memory store" equals "$status" 0
+
 echo "serve test: $checks checks, $failed failed ($(echo "$acked" | wc -w) events acknowledged before SIGTERM)"
 [ "$failed" -eq 0 ]

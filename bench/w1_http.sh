@@ -8,9 +8,9 @@
 # it emits right after its wait returns (millisecond resolution), read
 # from the store afterwards. The memory store keeps nothing to read, so
 # there the end is when GET /healthz first counts no live run (polled
-# every 10 ms), and the wake latency is the server's own histogram
-# (event reached the host to run resumed): the upper bounds of the
-# buckets that hold the median and the 99th percentile.
+# every 10 ms). The wake latency is then the server's own histogram
+# (event reached the host to run resumed), given as the upper bounds of
+# the buckets that hold the median and the 99th percentile.
 #
 # usage: bench/w1_http.sh [N] [CONNECTIONS] [STORE]
 #   STORE  sqlite (default) or memory

@@ -144,17 +144,39 @@ int ljy_call(lua_State *L)
     jy_error err;
     jy_error_clear(&err);
     jy_time now = jy_host_now(run->host);
-    if (jy_host_sleep(run->host, run, now + timeout, &err) != 0) {
+
+    /* A recovered run must first reach the sleep it was in before the
+     * restart, so its handler runs with the sleep registered and the run
+     * resumes from the loop. */
+    if (run->recovering) {
+        if (jy_host_sleep(run->host, run, now + timeout, &err) != 0) {
+            free(args);
+            return jy_lua_raise(L, &err);
+        }
+        action->fn(action->ctx, run->host, run->id, run->call_token, name,
+                   args != NULL ? args : "null");
         free(args);
-        return jy_lua_raise(L, &err);
+        lua_pushstring(L, name);
+        return lua_yieldk(L, 0, 0, call_continue);
     }
 
-    /* The handler may finish at once or later; either way the run resumes
-     * from the loop, after this call yielded. */
+    /* A handler that finishes before it returns gives j.call its value at
+     * once, without a suspension and a trip through the loop's timer. */
+    run->runtime_flags |= JY_RUN_IN_CALL;
     action->fn(action->ctx, run->host, run->id, run->call_token, name,
                args != NULL ? args : "null");
+    run->runtime_flags &= ~JY_RUN_IN_CALL;
     free(args);
     lua_pushstring(L, name);
+    if (run->call_outcome != NULL) {
+        lua_pushnil(L);
+        return call_continue(L, LUA_OK, 0);
+    }
+
+    /* Otherwise the run sleeps until the handler reports back, or the
+     * timeout passes. */
+    if (jy_host_sleep(run->host, run, now + timeout, &err) != 0)
+        return jy_lua_raise(L, &err);
     return lua_yieldk(L, 0, 0, call_continue);
 }
 
@@ -178,7 +200,9 @@ int jy_lua_complete_call(jy_lua_host *lh, uint64_t run_id, uint64_t token,
     jy_run *run = jy_host_run(lh->host, run_id);
     if (run == NULL)
         return JY_ENOTFOUND;
-    if (run->status != JY_RUN_SLEEPING || run->call_token != token || run->call_outcome != NULL)
+    int in_handler = (run->runtime_flags & JY_RUN_IN_CALL) != 0;
+    if ((run->status != JY_RUN_SLEEPING && !in_handler) || run->call_token != token ||
+        run->call_outcome != NULL)
         return JY_ESTATE;
     if (error == NULL && value_json != NULL && !is_json(lh, value_json))
         return JY_EINVAL;
@@ -196,5 +220,10 @@ int jy_lua_complete_call(jy_lua_host *lh, uint64_t run_id, uint64_t token,
     run->call_outcome = jy_buf_take(&outcome);
     if (run->call_outcome == NULL)
         return JY_ENOMEM;
+
+    /* Inside the handler, j.call itself takes the outcome when the
+     * handler returns. */
+    if (in_handler)
+        return 0;
     return jy_host_wake_soon(lh->host, run);
 }

@@ -32,6 +32,7 @@
 #define JY_RUN_IN_STEP 1u     /* executing the function of a j.step */
 #define JY_RUN_STEP_MISUSE 2u /* the step function called a suspending step */
 #define JY_RUN_BUDGET_SPENT 4u /* the run spent its instruction budget */
+#define JY_RUN_IN_CALL 8u     /* j.call is running the action's handler */
 
 /* The defaults of the guards; each is documented in docs/lua-api.md. */
 #define JY_DEFAULT_INSTRUCTION_BUDGET 100000000ULL

@@ -5,8 +5,9 @@
  * explicit commits, the program's own values committed with the events
  * and read back after a reopen of a real SQLite file, traces and their
  * transcript lines, statistics and metrics, retention, a dry run, a
- * reload with a new list of scripts, a backend whose commit fails, and
- * a burst of deadlines drained in slices.
+ * reload with a new list of scripts, a backend whose commit fails, a
+ * burst of deadlines drained in slices, and an action handler that
+ * completes before it returns.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -562,6 +563,61 @@ static void deadline_burst_checks(const char *script_path)
 }
 
 
+static const char echo_script[] =
+    "local journey = require 'journey'\n"
+    "journey.define{ name = 'echo', on = 'app/echo', run = function(j, e)\n"
+    "  local value = j.call('echo', {n = e.data.n})\n"
+    "  return {n = value.n}\n"
+    "end }\n";
+
+static int echo_sleeps;
+static char echo_result[64];
+
+
+static void on_echo_trace(void *ctx, const journey_trace *trace)
+{
+    (void)ctx;
+    if (trace->kind == JOURNEY_TRACE_SLEEPING)
+        echo_sleeps++;
+    if (trace->kind == JOURNEY_TRACE_COMPLETED)
+        snprintf(echo_result, sizeof echo_result, "%s", trace->detail);
+}
+
+
+static void echo_now(void *ctx, journey_call *call, const char *args_json)
+{
+    (void)ctx;
+    CHECK_INT_EQ(journey_call_done(call, args_json, NULL), JOURNEY_OK);
+}
+
+
+/* A handler that completes before it returns gives j.call its value
+ * without a suspension: the run ends inside the ingest. */
+static void sync_call_checks(const char *script_path)
+{
+    journey_config config;
+    journey_config_init(&config);
+    config.clock = JOURNEY_CLOCK_VIRTUAL;
+    config.trace = on_echo_trace;
+    journey_host *host = NULL;
+    char error[512];
+    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    if (host == NULL)
+        return;
+    CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
+    CHECK_INT_EQ(journey_register_action(host, "echo", echo_now, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+
+    const char *line = "{\"user\":\"e\",\"name\":\"app/echo\",\"ts\":1700000000000,"
+                       "\"data\":{\"n\":7}}";
+    CHECK_INT_EQ(journey_ingest(host, line, strlen(line), NULL, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_live_runs(host), 0);
+    CHECK_INT_EQ(echo_sleeps, 0);
+    CHECK_STR_EQ(echo_result, "{\"n\":7}");
+    journey_host_close(host, NULL, NULL);
+}
+
+
 static void real_clock_checks(void)
 {
     journey_host *host = NULL;
@@ -599,6 +655,10 @@ int main(void)
     snprintf(burst_path, sizeof burst_path, "%s/burst.lua", dir);
     write_file(burst_path, burst_script);
     deadline_burst_checks(burst_path);
+    char echo_path[128];
+    snprintf(echo_path, sizeof echo_path, "%s/echo.lua", dir);
+    write_file(echo_path, echo_script);
+    sync_call_checks(echo_path);
     failed_commit_checks(script_path);
 
     char command[256];

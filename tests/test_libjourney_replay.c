@@ -591,6 +591,62 @@ static void echo_now(void *ctx, journey_call *call, const char *args_json)
 }
 
 
+static journey_call *held;
+
+
+static void hold_call(void *ctx, journey_call *call, const char *args_json)
+{
+    (void)ctx;
+    (void)args_json;
+    held = call;
+}
+
+
+/* A run that was in a j.call when its host closed calls the handler
+ * again after the restart, and takes the answer even when the handler
+ * gives it at once. */
+static void recovered_call_checks(const char *script_path, const char *store)
+{
+    journey_config config;
+    journey_config_init(&config);
+    config.clock = JOURNEY_CLOCK_VIRTUAL;
+    config.store = store;
+    journey_host *host = NULL;
+    char error[512];
+    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    if (host == NULL)
+        return;
+    CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
+    CHECK_INT_EQ(journey_register_action(host, "echo", hold_call, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+    const char *line = "{\"user\":\"r\",\"name\":\"app/echo\",\"ts\":1700000000000,"
+                       "\"data\":{\"n\":9}}";
+    CHECK_INT_EQ(journey_ingest(host, line, strlen(line), NULL, NULL), JOURNEY_OK);
+    CHECK(held != NULL);
+    CHECK_INT_EQ(journey_live_runs(host), 1);
+    CHECK_INT_EQ(journey_commit(host), JOURNEY_OK);
+    journey_host_close(host, NULL, NULL);
+    CHECK_INT_EQ(journey_call_done(held, "{}", NULL), JOURNEY_ESTATE);
+
+    echo_result[0] = '\0';
+    config.trace = on_echo_trace;
+    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    if (host == NULL)
+        return;
+    CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
+    CHECK_INT_EQ(journey_register_action(host, "echo", echo_now, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+    journey_replay_report report;
+    journey_last_replay(host, &report);
+    CHECK_INT_EQ(report.replayed, 1);
+    CHECK_INT_EQ(report.diverged, 0);
+    CHECK_INT_EQ(journey_advance_to(host, journey_now(host)), JOURNEY_OK);
+    CHECK_INT_EQ(journey_live_runs(host), 0);
+    CHECK_STR_EQ(echo_result, "{\"n\":9}");
+    journey_host_close(host, NULL, NULL);
+}
+
+
 /* A handler that completes before it returns gives j.call its value
  * without a suspension: the run ends inside the ingest. */
 static void sync_call_checks(const char *script_path)
@@ -659,6 +715,9 @@ int main(void)
     snprintf(echo_path, sizeof echo_path, "%s/echo.lua", dir);
     write_file(echo_path, echo_script);
     sync_call_checks(echo_path);
+    char call_store[160];
+    snprintf(call_store, sizeof call_store, "sqlite:%s/calls.db", dir);
+    recovered_call_checks(echo_path, call_store);
     failed_commit_checks(script_path);
 
     char command[256];

@@ -121,6 +121,12 @@ int jy_lib_new_generation(journey_host *host, lua_State **L, jy_lua_host **lh);
 /* Frees a generation from jy_lib_new_generation. */
 void jy_lib_free_generation(lua_State *L, jy_lua_host *lh);
 
+/* Replays the store's live runs into the generation lh, which has
+ * scripts scripts loaded, and fills report with what the replay did.
+ * Returns 0 or a negative code with the message in err. */
+int jy_lib_replay(jy_lua_host *lh, size_t scripts, journey_replay_report *report,
+                  jy_error *err);
+
 /* Commits the turn's work and calls the ingest callbacks it covered.
  * Returns 0 or JOURNEY_EIO. */
 int jy_lib_commit(journey_host *host);

@@ -483,16 +483,12 @@ int journey_start(journey_host *host)
             host->lh->clock.virtual_now = saved;
     }
 
-    jy_host_recovery report;
+    journey_replay_report report;
     jy_error err;
     jy_error_clear(&err);
-    if (jy_host_recover(host->lh->host, &report, &err) != 0)
+    if (jy_lib_replay(host->lh, host->script_count, &report, &err) != 0)
         return fail(host, err.code, "%s", err.message);
-    host->last_replay.replayed = report.recovered;
-    host->last_replay.diverged = report.failed;
-    host->last_replay.orphaned = report.orphaned;
-    host->last_replay.scripts = host->script_count;
-    host->last_replay.journeys = host->lh->host->journey_count;
+    host->last_replay = report;
 
     /* On the real clock, deadlines that passed while the host was down
      * fire now. A virtual clock fires them as it moves, after any event

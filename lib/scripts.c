@@ -84,6 +84,20 @@ static int load_generation(journey_host *host, const char *const *paths, size_t 
 }
 
 
+int jy_lib_replay(jy_lua_host *lh, size_t scripts, journey_replay_report *report,
+                  jy_error *err)
+{
+    jy_host_recovery recovery = {0, 0, 0};
+    int rc = jy_host_recover(lh->host, &recovery, err);
+    report->replayed = recovery.recovered;
+    report->diverged = recovery.failed;
+    report->orphaned = recovery.orphaned;
+    report->scripts = scripts;
+    report->journeys = lh->host->journey_count;
+    return rc;
+}
+
+
 /* Adds the counters of a generation that is going away to the host's
  * totals, so statistics survive reloads. */
 static void keep_counters(journey_host *host, const jy_host_stats *old)
@@ -152,15 +166,9 @@ int journey_reload_scripts(journey_host *host, const char *const *paths, size_t 
     host->script_count = count;
     host->counters.reloads++;
 
-    jy_host_recovery report;
     jy_error err;
     jy_error_clear(&err);
-    rc = jy_host_recover(lh->host, &report, &err);
-    host->last_replay.replayed = report.recovered;
-    host->last_replay.diverged = report.failed;
-    host->last_replay.orphaned = report.orphaned;
-    host->last_replay.scripts = count;
-    host->last_replay.journeys = lh->host->journey_count;
+    rc = jy_lib_replay(lh, count, &host->last_replay, &err);
     if (rc != 0)
         return jy_lib_fail(host, rc, "%s", err.message);
     if (!host->is_virtual)
@@ -168,10 +176,10 @@ int journey_reload_scripts(journey_host *host, const char *const *paths, size_t 
     host->dirty = 1;
     jy_lib_commit_soon(host);
     jy_lib_arm_timer(host);
-    if (report.failed > 0)
+    if (host->last_replay.diverged > 0)
         return jy_lib_fail(host, JOURNEY_EDIVERGED, "reloaded; %llu live runs diverged from "
                                                     "the new scripts and were parked as failed",
-                           (unsigned long long)report.failed);
+                           (unsigned long long)host->last_replay.diverged);
     return JOURNEY_OK;
 }
 
@@ -205,15 +213,9 @@ int journey_dry_run(journey_host *host, const char *const *paths, size_t count,
     lh->host->dry_run = 1;
     jy_host_set_log(lh->host, NULL, NULL);
     jy_host_set_trace(lh->host, NULL, NULL);
-    jy_host_recovery recovery = {0, 0, 0};
     jy_error err;
     jy_error_clear(&err);
-    rc = jy_host_recover(lh->host, &recovery, &err);
-    report->replayed = recovery.recovered;
-    report->diverged = recovery.failed;
-    report->orphaned = recovery.orphaned;
-    report->scripts = count;
-    report->journeys = lh->host->journey_count;
+    rc = jy_lib_replay(lh, count, report, &err);
     jy_lib_free_generation(L, lh);
     if (rc != 0)
         return jy_lib_fail(host, rc, "%s", err.message);

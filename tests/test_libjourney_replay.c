@@ -118,14 +118,14 @@ static void write_file(const char *path, const char *text)
 }
 
 
-static journey_host *new_virtual_host(const char *store, trace_log *log)
+static journey_host *new_virtual_host(const char *store, journey_trace_fn trace, void *ctx)
 {
     journey_config config;
     journey_config_init(&config);
     config.store = store;
     config.clock = JOURNEY_CLOCK_VIRTUAL;
-    config.trace = on_trace;
-    config.trace_ctx = log;
+    config.trace = trace;
+    config.trace_ctx = ctx;
     journey_host *host = NULL;
     char error[512];
     CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
@@ -205,7 +205,7 @@ static void replay_and_commit(const char *store, const char *script_path)
 {
     trace_log log;
     memset(&log, 0, sizeof log);
-    journey_host *host = new_virtual_host(store, &log);
+    journey_host *host = new_virtual_host(store, on_trace, &log);
     if (host == NULL)
         return;
 
@@ -286,7 +286,7 @@ static void reopen_and_reload(const char *store, const char *script_path,
 {
     trace_log log;
     memset(&log, 0, sizeof log);
-    journey_host *host = new_virtual_host(store, &log);
+    journey_host *host = new_virtual_host(store, on_trace, &log);
     if (host == NULL)
         return;
 
@@ -591,46 +591,39 @@ static void echo_now(void *ctx, journey_call *call, const char *args_json)
 }
 
 
-static journey_call *held;
+static journey_call *open_call;
 
 
-static void hold_call(void *ctx, journey_call *call, const char *args_json)
+static void keep_call(void *ctx, journey_call *call, const char *args_json)
 {
     (void)ctx;
     (void)args_json;
-    held = call;
+    open_call = call;
 }
 
 
 /* A run that was in a j.call when its host closed calls the handler
- * again after the restart, and takes the answer even when the handler
+ * again after the restart, and takes the result even when the handler
  * gives it at once. */
 static void recovered_call_checks(const char *script_path, const char *store)
 {
-    journey_config config;
-    journey_config_init(&config);
-    config.clock = JOURNEY_CLOCK_VIRTUAL;
-    config.store = store;
-    journey_host *host = NULL;
-    char error[512];
-    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    journey_host *host = new_virtual_host(store, NULL, NULL);
     if (host == NULL)
         return;
     CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
-    CHECK_INT_EQ(journey_register_action(host, "echo", hold_call, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_register_action(host, "echo", keep_call, NULL), JOURNEY_OK);
     CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
     const char *line = "{\"user\":\"r\",\"name\":\"app/echo\",\"ts\":1700000000000,"
                        "\"data\":{\"n\":9}}";
     CHECK_INT_EQ(journey_ingest(host, line, strlen(line), NULL, NULL), JOURNEY_OK);
-    CHECK(held != NULL);
+    CHECK(open_call != NULL);
     CHECK_INT_EQ(journey_live_runs(host), 1);
     CHECK_INT_EQ(journey_commit(host), JOURNEY_OK);
     journey_host_close(host, NULL, NULL);
-    CHECK_INT_EQ(journey_call_done(held, "{}", NULL), JOURNEY_ESTATE);
+    CHECK_INT_EQ(journey_call_done(open_call, "{}", NULL), JOURNEY_ESTATE);
 
     echo_result[0] = '\0';
-    config.trace = on_echo_trace;
-    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    host = new_virtual_host(store, on_echo_trace, NULL);
     if (host == NULL)
         return;
     CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
@@ -651,13 +644,7 @@ static void recovered_call_checks(const char *script_path, const char *store)
  * without a suspension: the run ends inside the ingest. */
 static void sync_call_checks(const char *script_path)
 {
-    journey_config config;
-    journey_config_init(&config);
-    config.clock = JOURNEY_CLOCK_VIRTUAL;
-    config.trace = on_echo_trace;
-    journey_host *host = NULL;
-    char error[512];
-    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    journey_host *host = new_virtual_host("memory", on_echo_trace, NULL);
     if (host == NULL)
         return;
     CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);

@@ -384,6 +384,16 @@ static const char run_columns[] =
     " r.error, r.wait_names, d.at FROM runs r LEFT JOIN deadlines d ON d.run_id = r.id";
 
 
+/* Returns the run id that text (the part of the path after "/runs/")
+ * names, or 0 when it is not a whole number of 1 or more. */
+static long long parse_run_id(const char *text)
+{
+    char *end = NULL;
+    long long id = strtoll(text, &end, 10);
+    return text[0] != '\0' && *end == '\0' && id >= 1 ? id : 0;
+}
+
+
 /* GET /runs and GET /runs/{id} with the memory store: a live run by
  * its id from the host; the list, and ended runs, need the history that
  * only a SQLite store keeps. */
@@ -397,11 +407,9 @@ static void handle_live_runs(jy_server *server, const jy_http_request *request,
                "--store sqlite:PATH to list runs");
         return;
     }
-    char *end = NULL;
-    long long id = strtoll(id_text + 1, &end, 10);
+    long long id = parse_run_id(id_text + 1);
     char *json = NULL;
-    if (id_text[1] == '\0' || *end != '\0' || id < 1 ||
-        journey_run_json(server->host, (uint64_t)id, &json) != JOURNEY_OK) {
+    if (id == 0 || journey_run_json(server->host, (uint64_t)id, &json) != JOURNEY_OK) {
         server->rejected.not_found++;
         reject(server, request, response, 404, "not_found",
                "no live run with id \"%s\"; the memory store keeps no ended runs",
@@ -436,9 +444,8 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
     const char *id_text = request->path + strlen("/runs");
 
     if (*id_text == '/') {
-        char *end = NULL;
-        long long id = strtoll(id_text + 1, &end, 10);
-        if (id_text[1] == '\0' || *end != '\0' || id < 1) {
+        long long id = parse_run_id(id_text + 1);
+        if (id == 0) {
             server->rejected.not_found++;
             reject(server, request, response, 404, "not_found", "no run with id \"%s\"", id_text + 1);
             sqlite3_close(db);

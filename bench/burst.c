@@ -23,6 +23,8 @@
 
 #include "journey.h"
 
+#include "bench_host.h"
+
 #define BATCH 1000
 
 static const char burst_script[] =
@@ -137,23 +139,9 @@ int main(int argc, char **argv)
     const char *store = argv[2];
     B.loop = uv_default_loop();
 
-    char path[] = "/tmp/journey-burst-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0 || write(fd, burst_script, strlen(burst_script)) != (ssize_t)strlen(burst_script))
+    B.host = bench_host_new(B.loop, store, burst_script, "burst");
+    if (B.host == NULL)
         return 1;
-    close(fd);
-
-    journey_config config;
-    journey_config_init(&config);
-    config.loop = B.loop;
-    config.store = store;
-    char error[256];
-    if (journey_host_new(&config, &B.host, error, sizeof error) != JOURNEY_OK) {
-        fprintf(stderr, "burst: %s\n", error);
-        return 1;
-    }
-    journey_load(B.host, path);
-    remove(path);
     journey_start(B.host);
 
     uint64_t offset_ms = 3000 + (uint64_t)B.n / 10;

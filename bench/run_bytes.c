@@ -23,6 +23,8 @@
 
 #include "journey.h"
 
+#include "bench_host.h"
+
 static const char script[] =
     "local journey = require 'journey'\n"
     "journey.define{ name = 'w1', on = 'app/started', run = function(j, e)\n"
@@ -78,27 +80,10 @@ int main(int argc, char **argv)
     const char *store = argv[2];
     uv_loop_t *loop = uv_default_loop();
 
-    char path[] = "/tmp/journey-run-bytes-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0 || write(fd, script, strlen(script)) != (ssize_t)strlen(script)) {
-        perror("run_bytes: writing the script");
+    journey_host *host = bench_host_new(loop, store, script, "run_bytes");
+    if (host == NULL)
         return 1;
-    }
-    close(fd);
-
-    journey_config config;
-    journey_config_init(&config);
-    config.loop = loop;
-    config.store = store;
-    journey_host *host = NULL;
-    char error[256];
-    if (journey_host_new(&config, &host, error, sizeof error) != JOURNEY_OK) {
-        fprintf(stderr, "run_bytes: %s\n", error);
-        return 1;
-    }
-    int loaded = journey_load(host, path);
-    remove(path);
-    if (loaded != JOURNEY_OK || journey_start(host) != JOURNEY_OK) {
+    if (journey_start(host) != JOURNEY_OK) {
         fprintf(stderr, "run_bytes: %s\n", journey_error(host));
         return 1;
     }

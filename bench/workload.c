@@ -32,6 +32,8 @@
 
 #include "journey.h"
 
+#include "bench_host.h"
+
 static const char w1_script[] =
     "local journey = require 'journey'\n"
     "journey.define{ name = 'w1', on = 'app/started', run = function(j, e)\n"
@@ -209,24 +211,10 @@ int main(int argc, char **argv)
     B.acked = calloc((size_t)B.n, sizeof *B.acked);
     B.loop = uv_default_loop();
 
-    char path[] = "/tmp/journey-workload-XXXXXX";
-    int fd = mkstemp(path);
     const char *script = B.w2 ? w2_script : w1_script;
-    if (fd < 0 || write(fd, script, strlen(script)) != (ssize_t)strlen(script))
+    B.host = bench_host_new(B.loop, store, script, "workload");
+    if (B.host == NULL)
         return 1;
-    close(fd);
-
-    journey_config config;
-    journey_config_init(&config);
-    config.loop = B.loop;
-    config.store = store;
-    char error[256];
-    if (journey_host_new(&config, &B.host, error, sizeof error) != JOURNEY_OK) {
-        fprintf(stderr, "workload: %s\n", error);
-        return 1;
-    }
-    journey_load(B.host, path);
-    remove(path);
     journey_register_action(B.host, "observed", on_observed, NULL);
     journey_start(B.host);
     uv_idle_init(B.loop, &B.feeder);

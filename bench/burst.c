@@ -7,11 +7,11 @@
  * N runs each sleep until the same instant T. From 1.5 s before T a
  * feeder ingests events that start no run, BATCH per loop turn, until
  * every run has ended and 0.5 s more. The figures show whether the loop
- * keeps taking events while the N deadlines drain: events acknowledged
- * per second in the second before T and while the burst drains, the
- * drain time (T to the last run ended), and the longest gap between two
- * acknowledgements that overlaps the drain, which is the longest time
- * the loop took no events.
+ * keeps taking events while the N deadlines drain. They are the events
+ * acknowledged per second in the second before T and while the burst
+ * drains, and the drain time (T to the last run ended). The last is the
+ * longest gap between two acknowledgements that overlaps the drain,
+ * which is the longest time the loop took no events.
  *
  * T is 3 s plus N / 10,000 s after the first start, so starting must
  * run at 10,000 runs/s or more; "started_before_t" says whether it did.

@@ -5,7 +5,7 @@
  * full Lua garbage collection, prints one JSON line with the heap, Lua
  * and RSS growth per run, and exits at once with _exit. So a heap
  * profiler that reports memory still allocated at exit (heaptrack's
- * "leaked") sees exactly the waiting runs, without garbage.
+ * "leaked") finds exactly the waiting runs, without garbage.
  *
  *   run_bytes N STORE
  *

@@ -15,9 +15,9 @@
 # fewer than N runs, so CTest can run it as a check at a small N.
 #
 # Times in the output: start_s (first start request to all N waiting),
-# restart_s (new process to its /healthz answering, which includes the
-# replay of the N runs), deliver_s (first event sent to the last
-# answer) and complete_s (first event sent to N runs completed).
+# restart_s (new process to its first /healthz response, which includes
+# the replay of the N runs), deliver_s (first event sent to the last
+# response) and complete_s (first event sent to N runs completed).
 set -eu
 cd "$(dirname "$0")/.."
 

@@ -178,9 +178,9 @@ typedef struct collected {
 } collected;
 
 
-/* Collects the Lua state's garbage and returns what malloc holds free
- * to the kernel, as an in-process system with a garbage collector is
- * measured: after a forced collection. */
+/* Collects the Lua state's garbage and returns the memory malloc keeps
+ * unused to the kernel, because an in-process system with a garbage
+ * collector is measured after a forced collection. */
 static collected collect(size_t lua_before)
 {
     collected c;

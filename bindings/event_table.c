@@ -255,7 +255,7 @@ void jy_lua_push_event(lua_State *L, const jy_event *event)
 
     /* Small data is decoded whole at once. A pending table's metatable,
      * its set of read fields and the kept text take more memory than a
-     * few decoded fields, and a waiting run holds its event for as long
+     * few decoded fields, and a waiting run keeps its event for as long
      * as it waits. */
     size_t data_len = strlen(event->data_json);
     if (data_len <= EAGER_DATA_BYTES)

@@ -308,7 +308,7 @@ static int read_ts(scratch *s, const jy_json_span *span, int require_ts, jy_time
             return jy_error_set(err, JY_EINVAL, "invalid \"ts\" %.*s: give whole milliseconds "
                                 "since 1970 or an ISO-8601 string", shown, span->text);
         /* Seconds where milliseconds belong would land in January 1970;
-         * no real event stream starts there, so say what went wrong. */
+         * no real event stream starts there, so report what went wrong. */
         if (ms > 0 && ms < 1.0e11)
             return jy_error_set(err, JY_EINVAL, "invalid \"ts\" %.*s: it reads as milliseconds "
                                 "in 1970; if it counts seconds, multiply it by 1000", shown,

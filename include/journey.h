@@ -22,7 +22,7 @@
  * Threads: every function belongs to the thread that runs the host's
  * loop (the thread that created the host), except journey_version,
  * journey_config_init, journey_free, journey_ingest_threadsafe and the
- * functions whose comment says "thread: any". Debug builds of the
+ * functions whose comment reads "thread: any". Debug builds of the
  * library assert it.
  */
 #ifndef JOURNEY_H
@@ -371,7 +371,7 @@ JOURNEY_API int journey_run_json(journey_host *host, uint64_t run_id, char **jso
 JOURNEY_API uint64_t journey_live_runs(const journey_host *host);
 
 /* Runs a full cycle of the garbage collector of the host's Lua state and
- * returns the bytes the state holds afterwards. The collector runs
+ * returns the bytes the state uses afterwards. The collector runs
  * incrementally on its own, so a host never needs this call. It lets a
  * benchmark read the memory of the live runs without the garbage of a
  * collection cycle still under way. thread: the loop's. */

@@ -23,8 +23,8 @@
 
 #include "store_sqlite.h"
 
-/* The most deadlines fired in one loop turn, so that a turn stays short
- * when many deadlines fall due together. */
+/* The maximum number of deadlines fired in one loop turn, so that a
+ * turn stays short when many deadlines fall due together. */
 #define DEADLINE_SLICE 1000
 
 /* The maximum time an ingested event waits for a commit while its loop
@@ -568,7 +568,7 @@ int journey_ingest_event(journey_host *host, journey_event *public_event,
     /* Between two ingests no step of the core is under way, so a commit
      * here covers whole dispatches. Not so for an ingest from an action
      * handler, which runs inside a run. A virtual clock commits when its
-     * driver says. */
+     * driver calls journey_commit. */
     uint64_t now_ns = uv_hrtime();
     if (!host->is_virtual && host->busy == 0 && host->done_head != NULL &&
         now_ns - host->done_head->ingested_ns >= COMMIT_INTERVAL_NS) {

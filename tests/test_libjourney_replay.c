@@ -1,13 +1,14 @@
 /*
  * libjourney as `journey simulate` and `journey serve` use it, through
- * the public header only: a virtual clock moved by the program, events
- * parsed before they are ingested (one, or a batch taken whole),
- * explicit commits, the program's own values committed with the events
- * and read back after a reopen of a real SQLite file, traces and their
- * transcript lines, statistics and metrics, retention, a dry run, a
- * reload with a new list of scripts, a backend whose commit fails, a
- * burst of deadlines drained in slices, and an action handler that
- * completes before it returns.
+ * the public header only. The checks cover a virtual clock moved by the
+ * program, events parsed before they are ingested (one, or a batch
+ * taken whole), and explicit commits. They cover the program's own
+ * values, committed with the events and read back after a reopen of a
+ * real SQLite file, and traces with their transcript lines. They also
+ * cover statistics and metrics, retention, a dry run, a reload with a
+ * new list of scripts, a backend whose commit fails, a burst of
+ * deadlines drained in slices, and action handlers that complete
+ * before they return.
  */
 #include <stdio.h>
 #include <stdlib.h>

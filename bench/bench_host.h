@@ -13,11 +13,13 @@
 #include "journey.h"
 
 /* Creates a host on loop over store and loads script, which is written
- * to a temporary file for journey_load and removed again. Register
- * actions, then call journey_start. On failure prints the reason after
- * program's name and returns NULL. */
+ * to a temporary file for journey_load and removed again; resident_runs
+ * goes to the host's config (0: no limit). Register actions, then call
+ * journey_start. On failure prints the reason after program's name and
+ * returns NULL. */
 static inline journey_host *bench_host_new(uv_loop_t *loop, const char *store,
-                                           const char *script, const char *program)
+                                           const char *script, size_t resident_runs,
+                                           const char *program)
 {
     char path[] = "/tmp/journey-bench-XXXXXX";
     int fd = mkstemp(path);
@@ -33,6 +35,7 @@ static inline journey_host *bench_host_new(uv_loop_t *loop, const char *store,
     journey_config_init(&config);
     config.loop = loop;
     config.store = store;
+    config.resident_runs = resident_runs;
     journey_host *host = NULL;
     char error[256];
     if (journey_host_new(&config, &host, error, sizeof error) != JOURNEY_OK) {

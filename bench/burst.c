@@ -139,7 +139,7 @@ int main(int argc, char **argv)
     const char *store = argv[2];
     B.loop = uv_default_loop();
 
-    B.host = bench_host_new(B.loop, store, burst_script, "burst");
+    B.host = bench_host_new(B.loop, store, burst_script, 0, "burst");
     if (B.host == NULL)
         return 1;
     journey_start(B.host);

@@ -7,7 +7,10 @@
  * profiler that reports memory still allocated at exit (heaptrack's
  * "leaked") finds exactly the waiting runs, without garbage.
  *
- *   run_bytes N STORE
+ *   run_bytes N STORE [RESIDENT]
+ *
+ * RESIDENT is the host's resident limit (default 0, no limit): with one,
+ * the runs past it wait without their Lua coroutine.
  *
  * heap bytes come from glibc's mallinfo2: uordblks (bytes in use in
  * chunks, the chunk headers included) plus hblkhd (bytes in mmap'ed
@@ -73,14 +76,15 @@ static size_t heap_bytes(void)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: run_bytes N STORE\n");
+        fprintf(stderr, "usage: run_bytes N STORE [RESIDENT]\n");
         return 2;
     }
     long n = atol(argv[1]);
     const char *store = argv[2];
+    size_t resident = argc > 3 ? (size_t)atol(argv[3]) : 0;
     uv_loop_t *loop = uv_default_loop();
 
-    journey_host *host = bench_host_new(loop, store, script, "run_bytes");
+    journey_host *host = bench_host_new(loop, store, script, resident, "run_bytes");
     if (host == NULL)
         return 1;
     if (journey_start(host) != JOURNEY_OK) {

@@ -2,13 +2,16 @@
  * The W1 (wait-and-resume) and W2 (sleep) workloads, in process through
  * journey.h, on the real clock. Prints one JSON line per point.
  *
- *   workload w1|w2 N STORE [BATCH]
+ *   workload w1|w2 N STORE [BATCH] [RESIDENT]
  *
  * W1: N runs each wait for app/account.created matched on the user's
  * e-mail (timeout 1 hour); once all wait, the N events are delivered in
  * batches of BATCH per loop turn (default 1000). A run observes its
  * event with j.call("observed") right after the wait returns.
  * W2: N runs each sleep 1 s, then j.call("observed").
+ * RESIDENT is the host's resident limit (default 0, no limit): past it,
+ * suspended runs wait without their Lua coroutine and are rebuilt by
+ * replay when they wake.
  *
  * Figures: start phase time and rate; RSS and bytes per waiting run
  * (VmRSS after all wait minus before the start, over N); for W1 also
@@ -199,20 +202,21 @@ static int all_observed(void) { return B.observations >= B.n && journey_live_run
 int main(int argc, char **argv)
 {
     if (argc < 4 || (strcmp(argv[1], "w1") != 0 && strcmp(argv[1], "w2") != 0)) {
-        fprintf(stderr, "usage: workload w1|w2 N STORE [BATCH]\n");
+        fprintf(stderr, "usage: workload w1|w2 N STORE [BATCH] [RESIDENT]\n");
         return 2;
     }
     B.w2 = strcmp(argv[1], "w2") == 0;
     B.n = atol(argv[2]);
     B.batch = argc > 4 ? atol(argv[4]) : 1000;
     const char *store = argv[3];
+    size_t resident = argc > 5 ? (size_t)atol(argv[5]) : 0;
     B.sent = calloc((size_t)B.n, sizeof *B.sent);
     B.observed = calloc((size_t)B.n, sizeof *B.observed);
     B.acked = calloc((size_t)B.n, sizeof *B.acked);
     B.loop = uv_default_loop();
 
     const char *script = B.w2 ? w2_script : w1_script;
-    B.host = bench_host_new(B.loop, store, script, "workload");
+    B.host = bench_host_new(B.loop, store, script, resident, "workload");
     if (B.host == NULL)
         return 1;
     journey_register_action(B.host, "observed", on_observed, NULL);
@@ -237,10 +241,10 @@ int main(int argc, char **argv)
         double p50, p99, max;
         percentiles(B.observed, B.n, &p50, &p99, &max);
         printf("{\"workload\":\"W2\",\"system\":\"journey\",\"mode\":\"in-process\",\"store\":\"%s\","
-               "\"n\":%ld,\"start_s\":%.3f,\"starts_per_s\":%.0f,\"wall_s\":%.3f,"
+               "\"resident_runs\":%zu,\"n\":%ld,\"start_s\":%.3f,\"starts_per_s\":%.0f,\"wall_s\":%.3f,"
                "\"overhead_s\":%.3f,\"rss_kib_sleeping\":%ld,\"bytes_per_sleeping_run\":%.0f,"
                "\"overshoot_ms_p50\":%.3f,\"overshoot_ms_p99\":%.3f,\"overshoot_ms_max\":%.3f}\n",
-               store, B.n, start_s, (double)B.n / start_s, wall_s, wall_s - 1.0, rss_started,
+               store, resident, B.n, start_s, (double)B.n / start_s, wall_s, wall_s - 1.0, rss_started,
                (double)(rss_started - rss_before) * 1024.0 / (double)B.n, p50, p99, max);
     } else {
         run_until(all_acked);
@@ -272,13 +276,13 @@ int main(int argc, char **argv)
         percentiles(B.observed, B.n, &w50, &w99, &wmax);
         percentiles(B.acked, B.n, &a50, &a99, &amax);
         printf("{\"workload\":\"W1\",\"system\":\"journey\",\"mode\":\"in-process\",\"store\":\"%s\","
-               "\"n\":%ld,\"start_s\":%.3f,\"starts_per_s\":%.0f,\"waiting\":%ld,"
+               "\"resident_runs\":%zu,\"n\":%ld,\"start_s\":%.3f,\"starts_per_s\":%.0f,\"waiting\":%ld,"
                "\"rss_kib_before\":%ld,\"rss_kib_waiting\":%ld,\"bytes_per_waiting_run\":%.0f,"
                "\"rss_kib_collected\":%ld,\"bytes_per_waiting_run_collected\":%.0f,"
                "\"lua_bytes_per_waiting_run\":%.0f,\"wall_s\":%.3f,\"completed_per_s\":%.0f,\"wake_ms_p50\":%.3f,"
                "\"wake_ms_p99\":%.3f,\"wake_ms_max\":%.3f,\"ack_ms_p50\":%.3f,\"ack_ms_p99\":%.3f,"
                "\"ack_ms_max\":%.3f}\n",
-               store, B.n, start_s, (double)B.n / start_s, waiting, rss_before, rss_waiting,
+               store, resident, B.n, start_s, (double)B.n / start_s, waiting, rss_before, rss_waiting,
                (double)(rss_waiting - rss_before) * 1024.0 / (double)B.n, c.rss_kib,
                (double)(c.rss_kib - rss_before) * 1024.0 / (double)B.n, c.lua_bytes_per_run, wall_s,
                (double)B.n / wall_s, w50, w99, wmax, a50, a99, amax);

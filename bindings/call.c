@@ -79,6 +79,7 @@ static int call_continue(lua_State *L, int status, lua_KContext ctx)
     jy_buf record;
     jy_buf_init(&record);
 
+    run->runtime_flags &= ~JY_RUN_AWAITING_CALL;
     if (run->call_outcome != NULL) {
         jy_buf_append_str(&record, run->call_outcome);
         free(run->call_outcome);
@@ -157,6 +158,7 @@ int ljy_call(lua_State *L)
                    args != NULL ? args : "null");
         free(args);
         lua_pushstring(L, name);
+        run->runtime_flags |= JY_RUN_AWAITING_CALL;
         return lua_yieldk(L, 0, 0, call_continue);
     }
 
@@ -177,6 +179,7 @@ int ljy_call(lua_State *L)
      * timeout passes. */
     if (jy_host_sleep(run->host, run, now + timeout, &err) != 0)
         return jy_lua_raise(L, &err);
+    run->runtime_flags |= JY_RUN_AWAITING_CALL;
     return lua_yieldk(L, 0, 0, call_continue);
 }
 

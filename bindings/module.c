@@ -141,7 +141,8 @@ static int ljy_host_new(lua_State *L)
 
     if (!lua_isnoneornil(L, 1)) {
         static const char *const known[] = {"start", "clock", "store", "log",
-                                            "instruction_budget", "max_journal", NULL};
+                                            "instruction_budget", "max_journal",
+                                            "resident_runs", NULL};
         luaL_checktype(L, 1, LUA_TTABLE);
         jy_lua_check_fields(L, 1, "journey.host", known);
         if (lua_getfield(L, 1, "start") != LUA_TNIL) {
@@ -194,7 +195,14 @@ static int ljy_host_new(lua_State *L)
             box->lh->instruction_budget = (uint64_t)luaL_checkinteger(L, -1);
         if (lua_getfield(L, 1, "max_journal") != LUA_TNIL)
             box->lh->host->max_journal = (uint32_t)luaL_checkinteger(L, -1);
-        lua_pop(L, 2);
+        if (lua_getfield(L, 1, "resident_runs") != LUA_TNIL) {
+            lua_Integer limit = luaL_checkinteger(L, -1);
+            if (limit < 0)
+                luaL_error(L, "journey.host: resident_runs must be 0 (no limit) or more, "
+                              "not %I", (LUAI_UACINT)limit);
+            box->lh->host->resident_limit = (size_t)limit;
+        }
+        lua_pop(L, 3);
     }
     lua_newtable(L);
     box->traces_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -543,6 +551,12 @@ static int ljy_host_stats(lua_State *L)
     lua_setfield(L, -2, "runs_cancelled");
     lua_pushinteger(L, (lua_Integer)s->runs_live);
     lua_setfield(L, -2, "runs_live");
+    lua_pushinteger(L, (lua_Integer)s->runs_evicted);
+    lua_setfield(L, -2, "runs_evicted");
+    lua_pushinteger(L, (lua_Integer)s->evictions);
+    lua_setfield(L, -2, "evictions");
+    lua_pushinteger(L, (lua_Integer)s->rebuilds);
+    lua_setfield(L, -2, "rebuilds");
     lua_pushinteger(L, (lua_Integer)host->deadlines.count);
     lua_setfield(L, -2, "deadlines");
     lua_pushinteger(L, box->lh->refs);

@@ -567,6 +567,41 @@ static void rt_run_resume(void *ctx, jy_run *run, const jy_event *event,
 }
 
 
+/* Removes run's coroutine from the runs-by-thread table and the
+ * registry. [-0, +0, -] */
+static void forget_coroutine(jy_lua_host *lh, jy_run *run)
+{
+    lua_State *L = lh->L;
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, run->runtime_ref); /* stack: co */
+    push_runs_by_thread(L);                            /* stack: co, map */
+    lua_pushvalue(L, -2);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 2);                                     /* stack: (empty) */
+
+    luaL_unref(L, LUA_REGISTRYINDEX, run->runtime_ref);
+    lh->refs--;
+    run->runtime_ref = -1;
+}
+
+
+/* Drops the coroutine without closing it: its to-be-closed variables
+ * belong to the run, which goes on once the coroutine is rebuilt. The
+ * collector frees the thread and its stack. */
+static int rt_run_evict(void *ctx, jy_run *run)
+{
+    jy_lua_host *lh = ctx;
+
+    if (run->runtime_ref < 0 || (run->runtime_flags & JY_RUN_AWAITING_CALL))
+        return JY_ESTATE;
+    JY_STACK_ENTER(lh->L);
+    forget_coroutine(lh, run);
+    JY_STACK_LEAVE(lh->L);
+    return 0;
+}
+
+
 static void rt_run_release(void *ctx, jy_run *run)
 {
     jy_lua_host *lh = ctx;
@@ -590,15 +625,8 @@ static void rt_run_release(void *ctx, jy_run *run)
 #else
     lua_resetthread(co);
 #endif
-    push_runs_by_thread(L);                            /* stack: co, map */
-    lua_pushvalue(L, -2);
-    lua_pushnil(L);
-    lua_rawset(L, -3);
-    lua_pop(L, 2);                                     /* stack: (empty) */
-
-    luaL_unref(L, LUA_REGISTRYINDEX, run->runtime_ref);
-    lh->refs--;
-    run->runtime_ref = -1;
+    lua_pop(L, 1);                                     /* stack: (empty) */
+    forget_coroutine(lh, run);
 }
 
 
@@ -647,6 +675,7 @@ jy_lua_host *jy_lua_host_new(lua_State *L, int is_virtual, jy_time start, jy_sto
         .wait_matches = rt_wait_matches,
         .run_start = rt_run_start,
         .run_resume = rt_run_resume,
+        .run_evict = rt_run_evict,
         .run_release = rt_run_release,
         .journey_release = rt_journey_release,
     };

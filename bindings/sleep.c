@@ -35,13 +35,18 @@ static int suspend_until(lua_State *L, jy_run *run, jy_time deadline, lua_KFunct
 }
 
 
-/* A recovered run must resume in the sleep it was in. [-0, +0, v] */
-static void check_resume_point(lua_State *L, jy_run *run)
+/* A recovered run must resume in the sleep it was in. Returns 1 for a
+ * run whose coroutine is being rebuilt: its sleep is registered already
+ * and the run suspends at once, whatever the clock says now.
+ * [-0, +0, v] */
+static int check_resume_point(lua_State *L, jy_run *run)
 {
     jy_error err;
     jy_error_clear(&err);
-    if (jy_host_resume_point(run->host, run, JY_RUN_SLEEPING, "", &err) != 0)
+    int rc = jy_host_resume_point(run->host, run, JY_RUN_SLEEPING, "", &err);
+    if (rc < 0)
         jy_lua_raise(L, &err);
+    return rc;
 }
 
 
@@ -81,7 +86,8 @@ int ljy_sleep(lua_State *L)
         lua_pushvalue(L, 2);
         return 1;
     }
-    check_resume_point(L, run);
+    if (check_resume_point(L, run) == 1)
+        return suspend_until(L, run, run->timer.deadline, sleep_continue);
 
     jy_time now = jy_host_now(run->host);
     jy_time deadline = now;
@@ -121,7 +127,8 @@ int ljy_sleep_until(lua_State *L)
 
     if (jy_lua_replay(L, run, JY_STEP_SLEEP_UNTIL, "") != NULL)
         return 0;
-    check_resume_point(L, run);
+    if (check_resume_point(L, run) == 1)
+        return suspend_until(L, run, run->timer.deadline, sleep_until_continue);
 
     jy_time now = jy_host_now(run->host);
     if (deadline <= now) {

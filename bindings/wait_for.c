@@ -286,27 +286,41 @@ int ljy_wait_for(lua_State *L)
 
     jy_error resume_err;
     jy_error_clear(&resume_err);
-    if (jy_host_resume_point(run->host, run, JY_RUN_WAITING, args.journal_name, &resume_err) != 0)
+    int resume = jy_host_resume_point(run->host, run, JY_RUN_WAITING, args.journal_name,
+                                      &resume_err);
+    if (resume < 0)
         return jy_lua_raise(L, &resume_err);
-
-    scan_ctx scan = {.L = L, .run = run, .args = &args, .consume = 1, .first_only = 1};
-    scan_events(run, &scan);
-    if (scan.found != NULL) {
-        finish_wait(L, run, args.journal_name, scan.found);
-        jy_lua_push_event(L, scan.found);
-        return 1;
-    }
 
     jy_time now = jy_host_now(run->host);
     jy_time deadline = now;
     jy_error err;
     jy_error_clear(&err);
-    if (jy_time_add(now, timeout, &deadline, &err) != 0)
-        return luaL_error(L, "j.wait_for timeout: %s", err.message);
-    if (deadline <= now) {
-        finish_wait(L, run, args.journal_name, NULL);
-        lua_pushnil(L);
-        return 1;
+
+    /* A rebuilt run's wait is registered already and the event or the
+     * timeout that ends it is on its way, so it suspends at once; only
+     * its match is made again, in place of the one the wait held. */
+    if (resume == 1) {
+        if (run->match_ref >= 0) {
+            luaL_unref(L, LUA_REGISTRYINDEX, run->match_ref);
+            jy_lua_host_of(run)->refs--;
+            run->match_ref = -1;
+        }
+    } else {
+        scan_ctx scan = {.L = L, .run = run, .args = &args, .consume = 1, .first_only = 1};
+        scan_events(run, &scan);
+        if (scan.found != NULL) {
+            finish_wait(L, run, args.journal_name, scan.found);
+            jy_lua_push_event(L, scan.found);
+            return 1;
+        }
+
+        if (jy_time_add(now, timeout, &deadline, &err) != 0)
+            return luaL_error(L, "j.wait_for timeout: %s", err.message);
+        if (deadline <= now) {
+            finish_wait(L, run, args.journal_name, NULL);
+            lua_pushnil(L);
+            return 1;
+        }
     }
 
     int match_ref = -1;

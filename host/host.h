@@ -90,6 +90,9 @@ typedef struct jy_host_stats {
     uint64_t runs_failed;
     uint64_t runs_cancelled;
     uint64_t runs_live;
+    uint64_t runs_evicted;  /* live runs suspended without a coroutine now */
+    uint64_t evictions;     /* coroutines dropped, since the host began */
+    uint64_t rebuilds;      /* coroutines rebuilt by replay on a wake */
 } jy_host_stats;
 
 typedef struct jy_pending_event {
@@ -126,6 +129,11 @@ typedef struct jy_host {
     uint64_t ingest_started_ns; /* monotonic time the current ingest began */
     int dry_run;          /* 1: replay checks only; nothing is written to the store */
     uint32_t max_journal; /* steps a run may journal; the next one fails it */
+
+    size_t resident_limit; /* suspended runs that keep a coroutine; 0: all */
+    size_t resident_count;
+    jy_run *resident_head; /* the least recently suspended resident run */
+    jy_run *resident_tail;
 } jy_host;
 
 /* The default of max_journal. */
@@ -236,7 +244,11 @@ int jy_host_sleep(jy_host *host, jy_run *run, jy_time deadline, jy_error *err);
  * before a wait or sleep that may return at once, because an event that
  * arrived meanwhile can end the wait without a suspension. Returns 0, or
  * JY_EDIVERGED with the run's divergence set. Does nothing for a run
- * that is not recovering. */
+ * that is not replaying. For an evicted run whose coroutine is being
+ * rebuilt it returns 1: the wait or sleep is registered already and the
+ * wake is on its way, so the caller suspends at once, without looking
+ * for events, and the next jy_host_wait or jy_host_sleep registers
+ * nothing. */
 int jy_host_resume_point(jy_host *host, jy_run *run, jy_run_status status, const char *names,
                          jy_error *err);
 

@@ -23,6 +23,22 @@ void jy__run_resume(jy_host *host, jy_run *run, const jy_event *event);
 /* Ends a live run as cancelled by event. */
 void jy__run_cancel(jy_host *host, jy_run *run, const jy_event *event);
 
+/* Lists a run that just suspended as resident and, past the host's
+ * resident limit, evicts the coroutines of the least recently suspended
+ * runs (host/residency.c). */
+void jy__resident_add(jy_host *host, jy_run *run);
+
+/* Takes run out of the resident list (it resumes or ends). */
+void jy__resident_remove(jy_host *host, jy_run *run);
+
+/* Gives an evicted run its coroutine back before a wake: replays its
+ * journal up to the wait or sleep it is in. Returns 0, or -1 when the
+ * replay diverged or failed and the run has ended as failed. */
+int jy__resident_rebuild(jy_host *host, jy_run *run);
+
+/* Ends a run whose coroutine left with outcome (host/run.c). */
+void jy__run_apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome);
+
 /* Writes the run's record to the store. */
 void jy__run_persist(jy_host *host, jy_run *run);
 

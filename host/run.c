@@ -96,6 +96,11 @@ void jy__run_persist(jy_host *host, jy_run *run)
  * ended runs for inspection, frees it; its record stays in the store. */
 static void release_ended(jy_host *host, jy_run *run)
 {
+    jy__resident_remove(host, run);
+    if (run->evicted) {
+        run->evicted = 0;
+        host->stats.runs_evicted--;
+    }
     host->runtime.run_release(host->runtime.ctx, run);
     if (host->keep_ended_runs)
         return;
@@ -108,6 +113,7 @@ static void release_ended(jy_host *host, jy_run *run)
 static void apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
 {
     if (outcome->kind == JY_OUTCOME_SUSPENDED) {
+        jy__resident_add(host, run);
         if (run->suspend_quietly) {
             run->suspend_quietly = 0;
             return;
@@ -126,7 +132,7 @@ static void apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
     }
 
     jy__wait_clear(host, run);
-    run->recovering = 0;
+    run->recovering = JY_REPLAY_NONE;
     run->ended_at = jy_clock_now(host->clock);
     unlink_user_run(host, run);
     release_key(host, run);
@@ -152,6 +158,12 @@ static void apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
 
     jy__run_persist(host, run);
     release_ended(host, run);
+}
+
+
+void jy__run_apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
+{
+    apply_outcome(host, run, outcome);
 }
 
 
@@ -302,7 +314,7 @@ static void restore_run(jy_host *host, const saved_run *saved, jy_host_recovery 
     run->match_ref = -1;
     run->runtime_ref = -1;
     run->restore_deadline = saved->deadline;
-    run->recovering = 1;
+    run->recovering = JY_REPLAY_RESTART;
     run->restore_status = (jy_run_status)saved->status;
     run->restore_wait_names = saved->wait_names != NULL ? strdup(saved->wait_names) : NULL;
     jy_timer_init(&run->timer);
@@ -381,6 +393,7 @@ void jy__run_resume(jy_host *host, jy_run *run, const jy_event *event)
     if (event != NULL)
         jy__record_wake(host);
     jy__trace(host, JY_TRACE_WOKEN, run, event, NULL, 0);
+    jy__resident_remove(host, run);
     run->status = JY_RUN_RUNNING;
 
     jy_outcome outcome = {JY_OUTCOME_FAILED, NULL, NULL};
@@ -502,14 +515,17 @@ int jy_host_journal(jy_host *host, jy_run *run, jy_step_kind kind,
                             "should end and let a new run continue",
                             host->max_journal);
 
-    /* Before the restart, the run suspended right after its last
-     * journaled step, so a new step here means the script changed. */
-    if (run->recovering) {
+    /* Before the restart (or the eviction of its coroutine), the run
+     * suspended right after its last journaled step, so a new step here
+     * means the script changed or does not replay the same way. */
+    if (run->recovering != JY_REPLAY_NONE) {
         jy_error_set(err, JY_EDIVERGED,
                      "replay diverged at step %u: the script asked for %s(\"%s\") after the "
-                     "end of the journal, where the run was %s before the restart",
+                     "end of the journal, where the run was %s %s",
                      run->journal_len + 1, jy_step_kind_name(kind), name != NULL ? name : "",
-                     run->restore_status == JY_RUN_SLEEPING ? "sleeping" : "waiting");
+                     run->restore_status == JY_RUN_SLEEPING ? "sleeping" : "waiting",
+                     run->recovering == JY_REPLAY_RESTART
+                         ? "before the restart" : "when its coroutine was evicted");
         if (run->divergence == NULL)
             run->divergence = strdup(err != NULL ? err->message : "replay diverged");
         return JY_EDIVERGED;

@@ -58,6 +58,15 @@ const char *jy_run_status_name(jy_run_status status);
 /* Returns nonzero for waiting, sleeping and running runs. */
 int jy_run_status_is_live(jy_run_status status);
 
+/* Why a run is replaying its journal, in jy_run.recovering. */
+typedef enum jy_replay_mode {
+    JY_REPLAY_NONE = 0,
+    JY_REPLAY_RESTART = 1, /* after a restart or a reload, until it suspends */
+    JY_REPLAY_REBUILD = 2, /* rebuilding an evicted run's coroutine on a wake */
+    JY_REPLAY_REBUILT = 3, /* that rebuild reached the run's wait or sleep,
+                            * which is registered already */
+} jy_replay_mode;
+
 typedef struct jy_run jy_run;
 struct jy_host;
 
@@ -90,7 +99,7 @@ struct jy_run {
     uint32_t replay_pos;    /* next entry a replaying run reads */
     jy_time restore_deadline; /* recovery: the deadline of the wait or sleep
                                * the run was in, JY_TIME_MAX when none */
-    int recovering;           /* replaying after a restart, until it suspends */
+    int recovering;           /* a jy_replay_mode: replaying until it suspends */
     int resumed_as_stored;    /* recovery reached the stored suspension, whose
                                * record needs no rewrite */
     int suspend_quietly;      /* that suspension was traced before the
@@ -119,6 +128,11 @@ struct jy_run {
 
     jy_run *user_prev;      /* the user's live runs, for cancel_on */
     jy_run *user_next;
+
+    jy_run *resident_prev;  /* suspended runs that hold their coroutine, */
+    jy_run *resident_next;  /* least recently suspended first */
+    unsigned char resident; /* 1 while in that list */
+    unsigned char evicted;  /* 1 while suspended without a coroutine */
 };
 
 #endif

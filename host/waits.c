@@ -78,29 +78,65 @@ static jy_time restored(jy_run *run, jy_time deadline)
 }
 
 
-/* Checks that a recovered run suspends where it was suspended before
- * the restart: the same kind of wait, on the same names. The journal
- * does not hold the current wait, so this is the last step a replay can
- * compare. Returns 0, or JY_EDIVERGED with the run's divergence set. */
+/* Joins names with commas, as run records store them. */
+static void join_names(const char *const *names, size_t count, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < count && used + 1 < size; i++) {
+        int n = snprintf(out + used, size - used, "%s%s", i > 0 ? "," : "", names[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+
+/* Checks that a replaying run suspends where it was suspended before
+ * the restart, or before its coroutine was evicted: the same kind of
+ * wait, on the same names. The journal does not hold the current wait,
+ * so this is the last step a replay can compare. Returns 0 to go on as
+ * usual, 1 when a rebuilt run reached its wait, which is registered
+ * already, or JY_EDIVERGED with the run's divergence set. */
 static int check_suspension(jy_run *run, jy_run_status status, const char *names,
                             jy_error *err)
 {
-    if (!run->recovering)
-        return 0;
-    run->recovering = 0;
+    char current[512];
+    const char *before = "";
 
-    const char *before = run->restore_wait_names != NULL ? run->restore_wait_names : "";
+    switch (run->recovering) {
+    case JY_REPLAY_NONE:
+        return 0;
+    case JY_REPLAY_REBUILT:
+        run->recovering = JY_REPLAY_NONE;
+        return 1;
+    case JY_REPLAY_REBUILD:
+        join_names((const char *const *)run->wait_names, run->wait_name_count, current,
+                   sizeof current);
+        before = current;
+        break;
+    default:
+        before = run->restore_wait_names != NULL ? run->restore_wait_names : "";
+        break;
+    }
+
+    int rebuilding = run->recovering == JY_REPLAY_REBUILD;
+    run->recovering = JY_REPLAY_NONE;
     if (run->restore_status == status && strcmp(before, names) == 0) {
+        if (rebuilding) {
+            run->recovering = JY_REPLAY_REBUILT;
+            return 1;
+        }
         run->resumed_as_stored = 1;
         return 0;
     }
 
     jy_error_set(err, JY_EDIVERGED,
-                 "replay diverged at step %u: before the restart the run was %s%s%s, but "
-                 "the script now %s%s",
+                 "replay diverged at step %u: %s the run was %s%s, but the script now %s%s",
                  run->journal_len + 1,
+                 rebuilding ? "when its coroutine was evicted" : "before the restart",
                  run->restore_status == JY_RUN_SLEEPING ? "sleeping" : "waiting for ",
-                 run->restore_status == JY_RUN_SLEEPING ? "" : before, "",
+                 run->restore_status == JY_RUN_SLEEPING ? "" : before,
                  status == JY_RUN_SLEEPING ? "sleeps" : "waits for ",
                  status == JY_RUN_SLEEPING ? "" : names);
     if (run->divergence == NULL)
@@ -123,30 +159,24 @@ static void persist_unless_stored(jy_host *host, jy_run *run)
 }
 
 
-/* Joins names with commas, as run records store them. */
-static void join_names(const char *const *names, size_t count, char *out, size_t size)
-{
-    size_t used = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < count && used + 1 < size; i++) {
-        int n = snprintf(out + used, size - used, "%s%s", i > 0 ? "," : "", names[i]);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-}
-
-
 int jy_host_wait(jy_host *host, jy_run *run, const char *const *names,
                  size_t name_count, jy_time deadline, int match_ref,
                  jy_error *err)
 {
-    jy__wait_clear(host, run);
     char joined[512];
     join_names(names, name_count, joined, sizeof joined);
     int rc = check_suspension(run, JY_RUN_WAITING, joined, err);
-    if (rc != 0)
+    if (rc < 0)
         return rc;
+
+    /* A rebuilt run's wait never left the index; only its match is new. */
+    if (rc == 1) {
+        run->match_ref = match_ref;
+        run->status = JY_RUN_WAITING;
+        run->suspend_quietly = 1;
+        return 0;
+    }
+    jy__wait_clear(host, run);
     deadline = restored(run, deadline);
 
     run->wait_names = calloc(name_count, sizeof *run->wait_names);
@@ -205,10 +235,15 @@ nomem:
 
 int jy_host_sleep(jy_host *host, jy_run *run, jy_time deadline, jy_error *err)
 {
-    jy__wait_clear(host, run);
     int rc = check_suspension(run, JY_RUN_SLEEPING, "", err);
-    if (rc != 0)
+    if (rc < 0)
         return rc;
+    if (rc == 1) {
+        run->status = JY_RUN_SLEEPING;
+        run->suspend_quietly = 1;
+        return 0;
+    }
+    jy__wait_clear(host, run);
     deadline = restored(run, deadline);
 
     if (jy_timer_heap_push(&host->deadlines, &run->timer, deadline) != 0)
@@ -287,6 +322,8 @@ void jy__wait_dispatch(jy_host *host, const jy_event *event, char ***woke_keys,
         if (push_key(woke_keys, woke_count, run) != 0)
             jy_host_log(host, JY_LOG_WARN, run,
                         "out of memory recording the woken key; the event may also start a run");
+        if (jy__resident_rebuild(host, run) != 0)
+            continue;
         jy__wait_clear(host, run);
         jy__run_resume(host, run, event);
     }
@@ -301,9 +338,10 @@ int jy__wait_fire_next(jy_host *host, jy_time t)
     if (timer == NULL || timer->deadline > t)
         return 0;
 
-    jy_timer_heap_pop(&host->deadlines);
     jy_run *run = (jy_run *)((char *)timer - offsetof(jy_run, timer));
     jy_clock_set(host->clock, timer->deadline);
+    if (jy__resident_rebuild(host, run) != 0)
+        return 1;
     jy__wait_clear(host, run);
     jy__run_resume(host, run, NULL);
     return 1;

@@ -260,6 +260,11 @@ typedef struct journey_config {
     void *trace_ctx;
     journey_failure_fn store_failed; /* NULL: only the log hears of it */
     void *store_failed_ctx;
+    size_t resident_runs;        /* suspended runs that keep their Lua
+                                  * coroutine; past it, the least recently
+                                  * suspended ones drop theirs and are
+                                  * rebuilt by replay when they wake. 0:
+                                  * every run keeps its coroutine */
 } journey_config;
 
 /* Returns the library's version, "MAJOR.MINOR.PATCH"; a static string.
@@ -508,6 +513,9 @@ typedef struct journey_stats {
     uint64_t wake_buckets[JOURNEY_WAKE_BUCKETS + 1];     /* the last is +Inf */
     uint64_t reloads;
     uint64_t reload_failures;
+    uint64_t runs_evicted;     /* live runs suspended without a coroutine now */
+    uint64_t evictions;        /* coroutines dropped past resident_runs */
+    uint64_t rebuilds;         /* coroutines rebuilt by replay on a wake */
 } journey_stats;
 
 /* The upper bounds, in seconds, of the buckets of journey_stats;

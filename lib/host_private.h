@@ -69,6 +69,7 @@ struct journey_host {
     uint64_t instruction_budget;
     size_t memory_cap;
     uint32_t max_journal;
+    size_t resident_runs;
     pthread_t loop_thread; /* debug builds check the caller against it */
 
     uv_check_t commit_check;

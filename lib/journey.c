@@ -337,6 +337,7 @@ int jy_lib_new_generation(journey_host *host, lua_State **out_L, jy_lua_host **o
         lh->instruction_budget = host->instruction_budget;
     if (host->max_journal != 0)
         lh->host->max_journal = host->max_journal;
+    lh->host->resident_limit = host->resident_runs;
     lh->host->keep_ended_runs = 0;
     jy_host_set_log(lh->host, forward_log, host);
     jy_host_set_trace(lh->host, forward_trace, host);
@@ -419,6 +420,7 @@ int journey_host_new(const journey_config *config, journey_host **out, char *err
     host->memory_cap = config->memory_cap != 0 ? config->memory_cap : JY_DEFAULT_MEMORY_CAP;
     host->instruction_budget = config->instruction_budget;
     host->max_journal = config->max_journal;
+    host->resident_runs = config->resident_runs;
     if (jy_lib_new_generation(host, &host->L, &host->lh) != 0) {
         store->ops->destroy(store);
         if (error != NULL && error_size > 0)

@@ -34,6 +34,9 @@ void journey_get_stats(const journey_host *host, journey_stats *stats)
     stats->runs_failed = earlier->runs_failed + now->runs_failed;
     stats->runs_cancelled = earlier->runs_cancelled + now->runs_cancelled;
     stats->runs_live = now->runs_live;
+    stats->runs_evicted = now->runs_evicted;
+    stats->evictions = earlier->evictions + now->evictions;
+    stats->rebuilds = earlier->rebuilds + now->rebuilds;
     stats->waits = core->waits.count;
     stats->deadlines = core->deadlines.count;
     stats->wake_seconds_sum = earlier->wake_seconds_sum + now->wake_seconds_sum;
@@ -172,6 +175,15 @@ int journey_metrics_text(const journey_host *host, char **text)
     jy_buf_printf(&out, "# HELP journey_deadlines Pending deadlines.\n"
                         "# TYPE journey_deadlines gauge\njourney_deadlines %llu\n",
                   (unsigned long long)stats.deadlines);
+
+    jy_buf_printf(&out, "# HELP journey_runs_evicted Live runs suspended without a coroutine, "
+                        "past the resident limit.\n# TYPE journey_runs_evicted gauge\n"
+                        "journey_runs_evicted %llu\n",
+                  (unsigned long long)stats.runs_evicted);
+    append_counter(&out, "journey_evictions_total", "Coroutines of suspended runs dropped past "
+                   "the resident limit.", stats.evictions);
+    append_counter(&out, "journey_rebuilds_total", "Coroutines rebuilt by replay when an "
+                   "evicted run woke.", stats.rebuilds);
 
     append_histogram(&out, "journey_commit_seconds", "Duration of group commits.",
                      journey_commit_bucket_bounds(), JOURNEY_COMMIT_BUCKETS,

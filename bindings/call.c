@@ -146,6 +146,20 @@ int ljy_call(lua_State *L)
     jy_error_clear(&err);
     jy_time now = jy_host_now(run->host);
 
+    /* A run waiting in j.call is never evicted, so a rebuild that reaches
+     * a live call has taken another path than the run, and the action
+     * must not run for it. */
+    if (run->recovering == JY_REPLAY_REBUILD) {
+        free(args);
+        jy_error_set(&err, JY_EDIVERGED,
+                     "replay diverged at step %u: the script calls j.call(\"%s\") where the "
+                     "run was %s when its coroutine was evicted", run->journal_len + 1, name,
+                     run->restore_status == JY_RUN_SLEEPING ? "sleeping" : "waiting");
+        if (run->divergence == NULL)
+            run->divergence = strdup(err.message);
+        return jy_lua_raise(L, &err);
+    }
+
     /* A recovered run must first reach the sleep it was in before the
      * restart, so its handler runs with the sleep registered and the run
      * resumes from the loop. */

@@ -35,10 +35,10 @@ static int suspend_until(lua_State *L, jy_run *run, jy_time deadline, lua_KFunct
 }
 
 
-/* A recovered run must resume in the sleep it was in. Returns 1 for a
- * run whose coroutine is being rebuilt: its sleep is registered already
- * and the run suspends at once, whatever the clock says now.
- * [-0, +0, v] */
+/* Checks that a recovered run resumes in the sleep it was in. Returns 1
+ * for a run whose coroutine is being rebuilt, because its sleep is
+ * registered already and the run suspends at once, whatever the clock
+ * reads now. [-0, +0, v] */
 static int check_resume_point(lua_State *L, jy_run *run)
 {
     jy_error err;

@@ -296,9 +296,9 @@ int ljy_wait_for(lua_State *L)
     jy_error err;
     jy_error_clear(&err);
 
-    /* A rebuilt run's wait is registered already and the event or the
-     * timeout that ends it is on its way, so it suspends at once; only
-     * its match is made again, in place of the one the wait held. */
+    /* A rebuilt run's wait is registered already, and the event or the
+     * timeout that ends it is on its way, so the run suspends at once.
+     * Only its match is made again, replacing the one the wait held. */
     if (resume == 1) {
         if (run->match_ref >= 0) {
             luaL_unref(L, LUA_REGISTRYINDEX, run->match_ref);

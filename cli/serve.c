@@ -42,7 +42,10 @@ static const char serve_usage[] =
     "  --instruction-budget N  Lua instructions a run may execute between two waits\n"
     "                       before it fails (default 100000000)\n"
     "  --memory-cap BYTES   memory of all Lua code together (default 4294967296)\n"
-    "  --max-journal N      steps a run may journal before it fails (default 100000)\n";
+    "  --max-journal N      steps a run may journal before it fails (default 100000)\n"
+    "  --resident-runs N    keep the Lua coroutines of at most N suspended runs; the\n"
+    "                       others are rebuilt from their journals when they wake\n"
+    "                       (default: every run keeps its coroutine)\n";
 
 
 void jy_server_log(jy_server *server, const char *level, const char *fmt, ...)
@@ -442,7 +445,8 @@ int jy_cli_serve(int argc, char **argv)
                 return 2;
             }
         } else if (strcmp(arg, "--instruction-budget") == 0 ||
-                   strcmp(arg, "--memory-cap") == 0 || strcmp(arg, "--max-journal") == 0) {
+                   strcmp(arg, "--memory-cap") == 0 || strcmp(arg, "--max-journal") == 0 ||
+                   strcmp(arg, "--resident-runs") == 0) {
             unsigned long long n = 0;
             if (jy_cli_parse_limit(arg, value, &n) != 0) {
                 fprintf(stderr, "journey serve: invalid %s \"%s\": give a whole number, 1 or "
@@ -453,6 +457,8 @@ int jy_cli_serve(int argc, char **argv)
                 config.instruction_budget = n;
             else if (strcmp(arg, "--memory-cap") == 0)
                 config.memory_cap = (size_t)n;
+            else if (strcmp(arg, "--resident-runs") == 0)
+                config.resident_runs = (size_t)n;
             else
                 config.max_journal = (uint32_t)n;
         } else if (strcmp(arg, "--retention") == 0) {

@@ -53,6 +53,9 @@ static const char simulate_usage[] =
     "                   before it fails (default 100000000)\n"
     "  --memory-cap BYTES  memory of all Lua code together (default 4294967296)\n"
     "  --max-journal N  steps a run may journal before it fails (default 100000)\n"
+    "  --resident-runs N  keep the Lua coroutines of at most N suspended runs; the\n"
+    "                   others are rebuilt from their journals when they wake\n"
+    "                   (default: every run keeps its coroutine)\n"
     "  --retention D    delete runs that ended, and events no live run can reach,\n"
     "                   once they are older than D in event time (default 90d;\n"
     "                   off keeps everything)\n";
@@ -292,7 +295,8 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
         } else if (strcmp(arg, "--retention") == 0) {
             value = &sim->retention_text;
         } else if (strcmp(arg, "--instruction-budget") == 0 ||
-                   strcmp(arg, "--memory-cap") == 0 || strcmp(arg, "--max-journal") == 0) {
+                   strcmp(arg, "--memory-cap") == 0 || strcmp(arg, "--max-journal") == 0 ||
+                   strcmp(arg, "--resident-runs") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "journey simulate: %s needs a value\n\n%s", arg, simulate_usage);
                 return 2;
@@ -308,6 +312,8 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
                 sim->config.instruction_budget = n;
             else if (strcmp(arg, "--memory-cap") == 0)
                 sim->config.memory_cap = (size_t)n;
+            else if (strcmp(arg, "--resident-runs") == 0)
+                sim->config.resident_runs = (size_t)n;
             else
                 sim->config.max_journal = (uint32_t)n;
         } else if (strcmp(arg, "--sync") == 0 || strcmp(arg, "--commit-every") == 0) {
@@ -502,6 +508,9 @@ static void print_summary(simulation *sim, journey_host *host, jy_time first, jy
                percentile(sim->commit_ms, sim->commit_count, 99),
                percentile(sim->commit_ms, sim->commit_count, 100),
                (unsigned long long)sim->pruned_runs, (unsigned long long)sim->pruned_events);
+        printf(",\"resident_runs\":%zu,\"evictions\":%llu,\"rebuilds\":%llu",
+               sim->config.resident_runs, (unsigned long long)stats.evictions,
+               (unsigned long long)stats.rebuilds);
         printf(",\"first_event\":\"%s\",\"last_event\":\"%s\",\"until\":\"%s\","
                "\"ended_at\":\"%s\",\"wall_seconds\":%.6f,\"events_per_second\":%.0f,"
                "\"peak_rss_kib\":%ld}\n",
@@ -550,6 +559,10 @@ static void print_summary(simulation *sim, journey_host *host, jy_time first, jy
     if (sim->pruned_runs > 0 || sim->pruned_events > 0)
         fprintf(out, "  retention         deleted %llu ended runs and %llu events\n",
                 (unsigned long long)sim->pruned_runs, (unsigned long long)sim->pruned_events);
+    if (sim->config.resident_runs > 0)
+        fprintf(out, "  resident runs     at most %zu; %llu coroutines evicted, %llu rebuilt\n",
+                sim->config.resident_runs, (unsigned long long)stats.evictions,
+                (unsigned long long)stats.rebuilds);
 }
 
 

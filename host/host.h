@@ -245,10 +245,10 @@ int jy_host_sleep(jy_host *host, jy_run *run, jy_time deadline, jy_error *err);
  * arrived meanwhile can end the wait without a suspension. Returns 0, or
  * JY_EDIVERGED with the run's divergence set. Does nothing for a run
  * that is not replaying. For an evicted run whose coroutine is being
- * rebuilt it returns 1: the wait or sleep is registered already and the
- * wake is on its way, so the caller suspends at once, without looking
- * for events, and the next jy_host_wait or jy_host_sleep registers
- * nothing. */
+ * rebuilt it returns 1, because the wait or sleep is registered already
+ * and the wake is on its way. The caller then suspends at once, without
+ * looking for events, and the next jy_host_wait or jy_host_sleep
+ * registers nothing. */
 int jy_host_resume_point(jy_host *host, jy_run *run, jy_run_status status, const char *names,
                          jy_error *err);
 

@@ -3,11 +3,11 @@
  *
  * A suspended run is its journal plus its wait, the same state a
  * restart starts from, so its coroutine is only a cache. With a resident
- * limit the host keeps the coroutines of the runs that suspended most
- * recently and drops the others; a wake rebuilds a dropped coroutine by
- * replaying the journal, exactly as recovery does, and then delivers the
- * wake. The wait index, the deadline and the wait's match stay in place
- * all along, so an evicted run is found and matched like any other.
+ * limit, the host keeps the coroutines of the runs that suspended most
+ * recently and drops the others. A wake rebuilds a dropped coroutine by
+ * replaying the journal, as recovery does, and then delivers the wake.
+ * The wait index, the deadline and the wait's match stay in place, so an
+ * evicted run is found and matched like any other.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +41,8 @@ static void evict(jy_host *host, jy_run *run)
 {
     jy__resident_remove(host, run);
 
-    /* A run the runtime keeps (one waiting for an action's answer) stays
-     * out of the list until it suspends again. */
+    /* A run that the runtime keeps (one waiting for an action's result)
+     * stays out of the list until it suspends again. */
     if (host->runtime.run_evict(host->runtime.ctx, run) != 0)
         return;
 
@@ -83,8 +83,8 @@ int jy__resident_rebuild(jy_host *host, jy_run *run)
     host->stats.rebuilds++;
 
     /* The replay must end in the wait or sleep the run is in now, with
-     * the same names and deadline; the check in waits.c compares them
-     * and then registers nothing, since the wait is registered already. */
+     * the same names and deadline. The check in waits.c compares them and
+     * registers nothing, because the wait is registered already. */
     run->recovering = JY_REPLAY_REBUILD;
     run->restore_status = run->status;
     run->restore_deadline = run->timer.deadline;
@@ -94,9 +94,8 @@ int jy__resident_rebuild(jy_host *host, jy_run *run)
     jy_outcome outcome = {JY_OUTCOME_FAILED, NULL, NULL};
     const jy_event *trigger = host->store->ops->event_get(host->store, run->trigger_seq);
     if (trigger == NULL) {
-        outcome.error = strdup("its trigger event is no longer in the store, so its "
-                               "coroutine cannot be rebuilt; keep events longer than runs "
-                               "wait (retention), or raise the resident limit");
+        outcome.error = strdup("its trigger event is not in the store, so its coroutine "
+                               "cannot be rebuilt");
     } else {
         host->runtime.run_start(host->runtime.ctx, run, trigger, &outcome);
         if (outcome.kind == JY_OUTCOME_SUSPENDED && run->recovering != JY_REPLAY_NONE) {
@@ -114,8 +113,8 @@ int jy__resident_rebuild(jy_host *host, jy_run *run)
         return 0;
     }
 
-    /* A completed rebuild ran past its journal without a wait; it is a
-     * divergence like any other. */
+    /* A rebuild that completed ran past its journal without a wait, which
+     * is a divergence like any other. */
     if (outcome.kind == JY_OUTCOME_COMPLETED) {
         free(outcome.result_json);
         outcome.result_json = NULL;

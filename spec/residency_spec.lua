@@ -228,6 +228,35 @@ describe("a resident limit", function()
     assert.are.equal("got", support.only_run(h, {journey = "steady"}).result.result)
   end)
 
+  it("never calls an action from a rebuild that diverges", function()
+    local h = support.host{resident_runs = 1}
+    local calls, starts = 0, 0
+    h:action("notify", function()
+      calls = calls + 1
+      return true
+    end)
+    h:define{name = "fickle", on = "app/started", run = function(j)
+      starts = starts + 1
+      if starts == 1 then
+        j.sleep("1h")
+      else
+        j.call("notify")
+      end
+    end}
+    h:define{name = "other", on = "app/started", run = function(j)
+      j.sleep("2h")
+    end}
+    h:ingest{user = "u1", name = "app/started"}
+    assert.are.equal(1, h:stats().runs_evicted)
+
+    h:advance("1h")
+    assert.are.equal(0, calls)
+    local fickle = support.only_run(h, {journey = "fickle"})
+    assert.are.equal("failed", fickle.status)
+    assert.matches('the script calls j.call("notify") where the run was sleeping when its '
+                   .. "coroutine was evicted", fickle.error, 1, true)
+  end)
+
   it("rejects a negative limit", function()
     assert.has_error(function()
       support.host{resident_runs = -1}

@@ -302,9 +302,9 @@ local function shell_quote(text)
     return "'" .. text:gsub("'", "'\\''") .. "'"
 end
 
--- Runs `journey simulate SCRIPTS --events PATH --json` and returns its
--- decoded summary.
-local function run_simulator(bin, scripts, path)
+-- Runs `journey simulate SCRIPTS --events PATH --json [EXTRA...]` and
+-- returns its decoded summary.
+local function run_simulator(bin, scripts, path, extra)
     local words = {shell_quote(bin), "simulate"}
     for _, script in ipairs(scripts) do
         words[#words + 1] = shell_quote(script)
@@ -312,6 +312,9 @@ local function run_simulator(bin, scripts, path)
     words[#words + 1] = "--events"
     words[#words + 1] = shell_quote(path)
     words[#words + 1] = "--json"
+    for _, word in ipairs(extra or {}) do
+        words[#words + 1] = shell_quote(word)
+    end
     local command = table.concat(words, " ")
 
     local pipe = assert(io.popen(command, "r"))
@@ -389,6 +392,21 @@ for _, set in ipairs(DATA_SETS) do
             assert.are.same(expected.journeys, summary.journeys)
             assert.are.same(expected.emitted, summary.emitted)
             assert.are.equal(expected.horizon, parse_time(summary["until"]))
+        end)
+
+        it("match the simulator with a resident limit of 3", function()
+            local bin = simulator_path()
+            if bin == nil then
+                pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+                return
+            end
+            local summary = run_simulator(bin, set.scripts, set.path, {"--resident-runs", "3"})
+
+            assert.are.equal(3, summary.resident_runs)
+            assert.is_true(summary.rebuilds > 0, "no run was rebuilt")
+            assert.are.equal(expected.events_emitted, summary.events_emitted)
+            assert.are.same(expected.journeys, summary.journeys)
+            assert.are.same(expected.emitted, summary.emitted)
         end)
     end)
 end

@@ -92,9 +92,15 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_INSERT_EVENT] =
         "INSERT INTO events (seq, user, id, name, ts, data, user_attributes, origin_run)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    /* A run's journey, user, key, trigger and start never change, so an
+     * update leaves the indexes on them alone (REPLACE would delete and
+     * insert the row, and rewrite every index). */
     [STMT_UPSERT_RUN] =
-        "INSERT OR REPLACE INTO runs (id, journey, user, key, trigger_seq, status, started_at,"
-        " ended_at, result, error, wait_names) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO runs (id, journey, user, key, trigger_seq, status, started_at,"
+        " ended_at, result, error, wait_names) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
+        " ended_at = excluded.ended_at, result = excluded.result, error = excluded.error,"
+        " wait_names = excluded.wait_names",
     [STMT_INSERT_JOURNAL] =
         "INSERT INTO journal (run_id, idx, kind, name, at, result) VALUES (?, ?, ?, ?, ?, ?)",
     [STMT_UPSERT_USER] =

@@ -29,28 +29,40 @@ void jy_map_init(jy_map *map)
     map->buckets = NULL;
     map->bucket_count = 0;
     map->count = 0;
+    map->old_buckets = NULL;
+    map->old_bucket_count = 0;
+    map->moved = 0;
 }
 
 
-void jy_map_free(jy_map *map)
+static void free_chains(jy_map_entry **buckets, size_t from, size_t to)
 {
-    for (size_t i = 0; i < map->bucket_count; i++) {
-        jy_map_entry *entry = map->buckets[i];
+    for (size_t i = from; i < to; i++) {
+        jy_map_entry *entry = buckets[i];
         while (entry != NULL) {
             jy_map_entry *next = entry->next;
             free(entry);
             entry = next;
         }
     }
+}
+
+
+void jy_map_free(jy_map *map)
+{
+    free_chains(map->buckets, 0, map->bucket_count);
+    if (map->old_buckets != NULL)
+        free_chains(map->old_buckets, map->moved, map->old_bucket_count);
     free(map->buckets);
+    free(map->old_buckets);
     jy_map_init(map);
 }
 
 
-static jy_map_entry **find_slot(const jy_map *map, const void *key,
-                                size_t key_len, uint64_t hash)
+static jy_map_entry **find_in(jy_map_entry **buckets, size_t bucket_count, const void *key,
+                              size_t key_len, uint64_t hash)
 {
-    jy_map_entry **slot = &map->buckets[hash & (map->bucket_count - 1)];
+    jy_map_entry **slot = &buckets[hash & (bucket_count - 1)];
 
     while (*slot != NULL) {
         jy_map_entry *entry = *slot;
@@ -60,6 +72,25 @@ static jy_map_entry **find_slot(const jy_map *map, const void *key,
         slot = &entry->next;
     }
     return slot;
+}
+
+
+/* Returns the slot that holds key: in the old table when its bucket has
+ * not moved yet, else in the new one. For an absent key it returns the
+ * empty slot at the end of its chain in the new table. */
+static jy_map_entry **find_slot(const jy_map *map, const void *key, size_t key_len,
+                                uint64_t hash)
+{
+    if (map->old_buckets != NULL) {
+        size_t b = hash & (map->old_bucket_count - 1);
+        if (b >= map->moved) {
+            jy_map_entry **slot = find_in(map->old_buckets, map->old_bucket_count, key,
+                                          key_len, hash);
+            if (*slot != NULL)
+                return slot;
+        }
+    }
+    return find_in(map->buckets, map->bucket_count, key, key_len, hash);
 }
 
 
@@ -73,6 +104,38 @@ void *jy_map_get(const jy_map *map, const void *key, size_t key_len)
 }
 
 
+/* Moves the entries of up to n buckets of the old table to the new. */
+static void move_buckets(jy_map *map, size_t n)
+{
+    if (map->old_buckets == NULL)
+        return;
+
+    for (; n > 0 && map->moved < map->old_bucket_count; n--, map->moved++) {
+        jy_map_entry *entry = map->old_buckets[map->moved];
+        while (entry != NULL) {
+            jy_map_entry *next = entry->next;
+            size_t b = entry->hash & (map->bucket_count - 1);
+            entry->next = map->buckets[b];
+            map->buckets[b] = entry;
+            entry = next;
+        }
+        map->old_buckets[map->moved] = NULL;
+    }
+    if (map->moved == map->old_bucket_count) {
+        free(map->old_buckets);
+        map->old_buckets = NULL;
+        map->old_bucket_count = 0;
+        map->moved = 0;
+    }
+}
+
+
+/* Buckets moved per insert or removal. A doubling leaves as many old
+ * buckets as there are entries, and the next doubling comes after as
+ * many inserts again, so the old table is empty long before then. */
+#define MOVE_PER_CHANGE 4
+
+
 static int grow(jy_map *map)
 {
     size_t new_count = map->bucket_count == 0 ? 16 : map->bucket_count * 2;
@@ -81,17 +144,13 @@ static int grow(jy_map *map)
     if (buckets == NULL)
         return JY_ENOMEM;
 
-    for (size_t i = 0; i < map->bucket_count; i++) {
-        jy_map_entry *entry = map->buckets[i];
-        while (entry != NULL) {
-            jy_map_entry *next = entry->next;
-            size_t b = entry->hash & (new_count - 1);
-            entry->next = buckets[b];
-            buckets[b] = entry;
-            entry = next;
-        }
+    /* Only one old table at a time: finish the last doubling first. */
+    move_buckets(map, map->old_bucket_count);
+    if (map->bucket_count > 0) {
+        map->old_buckets = map->buckets;
+        map->old_bucket_count = map->bucket_count;
+        map->moved = 0;
     }
-    free(map->buckets);
     map->buckets = buckets;
     map->bucket_count = new_count;
     return 0;
@@ -107,6 +166,7 @@ int jy_map_put(jy_map *map, const void *key, size_t key_len, void *value)
         if (rc != 0 && map->bucket_count == 0)
             return rc;
     }
+    move_buckets(map, MOVE_PER_CHANGE);
 
     uint64_t hash = hash_bytes(key, key_len);
     jy_map_entry **slot = find_slot(map, key, key_len, hash);
@@ -135,6 +195,7 @@ void *jy_map_remove(jy_map *map, const void *key, size_t key_len)
 {
     if (map->count == 0)
         return NULL;
+    move_buckets(map, MOVE_PER_CHANGE);
 
     jy_map_entry **slot = find_slot(map, key, key_len, hash_bytes(key, key_len));
     jy_map_entry *entry = *slot;
@@ -155,6 +216,12 @@ void jy_map_each(const jy_map *map,
 {
     for (size_t i = 0; i < map->bucket_count; i++)
         for (jy_map_entry *entry = map->buckets[i]; entry != NULL;
+             entry = entry->next)
+            visit(entry, ctx);
+    if (map->old_buckets == NULL)
+        return;
+    for (size_t i = map->moved; i < map->old_bucket_count; i++)
+        for (jy_map_entry *entry = map->old_buckets[i]; entry != NULL;
              entry = entry->next)
             visit(entry, ctx);
 }

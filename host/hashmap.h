@@ -5,7 +5,10 @@
  * by 64-bit id; this one map serves all of them. Keys are copied into
  * the map; values are borrowed and never freed by it. Chaining keeps
  * entries at stable addresses, and the table doubles when the load
- * passes 1, so lookups stay O(1) on average.
+ * passes 1, so lookups stay O(1) on average. The entries move to the
+ * doubled table a few buckets per insert or removal rather than all at
+ * once, because moving a million entries in one call stalls the loop
+ * for tens of milliseconds.
  */
 #ifndef JOURNEY_HOST_HASHMAP_H
 #define JOURNEY_HOST_HASHMAP_H
@@ -25,6 +28,10 @@ typedef struct jy_map {
     jy_map_entry **buckets;
     size_t bucket_count; /* 0 or a power of two */
     size_t count;
+    jy_map_entry **old_buckets; /* the table before the last doubling, while
+                                 * its entries move; NULL once they have */
+    size_t old_bucket_count;
+    size_t moved;               /* old buckets emptied so far */
 } jy_map;
 
 /* Initializes an empty map; it allocates on first insert. */

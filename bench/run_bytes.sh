@@ -9,16 +9,19 @@
 # malloc; the heap line at the end counts glibc's chunks, headers
 # included.
 #
-# usage: bench/run_bytes.sh [STORE] [SMALL] [LARGE]
-#   STORE  memory (default) or sqlite
-#   SMALL  waiting runs of the first profile (default 10000)
-#   LARGE  waiting runs of the second (default 30000)
+# usage: bench/run_bytes.sh [STORE] [SMALL] [LARGE] [RESIDENT]
+#   STORE     memory (default) or sqlite
+#   SMALL     waiting runs of the first profile (default 10000)
+#   LARGE     waiting runs of the second (default 30000)
+#   RESIDENT  the host's resident limit (default 0, no limit); keep it
+#             below SMALL, so both profiles evict
 set -eu
 cd "$(dirname "$0")/.."
 
 store=${1:-memory}
 small=${2:-10000}
 large=${3:-30000}
+resident=${4:-0}
 dir=$(mktemp -d /tmp/journey-run-bytes.XXXXXX)
 
 # Debug information keeps the inlined frames that tell the categories
@@ -29,7 +32,7 @@ cmake --build build-bytes -j2 --target run_bytes >/dev/null
 for n in "$small" "$large"; do
     spec=$store
     [ "$store" = sqlite ] && spec="sqlite:$dir/store-$n.db"
-    heaptrack -o "$dir/profile-$n" ./build-bytes/run_bytes "$n" "$spec" > "$dir/heap-$n.json" 2> /dev/null
+    heaptrack -o "$dir/profile-$n" ./build-bytes/run_bytes "$n" "$spec" "$resident" > "$dir/heap-$n.json" 2> /dev/null
     heaptrack_print -f "$dir/profile-$n.zst" --flamegraph-cost-type leaked \
         -F "$dir/stacks-$n.txt" > /dev/null
 done

@@ -64,6 +64,18 @@ static int check_count;
         }                                                                  \
     } while (0)
 
+/* Returns the next value of a xorshift64 generator, for tests that need
+ * the same random cases on every run. The state must not be zero. */
+static inline uint64_t check_random(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return x;
+}
+
 static inline int check_summary(const char *name)
 {
     printf("%s: %d checks, %d failed\n", name, check_count, check_failures);

@@ -19,18 +19,6 @@ static void *values[KEYS];
 static int marks[KEYS];
 
 
-/* A fixed xorshift sequence, so a failure repeats. */
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    return x;
-}
-
-
 static void put_key(jy_map *map, uint64_t k, void *value)
 {
     char key[32];
@@ -122,8 +110,8 @@ int main(void)
      * that follow a doubling. */
     for (int round = 0; round < 4; round++) {
         for (int i = 0; i < KEYS; i++) {
-            uint64_t k = next_random(&state) % KEYS;
-            uint64_t what = next_random(&state) % 3;
+            uint64_t k = check_random(&state) % KEYS;
+            uint64_t what = check_random(&state) % 3;
             if (what == 0 && values[k] != NULL)
                 remove_key(&map, k);
             else if (what == 1)

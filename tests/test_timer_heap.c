@@ -16,19 +16,6 @@
 #define YEAR_MS INT64_C(31557600000)
 
 
-/* Returns the next value of a xorshift64 generator. The state must not
- * be zero. */
-static uint64_t xorshift64(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    return x;
-}
-
-
 /* Returns nonzero when (deadline_a, seq_a) sorts before
  * (deadline_b, seq_b). */
 static int key_before(jy_time deadline_a, uint64_t seq_a,
@@ -738,7 +725,7 @@ static void heap_million_timers_pop_in_order(void)
 
     int push_failures = 0;
     for (size_t i = 0; i < N; i++) {
-        uint64_t r = xorshift64(&rng);
+        uint64_t r = check_random(&rng);
         jy_time deadline;
         switch (r % 8) {
         case 0:
@@ -764,7 +751,7 @@ static void heap_million_timers_pop_in_order(void)
         indexes[i] = i;
     int still_queued = 0;
     for (size_t i = 0; i < REMOVED; i++) {
-        size_t j = i + (size_t)(xorshift64(&rng) % (N - i));
+        size_t j = i + (size_t)(check_random(&rng) % (N - i));
         uint32_t pick = indexes[j];
         indexes[j] = indexes[i];
         indexes[i] = pick;
@@ -896,7 +883,7 @@ static void heap_matches_sorted_reference(void)
     int invalid = 0;
 
     for (int op = 0; op < OPERATIONS; op++) {
-        uint64_t r = xorshift64(&rng);
+        uint64_t r = check_random(&rng);
         size_t pick = (size_t)((r >> 8) % REF_TIMERS);
 
         switch (r % 10) {

@@ -239,6 +239,19 @@ static void push_pending_data(lua_State *L, const char *json)
 
 void jy_lua_push_event(lua_State *L, const jy_event *event)
 {
+    jy_lua_push_event_with_data(L, event, 0);
+}
+
+
+int jy_lua_event_data_is_small(const jy_event *event)
+{
+    return strlen(event->data_json) <= EAGER_DATA_BYTES;
+}
+
+
+void jy_lua_push_event_with_data(lua_State *L, const jy_event *event, int data_idx)
+{
+    data_idx = data_idx != 0 ? lua_absindex(L, data_idx) : 0;
     lua_createtable(L, 0, 7);                      /* stack: event */
     lua_pushinteger(L, (lua_Integer)event->seq);
     lua_setfield(L, -2, "seq");
@@ -258,7 +271,9 @@ void jy_lua_push_event(lua_State *L, const jy_event *event)
      * few decoded fields, and a waiting run keeps its event for as long
      * as it waits. */
     size_t data_len = strlen(event->data_json);
-    if (data_len <= EAGER_DATA_BYTES)
+    if (data_idx != 0)
+        lua_pushvalue(L, data_idx);
+    else if (data_len <= EAGER_DATA_BYTES)
         jy_lua_json_decode_text(L, event->data_json, data_len);
     else
         push_pending_data(L, event->data_json);

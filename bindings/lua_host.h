@@ -179,6 +179,15 @@ void jy_lua_push_time(lua_State *L, jy_time t);
  * [-0, +1, m] */
 void jy_lua_push_event(lua_State *L, const jy_event *event);
 
+/* Pushes event as jy_lua_push_event does, with the table at data_idx
+ * as its data (no copy), or decoded from the event when data_idx is 0.
+ * [-0, +1, m] */
+void jy_lua_push_event_with_data(lua_State *L, const jy_event *event, int data_idx);
+
+/* Returns 1 when jy_lua_push_event decodes event's data whole at once
+ * (short data) rather than field by field. */
+int jy_lua_event_data_is_small(const jy_event *event);
+
 /* Decodes the rest of every pending event.data table inside the value
  * at idx, so that it is whole for an encoder. [-0, +0, e] */
 void jy_lua_complete_pending_data(lua_State *L, int idx);

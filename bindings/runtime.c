@@ -531,15 +531,33 @@ static void rt_run_start(void *ctx, jy_run *run, const jy_event *trigger,
 }
 
 
-/* Pushes the event that woke a run, or nil. [-0, +1, e] */
+/* Pushes the event that woke a run, or nil. A wait's match decoded the
+ * event's data already, and when the data is short, the run's event
+ * table takes that decoded table instead of decoding it again. The
+ * cache gives it up, so a run that changes its data cannot change what
+ * the next wait's match sees. [-0, +1, e] */
 static int wake_value_protected(lua_State *L)
 {
     protected_call *call = lua_touserdata(L, 1);
+    jy_lua_host *lh = call->lh;
 
-    if (call->event != NULL)
-        jy_lua_push_event(L, call->event);
-    else
+    if (call->event == NULL) {
         lua_pushnil(L);
+        return 1;
+    }
+    if (call->event == lh->current_event && lh->event_data_ref != LUA_NOREF &&
+        jy_lua_event_data_is_small(call->event)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, lh->event_data_ref);  /* stack: data */
+        if (lua_istable(L, -1) && call->event->data_json[0] == '{') {
+            luaL_unref(L, LUA_REGISTRYINDEX, lh->event_data_ref);
+            lh->event_data_ref = LUA_NOREF;
+            lh->refs--;
+            jy_lua_push_event_with_data(L, call->event, -1);
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
+    jy_lua_push_event(L, call->event);
     return 1;
 }
 

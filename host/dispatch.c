@@ -46,6 +46,14 @@ static int journey_cancels_on(const jy_journey *journey, const char *name)
  * carries, when it carries one. */
 static void apply_cancels(jy_host *host, const jy_event *event)
 {
+    /* Most hosts have no cancel_on at all, and the lookup of the user's
+     * runs is a cache miss in a large map. */
+    int any = 0;
+    for (size_t i = 0; i < host->journey_count && !any; i++)
+        any = host->journeys[i]->cancel_on_count > 0;
+    if (!any)
+        return;
+
     jy_run *run = jy_map_get_str(&host->user_runs, event->user);
 
     while (run != NULL) {

@@ -132,6 +132,33 @@ describe("match in j.wait_for", function()
     assert.are.equal("pro", got.data.plan.tier)
   end)
 
+  it("matches later runs against the data as sent", function()
+    -- The first run to wake changes its copy of the data; a second run
+    -- waiting on the same event still matches the data as it was sent.
+    local second
+    h:define{
+      name = "vandal",
+      on = "app/signed_up",
+      run = function(j)
+        local event = j.wait_for("app/plan_changed", {timeout = "1d", match = {seats = 3}})
+        event.data.seats = 4
+        event.data.plan = nil
+      end,
+    }
+    h:define{
+      name = "second",
+      on = "app/signed_up",
+      run = function(j)
+        second = j.wait_for("app/plan_changed", {timeout = "1d", match = {seats = 3}})
+      end,
+    }
+    h:ingest{user = "u2", name = "app/signed_up"}
+    h:ingest{user = "u2", name = "app/plan_changed", data = {plan = {tier = "pro"}, seats = 3}}
+
+    assert.are.equal(3, second.data.seats)
+    assert.are.equal("pro", second.data.plan.tier)
+  end)
+
   it("keeps waiting on a type mismatch", function()
     h:ingest{user = "u1", name = "app/plan_changed", data = {plan = {tier = "pro"}, seats = "3"}}
 

@@ -23,7 +23,7 @@ static int pattern_matches(const char *pattern, const char *name)
 }
 
 
-static int journey_triggers_on(const jy_journey *journey, const char *name)
+int jy__journey_triggers_on(const jy_journey *journey, const char *name)
 {
     for (size_t i = 0; i < journey->on_count; i++)
         if (pattern_matches(journey->on[i], name))
@@ -98,7 +98,7 @@ static void apply_triggers(jy_host *host, const jy_event *event,
         jy_journey *journey = host->journeys[i];
         char *key = NULL;
 
-        if (!journey_triggers_on(journey, event->name))
+        if (!jy__journey_triggers_on(journey, event->name))
             continue;
 
         if (journey->key_mode == JY_KEY_NONE) {

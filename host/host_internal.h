@@ -51,6 +51,9 @@ void jy__record_wake(jy_host *host);
 /* Takes run out of the wait index and the deadline heap. */
 void jy__wait_clear(jy_host *host, jy_run *run);
 
+/* Returns 1 when an event of that name starts runs of journey. */
+int jy__journey_triggers_on(const jy_journey *journey, const char *name);
+
 /* Wakes every run waiting on (event->user, event->name) whose match
  * accepts event. Sets *woke_keys to the live keys of the woken runs (malloc'd array of malloc'd strings) for the trigger
  * check. */

@@ -11,9 +11,32 @@
 #include "host_internal.h"
 
 
-static char *wait_key(const char *user, const char *name, size_t *len)
+/* Room for the wait keys of usual users and event names on the stack:
+ * building one is part of every wait and every dispatch. */
+#define KEY_BUFFER 128
+
+
+/* Builds the wait index key of (user, name), "user NUL name", in buf
+ * (KEY_BUFFER bytes) when it fits, else in a malloc'd block. Release it
+ * with release_wait_key. Returns NULL when out of memory. */
+static char *wait_key(const char *user, const char *name, char *buf, size_t *len)
 {
-    return jy__pair_key(user, name, len);
+    size_t user_len = strlen(user);
+    size_t name_len = strlen(name);
+
+    if (user_len + name_len + 2 > KEY_BUFFER)
+        return jy__pair_key(user, name, len);
+    memcpy(buf, user, user_len + 1);
+    memcpy(buf + user_len + 1, name, name_len + 1);
+    *len = user_len + 1 + name_len;
+    return buf;
+}
+
+
+static void release_wait_key(char *key, const char *buf)
+{
+    if (key != buf)
+        free(key);
 }
 
 
@@ -36,15 +59,16 @@ static void unlink_wait(jy_host *host, jy_wait_link *link, const char *user,
     link->list = NULL;
 
     if (list->count == 0) {
+        char buf[KEY_BUFFER];
         size_t len = 0;
-        char *key = wait_key(user, name, &len);
+        char *key = wait_key(user, name, buf, &len);
         if (key != NULL) {
             jy_map_remove(&host->waits, key, len);
             free(list);
         }
         /* NOTE: without memory for the key, an empty list stays in the
          * index; it is harmless and reused by the next wait. */
-        free(key);
+        release_wait_key(key, buf);
     }
 }
 
@@ -190,8 +214,9 @@ int jy_host_wait(jy_host *host, jy_run *run, const char *const *names,
         if (run->wait_names[i] == NULL)
             goto nomem;
 
+        char buf[KEY_BUFFER];
         size_t len = 0;
-        char *key = wait_key(run->user, names[i], &len);
+        char *key = wait_key(run->user, names[i], buf, &len);
         if (key == NULL)
             goto nomem;
         jy_wait_list *list = jy_map_get(&host->waits, key, len);
@@ -199,11 +224,11 @@ int jy_host_wait(jy_host *host, jy_run *run, const char *const *names,
             list = calloc(1, sizeof *list);
             if (list == NULL || jy_map_put(&host->waits, key, len, list) != 0) {
                 free(list);
-                free(key);
+                release_wait_key(key, buf);
                 goto nomem;
             }
         }
-        free(key);
+        release_wait_key(key, buf);
 
         jy_wait_link *link = &run->wait_links[i];
         link->run = run;
@@ -278,11 +303,12 @@ static int push_key(char ***keys, size_t *count, const jy_run *run)
 void jy__wait_dispatch(jy_host *host, const jy_event *event, char ***woke_keys,
                        size_t *woke_count)
 {
+    char buf[KEY_BUFFER];
     size_t len = 0;
-    char *key = wait_key(event->user, event->name, &len);
+    char *key = wait_key(event->user, event->name, buf, &len);
     jy_wait_list *list = key != NULL ? jy_map_get(&host->waits, key, len) : NULL;
 
-    free(key);
+    release_wait_key(key, buf);
     if (list == NULL)
         return;
 
@@ -319,7 +345,10 @@ void jy__wait_dispatch(jy_host *host, const jy_event *event, char ***woke_keys,
         if (host->runtime.wait_matches(host->runtime.ctx, run) != 1)
             continue;
 
-        if (push_key(woke_keys, woke_count, run) != 0)
+        /* Only a journey that this event also triggers needs to know
+         * which of its keys the event woke. */
+        if (jy__journey_triggers_on(run->journey, event->name) &&
+            push_key(woke_keys, woke_count, run) != 0)
             jy_host_log(host, JY_LOG_WARN, run,
                         "out of memory recording the woken key; the event may also start a run");
         if (jy__resident_rebuild(host, run) != 0)

@@ -50,6 +50,18 @@ describe("j.wait_for", function()
       assert.are.equal("completed", support.only_run(h).status)
     end)
 
+    it("wakes a user whose id is longer than 128 bytes", function()
+      local user = ("u"):rep(300)
+      define_waiter("app/" .. ("a"):rep(200), {timeout = "3d"})
+      h:ingest{user = user, name = "app/signed_up"}
+      h:ingest{user = "u1", name = "app/" .. ("a"):rep(200)}
+      assert.are.equal(UNSET, got)
+
+      h:ingest{user = user, name = "app/" .. ("a"):rep(200)}
+      assert.are.equal(user, got.user)
+      assert.are.equal("completed", support.only_run(h).status)
+    end)
+
     it("returns nil after the timeout", function()
       define_waiter("app/activated", {timeout = "3d"})
       h:ingest{user = "u1", name = "app/signed_up"}

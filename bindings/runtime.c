@@ -3,6 +3,7 @@
  * the scheduler calls (host/runtime.h), and the resume driver, the one
  * place that calls lua_resume.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,21 @@ jy_lua_host *jy_lua_host_of(const jy_run *run)
 
 int jy_lua_raise(lua_State *L, const jy_error *err)
 {
+    /* A divergence fails the run with the text kept on the run, not with
+     * the Lua error, so the script's file and line go into that text. */
+    jy_run *run = err->code == JY_EDIVERGED ? jy_lua_current_run(L) : NULL;
+    if (run != NULL && run->divergence != NULL && strcmp(run->divergence, err->message) == 0) {
+        luaL_where(L, 1);                                  /* stack: "file:line: " */
+        const char *where = lua_tostring(L, -1);
+        size_t size = strlen(where) + strlen(run->divergence) + 1;
+        char *located = where[0] != '\0' ? malloc(size) : NULL;
+        if (located != NULL) {
+            snprintf(located, size, "%s%s", where, run->divergence);
+            free(run->divergence);
+            run->divergence = located;
+        }
+        lua_pop(L, 1);
+    }
     return luaL_error(L, "%s", err->message);
 }
 
@@ -534,8 +550,8 @@ static void rt_run_start(void *ctx, jy_run *run, const jy_event *trigger,
 /* Pushes the event that woke a run, or nil. A wait's match decoded the
  * event's data already, and when the data is short, the run's event
  * table takes that decoded table instead of decoding it again. The
- * cache gives it up, so a run that changes its data cannot change what
- * the next wait's match sees. [-0, +1, e] */
+ * cache gives it up, so a run that changes its data cannot change the
+ * data that the next wait's match reads. [-0, +1, e] */
 static int wake_value_protected(lua_State *L)
 {
     protected_call *call = lua_touserdata(L, 1);

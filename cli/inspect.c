@@ -1514,7 +1514,13 @@ static void append_status_words(show_context *ctx, jy_buf *out, const char *inde
         return;
 
     case JY_RUN_FAILED:
-        jy_buf_append_str(out, "failed: the run raised an error and will not run again.\n");
+        /* The host fails a run itself when its replay diverges; that is
+         * no error the script raised. */
+        if (run->error != NULL && strstr(run->error, "replay diverged") != NULL)
+            jy_buf_append_str(out, "failed: its replay took another path than the run had "
+                                   "taken, and it will not run again.\n");
+        else
+            jy_buf_append_str(out, "failed: the run raised an error and will not run again.\n");
         return;
 
     case JY_RUN_CANCELLED:

@@ -329,6 +329,10 @@ static void on_http_closed(void *ctx)
     /* Nothing new arrives now: the host commits the last group, fires
      * the callbacks of the requests that wait for it, and closes the
      * store. */
+    if (server->host != NULL && server->store_path == NULL && journey_live_runs(server->host) > 0)
+        jy_server_log(server, "warn", "%llu live runs end here: the memory store keeps nothing "
+                                      "across a restart",
+                      (unsigned long long)journey_live_runs(server->host));
     if (server->host != NULL)
         journey_host_close(server->host, on_host_closed, server);
     else
@@ -449,8 +453,8 @@ int jy_cli_serve(int argc, char **argv)
                    strcmp(arg, "--resident-runs") == 0) {
             unsigned long long n = 0;
             if (jy_cli_parse_limit(arg, value, &n) != 0) {
-                fprintf(stderr, "journey serve: invalid %s \"%s\": give a whole number, 1 or "
-                                "more\n", arg, value);
+                fprintf(stderr, "journey serve: invalid %s \"%s\": give a whole number, %s\n",
+                        arg, value, jy_cli_limit_range(arg));
                 return 2;
             }
             if (strcmp(arg, "--instruction-budget") == 0)
@@ -565,9 +569,14 @@ int jy_cli_serve(int argc, char **argv)
     if (server.retention_ms > 0)
         uv_timer_start(&server.retention_timer, on_retention_timer, RETENTION_INTERVAL_MS,
                        RETENTION_INTERVAL_MS);
-    jy_server_log(&server, "info", "started: listening on %s:%d, scripts %s, store %s",
+    char resident[96] = "";
+    if (config.resident_runs > 0)
+        snprintf(resident, sizeof resident, ", coroutines of at most %zu suspended runs kept",
+                 config.resident_runs);
+    jy_server_log(&server, "info", "started: listening on %s:%d, scripts %s, store %s%s",
                   address, jy_http_server_port(server.http), server.scripts_dir,
-                  memory_store ? "memory (nothing survives a restart)" : server.store_path);
+                  memory_store ? "memory (nothing survives a restart)" : server.store_path,
+                  resident);
 
     uv_run(server.loop, UV_RUN_DEFAULT);
     uv_loop_close(server.loop);

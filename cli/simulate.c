@@ -304,8 +304,8 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
             const char *text = argv[++i];
             unsigned long long n = 0;
             if (jy_cli_parse_limit(arg, text, &n) != 0) {
-                fprintf(stderr, "journey simulate: invalid %s \"%s\": give a whole number, 1 or "
-                                "more\n", arg, text);
+                fprintf(stderr, "journey simulate: invalid %s \"%s\": give a whole number, %s\n",
+                        arg, text, jy_cli_limit_range(arg));
                 return 2;
             }
             if (strcmp(arg, "--instruction-budget") == 0)

@@ -8,9 +8,14 @@
  * normal). Returns 0 or -1. */
 int jy_cli_parse_sync(const char *text, int *sync_normal);
 
-/* Parses the value of a per-run limit (--instruction-budget, --memory-cap
- * or --max-journal): a whole number, 1 or more, and for --max-journal at
- * most UINT32_MAX. Returns 0 or -1. */
+/* Parses the value of a limit (--instruction-budget, --memory-cap,
+ * --max-journal or --resident-runs): a whole number, 1 or more (0 or
+ * more for --resident-runs, where 0 means no limit), and for
+ * --max-journal at most UINT32_MAX. Returns 0 or -1. */
 int jy_cli_parse_limit(const char *option, const char *text, unsigned long long *value);
+
+/* Returns the range that jy_cli_parse_limit accepts for option, in
+ * words, for error messages. */
+const char *jy_cli_limit_range(const char *option);
 
 #endif

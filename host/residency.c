@@ -123,8 +123,6 @@ int jy__resident_rebuild(jy_host *host, jy_run *run)
                                "suspended before");
     }
     run->recovering = JY_REPLAY_NONE;
-    jy_host_log(host, JY_LOG_ERROR, run, "run %llu could not be rebuilt from its journal",
-                (unsigned long long)run->id);
     jy__run_apply_outcome(host, run, &outcome);
     return -1;
 }

@@ -156,13 +156,16 @@ static int check_suspension(jy_run *run, jy_run_status status, const char *names
     }
 
     jy_error_set(err, JY_EDIVERGED,
-                 "replay diverged at step %u: %s the run was %s%s, but the script now %s%s",
+                 "replay diverged at step %u: %s the run was %s%s, but the script now %s%s%s",
                  run->journal_len + 1,
                  rebuilding ? "when its coroutine was evicted" : "before the restart",
                  run->restore_status == JY_RUN_SLEEPING ? "sleeping" : "waiting for ",
                  run->restore_status == JY_RUN_SLEEPING ? "" : before,
                  status == JY_RUN_SLEEPING ? "sleeps" : "waits for ",
-                 status == JY_RUN_SLEEPING ? "" : names);
+                 status == JY_RUN_SLEEPING ? "" : names,
+                 rebuilding ? "; code outside j.* (a global, a file) took another path when "
+                              "the run was replayed, see \"Runs kept in memory\" in "
+                              "docs/lua-api.md" : "");
     if (run->divergence == NULL)
         run->divergence = strdup(err != NULL ? err->message : "replay diverged");
     return JY_EDIVERGED;

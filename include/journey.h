@@ -263,8 +263,13 @@ typedef struct journey_config {
     size_t resident_runs;        /* suspended runs that keep their Lua
                                   * coroutine; past it, the least recently
                                   * suspended ones drop theirs and are
-                                  * rebuilt by replay when they wake. 0:
-                                  * every run keeps its coroutine */
+                                  * rebuilt by replay when they wake, which
+                                  * halves memory per waiting run and costs
+                                  * a replay per wake (scripts must replay
+                                  * the same way; runs in j.call stay).
+                                  * See "Runs kept in memory" in
+                                  * docs/lua-api.md. 0: every run keeps
+                                  * its coroutine */
 } journey_config;
 
 /* Returns the library's version, "MAJOR.MINOR.PATCH"; a static string.

@@ -2,7 +2,8 @@
 # Tests journey runs and journey show against a store that journey
 # simulate writes. The store has a completed run with steps, a retried
 # step and emits, a wait that timed out, two failed runs, a cancelled
-# run, and runs left waiting and sleeping at the horizon. Then checks
+# run, and runs left waiting and sleeping at the horizon, and a run whose
+# replay diverged after its coroutine was evicted. Then checks
 # the error cases and that reading works beside a host that is writing
 # the store.
 #
@@ -401,6 +402,31 @@ check_err "show without store: message" "missing --store sqlite:PATH"
 run runs --store memory
 check_status "runs memory store" 2
 check_err "runs memory store: message" "give --store sqlite:PATH"
+
+# A run that the host failed because its rebuild by replay diverged:
+# the script waits for another event once a global counter has moved.
+cat > "$work/fickle.lua" << 'LUA'
+local journey = require "journey"
+calls = 0
+journey.define {
+  name = "fickle",
+  on = "app/started",
+  run = function(j)
+    calls = calls + 1
+    j.wait_for(calls == 1 and "app/first" or "app/second", {timeout = "1h"})
+  end,
+}
+LUA
+printf '%s\n' '{"user":"u1","name":"app/started","ts":"2024-01-01T00:00:00Z"}' \
+    '{"user":"u2","name":"app/started","ts":"2024-01-01T00:00:01Z"}' \
+    '{"user":"u1","name":"app/first","ts":"2024-01-01T00:00:02Z"}' > "$work/fickle.jsonl"
+run simulate "$work/fickle.lua" --events "$work/fickle.jsonl" --store "sqlite:$work/fickle.db" \
+    --resident-runs 1 --quiet
+check_status "fickle replay" 0
+run show 1 --store "sqlite:$work/fickle.db"
+check_status "show diverged run" 0
+check_out "show diverged run: status" "failed: its replay took another path than the run had taken"
+check_out "show diverged run: error" "replay diverged at step 1: when its coroutine was evicted"
 
 run runs --store "sqlite:$work/missing.db"
 check_status "runs missing file" 1

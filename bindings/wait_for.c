@@ -147,6 +147,9 @@ typedef struct scan_ctx {
     int list_idx;               /* events: the result array */
     jy_buf *seqs;               /* events: the journal's list of seqs */
     lua_Integer count;
+    int prefix_taken;           /* wait_for: every event visited so far was
+                                 * received or emitted by the run */
+    uint64_t prefix_end;        /* the last of those */
 } scan_ctx;
 
 
@@ -157,10 +160,15 @@ static int scan_visit(const jy_event *event, void *data)
     scan_ctx *scan = data;
     lua_State *L = scan->L;
 
+    if (scan->consume) {
+        if (event->origin_run == scan->run->id || jy_host_run_received(scan->run, event->seq)) {
+            if (scan->prefix_taken)
+                scan->prefix_end = event->seq;
+            return 0;
+        }
+        scan->prefix_taken = 0;
+    }
     if (!name_listed(scan->args, event->name) || event->ts < scan->args->since_ts)
-        return 0;
-    if (scan->consume && (event->origin_run == scan->run->id ||
-                          jy_host_run_received(scan->run, event->seq)))
         return 0;
 
     int matched = 1;
@@ -188,10 +196,25 @@ static int scan_visit(const jy_event *event, void *data)
 }
 
 
+/* Visits the run's user's events from the wait's since_seq on. A
+ * wait_for never takes an event the run received or emitted, and a run
+ * that waits in a loop has received nearly every event of its user. So
+ * the run keeps scan_floor, the end of the longest run of such events
+ * from its trigger on, and a wait_for starts after it; otherwise each
+ * wait of the loop would visit all earlier ones again. */
 static void scan_events(jy_run *run, scan_ctx *scan)
 {
     jy_store *store = run->host->store;
-    store->ops->event_scan(store, run->user, scan->args->since_seq, scan_visit, scan);
+    uint64_t from = scan->args->since_seq;
+    uint64_t covered_from = run->scan_floor > 0 ? run->scan_floor + 1 : run->trigger_seq;
+
+    if (scan->consume && from >= run->trigger_seq && from <= run->scan_floor)
+        from = run->scan_floor + 1;
+    scan->prefix_taken = scan->consume && from <= covered_from;
+    scan->prefix_end = 0;
+    store->ops->event_scan(store, run->user, from, scan_visit, scan);
+    if (scan->prefix_end > run->scan_floor)
+        run->scan_floor = scan->prefix_end;
 }
 
 

@@ -108,6 +108,10 @@ struct jy_run {
     char *restore_wait_names; /* recovery: the names it waited for */
     char *divergence;       /* why replay failed, or NULL */
 
+    uint64_t scan_floor;    /* every event of the user from the trigger up to
+                             * this seq was received or emitted by the run,
+                             * so j.wait_for's search starts after it; 0
+                             * until known */
     uint64_t *received;     /* sorted seqs this run got through wait_for */
     size_t received_count;
     size_t received_capacity;

@@ -50,6 +50,32 @@ describe("j.wait_for", function()
       assert.are.equal("completed", support.only_run(h).status)
     end)
 
+    it("finds an older event after a loop of waits took later ones", function()
+      local clicks, view
+      h:define{
+        name = "looper",
+        on = "app/start",
+        run = function(j)
+          clicks = 0
+          while clicks < 3 and j.wait_for("app/click", {timeout = "1h"}) do
+            clicks = clicks + 1
+          end
+          view = j.wait_for("app/view", {timeout = "1h"})
+          return {clicks = clicks}
+        end,
+      }
+      h:ingest{user = "u1", name = "app/start"}
+      h:ingest{user = "u1", name = "app/click", data = {n = 1}}
+      h:ingest{user = "u1", name = "app/view", data = {n = 1}}
+      h:ingest{user = "u1", name = "app/click", data = {n = 2}}
+      h:ingest{user = "u1", name = "app/view", data = {n = 2}}
+      h:ingest{user = "u1", name = "app/click", data = {n = 3}}
+
+      assert.are.equal(3, clicks)
+      assert.are.equal(1, view.data.n)
+      assert.are.equal("completed", support.only_run(h).status)
+    end)
+
     it("wakes a user whose id is longer than 128 bytes", function()
       local user = ("u"):rep(300)
       define_waiter("app/" .. ("a"):rep(200), {timeout = "3d"})

@@ -6,15 +6,17 @@
 # Prints the simulator's JSON summary with events per second and peak
 # RSS.
 #
-# usage: bench/backtest_replicated.sh UCI_EVENTS_FILE [COPIES]
+# usage: bench/backtest_replicated.sh UCI_EVENTS_FILE [COPIES] [JOBS]
 #   UCI_EVENTS_FILE  the full conversion (22,190 events); see
 #                    data/uci-online-retail/SOURCE.md
 #   COPIES           default 91, which makes 2,019,290 events
+#   JOBS             threads for `journey simulate --jobs` (default 1)
 set -eu
 cd "$(dirname "$0")/.."
 
 source_file=$1
 copies=${2:-91}
+jobs=${3:-1}
 dir=$(mktemp -d /tmp/journey-replicated.XXXXXX)
 
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -32,7 +34,7 @@ awk -v copies="$copies" '{
 events=$(wc -l < "$dir/events.jsonl")
 
 summary=$(./build-release/journey simulate scripts/winback.lua scripts/post_purchase.lua \
-    --events "$dir/events.jsonl" --json --quiet)
+    --events "$dir/events.jsonl" --json --quiet --jobs "$jobs")
 printf '{"bench":"backtest_replicated","copies":%d,"events":%d,"summary":%s}\n' \
     "$copies" "$events" "$summary"
 rm -rf "$dir"

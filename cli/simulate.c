@@ -9,6 +9,7 @@
  * every event for the run anyway, so the sort adds little on top.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 
 #define DEFAULT_HORIZON_MS (90LL * 24 * 3600 * 1000)
 #define MAX_LOG_LINES 20
+#define MAX_JOBS 16
 
 static const char simulate_usage[] =
     "usage: journey simulate SCRIPT... --events FILE [options]\n"
@@ -56,6 +58,8 @@ static const char simulate_usage[] =
     "  --resident-runs N  keep the Lua coroutines of at most N suspended runs; the\n"
     "                   others are rebuilt from their journals when they wake\n"
     "                   (default: every run keeps its coroutine)\n"
+    "  --jobs N         replay on N threads, each with its own host and a share of\n"
+    "                   the users (memory store only; default 1)\n"
     "  --retention D    delete runs that ended, and events no live run can reach,\n"
     "                   once they are older than D in event time (default 90d;\n"
     "                   off keeps everything)\n";
@@ -69,6 +73,31 @@ typedef struct name_count {
     char *name;
     uint64_t count;
 } name_count;
+
+/* One line of a job's transcript or emitted file, kept until the jobs'
+ * outputs are merged in time order. */
+typedef struct timed_line {
+    jy_time at;
+    char *text;
+} timed_line;
+
+typedef struct timed_lines {
+    timed_line *items;
+    size_t count;
+    size_t capacity;
+} timed_lines;
+
+/* What one job of --jobs keeps besides its simulation: its share of the
+ * input and its outputs. */
+typedef struct sim_job {
+    int index;
+    int count;                /* jobs in all */
+    size_t *inputs;           /* indices into the sorted input */
+    size_t input_count;
+    timed_lines transcript;
+    timed_lines emitted;
+    char *foreign_emit;       /* the first emit for another job's user */
+} sim_job;
 
 typedef struct simulation {
     const char *events_path;
@@ -107,14 +136,64 @@ typedef struct simulation {
     size_t position;        /* index of the next sorted input event */
     char fingerprint[24];   /* of the input text, to resume by position */
     int write_failed;
+    int jobs;               /* --jobs */
+    sim_job *job;           /* set in a job's own simulation */
 } simulation;
 
 
-static void count_emitted(simulation *sim, const char *name)
+/* Returns the job that replays user's events: FNV-1a of the id. */
+static int job_of(const char *user, int jobs)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *)user; *p != '\0'; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    return (int)(h % (uint64_t)jobs);
+}
+
+
+/* Numbers the runs of all jobs apart: job k's run n is run
+ * (n - 1) * jobs + k + 1. */
+static uint64_t global_run_id(const simulation *sim, uint64_t run_id)
+{
+    if (sim->job == NULL || run_id == 0)
+        return run_id;
+    return (run_id - 1) * (uint64_t)sim->job->count + (uint64_t)sim->job->index + 1;
+}
+
+
+static void keep_line(simulation *sim, timed_lines *lines, jy_time at, const char *text,
+                      size_t len)
+{
+    if (lines->count == lines->capacity) {
+        size_t capacity = lines->capacity == 0 ? 1024 : lines->capacity * 2;
+        timed_line *grown = realloc(lines->items, capacity * sizeof *grown);
+        if (grown == NULL) {
+            sim->write_failed = 1;
+            return;
+        }
+        lines->items = grown;
+        lines->capacity = capacity;
+    }
+    char *copy = malloc(len + 1);
+    if (copy == NULL) {
+        sim->write_failed = 1;
+        return;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    lines->items[lines->count].at = at;
+    lines->items[lines->count].text = copy;
+    lines->count++;
+}
+
+
+static void count_emitted(simulation *sim, const char *name, uint64_t n)
 {
     for (size_t i = 0; i < sim->emitted_name_count; i++) {
         if (strcmp(sim->emitted_names[i].name, name) == 0) {
-            sim->emitted_names[i].count++;
+            sim->emitted_names[i].count += n;
             return;
         }
     }
@@ -128,7 +207,7 @@ static void count_emitted(simulation *sim, const char *name)
         return;
     }
     grown[sim->emitted_name_count].name = copy;
-    grown[sim->emitted_name_count].count = 1;
+    grown[sim->emitted_name_count].count = n;
     sim->emitted_names = grown;
     sim->emitted_name_count++;
 }
@@ -152,29 +231,50 @@ static void write_emitted(simulation *sim, const journey_trace *trace)
     jy_buf_append_str(&sim->line, ",\"journey\":");
     jy_buf_append_json_string(&sim->line, trace->journey);
     jy_buf_printf(&sim->line, ",\"run\":%llu}\n", (unsigned long long)trace->run_id);
-    if (!jy_buf_failed(&sim->line) &&
-        fwrite(sim->line.data, 1, sim->line.len, sim->emitted) != sim->line.len)
+    if (jy_buf_failed(&sim->line))
+        return;
+    if (sim->job != NULL)
+        keep_line(sim, &sim->job->emitted, trace->at, sim->line.data, sim->line.len);
+    else if (fwrite(sim->line.data, 1, sim->line.len, sim->emitted) != sim->line.len)
         sim->write_failed = 1;
 }
 
 
-static void on_trace(void *ctx, const journey_trace *trace)
+static void on_trace(void *ctx, const journey_trace *host_trace)
 {
     simulation *sim = ctx;
+    journey_trace trace = *host_trace;
+    trace.run_id = global_run_id(sim, trace.run_id);
 
-    if (trace->kind == JOURNEY_TRACE_EMITTED) {
+    if (trace.kind == JOURNEY_TRACE_EMITTED) {
         sim->emitted_total++;
-        count_emitted(sim, trace->event->name);
-        if (sim->emitted != NULL)
-            write_emitted(sim, trace);
+        count_emitted(sim, trace.event->name, 1);
+        if (sim->emitted != NULL || (sim->job != NULL && sim->emitted_path != NULL))
+            write_emitted(sim, &trace);
+
+        /* Another job replays that user, so the event would miss the runs
+         * it should reach there. */
+        if (sim->job != NULL && sim->job->foreign_emit == NULL &&
+            job_of(trace.event->user, sim->job->count) != sim->job->index) {
+            jy_buf message;
+            jy_buf_init(&message);
+            jy_buf_printf(&message, "journey %s emitted %s for user %s, whose events another job "
+                                "replays; run this replay without --jobs",
+                          trace.journey, trace.event->name, trace.event->user);
+            sim->job->foreign_emit = jy_buf_take(&message);
+        }
     }
     if (sim->quiet || sim->json)
         return;
 
     char *line = NULL;
-    if (journey_trace_text(trace, sim->show_events, &line) == JOURNEY_OK) {
-        fputs(line, stdout);
-        fputc('\n', stdout);
+    if (journey_trace_text(&trace, sim->show_events, &line) == JOURNEY_OK) {
+        if (sim->job != NULL) {
+            keep_line(sim, &sim->job->transcript, trace.at, line, strlen(line));
+        } else {
+            fputs(line, stdout);
+            fputc('\n', stdout);
+        }
     }
     journey_free(line);
 }
@@ -200,7 +300,7 @@ static void on_log(void *ctx, int level, uint64_t run_id, const char *journey,
     if (run_id != 0)
         fprintf(stderr, "journey: %s: run %llu of %s: %s\n",
                 level == 2 ? "warning" : "error",
-                (unsigned long long)run_id, journey, message);
+                (unsigned long long)global_run_id(sim, run_id), journey, message);
     else
         fprintf(stderr, "journey: %s: %s\n", level == 2 ? "warning" : "error", message);
 }
@@ -316,6 +416,16 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
                 sim->config.resident_runs = (size_t)n;
             else
                 sim->config.max_journal = (uint32_t)n;
+        } else if (strcmp(arg, "--jobs") == 0) {
+            char *end = NULL;
+            const char *text = i + 1 < argc ? argv[++i] : "";
+            long jobs = strtol(text, &end, 10);
+            if (end == text || *end != '\0' || jobs < 1 || jobs > MAX_JOBS) {
+                fprintf(stderr, "journey simulate: invalid --jobs \"%s\": give a whole number "
+                                "from 1 to %d\n", text, MAX_JOBS);
+                return 2;
+            }
+            sim->jobs = (int)jobs;
         } else if (strcmp(arg, "--sync") == 0 || strcmp(arg, "--commit-every") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "journey simulate: %s needs a value\n\n%s", arg, simulate_usage);
@@ -452,15 +562,33 @@ static long peak_rss_kib(void)
 }
 
 
-static void print_summary(simulation *sim, journey_host *host, jy_time first, jy_time last,
-                          jy_time horizon, double wall, size_t stored)
-{
+/* What the summary counts: one host's figures, or the sum of the
+ * jobs'. */
+typedef struct summary_counts {
     journey_stats stats;
-    journey_get_stats(host, &stats);
-    journey_journey_info *journeys = NULL;
-    size_t journey_count = 0;
-    if (journey_journeys(host, &journeys, &journey_count) != JOURNEY_OK)
+    journey_journey_info *journeys; /* free with journey_free */
+    size_t journey_count;
+    jy_time ended_at;               /* where the clock stopped */
+} summary_counts;
+
+
+static void count_host(journey_host *host, summary_counts *counts)
+{
+    journey_get_stats(host, &counts->stats);
+    counts->journeys = NULL;
+    counts->journey_count = 0;
+    if (journey_journeys(host, &counts->journeys, &counts->journey_count) != JOURNEY_OK)
         fprintf(stderr, "journey simulate: out of memory counting runs per journey\n");
+    counts->ended_at = journey_now(host);
+}
+
+
+static void print_summary(simulation *sim, const summary_counts *counts, jy_time first,
+                          jy_time last, jy_time horizon, double wall, size_t stored)
+{
+    journey_stats stats = counts->stats;
+    const journey_journey_info *journeys = counts->journeys;
+    size_t journey_count = counts->journey_count;
 
     char first_text[JY_TIME_TEXT_SIZE], last_text[JY_TIME_TEXT_SIZE];
     char horizon_text[JY_TIME_TEXT_SIZE], end_text[JY_TIME_TEXT_SIZE];
@@ -469,7 +597,7 @@ static void print_summary(simulation *sim, journey_host *host, jy_time first, jy
     jy_time_format(first, first_text);
     jy_time_format(last, last_text);
     jy_time_format(horizon, horizon_text);
-    jy_time_format(journey_now(host), end_text);
+    jy_time_format(counts->ended_at, end_text);
 
     if (sim->json) {
         printf("{\"events_read\":%llu,\"events_rejected\":%llu,\"events_duplicate\":%llu,"
@@ -508,15 +636,14 @@ static void print_summary(simulation *sim, journey_host *host, jy_time first, jy
                percentile(sim->commit_ms, sim->commit_count, 99),
                percentile(sim->commit_ms, sim->commit_count, 100),
                (unsigned long long)sim->pruned_runs, (unsigned long long)sim->pruned_events);
-        printf(",\"resident_runs\":%zu,\"evictions\":%llu,\"rebuilds\":%llu",
+        printf(",\"resident_runs\":%zu,\"evictions\":%llu,\"rebuilds\":%llu,\"jobs\":%d",
                sim->config.resident_runs, (unsigned long long)stats.evictions,
-               (unsigned long long)stats.rebuilds);
+               (unsigned long long)stats.rebuilds, sim->jobs > 1 ? sim->jobs : 1);
         printf(",\"first_event\":\"%s\",\"last_event\":\"%s\",\"until\":\"%s\","
                "\"ended_at\":\"%s\",\"wall_seconds\":%.6f,\"events_per_second\":%.0f,"
                "\"peak_rss_kib\":%ld}\n",
                stored > 0 ? first_text : "", stored > 0 ? last_text : "", horizon_text,
                end_text, wall, rate, peak_rss_kib());
-        journey_free(journeys);
         return;
     }
 
@@ -542,7 +669,6 @@ static void print_summary(simulation *sim, journey_host *host, jy_time first, jy
                 (unsigned long long)j->failed, (unsigned long long)j->cancelled,
                 (unsigned long long)(j->running + j->waiting + j->sleeping));
     }
-    journey_free(journeys);
     fprintf(out, "\n  events emitted    %llu\n", (unsigned long long)sim->emitted_total);
     for (size_t i = 0; i < sim->emitted_name_count; i++)
         fprintf(out, "    %-30s %llu\n", sim->emitted_names[i].name,
@@ -559,6 +685,8 @@ static void print_summary(simulation *sim, journey_host *host, jy_time first, jy
     if (sim->pruned_runs > 0 || sim->pruned_events > 0)
         fprintf(out, "  retention         deleted %llu ended runs and %llu events\n",
                 (unsigned long long)sim->pruned_runs, (unsigned long long)sim->pruned_events);
+    if (sim->jobs > 1)
+        fprintf(out, "  jobs              %d, each replaying a share of the users\n", sim->jobs);
     if (sim->config.resident_runs > 0)
         fprintf(out, "  resident runs     at most %zu; %llu coroutines evicted, %llu rebuilt\n",
                 sim->config.resident_runs, (unsigned long long)stats.evictions,
@@ -707,6 +835,323 @@ static int resolve_horizon(const char *text, jy_time last, jy_time *horizon)
 }
 
 
+/* Feeds the sorted input events to host from start_at on, or for a job
+ * only those at indices (count of them). Then runs on through the
+ * deadlines until every run ended or the horizon, applies retention and
+ * commits. Returns 0, or 1 when a commit failed. */
+static int replay(simulation *sim, journey_host *host, input_event *events, size_t count,
+                  const size_t *indices, size_t start_at, jy_time horizon, int fed,
+                  jy_time resumed)
+{
+    for (size_t k = start_at; k < count; k++) {
+        size_t i = indices != NULL ? indices[k] : k;
+        sim->position = i + 1;
+        journey_event *event = events[i].event;
+        events[i].event = NULL;
+        /* The horizon also bounds the input: later events are not replayed. */
+        if (event->ts > horizon) {
+            journey_event_free(event);
+            continue;
+        }
+        /* Without an id, an event before the resumed clock cannot be
+         * distinguished from one the store already contains, so it is not
+         * fed again. */
+        if (start_at == 0 && fed && event->id == NULL && event->ts < resumed) {
+            sim->skipped_before_resume++;
+            journey_event_free(event);
+            continue;
+        }
+        if (sim->acks != NULL) {
+            if (event->id != NULL)
+                jy_buf_printf(&sim->pending_acks, "%s\n", event->id);
+            else
+                jy_buf_printf(&sim->pending_acks, "line:%zu\n", events[i].line);
+        }
+        if (journey_ingest_event(host, event, NULL, NULL) != JOURNEY_OK)
+            fprintf(stderr, "%s:%zu: event not ingested: %s\n", sim->events_path,
+                    events[i].line, journey_error(host));
+        if (++sim->uncommitted >= sim->commit_every && commit_group(sim, host) != 0)
+            return 1;
+    }
+
+    if (indices == NULL)
+        sim->position = count;
+
+    /* Run on through the deadlines until every run ended or the horizon. */
+    while (journey_live_runs(host) > 0) {
+        int64_t next = journey_next_deadline(host);
+        if (next == INT64_MAX || next > horizon)
+            break;
+        journey_advance_to(host, next);
+        if (++sim->uncommitted >= sim->commit_every && commit_group(sim, host) != 0)
+            return 1;
+    }
+    apply_retention(sim, host);
+    return commit_group(sim, host);
+}
+
+
+/* One job of --jobs: a host on its own thread that replays the events
+ * of its share of the users. */
+typedef struct job_thread {
+    simulation sim;            /* the job's own, copied from the command's */
+    sim_job job;
+    const char **scripts;
+    size_t script_count;
+    input_event *events;       /* the command's sorted input, shared */
+    jy_time first;
+    jy_time horizon;
+    summary_counts counts;     /* read on the job's thread, which owns the host */
+    char **journey_names;      /* copies: the host's names end with the host */
+    int status;
+    pthread_t thread;
+} job_thread;
+
+
+/* Replays the job's events on a host that this thread creates, counts
+ * what it did and closes it: a host belongs to the thread of its loop. */
+static void *job_main(void *arg)
+{
+    job_thread *t = arg;
+    simulation *sim = &t->sim;
+    journey_host *host = NULL;
+    char error[1024];
+
+    sim->config.trace_ctx = sim;
+    sim->config.log_ctx = sim;
+    t->status = 1;
+    if (journey_host_new(&sim->config, &host, error, sizeof error) != JOURNEY_OK) {
+        fprintf(stderr, "journey simulate: job %d: %s\n", t->job.index + 1, error);
+        return NULL;
+    }
+    for (size_t i = 0; i < t->script_count; i++) {
+        if (journey_load(host, t->scripts[i]) != JOURNEY_OK) {
+            fprintf(stderr, "journey simulate: cannot load %s: %s\n", t->scripts[i],
+                    journey_error(host));
+            goto done;
+        }
+    }
+    journey_advance_to(host, t->first);
+    if (journey_start(host) != JOURNEY_OK) {
+        fprintf(stderr, "journey simulate: job %d: %s\n", t->job.index + 1,
+                journey_error(host));
+        goto done;
+    }
+    if (replay(sim, host, t->events, t->job.input_count, t->job.inputs, 0, t->horizon, 0,
+               JY_TIME_MIN) != 0)
+        goto done;
+
+    count_host(host, &t->counts);
+    t->journey_names = calloc(t->counts.journey_count + 1, sizeof *t->journey_names);
+    if (t->journey_names == NULL)
+        goto done;
+    for (size_t i = 0; i < t->counts.journey_count; i++) {
+        t->journey_names[i] = strdup(t->counts.journeys[i].name);
+        if (t->journey_names[i] == NULL)
+            goto done;
+        t->counts.journeys[i].name = t->journey_names[i];
+    }
+    t->status = 0;
+
+done:
+    journey_host_close(host, NULL, NULL);
+    return NULL;
+}
+
+
+/* Writes the jobs' lines in time order; at equal times, job by job. */
+static void merge_lines(job_thread *threads, int jobs, int emitted, FILE *out,
+                        int *write_failed)
+{
+    size_t next[MAX_JOBS] = {0};
+
+    for (;;) {
+        int best = -1;
+        for (int k = 0; k < jobs; k++) {
+            timed_lines *lines = emitted ? &threads[k].job.emitted : &threads[k].job.transcript;
+            if (next[k] >= lines->count)
+                continue;
+            timed_lines *best_lines = best < 0 ? NULL
+                : emitted ? &threads[best].job.emitted : &threads[best].job.transcript;
+            if (best < 0 || lines->items[next[k]].at < best_lines->items[next[best]].at)
+                best = k;
+        }
+        if (best < 0)
+            return;
+        timed_lines *lines = emitted ? &threads[best].job.emitted : &threads[best].job.transcript;
+        const char *text = lines->items[next[best]++].text;
+        if (fputs(text, out) == EOF || (!emitted && fputc('\n', out) == EOF))
+            *write_failed = 1;
+    }
+}
+
+
+static void free_lines(timed_lines *lines)
+{
+    for (size_t i = 0; i < lines->count; i++)
+        free(lines->items[i].text);
+    free(lines->items);
+}
+
+
+/* Adds a job's counts to the command's; the first job's become the
+ * sum, which then owns its journeys. */
+static void add_counts(summary_counts *sum, summary_counts *job_counts, int first_job)
+{
+    summary_counts job = *job_counts;
+    if (first_job) {
+        *sum = job;
+        job_counts->journeys = NULL;
+        return;
+    }
+
+    journey_stats *a = &sum->stats;
+    const journey_stats *b = &job.stats;
+    a->events_ingested += b->events_ingested;
+    a->events_duplicate += b->events_duplicate;
+    a->events_emitted += b->events_emitted;
+    a->runs_started += b->runs_started;
+    a->runs_completed += b->runs_completed;
+    a->runs_failed += b->runs_failed;
+    a->runs_cancelled += b->runs_cancelled;
+    a->runs_live += b->runs_live;
+    a->waits += b->waits;
+    a->deadlines += b->deadlines;
+    a->runs_evicted += b->runs_evicted;
+    a->evictions += b->evictions;
+    a->rebuilds += b->rebuilds;
+
+    /* Every job loaded the same scripts, so the journeys come in the
+     * same order. */
+    for (size_t i = 0; i < sum->journey_count && i < job.journey_count; i++) {
+        sum->journeys[i].started += job.journeys[i].started;
+        sum->journeys[i].completed += job.journeys[i].completed;
+        sum->journeys[i].failed += job.journeys[i].failed;
+        sum->journeys[i].cancelled += job.journeys[i].cancelled;
+        sum->journeys[i].running += job.journeys[i].running;
+        sum->journeys[i].waiting += job.journeys[i].waiting;
+        sum->journeys[i].sleeping += job.journeys[i].sleeping;
+    }
+    if (job.ended_at > sum->ended_at)
+        sum->ended_at = job.ended_at;
+}
+
+
+/* Replays the input on sim->jobs threads, users split by job_of, and
+ * prints what a single replay prints, merged in time order. Returns the
+ * command's exit status. */
+static int run_jobs(simulation *sim, const char **scripts, size_t script_count,
+                    input_event *events, size_t count, jy_time first, jy_time last,
+                    jy_time horizon, const struct timespec *started)
+{
+    int jobs = sim->jobs;
+    int status = 0;
+    job_thread *threads = calloc((size_t)jobs, sizeof *threads);
+    if (threads == NULL)
+        return 1;
+
+    for (int k = 0; k < jobs; k++) {
+        job_thread *t = &threads[k];
+        t->sim = *sim;
+        t->sim.emitted = NULL;
+        t->sim.acks = NULL;
+        jy_buf_init(&t->sim.pending_acks);
+        jy_buf_init(&t->sim.line);
+        t->sim.commit_ms = NULL;
+        t->sim.commit_count = t->sim.commit_capacity = 0;
+        t->sim.emitted_names = NULL;
+        t->sim.emitted_name_count = 0;
+        t->sim.emitted_total = 0;
+        t->sim.log_lines = 0;
+        t->sim.groups = 0;
+        t->sim.uncommitted = 0;
+        t->sim.pruned_runs = t->sim.pruned_events = 0;
+        t->sim.job = &t->job;
+        t->job.index = k;
+        t->job.count = jobs;
+        t->job.inputs = malloc((count > 0 ? count : 1) * sizeof *t->job.inputs);
+        t->scripts = scripts;
+        t->script_count = script_count;
+        t->events = events;
+        t->first = first;
+        t->horizon = horizon;
+        if (t->job.inputs == NULL)
+            status = 1;
+    }
+    if (status != 0)
+        goto done;
+    for (size_t i = 0; i < count; i++) {
+        sim_job *job = &threads[job_of(events[i].event->user, jobs)].job;
+        job->inputs[job->input_count++] = i;
+    }
+
+    int started_threads = 0;
+    for (int k = 0; k < jobs; k++) {
+        if (pthread_create(&threads[k].thread, NULL, job_main, &threads[k]) != 0) {
+            fprintf(stderr, "journey simulate: cannot start job %d\n", k + 1);
+            status = 1;
+            break;
+        }
+        started_threads++;
+    }
+    for (int k = 0; k < started_threads; k++)
+        pthread_join(threads[k].thread, NULL);
+    if (status != 0)
+        goto done;
+
+    for (int k = 0; k < jobs; k++) {
+        if (threads[k].status != 0 || threads[k].sim.write_failed)
+            status = 1;
+        if (threads[k].job.foreign_emit != NULL && status == 0) {
+            fprintf(stderr, "journey simulate: --jobs %d: %s\n", jobs,
+                    threads[k].job.foreign_emit);
+            status = 1;
+        }
+    }
+    if (status != 0)
+        goto done;
+
+    if (!sim->quiet && !sim->json)
+        merge_lines(threads, jobs, 0, stdout, &sim->write_failed);
+    if (sim->emitted != NULL)
+        merge_lines(threads, jobs, 1, sim->emitted, &sim->write_failed);
+
+    summary_counts counts;
+    for (int k = 0; k < jobs; k++) {
+        simulation *js = &threads[k].sim;
+        add_counts(&counts, &threads[k].counts, k == 0);
+        for (size_t i = 0; i < js->emitted_name_count; i++)
+            count_emitted(sim, js->emitted_names[i].name, js->emitted_names[i].count);
+        sim->emitted_total += js->emitted_total;
+        sim->pruned_runs += js->pruned_runs;
+        sim->pruned_events += js->pruned_events;
+    }
+    print_summary(sim, &counts, first, last, horizon, seconds_since(started), count);
+    journey_free(counts.journeys);
+
+done:
+    for (int k = 0; k < jobs; k++) {
+        job_thread *t = &threads[k];
+        journey_free(t->counts.journeys);
+        for (size_t i = 0; t->journey_names != NULL && t->journey_names[i] != NULL; i++)
+            free(t->journey_names[i]);
+        free(t->journey_names);
+        free(t->job.inputs);
+        free(t->job.foreign_emit);
+        free_lines(&t->job.transcript);
+        free_lines(&t->job.emitted);
+        jy_buf_free(&t->sim.pending_acks);
+        jy_buf_free(&t->sim.line);
+        free(t->sim.commit_ms);
+        for (size_t i = 0; i < t->sim.emitted_name_count; i++)
+            free(t->sim.emitted_names[i].name);
+        free(t->sim.emitted_names);
+    }
+    free(threads);
+    return status;
+}
+
+
 int jy_cli_simulate(int argc, char **argv)
 {
     simulation sim;
@@ -737,6 +1182,14 @@ int jy_cli_simulate(int argc, char **argv)
             free(scripts);
             return 2;
         }
+    }
+
+    /* Each job keeps its own host, and a durable replay writes one store. */
+    if (sim.jobs > 1 && (strcmp(sim.store_spec, "memory") != 0 || sim.acks_path != NULL)) {
+        fprintf(stderr, "journey simulate: --jobs %d needs the memory store, without --store "
+                        "sqlite:PATH and --acks; give one or the other\n", sim.jobs);
+        free(scripts);
+        return 2;
     }
 
     struct timespec started;
@@ -827,6 +1280,21 @@ int jy_cli_simulate(int argc, char **argv)
     if (status != 0)
         goto done;
 
+    if (sim.jobs > 1) {
+        if (count > 0 && horizon < first)
+            fprintf(stderr, "journey simulate: warning: --until %s is before the first event, "
+                            "so no event is replayed\n", sim.until_text);
+        status = run_jobs(&sim, scripts, script_count, events, count, first, last, horizon,
+                          &started);
+        if (sim.emitted != NULL && (fclose(sim.emitted) != 0 || sim.write_failed) &&
+            status == 0) {
+            fprintf(stderr, "journey simulate: writing %s failed\n", sim.emitted_path);
+            status = 1;
+        }
+        sim.emitted = NULL;
+        goto done;
+    }
+
     /* A durable store resumes where its last commit left the clock (the
      * host takes the later of that and the first event), and its live
      * runs are replayed from their journals. */
@@ -862,53 +1330,7 @@ int jy_cli_simulate(int argc, char **argv)
         journey_event_free(events[i].event);
         events[i].event = NULL;
     }
-    for (size_t i = start_at; i < count; i++) {
-        sim.position = i + 1;
-        journey_event *event = events[i].event;
-        events[i].event = NULL;
-        /* The horizon also bounds the input: later events are not replayed. */
-        if (event->ts > horizon) {
-            journey_event_free(event);
-            continue;
-        }
-        /* Without an id, an event before the resumed clock cannot be
-         * distinguished from one the store already contains, so it is not
-         * fed again. */
-        if (start_at == 0 && fed && event->id == NULL && event->ts < resumed) {
-            sim.skipped_before_resume++;
-            journey_event_free(event);
-            continue;
-        }
-        if (sim.acks != NULL) {
-            if (event->id != NULL)
-                jy_buf_printf(&sim.pending_acks, "%s\n", event->id);
-            else
-                jy_buf_printf(&sim.pending_acks, "line:%zu\n", events[i].line);
-        }
-        if (journey_ingest_event(host, event, NULL, NULL) != JOURNEY_OK)
-            fprintf(stderr, "%s:%zu: event not ingested: %s\n", sim.events_path,
-                    events[i].line, journey_error(host));
-        if (++sim.uncommitted >= sim.commit_every && commit_group(&sim, host) != 0) {
-            status = 1;
-            goto done;
-        }
-    }
-
-    sim.position = count;
-
-    /* Run on through the deadlines until every run ended or the horizon. */
-    while (journey_live_runs(host) > 0) {
-        int64_t next = journey_next_deadline(host);
-        if (next == INT64_MAX || next > horizon)
-            break;
-        journey_advance_to(host, next);
-        if (++sim.uncommitted >= sim.commit_every && commit_group(&sim, host) != 0) {
-            status = 1;
-            goto done;
-        }
-    }
-    apply_retention(&sim, host);
-    if (commit_group(&sim, host) != 0) {
+    if (replay(&sim, host, events, count, NULL, start_at, horizon, fed, resumed) != 0) {
         status = 1;
         goto done;
     }
@@ -917,7 +1339,10 @@ int jy_cli_simulate(int argc, char **argv)
                         "the clock the store resumed at; give events ids to resume exactly\n",
                 (unsigned long long)sim.skipped_before_resume);
 
-    print_summary(&sim, host, first, last, horizon, seconds_since(&started), count);
+    summary_counts counts;
+    count_host(host, &counts);
+    print_summary(&sim, &counts, first, last, horizon, seconds_since(&started), count);
+    journey_free(counts.journeys);
     if (sim.emitted != NULL && (fclose(sim.emitted) != 0 || sim.write_failed)) {
         fprintf(stderr, "journey simulate: writing %s failed\n", sim.emitted_path);
         status = 1;

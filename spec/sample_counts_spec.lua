@@ -394,6 +394,22 @@ for _, set in ipairs(DATA_SETS) do
             assert.are.equal(expected.horizon, parse_time(summary["until"]))
         end)
 
+        it("match the simulator with two jobs", function()
+            local bin = simulator_path()
+            if bin == nil then
+                pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+                return
+            end
+            local summary = run_simulator(bin, set.scripts, set.path, {"--jobs", "2"})
+
+            assert.are.equal(2, summary.jobs)
+            assert.are.equal(expected.events_read, summary.events_read)
+            assert.are.equal(expected.events_emitted, summary.events_emitted)
+            assert.are.same(expected.journeys, summary.journeys)
+            assert.are.same(expected.emitted, summary.emitted)
+            assert.are.equal(expected.horizon, parse_time(summary["until"]))
+        end)
+
         it("match the simulator with a resident limit of 3", function()
             local bin = simulator_path()
             if bin == nil then
@@ -410,3 +426,77 @@ for _, set in ipairs(DATA_SETS) do
         end)
     end)
 end
+
+
+describe("journey simulate --jobs", function()
+    local dir
+
+    before_each(function()
+        dir = os.tmpname()
+        os.remove(dir)
+        assert(os.execute("mkdir " .. shell_quote(dir)))
+    end)
+
+    after_each(function()
+        os.execute("rm -rf " .. shell_quote(dir))
+    end)
+
+    -- Runs the simulator and returns its exit status and standard error.
+    local function simulate(bin, args)
+        local command = shell_quote(bin) .. " simulate " .. args .. " 2> " ..
+            shell_quote(dir .. "/stderr") .. " > /dev/null"
+        local ok, _, code = os.execute(command)
+        local file = assert(io.open(dir .. "/stderr"))
+        local err = file:read("a")
+        file:close()
+        return ok and 0 or code, err
+    end
+
+    it("refuses a journey that emits for a user another job replays", function()
+        local bin = simulator_path()
+        if bin == nil then
+            pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+            return
+        end
+        local script = assert(io.open(dir .. "/refer.lua", "w"))
+        script:write([[
+local journey = require "journey"
+journey.define {
+  name = "refer",
+  on = "app/referred",
+  run = function(j, event)
+    j.emit("app/invited", {by = j.user}, event.data.friend)
+  end,
+}
+]])
+        script:close()
+        local events = assert(io.open(dir .. "/events.jsonl", "w"))
+        for n = 1, 20 do
+            events:write(('{"user":"u%d","name":"app/referred","ts":%d,"data":{"friend":"f%d"}}\n')
+                :format(n, 1700000000000 + n, n))
+        end
+        events:close()
+        local args = shell_quote(dir .. "/refer.lua") .. " --events " ..
+            shell_quote(dir .. "/events.jsonl")
+
+        local code, err = simulate(bin, args .. " --jobs 2")
+        assert.are.equal(1, code)
+        assert.matches("emitted app/invited for user f", err, 1, true)
+        assert.matches("run this replay without --jobs", err, 1, true)
+
+        code = simulate(bin, args)
+        assert.are.equal(0, code)
+    end)
+
+    it("needs the memory store", function()
+        local bin = simulator_path()
+        if bin == nil then
+            pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+            return
+        end
+        local code, err = simulate(bin, "scripts/winback.lua --events " .. UCI_EVENTS ..
+            " --jobs 2 --store sqlite:" .. shell_quote(dir .. "/s.db"))
+        assert.are.equal(2, code)
+        assert.matches("--jobs 2 needs the memory store", err, 1, true)
+    end)
+end)

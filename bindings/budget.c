@@ -141,7 +141,22 @@ static lua_State *new_state(size_t memory_cap, int pooled)
         return NULL;
     }
     lua_atpanic(L, panic);
+
+    /* Every thread starts with a copy of the main thread's extra space,
+     * so with it cleared here, a thread that is no run's coroutine contains
+     * NULL there (see jy_lua_current_run). */
+    *(void **)lua_getextraspace(L) = NULL;
     return L;
+}
+
+
+_Static_assert(LUA_EXTRASPACE >= sizeof(void *),
+               "a thread's extra space must hold the pointer to its run");
+
+
+int jy_lua_state_is_ours(lua_State *L)
+{
+    return lua_getallocf(L, NULL) == capped_alloc;
 }
 
 

@@ -129,6 +129,11 @@ lua_State *jy_lua_new_state(size_t memory_cap);
  * amount of small blocks ever used until the state is closed. */
 lua_State *jy_lua_new_batch_state(size_t memory_cap);
 
+/* Returns 1 for a state from jy_lua_new_state or jy_lua_new_batch_state,
+ * whose threads' extra space contains their run (or NULL). Other states,
+ * such as a spec runner's, were created with garbage there. */
+int jy_lua_state_is_ours(lua_State *L);
+
 /* Closes a state from jy_lua_new_state and frees its allocator. */
 void jy_lua_close_state(lua_State *L);
 

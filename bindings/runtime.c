@@ -11,7 +11,10 @@
 #include "timefmt.h"
 
 /* Registry key of the table that maps a run's coroutine to its run
- * (a light userdata). One table per Lua state, shared by its hosts. */
+ * (a light userdata). One table per Lua state, shared by its hosts; used
+ * in states that the bindings did not create, such as a spec runner's.
+ * In their own states a coroutine's extra space contains its run, so
+ * there is no table to look up or to rehash as runs come and go. */
 static const char runs_by_thread_key = 't';
 
 
@@ -30,6 +33,9 @@ static void push_runs_by_thread(lua_State *L)
 
 jy_run *jy_lua_current_run(lua_State *L)
 {
+    if (jy_lua_state_is_ours(L))
+        return *(jy_run **)lua_getextraspace(L);
+
     push_runs_by_thread(L);                  /* stack: map */
     lua_pushthread(L);                       /* stack: map, thread */
     lua_rawget(L, -2);                       /* stack: map, run? */
@@ -511,11 +517,15 @@ static int start_values_protected(lua_State *L)
     /* The coroutine is created and anchored here too, so a lack of
      * memory fails this run and not the process. */
     lua_State *co = lua_newthread(L);          /* stack: ud, fn, j, event, co */
-    push_runs_by_thread(L);                    /* stack: ..., co, map */
-    lua_pushvalue(L, -2);
-    lua_pushlightuserdata(L, call->run);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);                             /* stack: ud, fn, j, event, co */
+    if (jy_lua_state_is_ours(L)) {
+        *(jy_run **)lua_getextraspace(co) = call->run;
+    } else {
+        push_runs_by_thread(L);                /* stack: ..., co, map */
+        lua_pushvalue(L, -2);
+        lua_pushlightuserdata(L, call->run);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);                         /* stack: ud, fn, j, event, co */
+    }
     call->run->runtime_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* stack: ud, fn, j, event */
     call->lh->refs++;
     call->co = co;
@@ -608,11 +618,16 @@ static void forget_coroutine(jy_lua_host *lh, jy_run *run)
     lua_State *L = lh->L;
 
     lua_rawgeti(L, LUA_REGISTRYINDEX, run->runtime_ref); /* stack: co */
-    push_runs_by_thread(L);                            /* stack: co, map */
-    lua_pushvalue(L, -2);
-    lua_pushnil(L);
-    lua_rawset(L, -3);
-    lua_pop(L, 2);                                     /* stack: (empty) */
+    if (jy_lua_state_is_ours(L)) {
+        *(jy_run **)lua_getextraspace(lua_tothread(L, -1)) = NULL;
+        lua_pop(L, 1);                                 /* stack: (empty) */
+    } else {
+        push_runs_by_thread(L);                        /* stack: co, map */
+        lua_pushvalue(L, -2);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+        lua_pop(L, 2);                                 /* stack: (empty) */
+    }
 
     luaL_unref(L, LUA_REGISTRYINDEX, run->runtime_ref);
     lh->refs--;

@@ -488,6 +488,37 @@ journey.define {
         assert.are.equal(0, code)
     end)
 
+    it("tells a script's own coroutine from a run in its own Lua state", function()
+        -- journey simulate creates its Lua state itself, where a run is
+        -- found through its coroutine's extra space rather than a table.
+        local bin = simulator_path()
+        if bin == nil then
+            pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+            return
+        end
+        local script = assert(io.open(dir .. "/inner.lua", "w"))
+        script:write([[
+local journey = require "journey"
+journey.define {
+  name = "inner",
+  on = "app/started",
+  run = function(j)
+    j.sleep("1h")
+    return coroutine.wrap(function() return j.now() end)()
+  end,
+}
+]])
+        script:close()
+        local events = assert(io.open(dir .. "/events.jsonl", "w"))
+        events:write('{"user":"u1","name":"app/started","ts":1700000000000}\n')
+        events:close()
+
+        local code, err = simulate(bin, shell_quote(dir .. "/inner.lua") .. " --events " ..
+            shell_quote(dir .. "/events.jsonl"))
+        assert.are.equal(0, code)
+        assert.matches("j.now called outside a run", err, 1, true)
+    end)
+
     it("needs the memory store", function()
         local bin = simulator_path()
         if bin == nil then

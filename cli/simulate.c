@@ -710,6 +710,24 @@ static void apply_retention(simulation *sim, journey_host *host)
 }
 
 
+/* Keeps the duration of one commit for the summary's percentiles, up to
+ * a million of them. */
+static void record_commit(simulation *sim, double ms)
+{
+    if (sim->commit_count >= 1000000)
+        return;
+    if (sim->commit_count == sim->commit_capacity) {
+        size_t capacity = sim->commit_capacity == 0 ? 256 : sim->commit_capacity * 2;
+        double *grown = realloc(sim->commit_ms, capacity * sizeof *grown);
+        if (grown == NULL)
+            return;
+        sim->commit_ms = grown;
+        sim->commit_capacity = capacity;
+    }
+    sim->commit_ms[sim->commit_count++] = ms;
+}
+
+
 /* Ends a commit group: saves how far the input was read, commits (the
  * host saves its clock with it), and only then writes the
  * acknowledgements of the group's events. Returns 0 or 1. */
@@ -728,20 +746,9 @@ static int commit_group(simulation *sim, journey_host *host)
     clock_gettime(CLOCK_MONOTONIC, &before);
     int rc = journey_commit(host);
     clock_gettime(CLOCK_MONOTONIC, &after);
-    if (rc == JOURNEY_OK && sim->commit_count < 1000000) {
-        if (sim->commit_count == sim->commit_capacity) {
-            size_t capacity = sim->commit_capacity == 0 ? 256 : sim->commit_capacity * 2;
-            double *grown = realloc(sim->commit_ms, capacity * sizeof *grown);
-            if (grown != NULL) {
-                sim->commit_ms = grown;
-                sim->commit_capacity = capacity;
-            }
-        }
-        if (sim->commit_count < sim->commit_capacity)
-            sim->commit_ms[sim->commit_count++] =
-                (double)(after.tv_sec - before.tv_sec) * 1e3 +
-                (double)(after.tv_nsec - before.tv_nsec) / 1e6;
-    }
+    if (rc == JOURNEY_OK)
+        record_commit(sim, (double)(after.tv_sec - before.tv_sec) * 1e3 +
+                               (double)(after.tv_nsec - before.tv_nsec) / 1e6);
     if (rc != JOURNEY_OK) {
         fprintf(stderr, "journey simulate: commit failed, nothing since the last commit is "
                         "acknowledged: %s\n", journey_error(host));
@@ -1125,6 +1132,8 @@ static int run_jobs(simulation *sim, const char **scripts, size_t script_count,
         sim->emitted_total += js->emitted_total;
         sim->pruned_runs += js->pruned_runs;
         sim->pruned_events += js->pruned_events;
+        for (size_t i = 0; i < js->commit_count; i++)
+            record_commit(sim, js->commit_ms[i]);
     }
     print_summary(sim, &counts, first, last, horizon, seconds_since(started), count);
     journey_free(counts.journeys);

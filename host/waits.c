@@ -196,8 +196,11 @@ int jy_host_wait(jy_host *host, jy_run *run, const char *const *names,
     if (rc < 0)
         return rc;
 
-    /* A rebuilt run's wait never left the index; only its match is new. */
+    /* A rebuilt run's wait never left the index; only its match is new.
+     * A wait_for checked its resume point already, so the rebuild is over
+     * either way. */
     if (rc == 1) {
+        run->recovering = JY_REPLAY_NONE;
         run->match_ref = match_ref;
         run->status = JY_RUN_WAITING;
         run->suspend_quietly = 1;
@@ -266,7 +269,10 @@ int jy_host_sleep(jy_host *host, jy_run *run, jy_time deadline, jy_error *err)
     int rc = check_suspension(run, JY_RUN_SLEEPING, "", err);
     if (rc < 0)
         return rc;
+    /* j.step's wait between attempts sleeps without checking its resume
+     * point first, so this may be the first check of the rebuild. */
     if (rc == 1) {
+        run->recovering = JY_REPLAY_NONE;
         run->status = JY_RUN_SLEEPING;
         run->suspend_quietly = 1;
         return 0;

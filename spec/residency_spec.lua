@@ -231,6 +231,32 @@ describe("a resident limit", function()
     assert.are.equal("got", support.only_run(h, {journey = "steady"}).result.result)
   end)
 
+  it("rebuilds a run evicted while j.step waits to retry", function()
+    local h = support.host{resident_runs = 1}
+    local tries = {}
+    h:define{name = "flaky", on = "app/go", run = function(j, e)
+      return {result = j.step({name = "api", retries = 3, backoff = "1m"}, function()
+        tries[e.user] = (tries[e.user] or 0) + 1
+        if tries[e.user] < 2 then
+          error("boom")
+        end
+        return "ok"
+      end)}
+    end}
+    h:ingest{user = "u1", name = "app/go"}
+    h:ingest{user = "u2", name = "app/go"}
+    assert.are.equal(1, h:stats().runs_evicted)
+
+    h:advance("5m")
+    for _, user in ipairs({"u1", "u2"}) do
+      local run = support.only_run(h, {user = user})
+      assert.are.equal("completed", run.status)
+      assert.are.equal("ok", run.result.result)
+      assert.are.equal(2, tries[user])
+    end
+    assert.is_true(h:stats().rebuilds >= 1)
+  end)
+
   it("never calls an action from a rebuild that diverges", function()
     local h = support.host{resident_runs = 1}
     local calls, starts = 0, 0

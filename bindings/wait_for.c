@@ -190,6 +190,7 @@ static int scan_visit(const jy_event *event, void *data)
 
     jy_lua_push_event(L, event);
     lua_rawseti(L, scan->list_idx, ++scan->count);
+    jy_host_note_reference(scan->run->host, scan->run, event->seq);
     jy_buf_printf(scan->seqs, "%s%llu", scan->count > 1 ? "," : "",
                   (unsigned long long)event->seq);
     return 0;
@@ -393,6 +394,7 @@ int ljy_events(lua_State *L)
             if (event != NULL) {
                 jy_lua_push_event(L, event);
                 lua_rawseti(L, -2, ++n);
+                jy_host_note_reference(run->host, run, seq);
             }
             p = end;
         }

@@ -90,6 +90,7 @@ typedef struct jy_host_stats {
     uint64_t runs_failed;
     uint64_t runs_cancelled;
     uint64_t runs_live;
+    uint64_t runs_reaching_back; /* live runs whose oldest_seq is set */
     uint64_t runs_evicted;  /* live runs suspended without a coroutine now */
     uint64_t evictions;     /* coroutines dropped, since the host began */
     uint64_t rebuilds;      /* coroutines rebuilt by replay on a wake */
@@ -255,6 +256,16 @@ int jy_host_resume_point(jy_host *host, jy_run *run, jy_run_status status, const
 /* Stores an event emitted by run and queues it; it is dispatched once
  * the run has suspended or ended. Takes ownership of event. */
 int jy_host_emit(jy_host *host, jy_run *run, jy_event *event, jy_error *err);
+
+/* Notes that run's journal refers to event seq (a j.events result), so
+ * that retention keeps it while the run is live when it is older than
+ * the run's trigger. */
+void jy_host_note_reference(jy_host *host, jy_run *run, uint64_t seq);
+
+/* Returns the ts of the oldest event that a live run's journal refers
+ * to from before its trigger, or JY_TIME_MAX when none does. Retention
+ * keeps events from there on, since replaying those runs needs them. */
+jy_time jy_host_oldest_reference(const jy_host *host);
 
 /* Returns nonzero when run already received event seq (its trigger or a
  * wait_for result). */

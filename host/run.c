@@ -96,6 +96,10 @@ void jy__run_persist(jy_host *host, jy_run *run)
  * ended runs for inspection, frees it; its record stays in the store. */
 static void release_ended(jy_host *host, jy_run *run)
 {
+    if (run->oldest_seq != 0) {
+        run->oldest_seq = 0;
+        host->stats.runs_reaching_back--;
+    }
     jy__resident_remove(host, run);
     if (run->evicted) {
         run->evicted = 0;
@@ -447,10 +451,48 @@ int jy_host_run_received(const jy_run *run, uint64_t seq)
 }
 
 
+void jy_host_note_reference(jy_host *host, jy_run *run, uint64_t seq)
+{
+    if (seq == 0 || seq >= run->trigger_seq || (run->oldest_seq != 0 && seq >= run->oldest_seq))
+        return;
+    if (run->oldest_seq == 0 && host != NULL)
+        host->stats.runs_reaching_back++;
+    run->oldest_seq = seq;
+}
+
+
+typedef struct oldest_search {
+    const jy_host *host;
+    jy_time oldest;
+} oldest_search;
+
+
+static void visit_oldest(jy_run *run, void *ctx)
+{
+    oldest_search *search = ctx;
+    if (run->oldest_seq == 0 || !jy_run_status_is_live(run->status))
+        return;
+    const jy_event *event = search->host->store->ops->event_get(search->host->store,
+                                                                run->oldest_seq);
+    if (event != NULL && event->ts < search->oldest)
+        search->oldest = event->ts;
+}
+
+
+jy_time jy_host_oldest_reference(const jy_host *host)
+{
+    oldest_search search = {host, JY_TIME_MAX};
+    if (host->stats.runs_reaching_back > 0)
+        jy_host_each_run(host, visit_oldest, &search);
+    return search.oldest;
+}
+
+
 int jy_host_mark_received(jy_run *run, uint64_t seq)
 {
     if (jy_host_run_received(run, seq))
         return 0;
+    jy_host_note_reference(run->host, run, seq);
 
     if (run->received_count == run->received_capacity) {
         size_t capacity = run->received_capacity == 0 ? 2 : run->received_capacity * 2;

@@ -112,6 +112,10 @@ struct jy_run {
                              * this seq was received or emitted by the run,
                              * so j.wait_for's search starts after it; 0
                              * until known */
+    uint64_t oldest_seq;    /* the lowest seq before the trigger that the
+                             * journal refers to (a wait_for or j.events
+                             * with since), which a replay needs; 0 when
+                             * none */
     uint64_t *received;     /* sorted seqs this run got through wait_for */
     size_t received_count;
     size_t received_capacity;

@@ -247,10 +247,17 @@ int journey_prune(journey_host *host, int64_t older_than, uint64_t *runs, uint64
     jy_time now = jy_host_now(host->lh->host);
     jy_time cutoff = now > JY_TIME_MIN + older_than ? now - older_than : JY_TIME_MIN;
 
+    /* A live run that took an event from before its trigger (with
+     * since) needs it at every replay, so events stay from there on. */
+    jy_time events_cutoff = cutoff;
+    jy_time referenced = jy_host_oldest_reference(host->lh->host);
+    if (referenced < events_cutoff)
+        events_cutoff = referenced;
+
     jy_error err;
     jy_error_clear(&err);
-    if (host->store->ops->prune(host->store, cutoff, cutoff, &runs_deleted, &events_deleted,
-                                &err) != 0)
+    if (host->store->ops->prune(host->store, cutoff, events_cutoff, &runs_deleted,
+                                &events_deleted, &err) != 0)
         return jy_lib_fail(host, err.code != 0 ? err.code : JOURNEY_EIO, "retention failed: %s",
                            err.message);
     if (runs_deleted > 0 || events_deleted > 0) {

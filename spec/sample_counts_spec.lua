@@ -519,6 +519,51 @@ journey.define {
         assert.matches("j.now called outside a run", err, 1, true)
     end)
 
+    it("keeps an event a live run took from before its trigger", function()
+        -- Retention deletes events older than the oldest live trigger,
+        -- but a run that took an older event with since needs it again
+        -- whenever it is replayed: here at every wake, past the limit.
+        local bin = simulator_path()
+        if bin == nil then
+            pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+            return
+        end
+        local script = assert(io.open(dir .. "/back.lua", "w"))
+        script:write([[
+local journey = require "journey"
+journey.define {
+  name = "back",
+  on = "app/start",
+  run = function(j)
+    local old = j.wait_for("app/old", {since = "ever", timeout = "200d"})
+    local x = j.wait_for("app/x", {timeout = "200d"})
+    return {result = (old and "old" or "none") .. (x and "x" or "none")}
+  end,
+}
+]])
+        script:close()
+        local lines = {
+            '{"user":"u1","name":"app/old","ts":"2024-01-01T00:00:00Z"}',
+            '{"user":"u1","name":"app/start","ts":"2024-04-10T00:00:00Z"}',
+            '{"user":"u2","name":"app/start","ts":"2024-04-10T00:00:01Z"}',
+        }
+        for n = 1, 50 do
+            lines[#lines + 1] = ('{"user":"u3","name":"app/noise","ts":"2024-04-10T01:%02d:00Z"}')
+                :format(n % 60)
+        end
+        lines[#lines + 1] = '{"user":"u1","name":"app/x","ts":"2024-04-11T00:00:00Z"}'
+        local events = assert(io.open(dir .. "/events.jsonl", "w"))
+        events:write(table.concat(lines, "\n"), "\n")
+        events:close()
+
+        local summary = run_simulator(bin, {dir .. "/back.lua"}, dir .. "/events.jsonl",
+                                      {"--resident-runs", "1", "--commit-every", "1",
+                                       "--until", "2024-04-12T00:00:00Z"})
+        assert.are.same({started = 2, completed = 1, failed = 0, cancelled = 0, waiting = 1},
+                        summary.journeys.back)
+        assert.is_true(summary.pruned_events > 0, "retention deleted nothing")
+    end)
+
     it("needs the memory store", function()
         local bin = simulator_path()
         if bin == nil then

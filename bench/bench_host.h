@@ -1,6 +1,7 @@
 /*
- * The host setup the in-process benchmarks share: a libjourney host on
- * the caller's loop with one script given as Lua text.
+ * What the in-process benchmarks share: a libjourney host on the
+ * caller's loop with one script given as Lua text, and the process's
+ * resident memory.
  */
 #ifndef JOURNEY_BENCH_HOST_H
 #define JOURNEY_BENCH_HOST_H
@@ -51,6 +52,21 @@ static inline journey_host *bench_host_new(uv_loop_t *loop, const char *store,
         return NULL;
     }
     return host;
+}
+
+/* Returns the process's resident memory (VmRSS) in KiB, 0 when
+ * /proc/self/status cannot be read. */
+static inline long bench_rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = 0;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = atol(line + 6);
+    if (f != NULL)
+        fclose(f);
+    return kib;
 }
 
 #endif

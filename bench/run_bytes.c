@@ -52,20 +52,6 @@ static void on_acked(void *ctx, int status, uint64_t seq)
 }
 
 
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = 0;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kib = atol(line + 6);
-    if (f != NULL)
-        fclose(f);
-    return kib;
-}
-
-
 static size_t heap_bytes(void)
 {
     struct mallinfo2 info = mallinfo2();
@@ -95,7 +81,7 @@ int main(int argc, char **argv)
 
     size_t lua_before = journey_collect_garbage(host);
     size_t heap_before = heap_bytes();
-    long rss_before = rss_kib();
+    long rss_before = bench_rss_kib();
 
     /* 1,000 events per loop turn, so each commit covers that many. */
     char line[256];
@@ -118,7 +104,7 @@ int main(int argc, char **argv)
     size_t lua_waiting = journey_collect_garbage(host);
     malloc_trim(0);
     size_t heap_waiting = heap_bytes();
-    long rss_waiting = rss_kib();
+    long rss_waiting = bench_rss_kib();
     double per_run = n > 0 ? 1.0 / (double)n : 0;
     printf("{\"n\":%ld,\"store\":\"%s\",\"waiting\":%llu,\"heap_bytes_before\":%zu,"
            "\"heap_bytes_waiting\":%zu,\"heap_bytes_per_waiting_run\":%.0f,"

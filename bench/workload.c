@@ -94,20 +94,6 @@ static struct {
 } B;
 
 
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = 0;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kib = atol(line + 6);
-    if (f != NULL)
-        fclose(f);
-    return kib;
-}
-
-
 static void on_observed(void *ctx, journey_call *call, const char *args_json)
 {
     shard *s = ctx;
@@ -279,7 +265,7 @@ static void name_stores(const char *store)
 static void report_w2(const char *store, uint64_t start, long rss_before)
 {
     pthread_barrier_wait(&B.barrier);
-    long rss_started = rss_kib();
+    long rss_started = bench_rss_kib();
     double start_s = (double)(uv_hrtime() - start) / 1e9;
     pthread_barrier_wait(&B.barrier);
     double wall_s = (double)(uv_hrtime() - start) / 1e9;
@@ -301,11 +287,11 @@ static void report_w2(const char *store, uint64_t start, long rss_before)
 }
 
 
-/* Reads W1's figures between the shards' phases. Memory is read twice
- * once all runs wait: as found, and after each host collected its Lua
+/* Reads W1's figures between the shards' phases. Once all runs wait,
+ * memory is read twice: as found, and after each host collected its Lua
  * garbage on its own thread and malloc_trim returned unused memory to
- * the kernel, because an in-process system with a garbage collector is
- * measured after a forced collection. */
+ * the kernel. An in-process system with a garbage collector is measured
+ * after a forced collection. */
 static void report_w1(const char *store, uint64_t start, long rss_before)
 {
     pthread_barrier_wait(&B.barrier);
@@ -313,10 +299,10 @@ static void report_w1(const char *store, uint64_t start, long rss_before)
     long waiting = 0;
     for (int k = 0; k < B.shard_count; k++)
         waiting += B.shards[k].waiting;
-    long rss_waiting = rss_kib();
+    long rss_waiting = bench_rss_kib();
     pthread_barrier_wait(&B.barrier);
     malloc_trim(0);
-    long rss_collected = rss_kib();
+    long rss_collected = bench_rss_kib();
     double lua_bytes = 0;
     for (int k = 0; k < B.shard_count; k++)
         lua_bytes += (double)B.shards[k].lua_collected - (double)B.shards[k].lua_before;
@@ -380,7 +366,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < B.shard_count; k++)
         pthread_create(&B.shards[k].thread, NULL, shard_main, &B.shards[k]);
     pthread_barrier_wait(&B.barrier);
-    long rss_before = rss_kib();
+    long rss_before = bench_rss_kib();
     uint64_t start = uv_hrtime();
 
     if (B.w2)

@@ -31,6 +31,25 @@ static void push_runs_by_thread(lua_State *L)
 }
 
 
+/* Records run (NULL to forget it) as the run of the thread at the top
+ * of L's stack. [-0, +0, m] */
+static void set_run_of_thread(lua_State *L, jy_run *run)
+{
+    if (jy_lua_state_is_ours(L)) {
+        *(jy_run **)lua_getextraspace(lua_tothread(L, -1)) = run;
+        return;
+    }
+    push_runs_by_thread(L);                  /* stack: thread, map */
+    lua_pushvalue(L, -2);
+    if (run != NULL)
+        lua_pushlightuserdata(L, run);
+    else
+        lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);                           /* stack: thread */
+}
+
+
 jy_run *jy_lua_current_run(lua_State *L)
 {
     if (jy_lua_state_is_ours(L))
@@ -517,15 +536,7 @@ static int start_values_protected(lua_State *L)
     /* The coroutine is created and anchored here too, so a lack of
      * memory fails this run and not the process. */
     lua_State *co = lua_newthread(L);          /* stack: ud, fn, j, event, co */
-    if (jy_lua_state_is_ours(L)) {
-        *(jy_run **)lua_getextraspace(co) = call->run;
-    } else {
-        push_runs_by_thread(L);                /* stack: ..., co, map */
-        lua_pushvalue(L, -2);
-        lua_pushlightuserdata(L, call->run);
-        lua_rawset(L, -3);
-        lua_pop(L, 1);                         /* stack: ud, fn, j, event, co */
-    }
+    set_run_of_thread(L, call->run);
     call->run->runtime_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* stack: ud, fn, j, event */
     call->lh->refs++;
     call->co = co;
@@ -618,16 +629,8 @@ static void forget_coroutine(jy_lua_host *lh, jy_run *run)
     lua_State *L = lh->L;
 
     lua_rawgeti(L, LUA_REGISTRYINDEX, run->runtime_ref); /* stack: co */
-    if (jy_lua_state_is_ours(L)) {
-        *(jy_run **)lua_getextraspace(lua_tothread(L, -1)) = NULL;
-        lua_pop(L, 1);                                 /* stack: (empty) */
-    } else {
-        push_runs_by_thread(L);                        /* stack: co, map */
-        lua_pushvalue(L, -2);
-        lua_pushnil(L);
-        lua_rawset(L, -3);
-        lua_pop(L, 2);                                 /* stack: (empty) */
-    }
+    set_run_of_thread(L, NULL);
+    lua_pop(L, 1);                                     /* stack: (empty) */
 
     luaL_unref(L, LUA_REGISTRYINDEX, run->runtime_ref);
     lh->refs--;

@@ -190,7 +190,7 @@ static int scan_visit(const jy_event *event, void *data)
 
     jy_lua_push_event(L, event);
     lua_rawseti(L, scan->list_idx, ++scan->count);
-    jy_host_note_reference(scan->run->host, scan->run, event->seq);
+    jy_host_note_reference(scan->run, event->seq);
     jy_buf_printf(scan->seqs, "%s%llu", scan->count > 1 ? "," : "",
                   (unsigned long long)event->seq);
     return 0;
@@ -200,9 +200,9 @@ static int scan_visit(const jy_event *event, void *data)
 /* Visits the run's user's events from the wait's since_seq on. A
  * wait_for never takes an event the run received or emitted, and a run
  * that waits in a loop has received nearly every event of its user. So
- * the run keeps scan_floor, the end of the longest run of such events
- * from its trigger on, and a wait_for starts after it; otherwise each
- * wait of the loop would visit all earlier ones again. */
+ * the run keeps scan_floor, the end of the longest stretch of such
+ * events from its trigger on, and a wait_for starts after it. Otherwise
+ * each wait of the loop would visit all earlier ones again. */
 static void scan_events(jy_run *run, scan_ctx *scan)
 {
     jy_store *store = run->host->store;
@@ -394,7 +394,7 @@ int ljy_events(lua_State *L)
             if (event != NULL) {
                 jy_lua_push_event(L, event);
                 lua_rawseti(L, -2, ++n);
-                jy_host_note_reference(run->host, run, seq);
+                jy_host_note_reference(run, seq);
             }
             p = end;
         }

@@ -915,6 +915,30 @@ typedef struct job_thread {
 } job_thread;
 
 
+/* Gives a job's simulation the command's options and none of its
+ * running state (open files, counters, buffers). */
+static void copy_options(simulation *job, const simulation *sim)
+{
+    memset(job, 0, sizeof *job);
+    job->events_path = sim->events_path;
+    job->store_spec = sim->store_spec;
+    job->config = sim->config;
+    job->commit_every = sim->commit_every;
+    job->until_text = sim->until_text;
+    job->emitted_path = sim->emitted_path;
+    job->json = sim->json;
+    job->quiet = sim->quiet;
+    job->show_events = sim->show_events;
+    job->strict = sim->strict;
+    job->retention_text = sim->retention_text;
+    job->retention = sim->retention;
+    memcpy(job->fingerprint, sim->fingerprint, sizeof job->fingerprint);
+    job->jobs = sim->jobs;
+    jy_buf_init(&job->pending_acks);
+    jy_buf_init(&job->line);
+}
+
+
 /* Replays the job's events on a host that this thread creates, counts
  * what it did and closes it: a host belongs to the thread of its loop. */
 static void *job_main(void *arg)
@@ -970,23 +994,23 @@ done:
 static void merge_lines(job_thread *threads, int jobs, int emitted, FILE *out,
                         int *write_failed)
 {
+    timed_lines *lines[MAX_JOBS];
     size_t next[MAX_JOBS] = {0};
+
+    for (int k = 0; k < jobs; k++)
+        lines[k] = emitted ? &threads[k].job.emitted : &threads[k].job.transcript;
 
     for (;;) {
         int best = -1;
         for (int k = 0; k < jobs; k++) {
-            timed_lines *lines = emitted ? &threads[k].job.emitted : &threads[k].job.transcript;
-            if (next[k] >= lines->count)
+            if (next[k] >= lines[k]->count)
                 continue;
-            timed_lines *best_lines = best < 0 ? NULL
-                : emitted ? &threads[best].job.emitted : &threads[best].job.transcript;
-            if (best < 0 || lines->items[next[k]].at < best_lines->items[next[best]].at)
+            if (best < 0 || lines[k]->items[next[k]].at < lines[best]->items[next[best]].at)
                 best = k;
         }
         if (best < 0)
             return;
-        timed_lines *lines = emitted ? &threads[best].job.emitted : &threads[best].job.transcript;
-        const char *text = lines->items[next[best]++].text;
+        const char *text = lines[best]->items[next[best]++].text;
         if (fputs(text, out) == EOF || (!emitted && fputc('\n', out) == EOF))
             *write_failed = 1;
     }
@@ -1059,20 +1083,7 @@ static int run_jobs(simulation *sim, const char **scripts, size_t script_count,
 
     for (int k = 0; k < jobs; k++) {
         job_thread *t = &threads[k];
-        t->sim = *sim;
-        t->sim.emitted = NULL;
-        t->sim.acks = NULL;
-        jy_buf_init(&t->sim.pending_acks);
-        jy_buf_init(&t->sim.line);
-        t->sim.commit_ms = NULL;
-        t->sim.commit_count = t->sim.commit_capacity = 0;
-        t->sim.emitted_names = NULL;
-        t->sim.emitted_name_count = 0;
-        t->sim.emitted_total = 0;
-        t->sim.log_lines = 0;
-        t->sim.groups = 0;
-        t->sim.uncommitted = 0;
-        t->sim.pruned_runs = t->sim.pruned_events = 0;
+        copy_options(&t->sim, sim);
         t->sim.job = &t->job;
         t->job.index = k;
         t->job.count = jobs;

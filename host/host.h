@@ -260,7 +260,7 @@ int jy_host_emit(jy_host *host, jy_run *run, jy_event *event, jy_error *err);
 /* Notes that run's journal refers to event seq (a j.events result), so
  * that retention keeps it while the run is live when it is older than
  * the run's trigger. */
-void jy_host_note_reference(jy_host *host, jy_run *run, uint64_t seq);
+void jy_host_note_reference(jy_run *run, uint64_t seq);
 
 /* Returns the ts of the oldest event that a live run's journal refers
  * to from before its trigger, or JY_TIME_MAX when none does. Retention

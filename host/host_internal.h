@@ -36,7 +36,8 @@ void jy__resident_remove(jy_host *host, jy_run *run);
  * replay diverged or failed and the run has ended as failed. */
 int jy__resident_rebuild(jy_host *host, jy_run *run);
 
-/* Ends a run whose coroutine left with outcome (host/run.c). */
+/* Moves a run whose coroutine gave back control to the state its
+ * outcome names: suspended, completed or failed (host/run.c). */
 void jy__run_apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome);
 
 /* Writes the run's record to the store. */

@@ -114,7 +114,7 @@ static void release_ended(jy_host *host, jy_run *run)
 
 
 /* Moves a run that left its coroutine to the state its outcome names. */
-static void apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
+void jy__run_apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
 {
     if (outcome->kind == JY_OUTCOME_SUSPENDED) {
         jy__resident_add(host, run);
@@ -165,12 +165,6 @@ static void apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
 }
 
 
-void jy__run_apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
-{
-    apply_outcome(host, run, outcome);
-}
-
-
 void jy__run_start(jy_host *host, jy_journey *journey, const jy_event *trigger,
                    const char *key)
 {
@@ -216,7 +210,7 @@ void jy__run_start(jy_host *host, jy_journey *journey, const jy_event *trigger,
 
     jy_outcome outcome = {JY_OUTCOME_FAILED, NULL, NULL};
     host->runtime.run_start(host->runtime.ctx, run, trigger, &outcome);
-    apply_outcome(host, run, &outcome);
+    jy__run_apply_outcome(host, run, &outcome);
     return;
 
 nomem:
@@ -285,7 +279,7 @@ static void fail_stored_run(jy_host *host, jy_run *run, const char *why)
     jy_outcome outcome = {JY_OUTCOME_FAILED, NULL, strdup(why)};
     jy_host_log(host, JY_LOG_ERROR, run, "run %llu not recovered: %s",
                 (unsigned long long)run->id, why);
-    apply_outcome(host, run, &outcome);
+    jy__run_apply_outcome(host, run, &outcome);
 }
 
 
@@ -354,7 +348,7 @@ static void restore_run(jy_host *host, const saved_run *saved, jy_host_recovery 
     host->runtime.run_start(host->runtime.ctx, run, trigger, &outcome);
     if (outcome.kind == JY_OUTCOME_FAILED)
         report->failed++;
-    apply_outcome(host, run, &outcome);
+    jy__run_apply_outcome(host, run, &outcome);
     return;
 
 nomem:
@@ -402,7 +396,7 @@ void jy__run_resume(jy_host *host, jy_run *run, const jy_event *event)
 
     jy_outcome outcome = {JY_OUTCOME_FAILED, NULL, NULL};
     host->runtime.run_resume(host->runtime.ctx, run, event, &outcome);
-    apply_outcome(host, run, &outcome);
+    jy__run_apply_outcome(host, run, &outcome);
 }
 
 
@@ -451,12 +445,12 @@ int jy_host_run_received(const jy_run *run, uint64_t seq)
 }
 
 
-void jy_host_note_reference(jy_host *host, jy_run *run, uint64_t seq)
+void jy_host_note_reference(jy_run *run, uint64_t seq)
 {
     if (seq == 0 || seq >= run->trigger_seq || (run->oldest_seq != 0 && seq >= run->oldest_seq))
         return;
-    if (run->oldest_seq == 0 && host != NULL)
-        host->stats.runs_reaching_back++;
+    if (run->oldest_seq == 0)
+        run->host->stats.runs_reaching_back++;
     run->oldest_seq = seq;
 }
 
@@ -492,7 +486,7 @@ int jy_host_mark_received(jy_run *run, uint64_t seq)
 {
     if (jy_host_run_received(run, seq))
         return 0;
-    jy_host_note_reference(run->host, run, seq);
+    jy_host_note_reference(run, seq);
 
     if (run->received_count == run->received_capacity) {
         size_t capacity = run->received_capacity == 0 ? 2 : run->received_capacity * 2;

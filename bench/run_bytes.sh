@@ -13,8 +13,8 @@
 #   STORE     memory (default) or sqlite
 #   SMALL     waiting runs of the first profile (default 10000)
 #   LARGE     waiting runs of the second (default 30000)
-#   RESIDENT  the host's resident limit (default 0, no limit); keep it
-#             below SMALL, so both profiles evict
+#   RESIDENT  the host's resident limit (default 0, no limit). Keep it
+#             below SMALL, so that both profiles evict.
 set -eu
 cd "$(dirname "$0")/.."
 

@@ -33,9 +33,10 @@
 #define JY_RUN_STEP_MISUSE 2u /* the step function called a suspending step */
 #define JY_RUN_BUDGET_SPENT 4u /* the run spent its instruction budget */
 #define JY_RUN_IN_CALL 8u     /* j.call is running the action's handler */
-#define JY_RUN_AWAITING_CALL 16u /* suspended in j.call until the handler answers;
-                                  * its coroutine cannot be evicted, since a
-                                  * rebuild would call the handler again */
+#define JY_RUN_AWAITING_CALL 16u /* suspended in j.call until the call
+                                  * completes; its coroutine cannot be
+                                  * evicted, since a rebuild would call the
+                                  * handler again */
 
 /* The defaults of the guards; each is documented in docs/lua-api.md. */
 #define JY_DEFAULT_INSTRUCTION_BUDGET 100000000ULL

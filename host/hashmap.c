@@ -75,7 +75,7 @@ static jy_map_entry **find_in(jy_map_entry **buckets, size_t bucket_count, const
 }
 
 
-/* Returns the slot that holds key: in the old table when its bucket has
+/* Returns the slot that contains key: in the old table when its bucket has
  * not moved yet, else in the new one. For an absent key it returns the
  * empty slot at the end of its chain in the new table. */
 static jy_map_entry **find_slot(const jy_map *map, const void *key, size_t key_len,

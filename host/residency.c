@@ -1,5 +1,6 @@
 /*
- * Which suspended runs keep their Lua coroutine in memory.
+ * The resident limit: the choice of suspended runs that keep their Lua
+ * coroutine in memory.
  *
  * A suspended run is its journal plus its wait, the same state a
  * restart starts from, so its coroutine is only a cache. With a resident

@@ -55,7 +55,7 @@ typedef struct jy_runtime {
     /* Drops the coroutine of a suspended run, keeping its wait's match,
      * so that a later run_start can rebuild it by replay. Returns 0, or
      * nonzero when the run must keep its coroutine (it waits for an
-     * action's handler, whose answer is not journaled yet). */
+     * action's handler, whose result is not journaled yet). */
     int (*run_evict)(void *ctx, jy_run *run);
 
     /* Releases what the runtime holds for an ended run (its coroutine,

@@ -133,7 +133,7 @@ describe("match in j.wait_for", function()
   end)
 
   it("matches later runs against the data as sent", function()
-    -- The first run to wake changes its copy of the data; a second run
+    -- The first run to wake changes its copy of the data. A second run
     -- waiting on the same event still matches the data as it was sent.
     local second
     h:define{

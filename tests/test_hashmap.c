@@ -1,8 +1,8 @@
 /*
- * The hash map against a plain array of the same keys: inserts,
- * replacements, removals and lookups mixed at random while the table
- * doubles and its entries move over a few at a time, with every key
- * checked after each phase and the visit count compared.
+ * The hash map against a plain array of the same keys. Inserts,
+ * replacements, removals and lookups are mixed at random while the table
+ * doubles and its entries move over a few at a time. Every key is
+ * checked after each phase, and the visit count is compared.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /*
- * A resident limit through the public header, on a real SQLite file:
- * runs past the limit wait without their coroutine, a run waiting for an
- * action's answer keeps its coroutine, a reopened store recovers its
- * runs under a new limit, and every run ends as it would have with all
- * coroutines kept, with each action called once.
+ * A resident limit through the public header, on a real SQLite file.
+ * Runs past the limit wait without their coroutine, and a run waiting
+ * for an action's result keeps its coroutine. A reopened store recovers
+ * its runs under a new limit. Every run ends as it would have with all
+ * coroutines kept, and each action is called once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +40,7 @@ static void create_account(void *ctx, journey_call *call, const char *args_json)
     (void)ctx;
     (void)args_json;
     handler_calls++;
-    /* Answered later, so the run suspends in j.call meanwhile. */
+    /* The call completes later, so the run suspends in j.call meanwhile. */
     if (pending_count < USERS)
         pending[pending_count++] = call;
     else
@@ -132,7 +132,7 @@ int main(void)
         ingest(host, line);
     }
 
-    /* Every run waits for its handler's answer and keeps its coroutine,
+    /* Every run waits for its handler's result and keeps its coroutine,
      * because a rebuild would call the handler again. */
     CHECK_INT_EQ(handler_calls, USERS);
     journey_stats stats = stats_of(host);

@@ -671,12 +671,17 @@ static void rt_run_release(void *ctx, jy_run *run)
     lua_State *co = lua_tothread(L, -1);
 
     /* Closing runs the coroutine's pending to-be-closed variables, so a
-     * cancelled run still releases what it holds. */
+     * cancelled or failed run still releases what it holds. A coroutine
+     * that returned has none, and closing it would only reallocate its
+     * stack before the collector frees it. */
+    lua_Debug frame;
+    if (lua_status(co) != LUA_OK || lua_getstack(co, 0, &frame) != 0) {
 #if LUA_VERSION_RELEASE_NUM >= 50406
-    lua_closethread(co, L);
+        lua_closethread(co, L);
 #else
-    lua_resetthread(co);
+        lua_resetthread(co);
 #endif
+    }
     lua_pop(L, 1);                                     /* stack: (empty) */
     forget_coroutine(lh, run);
 }

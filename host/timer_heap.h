@@ -1,5 +1,5 @@
 /*
- * The deadline heap: every pending deadline of the host in one binary
+ * The deadline heap: every pending deadline of the host in one
  * min-heap, so the loop needs one timer for the earliest deadline and
  * nothing per run in the OS.
  *
@@ -24,8 +24,16 @@ typedef struct jy_timer {
     size_t slot;    /* index in the heap, or JY_TIMER_NOT_QUEUED */
 } jy_timer;
 
+/* One slot of the heap's array: the timer's key, copied so that sifting
+ * compares without reading the timers, and the timer. */
+typedef struct jy_timer_slot {
+    jy_time deadline;
+    uint64_t order;
+    jy_timer *timer;
+} jy_timer_slot;
+
 typedef struct jy_timer_heap {
-    jy_timer **items; /* owned array of borrowed timers */
+    jy_timer_slot *items; /* owned array; the timers are borrowed */
     size_t count;
     size_t capacity;
     uint64_t next_order;

@@ -27,19 +27,22 @@ static int key_before(jy_time deadline_a, uint64_t seq_a,
 }
 
 
-/* Returns nonzero when every timer's slot field matches its index and
- * no timer sorts before its parent. */
+/* Returns nonzero when every timer's slot field matches its index, each
+ * slot's copy of the key matches its timer's, and no timer sorts before
+ * its parent (slot i's parent is (i - 1) / 4). */
 static int heap_is_valid(const jy_timer_heap *heap)
 {
     if (heap->count > heap->capacity)
         return 0;
     for (size_t i = 0; i < heap->count; i++) {
-        const jy_timer *timer = heap->items[i];
+        const jy_timer *timer = heap->items[i].timer;
         if (timer->slot != i)
+            return 0;
+        if (heap->items[i].deadline != timer->deadline || heap->items[i].order != timer->order)
             return 0;
         if (i == 0)
             continue;
-        const jy_timer *parent = heap->items[(i - 1) / 2];
+        const jy_timer *parent = heap->items[(i - 1) / 4].timer;
         if (key_before(timer->deadline, timer->order, parent->deadline,
                        parent->order))
             return 0;
@@ -295,23 +298,24 @@ static void remove_middle_moves_last_down(void)
     jy_timer_heap heap;
     jy_timer_heap_init(&heap);
 
-    /* Ascending deadlines fill the array in order, so timers[5] sits in
-     * slot 5, an inner node with children. Removing it puts the last
-     * timer (deadline 140) into slot 5, and it must move down. */
+    /* Ascending deadlines fill the array in order, so timers[3] sits in
+     * slot 3, an inner node with children in slots 13 and 14. Removing
+     * it puts the last timer (deadline 140) into slot 3, and it must
+     * move down below timers[13] (deadline 130). */
     for (size_t i = 0; i < 15; i++)
         deadlines[i] = (jy_time)i * 10;
     CHECK_INT_EQ(push_all(&heap, timers, deadlines, 15), 0);
-    CHECK_INT_EQ(timers[5].slot, 5);
+    CHECK_INT_EQ(timers[3].slot, 3);
 
-    jy_timer_heap_remove(&heap, &timers[5]);
-    CHECK(!jy_timer_is_queued(&timers[5]));
+    jy_timer_heap_remove(&heap, &timers[3]);
+    CHECK(!jy_timer_is_queued(&timers[3]));
     CHECK_INT_EQ(heap.count, 14);
     CHECK(heap_is_valid(&heap));
-    CHECK(timers[14].slot != 5);
+    CHECK_INT_EQ(timers[14].slot, 13);
 
     size_t n = 0;
     for (size_t i = 0; i < 15; i++)
-        if (i != 5)
+        if (i != 3)
             expected[n++] = i;
     check_pop_sequence(&heap, timers, expected, n);
 
@@ -321,13 +325,13 @@ static void remove_middle_moves_last_down(void)
 
 static void remove_middle_moves_last_up(void)
 {
-    /* Each timer lands in the slot of its index without moving: the left
-     * subtree (slots 1, 3, 4, 7-10) contains late deadlines and the right
-     * subtree early ones. */
-    static const jy_time deadlines[] = {0,   100, 1,   101, 102, 2, 3, 103,
-                                        104, 105, 106, 4,   5,   6, 7};
-    static const size_t expected[] = {0, 2, 5,  6, 11, 12, 13,
-                                      14, 1, 3, 4, 8,  9,  10};
+    /* Each timer lands in the slot of its index without moving: the
+     * first subtree (slots 1 and 5-8) holds late deadlines and the
+     * others early ones. */
+    static const jy_time deadlines[] = {0, 100, 1, 2, 3, 101, 102, 103,
+                                        104, 4, 5, 6, 7, 8, 9};
+    static const size_t expected[] = {0, 2, 3,  4,  9, 10, 11,
+                                      12, 13, 14, 1, 5, 6, 8};
     jy_timer timers[ARRAY_LEN(deadlines)];
     jy_timer_heap heap;
     jy_timer_heap_init(&heap);
@@ -339,8 +343,8 @@ static void remove_middle_moves_last_up(void)
             misplaced++;
     CHECK_INT_EQ(misplaced, 0);
 
-    /* Removing slot 7 puts the last timer (deadline 7) below slot 3
-     * (deadline 101), so it must move up to slot 1. */
+    /* Removing slot 7 puts the last timer (deadline 9) below slot 1
+     * (deadline 100), so it must move up to slot 1. */
     jy_timer_heap_remove(&heap, &timers[7]);
     CHECK(!jy_timer_is_queued(&timers[7]));
     CHECK_INT_EQ(heap.count, 14);
@@ -361,7 +365,7 @@ static void remove_last_slot_keeps_order(void)
     jy_timer_heap_init(&heap);
 
     CHECK_INT_EQ(push_all(&heap, timers, deadlines, ARRAY_LEN(deadlines)), 0);
-    jy_timer *last = heap.items[heap.count - 1];
+    jy_timer *last = heap.items[heap.count - 1].timer;
     CHECK(last == &timers[6]);
 
     jy_timer_heap_remove(&heap, last);
@@ -411,7 +415,7 @@ static void remove_not_queued_does_nothing(void)
     jy_timer_heap_remove(&heap, popped);
     jy_timer_heap_remove(&heap, &timers[2]);
     CHECK_INT_EQ(heap.count, 1);
-    CHECK(heap.items[0] == &timers[0]);
+    CHECK(heap.items[0].timer == &timers[0]);
     CHECK(heap_is_valid(&heap));
     CHECK(!jy_timer_is_queued(&fresh));
     CHECK(!jy_timer_is_queued(popped));
@@ -550,7 +554,7 @@ static void repush_full_heap_keeps_array(void)
         deadlines[i] = (jy_time)i;
     CHECK_INT_EQ(push_all(&heap, timers, deadlines, N), 0);
     CHECK_INT_EQ(heap.count, heap.capacity);
-    jy_timer **items = heap.items;
+    jy_timer_slot *items = heap.items;
     size_t capacity = heap.capacity;
 
     for (size_t i = 0; i < N; i++)
@@ -673,14 +677,14 @@ static void push_grows_array(void)
  * NOTE: the branch where realloc itself returns NULL is not exercised. */
 static void push_growth_failure_leaves_heap_intact(void)
 {
-    jy_timer *storage[1] = {NULL};
+    jy_timer_slot storage[1] = {{0, 0, NULL}};
     jy_timer timer;
     jy_timer_heap heap;
     jy_timer_heap_init(&heap);
     jy_timer_init(&timer);
     timer.deadline = 77;
 
-    size_t full = (size_t)PTRDIFF_MAX / sizeof(jy_timer *);
+    size_t full = (size_t)PTRDIFF_MAX / sizeof(jy_timer_slot);
     heap.items = storage;
     heap.count = full;
     heap.capacity = full;

@@ -1,7 +1,7 @@
 /*
  * The j table that every run function receives: the shared table of
- * step functions behind it, j.now and j.log, and the readers of
- * durations and times that the step functions share.
+ * step functions behind it, j.now and j.log, and the readers and
+ * writers of durations and times that the step functions share.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +62,17 @@ jy_time jy_lua_check_time(lua_State *L, int idx, const char *what)
     luaL_error(L, "%s must be a time (seconds since 1970 or an ISO-8601 string), got %s",
                what, luaL_typename(L, idx));
     return 0;
+}
+
+
+void jy_lua_push_time(lua_State *L, jy_time t)
+{
+    /* Whole seconds stay integers so journeys can print and compare them
+     * as they would os.time() values. */
+    if (t % 1000 == 0)
+        lua_pushinteger(L, (lua_Integer)(t / 1000));
+    else
+        lua_pushnumber(L, (lua_Number)t / 1000.0);
 }
 
 

@@ -19,8 +19,8 @@
  *
  * NOTE: until pairs() runs, raw access (next, rawget, rawlen) and a JSON
  * encoder other than the host's see only the fields read so far.
- * jy_lua_json_encode completes pending tables inside the value it
- * encodes, so emitted data and run results are whole.
+ * jy_lua_json_encode completes each pending table it meets, so emitted
+ * data and run results are whole.
  */
 #include <string.h>
 
@@ -314,6 +314,12 @@ static void complete_in(lua_State *L, int idx, int seen)
         }
         lua_pop(L, 2);                             /* stack: key */
     }
+}
+
+
+void jy_lua_complete_pending_table(lua_State *L, int idx)
+{
+    complete(L, idx);
 }
 
 

@@ -195,8 +195,12 @@ void jy_lua_push_event_with_data(lua_State *L, const jy_event *event, int data_i
 int jy_lua_event_data_is_small(const jy_event *event);
 
 /* Decodes the rest of every pending event.data table inside the value
- * at idx, so that it is whole for an encoder. [-0, +0, e] */
+ * at idx, so that it is whole for code that reads it raw. [-0, +0, e] */
 void jy_lua_complete_pending_data(lua_State *L, int idx);
+
+/* Decodes the rest of the table at idx when it is a pending event.data
+ * table; nested tables are left as they are. [-0, +0, e] */
+void jy_lua_complete_pending_table(lua_State *L, int idx);
 
 /* Decodes JSON text and pushes the value, JSON null as nil. Raises on
  * invalid JSON. [-0, +1, e] */

@@ -59,6 +59,19 @@ describe("j.emit", function()
     assert.are.equal("nudger", emitted[1].journey)
   end)
 
+  it("keeps every digit of an integer and 14 of a float", function()
+    define_nudger(function(j)
+      j.emit("app/nudged", {order = 1234567890123456, share = 1 / 3, sum = 0.1 + 0.2})
+    end)
+    h:ingest{user = "u1", name = "app/signed_up"}
+
+    local data = h:emitted()[1].data
+    assert.are.equal(1234567890123456, data.order)
+    assert.are.equal(math.type(1), math.type(data.order))
+    assert.are.equal(0.33333333333333, data.share)
+    assert.are.equal(0.3, data.sum)
+  end)
+
   it("defaults data to an empty table", function()
     define_nudger(function(j)
       j.emit("app/nudged")

@@ -1,0 +1,249 @@
+/*
+ * Encoding Lua values as JSON text, straight into a C buffer.
+ *
+ * The output is the text lua-cjson writes with the settings the host
+ * always used (sparse arrays become objects, NaN and infinity are
+ * refused, floats with 14 significant digits), except that "/" is not
+ * escaped and integers keep every digit. The host encoded through cjson
+ * before; every j.call, j.emit, j.step
+ * result and run result then became a Lua string first, interned in a
+ * string table that holds every user id and e-mail of a million waiting
+ * runs, only to be copied out and dropped. The error messages are
+ * cjson's too, since journeys and their specs see them.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buffer.h"
+#include "lua_host.h"
+
+/* Tables nested deeper than this are refused, as cjson refuses them. */
+#define MAX_DEPTH 1000
+
+/* A table whose largest index exceeds both SPARSE_SAFE and SPARSE_RATIO
+ * times its number of indexes is written as an object, not as an array
+ * padded with nulls. */
+#define SPARSE_RATIO 2
+#define SPARSE_SAFE 10
+
+
+static void encode_value(lua_State *L, jy_buf *out, int idx, int depth);
+
+
+/* Raises cjson's message for a value it cannot write. [-0, +1, v] */
+static int refuse(lua_State *L, int idx, const char *why)
+{
+    return luaL_error(L, "Cannot serialise %s: %s", luaL_typename(L, idx), why);
+}
+
+
+/* Integers keep every digit; floats keep 14 significant digits, so that
+ * 0.1 + 0.2 is written as 0.3. */
+static void encode_number(lua_State *L, jy_buf *out, int idx)
+{
+    char text[32];
+    int len;
+
+    if (lua_isinteger(L, idx)) {
+        len = snprintf(text, sizeof text, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
+    } else {
+        double number = lua_tonumber(L, idx);
+        if (isnan(number) || isinf(number))
+            refuse(L, idx, "must not be NaN or Inf");
+        /* "%.14g" follows the C locale's decimal point; the host never
+         * calls setlocale, so it is always ".". */
+        len = snprintf(text, sizeof text, "%.14g", number);
+    }
+    jy_buf_append(out, text, (size_t)len);
+}
+
+
+static void encode_string(lua_State *L, jy_buf *out, int idx)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t len = 0;
+    const char *text = lua_tolstring(L, idx, &len);
+    size_t plain = 0;
+
+    jy_buf_append(out, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        const char *escape = NULL;
+        char unicode[6];
+
+        if (c == '"')
+            escape = "\\\"";
+        else if (c == '\\')
+            escape = "\\\\";
+        else if (c == '\b')
+            escape = "\\b";
+        else if (c == '\f')
+            escape = "\\f";
+        else if (c == '\n')
+            escape = "\\n";
+        else if (c == '\r')
+            escape = "\\r";
+        else if (c == '\t')
+            escape = "\\t";
+        else if (c < 0x20 || c == 0x7f) {
+            memcpy(unicode, "\\u00", 4);
+            unicode[4] = hex[c >> 4];
+            unicode[5] = hex[c & 15];
+            escape = unicode;
+        }
+        if (escape == NULL)
+            continue;
+
+        /* Bytes that need no escape go out in runs. */
+        jy_buf_append(out, text + plain, i - plain);
+        jy_buf_append(out, escape, escape == unicode ? 6 : strlen(escape));
+        plain = i + 1;
+    }
+    jy_buf_append(out, text + plain, len - plain);
+    jy_buf_append(out, "\"", 1);
+}
+
+
+/* Returns the length of the table at idx when it is written as an array
+ * (every key a whole number from 1 up, not too sparse), or 0 when it is
+ * written as an object. An empty table is an object. [-0, +0, -] */
+static size_t array_length(lua_State *L, int idx)
+{
+    double largest = 0;
+    size_t count = 0;
+
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        double key = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+        if (key < 1 || floor(key) != key) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        if (key > largest)
+            largest = key;
+        count++;
+    }
+    if (largest > (double)count * SPARSE_RATIO && largest > SPARSE_SAFE)
+        return 0;
+    return (size_t)largest;
+}
+
+
+static void encode_table(lua_State *L, jy_buf *out, int idx, int depth)
+{
+    if (depth > MAX_DEPTH || !lua_checkstack(L, 4))
+        luaL_error(L, "Cannot serialise, excessive nesting (%d)", depth);
+
+    /* A run's event data may still be partly JSON text (event_table.c);
+     * decode the rest so the text written is whole. */
+    jy_lua_complete_pending_table(L, idx);
+
+    size_t length = array_length(L, idx);
+    if (length > 0) {
+        jy_buf_append(out, "[", 1);
+        for (size_t i = 1; i <= length; i++) {
+            if (i > 1)
+                jy_buf_append(out, ",", 1);
+            lua_rawgeti(L, idx, (lua_Integer)i);
+            encode_value(L, out, lua_gettop(L), depth);
+            lua_pop(L, 1);
+        }
+        jy_buf_append(out, "]", 1);
+        return;
+    }
+
+    int first = 1;
+    jy_buf_append(out, "{", 1);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {                /* stack: key, value */
+        int key = lua_gettop(L) - 1;
+        if (!first)
+            jy_buf_append(out, ",", 1);
+        first = 0;
+
+        if (lua_type(L, key) == LUA_TSTRING) {
+            encode_string(L, out, key);
+        } else if (lua_type(L, key) == LUA_TNUMBER) {
+            jy_buf_append(out, "\"", 1);
+            encode_number(L, out, key);
+            jy_buf_append(out, "\"", 1);
+        } else {
+            refuse(L, key, "table key must be a number or string");
+        }
+        jy_buf_append(out, ":", 1);
+        encode_value(L, out, key + 1, depth);
+        lua_pop(L, 1);                             /* stack: key */
+    }
+    jy_buf_append(out, "}", 1);
+}
+
+
+static void encode_value(lua_State *L, jy_buf *out, int idx, int depth)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        jy_buf_append(out, "null", 4);
+        return;
+    case LUA_TBOOLEAN:
+        if (lua_toboolean(L, idx))
+            jy_buf_append(out, "true", 4);
+        else
+            jy_buf_append(out, "false", 5);
+        return;
+    case LUA_TNUMBER:
+        encode_number(L, out, idx);
+        return;
+    case LUA_TSTRING:
+        encode_string(L, out, idx);
+        return;
+    case LUA_TTABLE:
+        encode_table(L, out, idx, depth + 1);
+        return;
+    case LUA_TLIGHTUSERDATA:
+        /* cjson.null, which journeys may still pass. */
+        if (lua_touserdata(L, idx) == NULL) {
+            jy_buf_append(out, "null", 4);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    refuse(L, idx, "type not supported");
+}
+
+
+/* Encodes the value at 1 into the buffer at 2. [-0, +0, v] */
+static int encode_protected(lua_State *L)
+{
+    jy_buf *out = lua_touserdata(L, 2);
+
+    encode_value(L, out, 1, 0);
+    if (jy_buf_failed(out))
+        return luaL_error(L, "out of memory encoding JSON");
+    return 0;
+}
+
+
+char *jy_lua_json_encode(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+
+    jy_buf out;
+    jy_buf_init(&out);
+    lua_pushcfunction(L, encode_protected);
+    lua_pushvalue(L, idx);
+    lua_pushlightuserdata(L, &out);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+        jy_buf_free(&out);
+        return NULL; /* the message stays on the stack */
+    }
+
+    char *text = jy_buf_take(&out);
+    if (text == NULL)
+        lua_pushliteral(L, "out of memory encoding JSON");
+    return text;
+}

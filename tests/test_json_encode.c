@@ -1,0 +1,260 @@
+/*
+ * Encoding Lua values as JSON: the text for each kind of value, the
+ * errors, and a comparison with lua-cjson (with the settings the host
+ * used it with) over random nested values.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+/* lua-cjson.h needs lua_State declared first. */
+#include <lua-cjson.h>
+
+#include "check.h"
+#include "lua_host.h"
+
+static lua_State *L;
+
+
+/* Runs chunk, which returns one value, and encodes that value. Returns
+ * the text (malloc'd) or NULL; on NULL, *error receives the message. */
+static char *encode_chunk(const char *chunk, char *error, size_t error_size)
+{
+    if (luaL_dostring(L, chunk) != LUA_OK) {
+        fprintf(stderr, "bad test chunk %s: %s\n", chunk, lua_tostring(L, -1));
+        lua_settop(L, 0);
+        snprintf(error, error_size, "(bad chunk)");
+        return NULL;
+    }
+    char *text = jy_lua_json_encode(L, -1);
+    if (text == NULL)
+        snprintf(error, error_size, "%s", lua_tostring(L, -1));
+    lua_settop(L, 0);
+    return text;
+}
+
+
+#define CHECK_ENCODES(chunk, expected)                                        \
+    do {                                                                      \
+        char error_[256] = "";                                                \
+        char *text_ = encode_chunk(chunk, error_, sizeof error_);             \
+        CHECK_STR_EQ(text_ != NULL ? text_ : error_, expected);               \
+        free(text_);                                                          \
+    } while (0)
+
+#define CHECK_REFUSES(chunk, message)                                         \
+    do {                                                                      \
+        char error_[256] = "";                                                \
+        char *text_ = encode_chunk(chunk, error_, sizeof error_);             \
+        CHECK(text_ == NULL);                                                 \
+        CHECK(strstr(error_, message) != NULL);                               \
+        free(text_);                                                          \
+    } while (0)
+
+
+static void scalars(void)
+{
+    CHECK_ENCODES("return nil", "null");
+    CHECK_ENCODES("return true", "true");
+    CHECK_ENCODES("return false", "false");
+    CHECK_ENCODES("return 5", "5");
+    CHECK_ENCODES("return -5", "-5");
+    CHECK_ENCODES("return 5.0", "5");
+    CHECK_ENCODES("return -0.0", "-0");
+    CHECK_ENCODES("return 0.1", "0.1");
+    CHECK_ENCODES("return 0.1 + 0.2", "0.3");
+    CHECK_ENCODES("return 1/3", "0.33333333333333");
+    CHECK_ENCODES("return 1e300", "1e+300");
+    CHECK_ENCODES("return 1e-5", "1e-05");
+    CHECK_ENCODES("return 2^53", "9.007199254741e+15");
+
+    /* Integers keep every digit, where cjson kept 14. */
+    CHECK_ENCODES("return 1234567890123456", "1234567890123456");
+    CHECK_ENCODES("return math.maxinteger", "9223372036854775807");
+    CHECK_ENCODES("return math.mininteger", "-9223372036854775808");
+}
+
+
+static void strings(void)
+{
+    CHECK_ENCODES("return ''", "\"\"");
+    CHECK_ENCODES("return 'app/signed_up'", "\"app/signed_up\"");
+    CHECK_ENCODES("return 'a\"b\\\\c'", "\"a\\\"b\\\\c\"");
+    CHECK_ENCODES("return '\\b\\f\\n\\r\\t'", "\"\\b\\f\\n\\r\\t\"");
+    CHECK_ENCODES("return '\\0\\1\\26\\31\\127'", "\"\\u0000\\u0001\\u001a\\u001f\\u007f\"");
+    /* Bytes from 128 up go out as they are: UTF-8 stays readable. */
+    CHECK_ENCODES("return 'caf\\xc3\\xa9 \\xff'", "\"caf\xc3\xa9 \xff\"");
+    CHECK_ENCODES("return string.rep('x', 50) .. '\\n' .. string.rep('y', 3)",
+                  "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\\nyyy\"");
+}
+
+
+static void tables(void)
+{
+    CHECK_ENCODES("return {}", "{}");
+    CHECK_ENCODES("return {1, 'two', true}", "[1,\"two\",true]");
+    CHECK_ENCODES("return {1, 2, nil, 4}", "[1,2,null,4]");
+    CHECK_ENCODES("return {[3] = 'c', [2] = 'b', [1] = 'a'}", "[\"a\",\"b\",\"c\"]");
+    CHECK_ENCODES("return {[1.0] = 1, [2] = 3}", "[1,3]");
+    CHECK_ENCODES("return {[10] = 1}", "[null,null,null,null,null,null,null,null,null,1]");
+    CHECK_ENCODES("return {a = {b = {c = {}}}}", "{\"a\":{\"b\":{\"c\":{}}}}");
+    CHECK_ENCODES("return {list = {{1}, {2, {3}}}}", "{\"list\":[[1],[2,[3]]]}");
+
+    /* Too sparse for an array, or keys that are no index: objects with
+     * the numbers as keys. */
+    CHECK_ENCODES("return {[11] = 1}", "{\"11\":1}");
+    CHECK_ENCODES("return {[0] = 1}", "{\"0\":1}");
+    CHECK_ENCODES("return {[-1] = 2}", "{\"-1\":2}");
+    CHECK_ENCODES("return {[1.5] = 1}", "{\"1.5\":1}");
+
+    /* Metatables are not consulted, as in cjson. */
+    CHECK_ENCODES("return setmetatable({}, {__index = function() return 1 end})", "{}");
+}
+
+
+static void refusals(void)
+{
+    CHECK_REFUSES("return 0/0", "Cannot serialise number: must not be NaN or Inf");
+    CHECK_REFUSES("return {x = math.huge}", "Cannot serialise number: must not be NaN or Inf");
+    CHECK_REFUSES("return {x = print}", "Cannot serialise function: type not supported");
+    CHECK_REFUSES("return {coroutine.create(print)}", "Cannot serialise thread: type not supported");
+    CHECK_REFUSES("return {[true] = 1}",
+                  "Cannot serialise boolean: table key must be a number or string");
+    CHECK_REFUSES("local t = {} t.t = t return t", "Cannot serialise, excessive nesting (1001)");
+
+    /* A refusal leaves the state usable. */
+    CHECK_ENCODES("return {ok = 1}", "{\"ok\":1}");
+}
+
+
+/* Removes cjson's "\/" escapes, as the host always wrote "/". */
+static void unescape_slashes(char *text)
+{
+    size_t out = 0;
+
+    for (size_t i = 0; text[i] != '\0'; i++) {
+        if (text[i] == '\\' && text[i + 1] != '\0') {
+            if (text[i + 1] != '/')
+                text[out++] = text[i];
+            text[out++] = text[++i];
+            continue;
+        }
+        text[out++] = text[i];
+    }
+    text[out] = '\0';
+}
+
+
+/* Builds random nested values in Lua (strings with every kind of byte,
+ * whole and fractional numbers, booleans, arrays with holes, sparse and
+ * mixed tables) and checks that the encoder writes what cjson writes.
+ * Integers stay below 10^14, where cjson's 14 digits keep them whole. */
+static void same_as_cjson(void)
+{
+    static const char generator[] =
+        "local seed = ...\n"
+        "math.randomseed(seed)\n"
+        "local function str()\n"
+        "  local parts = {}\n"
+        "  for i = 1, math.random(0, 12) do\n"
+        "    local r = math.random()\n"
+        "    if r < 0.6 then parts[i] = string.char(math.random(97, 122))\n"
+        "    elseif r < 0.8 then parts[i] = string.char(math.random(0, 255))\n"
+        "    else parts[i] = ({'\"', '\\\\', '/', '\\n', '\\127', 'é'})[math.random(6)] end\n"
+        "  end\n"
+        "  return table.concat(parts)\n"
+        "end\n"
+        "local function value(depth)\n"
+        "  local r = math.random()\n"
+        "  if depth > 4 or r < 0.5 then\n"
+        "    local s = math.random(6)\n"
+        "    if s == 1 then return str()\n"
+        "    elseif s == 2 then return math.random(-99999999999999, 99999999999999)\n"
+        "    elseif s == 3 then return (math.random() - 0.5) * 10 ^ math.random(-8, 20)\n"
+        "    elseif s == 4 then return math.random() < 0.5\n"
+        "    elseif s == 5 then return math.random(0, 20) + 0.0\n"
+        "    else return math.random(-5, 5) end\n"
+        "  end\n"
+        "  local t = {}\n"
+        "  local shape = math.random(4)\n"
+        "  for i = 1, math.random(0, 8) do\n"
+        "    if shape == 1 then t[i] = value(depth + 1)\n"
+        "    elseif shape == 2 then t[math.random(1, 30)] = value(depth + 1)\n"
+        "    elseif shape == 3 then t[str()] = value(depth + 1)\n"
+        "    else\n"
+        "      local k = math.random() < 0.5 and str() or math.random(-3, 15)\n"
+        "      t[k] = value(depth + 1)\n"
+        "    end\n"
+        "  end\n"
+        "  return t\n"
+        "end\n"
+        "return value(0)\n";
+
+    /* The cjson instance the host encoded with. */
+    luaL_requiref(L, "cjson", luaopen_cjson, 0);
+    lua_getfield(L, -1, "new");
+    lua_call(L, 0, 1);
+    lua_getfield(L, -1, "encode_sparse_array");
+    lua_pushboolean(L, 1);
+    lua_call(L, 1, 0);
+    lua_getfield(L, -1, "encode_invalid_numbers");
+    lua_pushboolean(L, 0);
+    lua_call(L, 1, 0);
+    lua_getfield(L, -1, "encode");
+    int encode = lua_gettop(L);
+
+    int mismatches = 0;
+    int refused = 0;
+    for (int seed = 1; seed <= 3000; seed++) {
+        if (luaL_loadstring(L, generator) != LUA_OK) {
+            CHECK(0);
+            break;
+        }
+        lua_pushinteger(L, seed);
+        lua_call(L, 1, 1);                          /* stack: ..., value */
+
+        char *ours = jy_lua_json_encode(L, -1);
+        if (ours == NULL) {
+            refused++;
+            lua_pop(L, 2);
+            continue;
+        }
+        lua_pushvalue(L, encode);
+        lua_pushvalue(L, -2);
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+            refused++;
+        } else {
+            char *theirs = strdup(lua_tostring(L, -1));
+            unescape_slashes(theirs);
+            if (strcmp(ours, theirs) != 0) {
+                if (mismatches++ < 3)
+                    fprintf(stderr, "seed %d:\n  ours   %.300s\n  cjson  %.300s\n", seed, ours, theirs);
+            }
+            free(theirs);
+        }
+        free(ours);
+        lua_pop(L, 2);
+    }
+    CHECK_INT_EQ(mismatches, 0);
+    CHECK_INT_EQ(refused, 0);
+    lua_settop(L, 0);
+}
+
+
+int main(void)
+{
+    L = luaL_newstate();
+    luaL_openlibs(L);
+
+    scalars();
+    strings();
+    tables();
+    refusals();
+    same_as_cjson();
+
+    lua_close(L);
+    return check_summary("test_json_encode");
+}

@@ -191,6 +191,19 @@ int jy_map_put(jy_map *map, const void *key, size_t key_len, void *value)
 }
 
 
+/* Unlinks and frees the entry at slot. */
+static void *remove_at(jy_map *map, jy_map_entry **slot)
+{
+    jy_map_entry *entry = *slot;
+    void *value = entry->value;
+
+    *slot = entry->next;
+    free(entry);
+    map->count--;
+    return value;
+}
+
+
 void *jy_map_remove(jy_map *map, const void *key, size_t key_len)
 {
     if (map->count == 0)
@@ -198,15 +211,21 @@ void *jy_map_remove(jy_map *map, const void *key, size_t key_len)
     move_buckets(map, MOVE_PER_CHANGE);
 
     jy_map_entry **slot = find_slot(map, key, key_len, hash_bytes(key, key_len));
-    jy_map_entry *entry = *slot;
-    if (entry == NULL)
-        return NULL;
+    return *slot != NULL ? remove_at(map, slot) : NULL;
+}
 
-    void *value = entry->value;
-    *slot = entry->next;
-    free(entry);
-    map->count--;
-    return value;
+
+int jy_map_remove_if(jy_map *map, const void *key, size_t key_len, const void *value)
+{
+    if (map->count == 0)
+        return 0;
+    move_buckets(map, MOVE_PER_CHANGE);
+
+    jy_map_entry **slot = find_slot(map, key, key_len, hash_bytes(key, key_len));
+    if (*slot == NULL || (*slot)->value != value)
+        return 0;
+    remove_at(map, slot);
+    return 1;
 }
 
 

@@ -47,8 +47,8 @@ static void release_key(jy_host *host, jy_run *run)
 
     size_t len = 0;
     char *live_key = jy__live_key(run->journey->name, run->user, run->key, &len);
-    if (live_key != NULL && jy_map_get(&host->live_keys, live_key, len) == run)
-        jy_map_remove(&host->live_keys, live_key, len);
+    if (live_key != NULL)
+        jy_map_remove_if(&host->live_keys, live_key, len, run);
     free(live_key);
 }
 

@@ -322,9 +322,12 @@ void jy__wait_dispatch(jy_host *host, const jy_event *event, char ***woke_keys,
         return;
 
     /* Waking a run changes the list (it leaves, and may wait again at
-     * the tail), so walk a snapshot of run ids and look each one up. */
+     * the tail), and may end other runs, so walk a snapshot of run ids
+     * and look each one up. A list of one, the common case, needs
+     * neither: nothing runs between taking its run and waking it. */
     size_t count = list->count;
-    uint64_t *ids = malloc(count * sizeof *ids);
+    uint64_t one_id = 0;
+    uint64_t *ids = count > 1 ? malloc(count * sizeof *ids) : &one_id;
     if (ids == NULL) {
         jy_host_log(host, JY_LOG_ERROR, NULL,
                     "out of memory waking runs for event %llu; its waits stay pending",
@@ -336,7 +339,7 @@ void jy__wait_dispatch(jy_host *host, const jy_event *event, char ***woke_keys,
         ids[n++] = link->run->id;
 
     for (size_t i = 0; i < n; i++) {
-        jy_run *run = jy_host_run(host, ids[i]);
+        jy_run *run = n == 1 ? list->head->run : jy_host_run(host, ids[i]);
 
         if (run == NULL || run->status != JY_RUN_WAITING)
             continue;
@@ -365,7 +368,8 @@ void jy__wait_dispatch(jy_host *host, const jy_event *event, char ***woke_keys,
         jy__wait_clear(host, run);
         jy__run_resume(host, run, event);
     }
-    free(ids);
+    if (ids != &one_id)
+        free(ids);
 }
 
 

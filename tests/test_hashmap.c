@@ -1,6 +1,7 @@
 /*
  * The hash map against a plain array of the same keys. Inserts,
- * replacements, removals and lookups are mixed at random while the table
+ * replacements, removals (also only of a given value) and lookups are
+ * mixed at random while the table
  * doubles and its entries move over a few at a time. Every key is
  * checked after each phase, and the visit count is compared.
  */
@@ -35,6 +36,19 @@ static void remove_key(jy_map *map, uint64_t k)
     void *removed = jy_map_remove(map, key, (size_t)len);
     CHECK(removed == values[k]);
     values[k] = NULL;
+}
+
+
+/* Removes key k only if it holds value, and checks that the map did so
+ * exactly when the array says it should. */
+static void remove_key_if(jy_map *map, uint64_t k, void *value)
+{
+    char key[32];
+    int len = snprintf(key, sizeof key, "user-%llu", (unsigned long long)k);
+    int expected = values[k] != NULL && values[k] == value;
+    CHECK_INT_EQ(jy_map_remove_if(map, key, (size_t)len, value), expected);
+    if (expected)
+        values[k] = NULL;
 }
 
 
@@ -111,9 +125,11 @@ int main(void)
     for (int round = 0; round < 4; round++) {
         for (int i = 0; i < KEYS; i++) {
             uint64_t k = check_random(&state) % KEYS;
-            uint64_t what = check_random(&state) % 3;
+            uint64_t what = check_random(&state) % 4;
             if (what == 0 && values[k] != NULL)
                 remove_key(&map, k);
+            else if (what == 3)
+                remove_key_if(&map, k, check_random(&state) % 2 ? (void *)&marks[k] : (void *)&values[k]);
             else if (what == 1)
                 put_key(&map, k, &marks[k]);
             else

@@ -3,11 +3,11 @@
  *
  * The output is the text lua-cjson writes with the settings the host
  * always used (sparse arrays become objects, NaN and infinity are
- * refused, floats with 14 significant digits), except that "/" is not
+ * rejected, floats with 14 significant digits), except that "/" is not
  * escaped and integers keep every digit. The host encoded through cjson
  * before; every j.call, j.emit, j.step
  * result and run result then became a Lua string first, interned in a
- * string table that holds every user id and e-mail of a million waiting
+ * string table that contains every user id and e-mail of a million waiting
  * runs, only to be copied out and dropped. The error messages are
  * cjson's too, since journeys and their specs see them.
  */
@@ -19,7 +19,7 @@
 #include "buffer.h"
 #include "lua_host.h"
 
-/* Tables nested deeper than this are refused, as cjson refuses them. */
+/* Tables nested deeper than this are rejected, as cjson rejects them. */
 #define MAX_DEPTH 1000
 
 /* A table whose largest index exceeds both SPARSE_SAFE and SPARSE_RATIO
@@ -33,13 +33,13 @@ static void encode_value(lua_State *L, jy_buf *out, int idx, int depth);
 
 
 /* Raises cjson's message for a value it cannot write. [-0, +1, v] */
-static int refuse(lua_State *L, int idx, const char *why)
+static int reject(lua_State *L, int idx, const char *reason)
 {
-    return luaL_error(L, "Cannot serialise %s: %s", luaL_typename(L, idx), why);
+    return luaL_error(L, "Cannot serialise %s: %s", luaL_typename(L, idx), reason);
 }
 
 
-/* Integers keep every digit; floats keep 14 significant digits, so that
+/* Integers keep every digit. Floats keep 14 significant digits, so that
  * 0.1 + 0.2 is written as 0.3. */
 static void encode_number(lua_State *L, jy_buf *out, int idx)
 {
@@ -51,9 +51,9 @@ static void encode_number(lua_State *L, jy_buf *out, int idx)
     } else {
         double number = lua_tonumber(L, idx);
         if (isnan(number) || isinf(number))
-            refuse(L, idx, "must not be NaN or Inf");
-        /* "%.14g" follows the C locale's decimal point; the host never
-         * calls setlocale, so it is always ".". */
+            reject(L, idx, "must not be NaN or Inf");
+        /* "%.14g" follows the C locale's decimal point, which is "."
+         * because the host never calls setlocale. */
         len = snprintf(text, sizeof text, "%.14g", number);
     }
     jy_buf_append(out, text, (size_t)len);
@@ -137,8 +137,8 @@ static void encode_table(lua_State *L, jy_buf *out, int idx, int depth)
     if (depth > MAX_DEPTH || !lua_checkstack(L, 4))
         luaL_error(L, "Cannot serialise, excessive nesting (%d)", depth);
 
-    /* A run's event data may still be partly JSON text (event_table.c);
-     * decode the rest so the text written is whole. */
+    /* A run's event data may still be partly JSON text (event_table.c),
+     * so decode the rest first and write it whole. */
     jy_lua_complete_pending_table(L, idx);
 
     size_t length = array_length(L, idx);
@@ -171,7 +171,7 @@ static void encode_table(lua_State *L, jy_buf *out, int idx, int depth)
             encode_number(L, out, key);
             jy_buf_append(out, "\"", 1);
         } else {
-            refuse(L, key, "table key must be a number or string");
+            reject(L, key, "table key must be a number or string");
         }
         jy_buf_append(out, ":", 1);
         encode_value(L, out, key + 1, depth);
@@ -212,7 +212,7 @@ static void encode_value(lua_State *L, jy_buf *out, int idx, int depth)
     default:
         break;
     }
-    refuse(L, idx, "type not supported");
+    reject(L, idx, "type not supported");
 }
 
 

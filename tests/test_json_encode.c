@@ -20,7 +20,7 @@ static lua_State *L;
 
 
 /* Runs chunk, which returns one value, and encodes that value. Returns
- * the text (malloc'd) or NULL; on NULL, *error receives the message. */
+ * the text (malloc'd), or NULL with the message in *error. */
 static char *encode_chunk(const char *chunk, char *error, size_t error_size)
 {
     if (luaL_dostring(L, chunk) != LUA_OK) {
@@ -45,7 +45,7 @@ static char *encode_chunk(const char *chunk, char *error, size_t error_size)
         free(text_);                                                          \
     } while (0)
 
-#define CHECK_REFUSES(chunk, message)                                         \
+#define CHECK_REJECTS(chunk, message)                                         \
     do {                                                                      \
         char error_[256] = "";                                                \
         char *text_ = encode_chunk(chunk, error_, sizeof error_);             \
@@ -115,17 +115,17 @@ static void tables(void)
 }
 
 
-static void refusals(void)
+static void rejections(void)
 {
-    CHECK_REFUSES("return 0/0", "Cannot serialise number: must not be NaN or Inf");
-    CHECK_REFUSES("return {x = math.huge}", "Cannot serialise number: must not be NaN or Inf");
-    CHECK_REFUSES("return {x = print}", "Cannot serialise function: type not supported");
-    CHECK_REFUSES("return {coroutine.create(print)}", "Cannot serialise thread: type not supported");
-    CHECK_REFUSES("return {[true] = 1}",
+    CHECK_REJECTS("return 0/0", "Cannot serialise number: must not be NaN or Inf");
+    CHECK_REJECTS("return {x = math.huge}", "Cannot serialise number: must not be NaN or Inf");
+    CHECK_REJECTS("return {x = print}", "Cannot serialise function: type not supported");
+    CHECK_REJECTS("return {coroutine.create(print)}", "Cannot serialise thread: type not supported");
+    CHECK_REJECTS("return {[true] = 1}",
                   "Cannot serialise boolean: table key must be a number or string");
-    CHECK_REFUSES("local t = {} t.t = t return t", "Cannot serialise, excessive nesting (1001)");
+    CHECK_REJECTS("local t = {} t.t = t return t", "Cannot serialise, excessive nesting (1001)");
 
-    /* A refusal leaves the state usable. */
+    /* A rejection leaves the state usable. */
     CHECK_ENCODES("return {ok = 1}", "{\"ok\":1}");
 }
 
@@ -207,7 +207,7 @@ static void same_as_cjson(void)
     int encode = lua_gettop(L);
 
     int mismatches = 0;
-    int refused = 0;
+    int rejected = 0;
     for (int seed = 1; seed <= 3000; seed++) {
         if (luaL_loadstring(L, generator) != LUA_OK) {
             CHECK(0);
@@ -218,14 +218,14 @@ static void same_as_cjson(void)
 
         char *ours = jy_lua_json_encode(L, -1);
         if (ours == NULL) {
-            refused++;
+            rejected++;
             lua_pop(L, 2);
             continue;
         }
         lua_pushvalue(L, encode);
         lua_pushvalue(L, -2);
         if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-            refused++;
+            rejected++;
         } else {
             char *theirs = strdup(lua_tostring(L, -1));
             unescape_slashes(theirs);
@@ -239,7 +239,7 @@ static void same_as_cjson(void)
         lua_pop(L, 2);
     }
     CHECK_INT_EQ(mismatches, 0);
-    CHECK_INT_EQ(refused, 0);
+    CHECK_INT_EQ(rejected, 0);
     lua_settop(L, 0);
 }
 
@@ -252,7 +252,7 @@ int main(void)
     scalars();
     strings();
     tables();
-    refusals();
+    rejections();
     same_as_cjson();
 
     lua_close(L);

@@ -162,6 +162,12 @@ int jy_lua_state_is_ours(lua_State *L)
 
 lua_State *jy_lua_new_state(size_t memory_cap)
 {
+    return new_state(memory_cap, 0);
+}
+
+
+lua_State *jy_lua_new_batch_state(size_t memory_cap)
+{
     /* Sanitizer builds keep every block in malloc, where AddressSanitizer
      * can check its use. */
 #if defined(__SANITIZE_ADDRESS__)

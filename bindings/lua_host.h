@@ -120,14 +120,17 @@ void jy_lua_budget_attach(lua_State *co, jy_run *run);
 void jy_lua_budget_reset(jy_run *run);
 
 /* Creates a Lua state whose allocator fails past memory_cap bytes.
- * Blocks up to 256 bytes come from a pool that keeps freed blocks for
- * reuse instead of returning them to malloc. That is faster and saves
- * malloc's header on each block, but holds the largest amount of small
- * blocks ever used until the state is closed. Close it with
- * jy_lua_close_state. Returns NULL when out of memory. */
+ * Close it with jy_lua_close_state. Returns NULL when out of memory. */
 lua_State *jy_lua_new_state(size_t memory_cap);
 
-/* Returns 1 for a state from jy_lua_new_state,
+/* Creates a state like jy_lua_new_state for a replay that runs to its
+ * end, such as journey simulate (a host on a virtual clock). Blocks up
+ * to 256 bytes come from a pool that keeps freed blocks for reuse instead
+ * of returning them to malloc, which is faster but holds the largest
+ * amount of small blocks ever used until the state is closed. */
+lua_State *jy_lua_new_batch_state(size_t memory_cap);
+
+/* Returns 1 for a state from jy_lua_new_state or jy_lua_new_batch_state,
  * whose threads' extra space contains their run (or NULL). Other states,
  * such as a spec runner's, were created with garbage there. */
 int jy_lua_state_is_ours(lua_State *L);

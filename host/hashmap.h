@@ -51,7 +51,7 @@ int jy_map_put(jy_map *map, const void *key, size_t key_len, void *value);
 void *jy_map_remove(jy_map *map, const void *key, size_t key_len);
 
 /* Removes key when its value is value, in one lookup. Returns 1 when it
- * did, 0 when key is absent or holds another value. */
+ * did, 0 when key is absent or has another value. */
 int jy_map_remove_if(jy_map *map, const void *key, size_t key_len, const void *value);
 
 /* Calls visit for every entry, in no particular order. visit must not

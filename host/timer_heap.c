@@ -1,6 +1,6 @@
 /*
  * The deadline heap: a four-ary min-heap stored in an array, ordered by
- * (deadline, order). Each slot holds a copy of its timer's key next to
+ * (deadline, order). Each slot contains a copy of its timer's key next to
  * the pointer, so comparisons never leave the array.
  *
  * The children of slot i are at 4i+1 to 4i+4. Every move of a slot

@@ -39,7 +39,7 @@ static void remove_key(jy_map *map, uint64_t k)
 }
 
 
-/* Removes key k only if it holds value, and checks that the map did so
+/* Removes key k only if its value is value, and checks that the map did so
  * exactly when the array says it should. */
 static void remove_key_if(jy_map *map, uint64_t k, void *value)
 {

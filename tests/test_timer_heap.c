@@ -326,7 +326,7 @@ static void remove_middle_moves_last_down(void)
 static void remove_middle_moves_last_up(void)
 {
     /* Each timer lands in the slot of its index without moving: the
-     * first subtree (slots 1 and 5-8) holds late deadlines and the
+     * first subtree (slots 1 and 5-8) contains late deadlines and the
      * others early ones. */
     static const jy_time deadlines[] = {0, 100, 1, 2, 3, 101, 102, 103,
                                         104, 4, 5, 6, 7, 8, 9};

@@ -1,7 +1,7 @@
 /*
  * The j table that every run function receives: the shared table of
  * step functions behind it, j.now and j.log, and the readers and
- * writers of durations and times that the step functions share.
+ * writers of durations, times and texts that the step functions share.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +62,30 @@ jy_time jy_lua_check_time(lua_State *L, int idx, const char *what)
     luaL_error(L, "%s must be a time (seconds since 1970 or an ISO-8601 string), got %s",
                what, luaL_typename(L, idx));
     return 0;
+}
+
+
+/* Pushes the text of the buffer at 1. [-0, +1, m] */
+static int push_buf_protected(lua_State *L)
+{
+    const jy_buf *buf = lua_touserdata(L, 1);
+    lua_pushlstring(L, buf->data, buf->len);
+    return 1;
+}
+
+
+void jy_lua_push_buf(lua_State *L, jy_buf *buf, const char *what)
+{
+    if (jy_buf_failed(buf)) {
+        jy_buf_free(buf);
+        luaL_error(L, "out of memory %s", what);
+    }
+    lua_pushcfunction(L, push_buf_protected);
+    lua_pushlightuserdata(L, buf);
+    int status = lua_pcall(L, 1, 1, 0);
+    jy_buf_free(buf);
+    if (status != LUA_OK)
+        lua_error(L);
 }
 
 

@@ -76,25 +76,19 @@ static int call_continue(lua_State *L, int status, lua_KContext ctx)
     (void)ctx;
     jy_run *run = jy_lua_check_run(L, "j.call");
     const char *name = lua_tostring(L, -2);
-    jy_buf record;
-    jy_buf_init(&record);
-
     run->runtime_flags &= ~JY_RUN_AWAITING_CALL;
+
+    /* The run keeps the outcome until it is a Lua string, so the run's
+     * cleanup frees it after a memory error. */
     if (run->call_outcome != NULL) {
-        jy_buf_append_str(&record, run->call_outcome);
+        lua_pushstring(L, run->call_outcome);
         free(run->call_outcome);
         run->call_outcome = NULL;
     } else {
-        jy_buf_append_str(&record, "{\"ok\":false,\"error\":\"the action did not finish "
-                                   "before the call's timeout\"}");
+        lua_pushliteral(L, "{\"ok\":false,\"error\":\"the action did not finish "
+                           "before the call's timeout\"}");
     }
     run->call_token++;
-    if (jy_buf_failed(&record)) {
-        jy_buf_free(&record);
-        return luaL_error(L, "out of memory journaling j.call");
-    }
-    lua_pushstring(L, record.data);
-    jy_buf_free(&record);
     jy_lua_journal(L, run, JY_STEP_CALL, name, lua_tostring(L, -1));
     return push_outcome(L, name, lua_tostring(L, -1));
 }

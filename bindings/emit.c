@@ -45,13 +45,10 @@ int ljy_emit(lua_State *L)
         }
         lua_settop(L, 3);
 
-        char *json = jy_lua_json_encode(L, 2);
-        if (json == NULL)
+        if (jy_lua_json_push(L, 2) != LUA_OK)
             return luaL_error(L, "j.emit(\"%s\"): data cannot be written as JSON: %s", name,
                               lua_tostring(L, -1));
-        lua_pushstring(L, json);                       /* stack: ..., json */
-        free(json);
-        data_json = lua_tostring(L, -1);
+        data_json = lua_tostring(L, -1);               /* stack: ..., json */
         if (strcmp(data_json, "[]") == 0)
             data_json = "{}";
     }

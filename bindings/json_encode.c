@@ -234,6 +234,34 @@ static int encode_protected(lua_State *L)
 }
 
 
+/* Encodes the value at 1 into the buffer at 2 and pushes the text as a
+ * Lua string. A memory error here leaves the buffer for the caller to
+ * free. [-0, +1, v] */
+static int encode_push_protected(lua_State *L)
+{
+    jy_buf *out = lua_touserdata(L, 2);
+
+    encode_protected(L);
+    lua_pushlstring(L, out->data, out->len);
+    return 1;
+}
+
+
+int jy_lua_json_push(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+
+    jy_buf out;
+    jy_buf_init(&out);
+    lua_pushcfunction(L, encode_push_protected);
+    lua_pushvalue(L, idx);
+    lua_pushlightuserdata(L, &out);
+    int status = lua_pcall(L, 2, 1, 0);
+    jy_buf_free(&out);
+    return status;
+}
+
+
 char *jy_lua_json_encode(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);

@@ -176,6 +176,12 @@ jy_duration jy_lua_check_duration(lua_State *L, int idx, const char *what);
 /* Reads a time: epoch seconds or an ISO-8601 string. [-0, +0, v] */
 jy_time jy_lua_check_time(lua_State *L, int idx, const char *what);
 
+/* Pushes the text of buf as a Lua string and frees buf. When the string
+ * does not fit in the memory cap, frees buf first and then raises. A
+ * failed buf raises "out of memory " followed by what
+ * ("journaling j.events"). [-0, +1, m] */
+void jy_lua_push_buf(lua_State *L, jy_buf *buf, const char *what);
+
 /* Pushes a time as seconds since the epoch. [-0, +1, -] */
 void jy_lua_push_time(lua_State *L, jy_time t);
 
@@ -213,6 +219,12 @@ void jy_lua_json_decode_text(lua_State *L, const char *text, size_t len);
  * with an error message pushed when the value cannot be encoded.
  * [-0, +(0|1), m] */
 char *jy_lua_json_encode(lua_State *L, int idx);
+
+/* Encodes the value at idx as JSON and pushes the text as a Lua string.
+ * Returns LUA_OK, or LUA_ERRMEM or LUA_ERRRUN with an error message
+ * pushed in place of the text. Nothing leaks when the text does not fit
+ * in the memory cap. [-0, +1, -] */
+int jy_lua_json_push(lua_State *L, int idx);
 
 /* Returns 1 when the data value at data_idx satisfies the match table
  * at match_idx: every key of match (dotted keys as paths) is present

@@ -172,13 +172,10 @@ static int traceback_protected(lua_State *L)
 }
 
 
-static char *failure_message(lua_State *L, lua_State *co)
+/* Returns the message with the coroutine's traceback, as a malloc'd
+ * string. */
+static char *failure_message_text(lua_State *L, lua_State *co, const char *message)
 {
-    const char *message = lua_tostring(co, -1);
-
-    if (message == NULL)
-        message = luaL_typename(co, -1);
-
     /* The traceback needs memory, which may be what the run ran out of;
      * then the message alone must do. */
     lua_pushcfunction(L, traceback_protected);
@@ -191,6 +188,41 @@ static char *failure_message(lua_State *L, lua_State *co)
     char *copy = strdup(lua_tostring(L, -1));
     lua_pop(L, 1);
     return copy;
+}
+
+
+/* Returns the message with the line of the innermost Lua function in
+ * front, as a malloc'd string, or NULL. Lua's memory error names no
+ * line, and reading the line allocates nothing. */
+static char *locate_memory_error(lua_State *co, const char *message)
+{
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(co, level, &ar); level++) {
+        if (!lua_getinfo(co, "Sl", &ar) || ar.currentline <= 0)
+            continue;
+        size_t size = strlen(ar.short_src) + strlen(message) + 32;
+        char *located = malloc(size);
+        if (located != NULL)
+            snprintf(located, size, "%s:%d: %s", ar.short_src, ar.currentline, message);
+        return located;
+    }
+    return NULL;
+}
+
+
+static char *failure_message(lua_State *L, lua_State *co, int status)
+{
+    const char *message = lua_tostring(co, -1);
+
+    if (message == NULL)
+        message = luaL_typename(co, -1);
+    char *located = status == LUA_ERRMEM ? locate_memory_error(co, message) : NULL;
+    if (located != NULL) {
+        char *full = failure_message_text(L, co, located);
+        free(located);
+        return full;
+    }
+    return failure_message_text(L, co, message);
 }
 
 
@@ -303,7 +335,7 @@ static void resume_once(jy_lua_host *lh, jy_run *run, lua_State *co, int nargs,
     case LUA_ERRERR:
     default:
         outcome->kind = JY_OUTCOME_FAILED;
-        outcome->error = failure_message(lh->L, co);
+        outcome->error = failure_message(lh->L, co, status);
         jy_host_log(lh->host, JY_LOG_DEBUG, run, "run %llu of journey %s ended with status %d",
                     (unsigned long long)run->id, run->journey->name, status);
         break;

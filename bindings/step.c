@@ -84,18 +84,15 @@ static int push_journaled_values(lua_State *L, const char *json)
 static void journal_failure(lua_State *L, jy_run *run, const char *name, int attempt,
                             int final, const char *message)
 {
-    jy_buf buf;
-    jy_buf_init(&buf);
-    jy_buf_printf(&buf, "{\"ok\":false,\"attempt\":%d,\"final\":%s,\"error\":", attempt,
-                  final ? "true" : "false");
-    jy_buf_append_json_string(&buf, message);
-    jy_buf_append_str(&buf, "}");
-    if (jy_buf_failed(&buf)) {
-        jy_buf_free(&buf);
-        luaL_error(L, "out of memory journaling j.step");
-    }
-    lua_pushstring(L, buf.data);
-    jy_buf_free(&buf);
+    /* Built from Lua strings, which the collector frees after a memory
+     * error. */
+    lua_pushstring(L, message);
+    if (jy_lua_json_push(L, -1) != LUA_OK)
+        lua_error(L);
+    lua_pushfstring(L, "{\"ok\":false,\"attempt\":%d,\"final\":%s,\"error\":%s}", attempt,
+                    final ? "true" : "false", lua_tostring(L, -1));
+    lua_replace(L, -3);
+    lua_pop(L, 1);
     jy_lua_journal(L, run, JY_STEP_STEP, name, lua_tostring(L, -1));
     lua_pop(L, 1);
 }
@@ -198,27 +195,23 @@ static int step_attempt(lua_State *L, jy_run *run, int attempt, int nargs)
         lua_pushvalue(L, base + i);
         lua_rawseti(L, -2, i);
     }
-    char *json = jy_lua_json_encode(L, -1);
-    if (json == NULL)
+    status = jy_lua_json_push(L, -1);
+    if (status == LUA_ERRMEM)
+        return luaL_error(L, "j.step(\"%s\"): not enough memory to journal its values",
+                          opts.name);
+    if (status != LUA_OK)
         return luaL_error(L, "j.step(\"%s\") returned a value that JSON cannot hold (%s); "
                              "return strings, numbers, booleans and tables of them",
                           opts.name, lua_tostring(L, -1));
-    lua_pop(L, 1);                                  /* stack: results... */
+    lua_remove(L, -2);                              /* stack: results..., json */
 
     /* The record starts with {"ok":true so a replay distinguishes success from
-     * failure without decoding. */
-    jy_buf buf;
-    jy_buf_init(&buf);
-    jy_buf_printf(&buf, "{\"ok\":true,\"n\":%d,\"values\":%s}", nresults, json);
-    free(json);
-    if (jy_buf_failed(&buf)) {
-        jy_buf_free(&buf);
-        return luaL_error(L, "out of memory journaling j.step");
-    }
-    lua_pushstring(L, buf.data);
-    jy_buf_free(&buf);
+     * failure without decoding. It is built as a Lua string, which the
+     * collector frees after a memory error. */
+    lua_pushfstring(L, "{\"ok\":true,\"n\":%d,\"values\":%s}", nresults,
+                    lua_tostring(L, -1));
     jy_lua_journal(L, run, JY_STEP_STEP, opts.name, lua_tostring(L, -1));
-    lua_pop(L, 1);
+    lua_pop(L, 2);                                  /* stack: results... */
     return nresults;
 }
 

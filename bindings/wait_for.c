@@ -145,7 +145,6 @@ typedef struct scan_ctx {
     int first_only;             /* stop at the earliest match */
     const jy_event *found;      /* earliest match (first_only) */
     int list_idx;               /* events: the result array */
-    jy_buf *seqs;               /* events: the journal's list of seqs */
     lua_Integer count;
     int prefix_taken;           /* wait_for: every event visited so far was
                                  * received or emitted by the run */
@@ -191,8 +190,6 @@ static int scan_visit(const jy_event *event, void *data)
     jy_lua_push_event(L, event);
     lua_rawseti(L, scan->list_idx, ++scan->count);
     jy_host_note_reference(scan->run, event->seq);
-    jy_buf_printf(scan->seqs, "%s%llu", scan->count > 1 ? "," : "",
-                  (unsigned long long)event->seq);
     return 0;
 }
 
@@ -401,22 +398,23 @@ int ljy_events(lua_State *L)
         return 1;
     }
 
+    scan_ctx scan = {.L = L, .run = run, .args = &args, .list_idx = lua_gettop(L)};
+    scan_events(run, &scan);
+
+    /* The journal's list of seqs is read back from the new event tables
+     * after the scan, because the scan may raise and a buffer filled
+     * during it would leak. */
     jy_buf seqs;
     jy_buf_init(&seqs);
     jy_buf_append_str(&seqs, "{\"events\":[");
-    scan_ctx scan = {.L = L, .run = run, .args = &args, .list_idx = lua_gettop(L),
-                     .seqs = &seqs};
-    scan_events(run, &scan);
-    jy_buf_append_str(&seqs, "]}");
-    if (jy_buf_failed(&seqs)) {
-        jy_buf_free(&seqs);
-        return luaL_error(L, "out of memory journaling j.events");
+    for (lua_Integer i = 1; i <= scan.count; i++) {
+        lua_rawgeti(L, scan.list_idx, i);                /* stack: list, event */
+        lua_getfield(L, -1, "seq");                      /* stack: list, event, seq */
+        jy_buf_printf(&seqs, "%s%lld", i > 1 ? "," : "", (long long)lua_tointeger(L, -1));
+        lua_pop(L, 2);
     }
-
-    /* The buffer must not leak if journaling raises, so copy it into a
-     * Lua string first. */
-    lua_pushstring(L, seqs.data);                       /* stack: list, json */
-    jy_buf_free(&seqs);
+    jy_buf_append_str(&seqs, "]}");
+    jy_lua_push_buf(L, &seqs, "journaling j.events");    /* stack: list, json */
     jy_lua_journal(L, run, JY_STEP_EVENTS, args.journal_name, lua_tostring(L, -1));
     lua_pop(L, 1);
     return 1;

@@ -74,12 +74,9 @@ static int split_batch(lua_State *L)
     }
     for (size_t i = 1; i <= n; i++) {
         lua_rawgeti(L, -2, (lua_Integer)i);       /* stack: ..., texts, item */
-        char *json = jy_lua_json_encode(L, -1);
-        if (json == NULL)
+        if (jy_lua_json_push(L, -1) != LUA_OK)
             return luaL_error(L, "event:event %d cannot be read: %s", (int)i - 1,
                               lua_tostring(L, -1));
-        lua_pushstring(L, json);
-        free(json);
         lua_rawseti(L, -3, (lua_Integer)i);
         lua_pop(L, 1);
     }

@@ -68,47 +68,9 @@ static void encode_number(lua_State *L, jy_buf *out, int idx)
 
 static void encode_string(lua_State *L, jy_buf *out, int idx)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t len = 0;
     const char *text = lua_tolstring(L, idx, &len);
-    size_t plain = 0;
-
-    jy_buf_append(out, "\"", 1);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        const char *escape = NULL;
-        char unicode[6];
-
-        if (c == '"')
-            escape = "\\\"";
-        else if (c == '\\')
-            escape = "\\\\";
-        else if (c == '\b')
-            escape = "\\b";
-        else if (c == '\f')
-            escape = "\\f";
-        else if (c == '\n')
-            escape = "\\n";
-        else if (c == '\r')
-            escape = "\\r";
-        else if (c == '\t')
-            escape = "\\t";
-        else if (c < 0x20 || c == 0x7f) {
-            memcpy(unicode, "\\u00", 4);
-            unicode[4] = hex[c >> 4];
-            unicode[5] = hex[c & 15];
-            escape = unicode;
-        }
-        if (escape == NULL)
-            continue;
-
-        /* Bytes that need no escape go out in runs. */
-        jy_buf_append(out, text + plain, i - plain);
-        jy_buf_append(out, escape, escape == unicode ? 6 : strlen(escape));
-        plain = i + 1;
-    }
-    jy_buf_append(out, text + plain, len - plain);
-    jy_buf_append(out, "\"", 1);
+    jy_buf_append_json_text(out, text, len);
 }
 
 

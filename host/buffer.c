@@ -97,28 +97,53 @@ void jy_buf_printf(jy_buf *buf, const char *fmt, ...)
 }
 
 
-void jy_buf_append_json_string(jy_buf *buf, const char *text)
+void jy_buf_append_json_text(jy_buf *buf, const char *text, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t plain = 0;
 
     jy_buf_append(buf, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        switch (*p) {
-        case '"': jy_buf_append(buf, "\\\"", 2); break;
-        case '\\': jy_buf_append(buf, "\\\\", 2); break;
-        case '\n': jy_buf_append(buf, "\\n", 2); break;
-        case '\r': jy_buf_append(buf, "\\r", 2); break;
-        case '\t': jy_buf_append(buf, "\\t", 2); break;
-        default:
-            if (*p < 0x20) {
-                char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
-                jy_buf_append(buf, esc, sizeof esc);
-            } else {
-                jy_buf_append(buf, p, 1);
-            }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        const char *escape = NULL;
+        char unicode[6];
+
+        if (c == '"')
+            escape = "\\\"";
+        else if (c == '\\')
+            escape = "\\\\";
+        else if (c == '\b')
+            escape = "\\b";
+        else if (c == '\f')
+            escape = "\\f";
+        else if (c == '\n')
+            escape = "\\n";
+        else if (c == '\r')
+            escape = "\\r";
+        else if (c == '\t')
+            escape = "\\t";
+        else if (c < 0x20 || c == 0x7f) {
+            memcpy(unicode, "\\u00", 4);
+            unicode[4] = hex[c >> 4];
+            unicode[5] = hex[c & 15];
+            escape = unicode;
         }
+        if (escape == NULL)
+            continue;
+
+        /* Bytes that need no escape go out in runs. */
+        jy_buf_append(buf, text + plain, i - plain);
+        jy_buf_append(buf, escape, escape == unicode ? 6 : strlen(escape));
+        plain = i + 1;
     }
+    jy_buf_append(buf, text + plain, len - plain);
     jy_buf_append(buf, "\"", 1);
+}
+
+
+void jy_buf_append_json_string(jy_buf *buf, const char *text)
+{
+    jy_buf_append_json_text(buf, text, strlen(text));
 }
 
 

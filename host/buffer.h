@@ -28,9 +28,12 @@ void jy_buf_append_str(jy_buf *buf, const char *text);
 void jy_buf_printf(jy_buf *buf, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Appends text as a JSON string literal, quotes included, escaping
- * quotes, backslashes and control characters. Bytes >= 0x80 pass
- * through, so valid UTF-8 stays valid. */
+/* Appends len bytes of text as a JSON string literal, quotes included.
+ * Quotes, backslashes, control characters and DEL are escaped, NUL as
+ * \u0000. Bytes >= 0x80 pass through, so valid UTF-8 stays valid. */
+void jy_buf_append_json_text(jy_buf *buf, const char *text, size_t len);
+
+/* Appends a NUL-terminated text as jy_buf_append_json_text does. */
 void jy_buf_append_json_string(jy_buf *buf, const char *text);
 
 /* Returns nonzero when an append failed for lack of memory. */

@@ -13,6 +13,7 @@
 /* lua-cjson.h needs lua_State declared first. */
 #include <lua-cjson.h>
 
+#include "buffer.h"
 #include "check.h"
 #include "lua_host.h"
 
@@ -244,6 +245,31 @@ static void same_as_cjson(void)
 }
 
 
+/* The host's other JSON writers (journal records, HTTP responses, logs)
+ * escape C strings with the same rules as the encoder. */
+static void c_strings(void)
+{
+    jy_buf buf;
+    jy_buf_init(&buf);
+    jy_buf_append_json_string(&buf, "say \"hi\"\\ \b\f\n\r\t\x01\x1f\x7f caf\xc3\xa9");
+    char *text = jy_buf_take(&buf);
+    CHECK_STR_EQ(text, "\"say \\\"hi\\\"\\\\ \\b\\f\\n\\r\\t\\u0001\\u001f\\u007f caf\xc3\xa9\"");
+    free(text);
+
+    jy_buf_init(&buf);
+    jy_buf_append_json_text(&buf, "a\0b", 3);
+    text = jy_buf_take(&buf);
+    CHECK_STR_EQ(text, "\"a\\u0000b\"");
+    free(text);
+
+    jy_buf_init(&buf);
+    jy_buf_append_json_string(&buf, "");
+    text = jy_buf_take(&buf);
+    CHECK_STR_EQ(text, "\"\"");
+    free(text);
+}
+
+
 int main(void)
 {
     L = luaL_newstate();
@@ -251,6 +277,7 @@ int main(void)
 
     scalars();
     strings();
+    c_strings();
     tables();
     rejections();
     same_as_cjson();

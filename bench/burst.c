@@ -8,11 +8,13 @@
  * feeder ingests events that start no run until every run has ended and
  * 0.5 s more. Without RATE (or with 0) it ingests BATCH per loop turn,
  * as many as the loop takes. With RATE it offers RATE events per second
- * on a 1 ms timer, as clients would: a tick that comes late sends every
- * event that fell due since the last one, and each event's
- * acknowledgement latency counts from when it fell due, so a stalled
- * loop shows as latency instead of as fewer events sent. The figures show whether the loop
- * keeps taking events while the N deadlines drain. They are the events
+ * on a 1 ms timer, as clients would. A tick that comes late sends every
+ * event that fell due since the last one. Each event's acknowledgement
+ * latency counts from when it fell due, so a stalled loop shows as
+ * latency instead of as fewer events sent.
+ *
+ * The figures show whether the loop keeps taking events while the N
+ * deadlines drain. They are the events
  * acknowledged per second in the second before T and while the burst
  * drains, and the drain time (T to the last run ended). The last is the
  * longest gap between two acknowledgements that overlaps the drain,

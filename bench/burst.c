@@ -14,14 +14,15 @@
  * latency instead of as fewer events sent.
  *
  * The figures show whether the loop keeps taking events while the N
- * deadlines drain. They are the events
- * acknowledged per second in the second before T and while the burst
- * drains, and the drain time (T to the last run ended). The last is the
- * longest gap between two acknowledgements that overlaps the drain,
- * which is the longest time the loop took no events. With RATE, also
- * the acknowledgement latency p50, p99 and max of the events that fell
- * due in the second before T and of those that fell due during the
- * drain.
+ * deadlines drain:
+ *   - the events acknowledged per second in the second before T and
+ *     while the burst drains,
+ *   - the drain time, from T to the last run ended,
+ *   - the longest gap between two acknowledgements that overlaps the
+ *     drain, which is the longest time the loop took no events,
+ *   - with RATE, the acknowledgement latency p50, p99 and max of the
+ *     events that fell due in the second before T and of those that
+ *     fell due during the drain.
  *
  * T is 3 s plus N / 10,000 s after the first start, so starting must
  * run at 10,000 runs/s or more; "started_before_t" says whether it did.

@@ -60,6 +60,7 @@ typedef struct capped_allocator {
     size_t used;
     size_t cap;
     int pooled;   /* nonzero when blocks up to JY_POOL_MAX_SIZE come from pool */
+    int failed;   /* an allocation failed since jy_lua_take_memory_failure */
     jy_pool pool;
 } capped_allocator;
 
@@ -109,11 +110,15 @@ static void *capped_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
     /* For a new block, old_size holds a type tag, not a size. */
     size_t old = ptr != NULL ? old_size : 0;
 
-    if (new_size > old && a->used - old + new_size > a->cap)
+    if (new_size > old && a->used - old + new_size > a->cap) {
+        a->failed = 1;
         return NULL;
+    }
     void *block = place(a, ptr, old, new_size);
     if (block != NULL || new_size == 0)
         a->used = a->used - old + new_size;
+    else
+        a->failed = 1;
     return block;
 }
 
@@ -152,6 +157,18 @@ static lua_State *new_state(size_t memory_cap, int pooled)
 
 _Static_assert(LUA_EXTRASPACE >= sizeof(void *),
                "a thread's extra space must hold the pointer to its run");
+
+
+int jy_lua_take_memory_failure(lua_State *L)
+{
+    void *ud = NULL;
+    if (lua_getallocf(L, &ud) != capped_alloc)
+        return 0;
+    capped_allocator *a = ud;
+    int failed = a->failed;
+    a->failed = 0;
+    return failed;
+}
 
 
 int jy_lua_state_is_ours(lua_State *L)

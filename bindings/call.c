@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_scan.h"
 #include "lua_host.h"
 
 #define DEFAULT_CALL_TIMEOUT_MS (3600LL * 1000)
@@ -38,13 +39,6 @@ int jy_lua_register_action(jy_lua_host *lh, const char *name, jy_lua_action_fn f
     a->ctx = ctx;
     a->next = lh->actions;
     lh->actions = a;
-    return 0;
-}
-
-
-static int is_json_protected(lua_State *L)
-{
-    jy_lua_json_decode(L, lua_touserdata(L, 1));
     return 0;
 }
 
@@ -192,16 +186,19 @@ int ljy_call(lua_State *L)
 }
 
 
-/* Checks that text is one JSON value. [-0, +0, -] */
-static int is_json(jy_lua_host *lh, const char *text)
+/* Returns 1 when text is one JSON value. The check builds no Lua
+ * values, so a large value is judged by its syntax alone and never by
+ * the memory cap, which applies when the run decodes it. */
+static int is_json(const char *text)
 {
-    lua_State *L = lh->L;
-    int top = lua_gettop(L);
-    lua_pushcfunction(L, is_json_protected);
-    lua_pushlightuserdata(L, (void *)text);
-    int ok = lua_pcall(L, 1, 0, 0) == LUA_OK;
-    lua_settop(L, top);
-    return ok;
+    size_t len = strlen(text);
+    size_t pos = 0;
+    jy_error err;
+    jy_error_clear(&err);
+    if (jy_json_scan_value(text, len, &pos, NULL, &err) != 0)
+        return 0;
+    jy_json_skip_space(text, len, &pos);
+    return pos == len;
 }
 
 
@@ -215,7 +212,7 @@ int jy_lua_complete_call(jy_lua_host *lh, uint64_t run_id, uint64_t token,
     if ((run->status != JY_RUN_SLEEPING && !in_handler) || run->call_token != token ||
         run->call_outcome != NULL)
         return JY_ESTATE;
-    if (error == NULL && value_json != NULL && !is_json(lh, value_json))
+    if (error == NULL && value_json != NULL && !is_json(value_json))
         return JY_EINVAL;
 
     jy_buf outcome;

@@ -224,7 +224,7 @@ int jy_lua_json_push(lua_State *L, int idx)
 }
 
 
-char *jy_lua_json_encode(lua_State *L, int idx)
+char *jy_lua_json_encode_status(lua_State *L, int idx, int *status)
 {
     idx = lua_absindex(L, idx);
 
@@ -233,13 +233,23 @@ char *jy_lua_json_encode(lua_State *L, int idx)
     lua_pushcfunction(L, encode_protected);
     lua_pushvalue(L, idx);
     lua_pushlightuserdata(L, &out);
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    *status = lua_pcall(L, 2, 0, 0);
+    if (*status != LUA_OK) {
         jy_buf_free(&out);
         return NULL; /* the message stays on the stack */
     }
 
     char *text = jy_buf_take(&out);
-    if (text == NULL)
+    if (text == NULL) {
+        *status = LUA_ERRMEM;
         lua_pushliteral(L, "out of memory encoding JSON");
+    }
     return text;
+}
+
+
+char *jy_lua_json_encode(lua_State *L, int idx)
+{
+    int status = LUA_OK;
+    return jy_lua_json_encode_status(L, idx, &status);
 }

@@ -123,6 +123,10 @@ void jy_lua_budget_reset(jy_run *run);
  * Close it with jy_lua_close_state. Returns NULL when out of memory. */
 lua_State *jy_lua_new_state(size_t memory_cap);
 
+/* Returns 1 when an allocation of the state failed since the last call,
+ * and clears the mark. Always 0 for a state this file did not create. */
+int jy_lua_take_memory_failure(lua_State *L);
+
 /* Creates a state like jy_lua_new_state for a replay that runs to its
  * end, such as journey simulate (a host on a virtual clock). Blocks up
  * to 256 bytes come from a pool that keeps freed blocks for reuse instead
@@ -219,6 +223,11 @@ void jy_lua_json_decode_text(lua_State *L, const char *text, size_t len);
  * with an error message pushed when the value cannot be encoded.
  * [-0, +(0|1), m] */
 char *jy_lua_json_encode(lua_State *L, int idx);
+
+/* Encodes as jy_lua_json_encode does and sets *status to LUA_OK, or to
+ * LUA_ERRMEM when memory ran out and LUA_ERRRUN when the value cannot
+ * be written as JSON. [-0, +(0|1), -] */
+char *jy_lua_json_encode_status(lua_State *L, int idx, int *status);
 
 /* Encodes the value at idx as JSON and pushes the text as a Lua string.
  * Returns LUA_OK, or LUA_ERRMEM or LUA_ERRRUN with an error message

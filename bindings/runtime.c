@@ -230,7 +230,9 @@ static char *failure_message(lua_State *L, lua_State *co, int status)
  * [-0, +0, m] */
 typedef struct result_request {
     jy_lua_host *lh;
+    jy_run *run;
     char *json;
+    int out_of_memory;
 } result_request;
 
 
@@ -240,10 +242,16 @@ static int result_protected(lua_State *L)
 {
     result_request *req = lua_touserdata(L, -1);
     lua_pop(L, 1);                            /* stack: value */
-    req->json = jy_lua_json_encode(L, -1);
+    int status = LUA_OK;
+    req->json = jy_lua_json_encode_status(L, -1, &status);
+    if (req->json == NULL && status == LUA_ERRMEM) {
+        req->out_of_memory = 1;
+        return 0;
+    }
     if (req->json == NULL) {
-        jy_host_log(req->lh->host, JY_LOG_WARN, NULL, "run result is not JSON (%s); stored "
-                                                      "as text", lua_tostring(L, -1));
+        jy_host_log(req->lh->host, JY_LOG_WARN, req->run, "run result is not JSON (%s); "
+                                                          "stored as text",
+                    lua_tostring(L, -1));
         lua_pop(L, 1);                        /* stack: value */
         jy_buf buf;
         jy_buf_init(&buf);
@@ -254,22 +262,23 @@ static int result_protected(lua_State *L)
 }
 
 
-static char *result_json(jy_lua_host *lh, lua_State *co, int nres)
+/* Returns NULL when memory ran out, so the run fails instead of
+ * completing with a result it did not return. */
+static char *result_json(jy_lua_host *lh, jy_run *run, lua_State *co, int nres)
 {
     if (nres == 0 || lua_isnil(co, -nres))
         return strdup("null");
 
     lua_State *L = lh->L;
     int top = lua_gettop(L);
-    result_request req = {lh, NULL};
+    result_request req = {lh, run, NULL, 0};
     lua_pushcfunction(L, result_protected);  /* stack: fn */
     lua_pushvalue(co, -nres);
     lua_xmove(co, L, 1);                      /* stack: fn, value */
     lua_pushlightuserdata(L, &req);           /* stack: fn, value, req */
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-        /* Out of memory while encoding: keep the outcome, without it. */
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK || req.out_of_memory) {
         free(req.json);
-        req.json = strdup("null");
+        req.json = NULL;
     }
     lua_settop(L, top);
     return req.json;
@@ -325,9 +334,15 @@ static void resume_once(jy_lua_host *lh, jy_run *run, lua_State *co, int nargs,
         break;
 
     case LUA_OK:
-        outcome->kind = JY_OUTCOME_COMPLETED;
-        outcome->result_json = result_json(lh, co, nres);
+        outcome->result_json = result_json(lh, run, co, nres);
         lua_pop(co, nres);
+        if (outcome->result_json == NULL) {
+            outcome->kind = JY_OUTCOME_FAILED;
+            outcome->error = strdup("not enough memory to encode the run's result; return a "
+                                    "smaller value or raise the memory cap");
+            return;
+        }
+        outcome->kind = JY_OUTCOME_COMPLETED;
         return;
 
     case LUA_ERRRUN:
@@ -716,6 +731,12 @@ static void rt_run_release(void *ctx, jy_run *run)
     }
     lua_pop(L, 1);                                     /* stack: (empty) */
     forget_coroutine(lh, run);
+
+    /* After a memory error, only a full collection gives all the memory
+     * back. Lua's string buffers are freed by finalizers, which the
+     * emergency collection inside a failed allocation does not run. */
+    if (jy_lua_take_memory_failure(L))
+        lua_gc(L, LUA_GCCOLLECT);
 }
 
 

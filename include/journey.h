@@ -365,8 +365,10 @@ JOURNEY_API const char *journey_call_name(const journey_call *call);
  * j.call raise that message in the run. The result is journaled, so a
  * replay of the run never calls the handler again. Returns JOURNEY_OK;
  * JOURNEY_ESTATE when the call timed out or the run is gone (the result
- * is dropped); JOURNEY_EINVAL when value_json is not JSON (the call
- * stays open). thread: the loop's. */
+ * is dropped); JOURNEY_EINVAL when value_json is not one JSON value
+ * (the call stays open). Only the syntax is checked: a value too large
+ * for the memory cap fails the run when j.call decodes it.
+ * thread: the loop's. */
 JOURNEY_API int journey_call_done(journey_call *call, const char *value_json, const char *error);
 
 /* Writes the live run with that id as JSON (id, journey, user, status,

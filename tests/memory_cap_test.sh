@@ -64,6 +64,19 @@ journey.define{name = "fine", on = "app/go", run = function(j)
   return {ok = true}
 end}
 
+-- string.rep builds its result in a buffer that only a collection with
+-- finalizers frees.
+journey.define{name = "build", on = "app/build", run = function(j)
+  local parts = {}
+  for i = 1, 200 do parts["k" .. i] = string.rep("b", 100000) end
+end}
+
+-- Returning every field of a large event decodes them all for the
+-- result.
+journey.define{name = "give_back", on = "app/result", run = function(j, event)
+  return event.data
+end}
+
 journey.define{name = "later", on = "app/later", run = function(j)
   local s = string.rep("z", 1000000)
   return {length = #s}
@@ -76,6 +89,13 @@ awk 'BEGIN {
         printf "{\"user\":\"u1\",\"name\":\"app/click\",\"ts\":\"2024-01-01T00:00:00Z\",\"data\":{\"i\":%d,\"pad\":\"zzzzzzzzzzzzzzzzzzzz\"}}\n", i
     print "{\"user\":\"u1\",\"name\":\"app/go\",\"ts\":\"2024-01-01T00:01:00Z\"}"
     print "{\"user\":\"u2\",\"name\":\"app/go\",\"ts\":\"2024-01-01T00:02:00Z\"}"
+    print "{\"user\":\"u4\",\"name\":\"app/build\",\"ts\":\"2024-01-01T00:02:30Z\"}"
+    pad = sprintf("%300s", "")
+    gsub(/ /, "p", pad)
+    printf "{\"user\":\"u5\",\"name\":\"app/result\",\"ts\":\"2024-01-01T00:02:40Z\",\"data\":{"
+    for (i = 0; i < 6000; i++)
+        printf "%s\"k%d\":\"%s\"", (i > 0 ? "," : ""), i, pad
+    print "}}"
     print "{\"user\":\"u3\",\"name\":\"app/later\",\"ts\":\"2024-01-01T00:03:00Z\"}"
 }' > "$work/events.jsonl"
 
@@ -100,8 +120,12 @@ check_contains "the user with few clicks lists them" "$out" \
     'every_click #7 u2  completed {"count":0}'
 check_contains "the other runs of the event complete" "$out" \
     'fine #8 u2  completed {"ok":true}'
+check_contains "a buffer past the cap names its line" "$out" \
+    'build #9 u4  failed: big.lua:31: not enough memory'
+check_contains "a result past the cap fails the run" "$out" \
+    "give_back #10 u5  failed: not enough memory to encode the run's result"
 check_contains "a later run gets the memory back" "$out" \
-    'later #9 u3  completed {"length":1000000}'
+    'later #11 u3  completed {"length":1000000}'
 check_contains "the summary counts the failures" "$out" \
     'big_emit                         2          0       2          0        0'
 check_contains "the summary counts the runs that went on" "$out" \

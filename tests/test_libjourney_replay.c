@@ -662,6 +662,70 @@ static void sync_call_checks(const char *script_path)
 }
 
 
+static char echo_failure[256];
+
+
+static void on_value_trace(void *ctx, const journey_trace *trace)
+{
+    (void)ctx;
+    if (trace->kind == JOURNEY_TRACE_FAILED)
+        snprintf(echo_failure, sizeof echo_failure, "%s", trace->detail);
+}
+
+
+/* Rejects two texts that are not one JSON value, then gives a valid
+ * value larger than the host's memory cap. */
+static void answer_big(void *ctx, journey_call *call, const char *args_json)
+{
+    (void)ctx;
+    (void)args_json;
+    CHECK_INT_EQ(journey_call_done(call, "{\"n\":", NULL), JOURNEY_EINVAL);
+    CHECK_INT_EQ(journey_call_done(call, "1 2", NULL), JOURNEY_EINVAL);
+
+    size_t size = 3 * 1000 * 1000;
+    char *big = malloc(size + 16);
+    CHECK(big != NULL);
+    if (big == NULL)
+        return;
+    strcpy(big, "{\"n\":\"");
+    memset(big + 6, 'x', size);
+    strcpy(big + 6 + size, "\"}");
+    CHECK_INT_EQ(journey_call_done(call, big, NULL), JOURNEY_OK);
+    free(big);
+}
+
+
+/* journey_call_done checks the value's syntax, not whether it fits in
+ * the memory cap: a large valid value is taken, and the run that
+ * decodes it fails on the cap with its script line. */
+static void call_value_checks(const char *script_path)
+{
+    journey_config config;
+    journey_config_init(&config);
+    config.store = "memory";
+    config.clock = JOURNEY_CLOCK_VIRTUAL;
+    config.trace = on_value_trace;
+    config.memory_cap = 2 * 1000 * 1000;
+    journey_host *host = NULL;
+    char error[512];
+    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    if (host == NULL)
+        return;
+    CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
+    CHECK_INT_EQ(journey_register_action(host, "echo", answer_big, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+
+    echo_failure[0] = '\0';
+    const char *line = "{\"user\":\"v\",\"name\":\"app/echo\",\"ts\":1700000000000,"
+                       "\"data\":{\"n\":1}}";
+    CHECK_INT_EQ(journey_ingest(host, line, strlen(line), NULL, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_live_runs(host), 0);
+    CHECK_CONTAINS(echo_failure, "echo.lua:3:");
+    CHECK_CONTAINS(echo_failure, "not enough memory");
+    journey_host_close(host, NULL, NULL);
+}
+
+
 static void real_clock_checks(void)
 {
     journey_host *host = NULL;
@@ -703,6 +767,7 @@ int main(void)
     snprintf(echo_path, sizeof echo_path, "%s/echo.lua", dir);
     write_file(echo_path, echo_script);
     sync_call_checks(echo_path);
+    call_value_checks(echo_path);
     char call_store[160];
     snprintf(call_store, sizeof call_store, "sqlite:%s/calls.db", dir);
     recovered_call_checks(echo_path, call_store);

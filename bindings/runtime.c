@@ -538,20 +538,28 @@ static int wait_matches_protected(lua_State *L)
 }
 
 
-static int rt_wait_matches(void *ctx, jy_run *run)
+static int rt_wait_matches(void *ctx, jy_run *run, jy_error *err)
 {
     jy_lua_host *lh = ctx;
+    lua_State *L = lh->L;
 
     if (run->match_ref < 0)
         return 1;
 
-    JY_STACK_ENTER(lh->L);
+    JY_STACK_ENTER(L);
     protected_call call = {.lh = lh, .run = run, .event = lh->current_event};
-    if (call_protected(lh, wait_matches_protected, &call, 1) != 0)
-        return 0;
-    int matched = lua_toboolean(lh->L, -1);
-    lua_pop(lh->L, 1);
-    JY_STACK_LEAVE(lh->L);
+    lua_pushcfunction(L, wait_matches_protected);
+    lua_pushlightuserdata(L, &call);
+    int matched;
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+        matched = lua_toboolean(L, -1);
+    } else {
+        matched = jy_error_set(err, JY_ENOMEM, "matching event %llu against the wait's match "
+                                               "table failed: %s",
+                               (unsigned long long)lh->current_event->seq, lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+    JY_STACK_LEAVE(L);
     return matched;
 }
 

@@ -40,8 +40,10 @@ typedef struct jy_runtime {
      * Returns 0 or a negative code. */
     int (*event_key)(void *ctx, const jy_journey *journey, char **key);
 
-    /* Returns 1 when the current event satisfies run's wait, else 0. */
-    int (*wait_matches)(void *ctx, jy_run *run);
+    /* Returns 1 when the current event satisfies run's wait, 0 when it
+     * does not, or a negative code with the message in err when the
+     * match could not be computed (the memory cap). */
+    int (*wait_matches)(void *ctx, jy_run *run, jy_error *err);
 
     /* Starts run with its trigger event (the current event). */
     void (*run_start)(void *ctx, jy_run *run, const jy_event *trigger,

@@ -354,7 +354,17 @@ void jy__wait_dispatch(jy_host *host, const jy_event *event, char ***woke_keys,
         if (!waits_on_name)
             continue;
 
-        if (host->runtime.wait_matches(host->runtime.ctx, run) != 1)
+        jy_error err;
+        jy_error_clear(&err);
+        int matched = host->runtime.wait_matches(host->runtime.ctx, run, &err);
+        if (matched < 0) {
+            /* Whether the event matches cannot be known, so the run fails
+             * rather than miss its event and wait for the timeout. */
+            jy_outcome outcome = {JY_OUTCOME_FAILED, NULL, strdup(err.message)};
+            jy__run_apply_outcome(host, run, &outcome);
+            continue;
+        }
+        if (matched != 1)
             continue;
 
         /* Only a journey that this event also triggers needs to know

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Tests the memory cap on Lua code with journey simulate. Runs that pass
-# it in j.emit, j.step and j.events fail with the script line in their
-# error. Other runs of the same event go on, and runs that start later
+# it in j.emit, j.step, j.events, string buffers, their result or a
+# wait's match fail with the script line or the step in their error. Other runs of the same event go on, and runs that start later
 # get the memory back. In the sanitizer build, the leak check at exit
 # fails the replay if a failed run left C memory behind.
 #
@@ -77,6 +77,12 @@ journey.define{name = "give_back", on = "app/result", run = function(j, event)
   return event.data
 end}
 
+-- Matching decodes the event's data, here 4 MB of it.
+journey.define{name = "matcher", on = "app/start", run = function(j)
+  local signal = j.wait_for("app/signal", {match = {kind = "x"}, timeout = "1h"})
+  return {woke = signal ~= nil}
+end}
+
 journey.define{name = "later", on = "app/later", run = function(j)
   local s = string.rep("z", 1000000)
   return {length = #s}
@@ -96,6 +102,12 @@ awk 'BEGIN {
     for (i = 0; i < 6000; i++)
         printf "%s\"k%d\":\"%s\"", (i > 0 ? "," : ""), i, pad
     print "}}"
+    print "{\"user\":\"u6\",\"name\":\"app/start\",\"ts\":\"2024-01-01T00:02:50Z\"}"
+    blob = "b"
+    while (length(blob) < 4000000)
+        blob = blob blob
+    printf "{\"user\":\"u6\",\"name\":\"app/signal\",\"ts\":\"2024-01-01T00:02:55Z\","
+    print "\"data\":{\"kind\":\"x\",\"blob\":\"" blob "\"}}"
     print "{\"user\":\"u3\",\"name\":\"app/later\",\"ts\":\"2024-01-01T00:03:00Z\"}"
 }' > "$work/events.jsonl"
 
@@ -124,8 +136,10 @@ check_contains "a buffer past the cap names its line" "$out" \
     'build #9 u4  failed: big.lua:31: not enough memory'
 check_contains "a result past the cap fails the run" "$out" \
     "give_back #10 u5  failed: not enough memory to encode the run's result"
+check_contains "a match past the cap fails the waiting run" "$out" \
+    "matcher #11 u6  failed: matching event 30006 against the wait's match table failed: not enough memory"
 check_contains "a later run gets the memory back" "$out" \
-    'later #11 u3  completed {"length":1000000}'
+    'later #12 u3  completed {"length":1000000}'
 check_contains "the summary counts the failures" "$out" \
     'big_emit                         2          0       2          0        0'
 check_contains "the summary counts the runs that went on" "$out" \

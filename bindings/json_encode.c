@@ -4,7 +4,8 @@
  * The output is the text lua-cjson writes with the settings the host
  * always used (sparse arrays become objects, NaN and infinity are
  * rejected, floats with 14 significant digits), except that "/" is not
- * escaped and integers keep every digit. The host encoded through cjson
+ * escaped, integers keep every digit and a byte that starts no valid
+ * UTF-8 sequence becomes \ufffd. The host encoded through cjson
  * before; every j.call, j.emit, j.step
  * result and run result then became a Lua string first, interned in a
  * string table that contains every user id and e-mail of a million waiting

@@ -2,6 +2,7 @@
  * The growable text buffer (see buffer.h).
  */
 #include "buffer.h"
+#include "json_scan.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -127,6 +128,15 @@ void jy_buf_append_json_text(jy_buf *buf, const char *text, size_t len)
             unicode[4] = hex[c >> 4];
             unicode[5] = hex[c & 15];
             escape = unicode;
+        } else if (c >= 0x80) {
+            /* JSON text is UTF-8, so a byte that starts no valid sequence
+             * becomes U+FFFD, the replacement character. */
+            size_t n = jy_utf8_sequence_length((const unsigned char *)text + i, len - i);
+            if (n > 0) {
+                i += n - 1;
+                continue;
+            }
+            escape = "\\ufffd";
         }
         if (escape == NULL)
             continue;

@@ -30,7 +30,8 @@ void jy_buf_printf(jy_buf *buf, const char *fmt, ...)
 
 /* Appends len bytes of text as a JSON string literal, quotes included.
  * Quotes, backslashes, control characters and DEL are escaped, NUL as
- * \u0000. Bytes >= 0x80 pass through, so valid UTF-8 stays valid. */
+ * \u0000. Valid UTF-8 passes through, and each byte that starts no
+ * valid sequence becomes \ufffd, so the output is always valid JSON. */
 void jy_buf_append_json_text(jy_buf *buf, const char *text, size_t len);
 
 /* Appends a NUL-terminated text as jy_buf_append_json_text does. */

@@ -82,6 +82,41 @@ static long read_hex4(const char *text, size_t len, size_t pos)
  * valid code point: a high surrogate needs its low surrogate, because
  * the decoded string is UTF-8. Control characters pass, as lua-cjson
  * lets them pass. */
+size_t jy_utf8_sequence_length(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char low = 0x80, high = 0xBF; /* bounds of the second byte */
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4;
+    else
+        return 0;
+
+    if (c == 0xE0)
+        low = 0xA0;
+    else if (c == 0xED)
+        high = 0x9F;
+    else if (c == 0xF0)
+        low = 0x90;
+    else if (c == 0xF4)
+        high = 0x8F;
+
+    if (avail < n || s[1] < low || s[1] > high)
+        return 0;
+    for (size_t k = 2; k < n; k++)
+        if (s[k] < 0x80 || s[k] > 0xBF)
+            return 0;
+    return n;
+}
+
+
 static int scan_string(const char *text, size_t len, size_t *pos, jy_error *err)
 {
     size_t start = *pos;
@@ -92,6 +127,14 @@ static int scan_string(const char *text, size_t len, size_t *pos, jy_error *err)
         if (c == '"') {
             *pos = i + 1;
             return 0;
+        }
+        if ((unsigned char)c >= 0x80) {
+            size_t n = jy_utf8_sequence_length((const unsigned char *)text + i, len - i);
+            if (n == 0)
+                return jy_error_set(err, JY_EINVAL, "invalid UTF-8 in a string at character "
+                                    "%zu; send text encoded as UTF-8", i + 1);
+            i += n;
+            continue;
         }
         if (c != '\\') {
             i++;

@@ -33,6 +33,11 @@ typedef struct jy_json_span {
     size_t len;
 } jy_json_span;
 
+/* Returns the length of the UTF-8 sequence that starts at s (at most
+ * avail bytes), or 0 when it is not well formed (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF). */
+size_t jy_utf8_sequence_length(const unsigned char *s, size_t avail);
+
 /* Skips whitespace from *pos. */
 void jy_json_skip_space(const char *text, size_t len, size_t *pos);
 

@@ -250,6 +250,29 @@ static void event_line_rejects_bad_syntax_with_position(void)
 }
 
 
+/* JSON text is UTF-8: an event whose strings are not is rejected, so
+ * that nothing the host stores or writes back is invalid JSON. */
+static void event_line_rejects_invalid_utf8(void)
+{
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"data\":{\"s\":\"\xff\xfe\"}}",
+                   "invalid UTF-8 in a string at character 44");
+    check_rejected("{\"user\":\"a\xc3\",\"name\":\"x\",\"ts\":0}", "invalid UTF-8");
+    check_rejected("{\"user\":\"1\",\"name\":\"\xc0\xafx\",\"ts\":0}", "invalid UTF-8");
+    check_rejected("{\"user\":\"\xed\xa0\x80\",\"name\":\"x\",\"ts\":0}", "invalid UTF-8");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"data\":{\"\xf4\x90\x80\x80\":1}}",
+                   "invalid UTF-8");
+
+    jy_error err;
+    jy_event *e = parse("{\"user\":\"\xf0\x9f\x98\x80\",\"name\":\"x\",\"ts\":0,"
+                        "\"data\":{\"s\":\"\xe2\x82\xac\xef\xbf\xbf\"}}", &err);
+    CHECK(e != NULL);
+    if (e == NULL)
+        return;
+    CHECK_STR_EQ(e->user, "\xf0\x9f\x98\x80");
+    jy_event_free(e);
+}
+
+
 int main(void)
 {
     fixture_open(&f, 0);
@@ -260,6 +283,7 @@ int main(void)
     event_line_keeps_integer_ids_exact();
     event_line_reads_numeric_user_as_text();
     event_line_keeps_unicode_and_slashes_in_user();
+    event_line_rejects_invalid_utf8();
     event_line_rejects_with_reasons();
     event_line_quotes_bad_ts_text();
     event_line_defaults_ts_when_allowed();

@@ -86,8 +86,14 @@ static void strings(void)
     CHECK_ENCODES("return 'a\"b\\\\c'", "\"a\\\"b\\\\c\"");
     CHECK_ENCODES("return '\\b\\f\\n\\r\\t'", "\"\\b\\f\\n\\r\\t\"");
     CHECK_ENCODES("return '\\0\\1\\26\\31\\127'", "\"\\u0000\\u0001\\u001a\\u001f\\u007f\"");
-    /* Bytes from 128 up go out as they are: UTF-8 stays readable. */
-    CHECK_ENCODES("return 'caf\\xc3\\xa9 \\xff'", "\"caf\xc3\xa9 \xff\"");
+    /* Valid UTF-8 goes out as it is, and each byte that starts no valid
+     * sequence becomes U+FFFD. */
+    CHECK_ENCODES("return 'caf\\xc3\\xa9 \\xff'", "\"caf\xc3\xa9 \\ufffd\"");
+    CHECK_ENCODES("return '\\xf0\\x9f\\x98\\x80'", "\"\xf0\x9f\x98\x80\"");
+    CHECK_ENCODES("return 'a\\xc3'", "\"a\\ufffd\"");
+    CHECK_ENCODES("return '\\xc0\\x80'", "\"\\ufffd\\ufffd\"");
+    CHECK_ENCODES("return '\\xed\\xa0\\x80'", "\"\\ufffd\\ufffd\\ufffd\"");
+    CHECK_ENCODES("return '\\xf4\\x90\\x80\\x80x'", "\"\\ufffd\\ufffd\\ufffd\\ufffdx\"");
     CHECK_ENCODES("return string.rep('x', 50) .. '\\n' .. string.rep('y', 3)",
                   "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\\nyyy\"");
 }
@@ -149,7 +155,8 @@ static void unescape_slashes(char *text)
 }
 
 
-/* Builds random nested values in Lua (strings with every kind of byte,
+/* Builds random nested values in Lua (strings with every ASCII byte and
+ * two-byte UTF-8,
  * whole and fractional numbers, booleans, arrays with holes, sparse and
  * mixed tables) and checks that the encoder writes what cjson writes.
  * Integers stay below 10^14, where cjson's 14 digits keep them whole. */
@@ -163,7 +170,7 @@ static void same_as_cjson(void)
         "  for i = 1, math.random(0, 12) do\n"
         "    local r = math.random()\n"
         "    if r < 0.6 then parts[i] = string.char(math.random(97, 122))\n"
-        "    elseif r < 0.8 then parts[i] = string.char(math.random(0, 255))\n"
+        "    elseif r < 0.8 then parts[i] = string.char(math.random(0, 127))\n"
         "    else parts[i] = ({'\"', '\\\\', '/', '\\n', '\\127', 'é'})[math.random(6)] end\n"
         "  end\n"
         "  return table.concat(parts)\n"

@@ -195,7 +195,8 @@ static int is_json(const char *text)
     size_t pos = 0;
     jy_error err;
     jy_error_clear(&err);
-    if (jy_json_scan_value(text, len, &pos, NULL, &err) != 0)
+    if (jy_json_check_utf8(text, len, &err) != 0 ||
+        jy_json_scan_value(text, len, &pos, NULL, &err) != 0)
         return 0;
     jy_json_skip_space(text, len, &pos);
     return pos == len;

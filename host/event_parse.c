@@ -97,6 +97,9 @@ static int read_fields(const char *line, size_t len, event_fields *fields, jy_er
 
     memset(fields, 0, sizeof *fields); /* JY_JSON_NULL is 0: every field absent */
 
+    if (jy_json_check_utf8(line, len, &syntax) != 0)
+        return jy_error_set(err, JY_EINVAL, "invalid JSON: %s", syntax.message);
+
     jy_json_skip_space(line, len, &pos);
     if (pos >= len || line[pos] != '{') {
         /* Not an object: report a syntax error first, then the type. */

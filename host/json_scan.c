@@ -117,6 +117,23 @@ size_t jy_utf8_sequence_length(const unsigned char *s, size_t avail)
 }
 
 
+int jy_json_check_utf8(const char *text, size_t len, jy_error *err)
+{
+    for (size_t i = 0; i < len;) {
+        if ((unsigned char)text[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = jy_utf8_sequence_length((const unsigned char *)text + i, len - i);
+        if (n == 0)
+            return jy_error_set(err, JY_EINVAL, "invalid UTF-8 at character %zu; send text "
+                                "encoded as UTF-8", i + 1);
+        i += n;
+    }
+    return 0;
+}
+
+
 static int scan_string(const char *text, size_t len, size_t *pos, jy_error *err)
 {
     size_t start = *pos;
@@ -127,14 +144,6 @@ static int scan_string(const char *text, size_t len, size_t *pos, jy_error *err)
         if (c == '"') {
             *pos = i + 1;
             return 0;
-        }
-        if ((unsigned char)c >= 0x80) {
-            size_t n = jy_utf8_sequence_length((const unsigned char *)text + i, len - i);
-            if (n == 0)
-                return jy_error_set(err, JY_EINVAL, "invalid UTF-8 in a string at character "
-                                    "%zu; send text encoded as UTF-8", i + 1);
-            i += n;
-            continue;
         }
         if (c != '\\') {
             i++;

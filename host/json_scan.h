@@ -38,6 +38,12 @@ typedef struct jy_json_span {
  * forms, no surrogates, nothing past U+10FFFF). */
 size_t jy_utf8_sequence_length(const unsigned char *s, size_t avail);
 
+/* Checks that text is valid UTF-8, as JSON text must be. Returns 0, or
+ * JY_EINVAL with the position of the first bad byte. Input is checked
+ * once, where it comes in. The scanner does not check, so that text an
+ * older version stored still reads. */
+int jy_json_check_utf8(const char *text, size_t len, jy_error *err);
+
 /* Skips whitespace from *pos. */
 void jy_json_skip_space(const char *text, size_t len, size_t *pos);
 

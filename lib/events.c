@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_scan.h"
+
 #define INVALID_JSON_PREFIX "invalid JSON"
 
 
@@ -141,6 +143,15 @@ int journey_events_parse(journey_host *host, const char *json, size_t len, unsig
         free(text);
         return jy_lib_fail(host, JOURNEY_EJSON, "invalid JSON: a NUL byte at character %zu",
                            nul + 1);
+    }
+
+    /* Checked here because the events are decoded and written again
+     * below, which would replace the bad bytes instead of rejecting them. */
+    jy_error utf8;
+    jy_error_clear(&utf8);
+    if (jy_json_check_utf8(text, len, &utf8) != 0) {
+        free(text);
+        return jy_lib_fail(host, JOURNEY_EJSON, "invalid JSON: %s", utf8.message);
     }
 
     lua_State *L = host->lh->L;

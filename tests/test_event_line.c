@@ -255,7 +255,7 @@ static void event_line_rejects_bad_syntax_with_position(void)
 static void event_line_rejects_invalid_utf8(void)
 {
     check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"data\":{\"s\":\"\xff\xfe\"}}",
-                   "invalid UTF-8 in a string at character 44");
+                   "invalid UTF-8 at character 44");
     check_rejected("{\"user\":\"a\xc3\",\"name\":\"x\",\"ts\":0}", "invalid UTF-8");
     check_rejected("{\"user\":\"1\",\"name\":\"\xc0\xafx\",\"ts\":0}", "invalid UTF-8");
     check_rejected("{\"user\":\"\xed\xa0\x80\",\"name\":\"x\",\"ts\":0}", "invalid UTF-8");

@@ -181,6 +181,17 @@ static void parse_checks(journey_host *host)
     CHECK_INT_EQ(journey_events_parse(host, "[1,", 3, 0, 10, &events, &count), JOURNEY_EJSON);
     CHECK_INT_EQ(journey_events_parse(host, "\"text\"", 6, 0, 10, &events, &count),
                  JOURNEY_EJSON);
+
+    /* A batch is decoded and written again, so bad UTF-8 must be
+     * rejected before that, as in a single event, not replaced. */
+    const char *latin1 = "[{\"user\":\"a\",\"name\":\"x\",\"data\":{\"city\":\"K\xf6ln\"}}]";
+    CHECK_INT_EQ(journey_events_parse(host, latin1, strlen(latin1), 0, 10, &events, &count),
+                 JOURNEY_EJSON);
+    CHECK_CONTAINS(journey_error(host), "invalid UTF-8 at character 42");
+    CHECK_INT_EQ(journey_events_parse(host, latin1 + 1, strlen(latin1) - 2, 0, 10, &events,
+                                      &count),
+                 JOURNEY_EJSON);
+    CHECK_CONTAINS(journey_error(host), "invalid UTF-8 at character 41");
 }
 
 

@@ -210,16 +210,23 @@ static int encode_push_protected(lua_State *L)
 }
 
 
-int jy_lua_json_push(lua_State *L, int idx)
+/* Calls fn with the value at idx and the buffer out in protected mode,
+ * and returns the status of the call. [-0, +nresults, -] */
+static int call_encoder(lua_State *L, int idx, lua_CFunction fn, jy_buf *out, int nresults)
 {
     idx = lua_absindex(L, idx);
+    lua_pushcfunction(L, fn);
+    lua_pushvalue(L, idx);
+    lua_pushlightuserdata(L, out);
+    return lua_pcall(L, 2, nresults, 0);
+}
 
+
+int jy_lua_json_push(lua_State *L, int idx)
+{
     jy_buf out;
     jy_buf_init(&out);
-    lua_pushcfunction(L, encode_push_protected);
-    lua_pushvalue(L, idx);
-    lua_pushlightuserdata(L, &out);
-    int status = lua_pcall(L, 2, 1, 0);
+    int status = call_encoder(L, idx, encode_push_protected, &out, 1);
     jy_buf_free(&out);
     return status;
 }
@@ -227,14 +234,9 @@ int jy_lua_json_push(lua_State *L, int idx)
 
 char *jy_lua_json_encode_status(lua_State *L, int idx, int *status)
 {
-    idx = lua_absindex(L, idx);
-
     jy_buf out;
     jy_buf_init(&out);
-    lua_pushcfunction(L, encode_protected);
-    lua_pushvalue(L, idx);
-    lua_pushlightuserdata(L, &out);
-    *status = lua_pcall(L, 2, 0, 0);
+    *status = call_encoder(L, idx, encode_protected, &out, 0);
     if (*status != LUA_OK) {
         jy_buf_free(&out);
         return NULL; /* the message stays on the stack */

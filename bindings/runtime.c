@@ -217,12 +217,9 @@ static char *failure_message(lua_State *L, lua_State *co, int status)
     if (message == NULL)
         message = luaL_typename(co, -1);
     char *located = status == LUA_ERRMEM ? locate_memory_error(co, message) : NULL;
-    if (located != NULL) {
-        char *full = failure_message_text(L, co, located);
-        free(located);
-        return full;
-    }
-    return failure_message_text(L, co, message);
+    char *full = failure_message_text(L, co, located != NULL ? located : message);
+    free(located);
+    return full;
 }
 
 

@@ -91,10 +91,8 @@ static void journal_failure(lua_State *L, jy_run *run, const char *name, int att
         lua_error(L);
     lua_pushfstring(L, "{\"ok\":false,\"attempt\":%d,\"final\":%s,\"error\":%s}", attempt,
                     final ? "true" : "false", lua_tostring(L, -1));
-    lua_replace(L, -3);
-    lua_pop(L, 1);
     jy_lua_journal(L, run, JY_STEP_STEP, name, lua_tostring(L, -1));
-    lua_pop(L, 1);
+    lua_pop(L, 3);                                  /* message, its JSON, the record */
 }
 
 

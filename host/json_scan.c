@@ -78,15 +78,12 @@ static long read_hex4(const char *text, size_t len, size_t pos)
 }
 
 
-/* Checks a string from its opening quote at *pos. A \u escape must be a
- * valid code point: a high surrogate needs its low surrogate, because
- * the decoded string is UTF-8. Control characters pass, as lua-cjson
- * lets them pass. */
 size_t jy_utf8_sequence_length(const unsigned char *s, size_t avail)
 {
     unsigned char c = s[0];
     size_t n;
-    unsigned char low = 0x80, high = 0xBF; /* bounds of the second byte */
+    unsigned char low = 0x80;  /* the range of the second byte */
+    unsigned char high = 0xBF;
 
     if (c < 0x80)
         return 1;
@@ -134,6 +131,10 @@ int jy_json_check_utf8(const char *text, size_t len, jy_error *err)
 }
 
 
+/* Checks a string from its opening quote at *pos. A \u escape must be a
+ * valid code point: a high surrogate needs its low surrogate, because
+ * the decoded string is UTF-8. Control characters pass, as lua-cjson
+ * lets them pass. */
 static int scan_string(const char *text, size_t len, size_t *pos, jy_error *err)
 {
     size_t start = *pos;

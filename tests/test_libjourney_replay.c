@@ -119,6 +119,17 @@ static void write_file(const char *path, const char *text)
 }
 
 
+/* Creates a host from config, checking that it opens. Returns NULL when
+ * it does not. */
+static journey_host *open_host(const journey_config *config)
+{
+    journey_host *host = NULL;
+    char error[512];
+    CHECK_INT_EQ(journey_host_new(config, &host, error, sizeof error), JOURNEY_OK);
+    return host;
+}
+
+
 static journey_host *new_virtual_host(const char *store, journey_trace_fn trace, void *ctx)
 {
     journey_config config;
@@ -127,10 +138,7 @@ static journey_host *new_virtual_host(const char *store, journey_trace_fn trace,
     config.clock = JOURNEY_CLOCK_VIRTUAL;
     config.trace = trace;
     config.trace_ctx = ctx;
-    journey_host *host = NULL;
-    char error[512];
-    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
-    return host;
+    return open_host(&config);
 }
 
 
@@ -507,9 +515,7 @@ static void failed_commit_checks(const char *script_path)
     config.store_backend = &store->base;
     config.clock = JOURNEY_CLOCK_VIRTUAL;
     config.store_failed = on_store_failed;
-    journey_host *host = NULL;
-    char error[512];
-    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    journey_host *host = open_host(&config);
     if (host == NULL)
         return;
     CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
@@ -717,9 +723,7 @@ static void call_value_checks(const char *script_path)
     config.clock = JOURNEY_CLOCK_VIRTUAL;
     config.trace = on_value_trace;
     config.memory_cap = 2 * 1000 * 1000;
-    journey_host *host = NULL;
-    char error[512];
-    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    journey_host *host = open_host(&config);
     if (host == NULL)
         return;
     CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);

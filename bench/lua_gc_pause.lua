@@ -33,10 +33,10 @@ collectgarbage("collect")
 collectgarbage("incremental")
 local live_kib = collectgarbage("count")
 
--- One full cycle, one step at a time: each call does the work the
--- collector does for 8 KB of allocation with the default settings, so
--- the longest call is the longest pause the cycle makes a program take.
--- The step that finishes the marking (the atomic phase) cannot be split.
+-- Full cycles, one step at a time. With the default settings each call
+-- does the work the collector does for 8 KB of allocation, so the
+-- longest call is the longest pause a cycle makes a program take. The
+-- step that finishes the marking (the atomic phase) cannot be split.
 local clock = os.clock
 local longest, total, steps = 0, 0, 0
 for _ = 1, cycles do

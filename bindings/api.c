@@ -74,11 +74,11 @@ static int push_buf_protected(lua_State *L)
 }
 
 
-void jy_lua_push_buf(lua_State *L, jy_buf *buf, const char *what)
+void jy_lua_push_buf(lua_State *L, jy_buf *buf, const char *task)
 {
     if (jy_buf_failed(buf)) {
         jy_buf_free(buf);
-        luaL_error(L, "out of memory %s", what);
+        luaL_error(L, "out of memory %s", task);
     }
     lua_pushcfunction(L, push_buf_protected);
     lua_pushlightuserdata(L, buf);

@@ -182,9 +182,9 @@ jy_time jy_lua_check_time(lua_State *L, int idx, const char *what);
 
 /* Pushes the text of buf as a Lua string and frees buf. When the string
  * does not fit in the memory cap, frees buf first and then raises. A
- * failed buf raises "out of memory " followed by what
- * ("journaling j.events"). [-0, +1, m] */
-void jy_lua_push_buf(lua_State *L, jy_buf *buf, const char *what);
+ * buf whose appends failed raises "out of memory " followed by task,
+ * such as "journaling j.events". [-0, +1, m] */
+void jy_lua_push_buf(lua_State *L, jy_buf *buf, const char *task);
 
 /* Pushes a time as seconds since the epoch. [-0, +1, -] */
 void jy_lua_push_time(lua_State *L, jy_time t);

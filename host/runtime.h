@@ -42,7 +42,7 @@ typedef struct jy_runtime {
 
     /* Returns 1 when the current event satisfies run's wait, 0 when it
      * does not, or a negative code with the message in err when the
-     * match could not be computed (the memory cap). */
+     * match could not be computed, as when Lua's memory cap is reached. */
     int (*wait_matches)(void *ctx, jy_run *run, jy_error *err);
 
     /* Starts run with its trigger event (the current event). */

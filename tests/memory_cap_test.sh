@@ -1,7 +1,8 @@
 #!/bin/bash
-# Tests the memory cap on Lua code with journey simulate. Runs that pass
-# it in j.emit, j.step, j.events, string buffers, their result or a
-# wait's match fail with the script line or the step in their error. Other runs of the same event go on, and runs that start later
+# Tests the memory cap on Lua code with journey simulate. A run can pass
+# it in j.emit, j.step, j.events, a string buffer, its result or a
+# wait's match. Each such run fails with its script line or its step
+# named in the error. Other runs of the same event go on, and runs that start later
 # get the memory back. In the sanitizer build, the leak check at exit
 # fails the replay if a failed run left C memory behind.
 #

@@ -164,4 +164,9 @@ void jy_store_memory_reserve_seq(jy_store *store, uint64_t next_seq);
  * journal_append. */
 int jy_store_memory_load_journal(jy_store *store, const jy_journal_entry *entry);
 
+/* Returns the record of run id in a memory store, or NULL when it has
+ * none. The record stays valid until the next run_put of that run, a
+ * prune or destroy. */
+const jy_run_record *jy_store_memory_run_get(jy_store *store, uint64_t id);
+
 #endif

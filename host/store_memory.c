@@ -592,6 +592,13 @@ int jy_store_memory_load_event(jy_store *base, jy_event *event)
 }
 
 
+const jy_run_record *jy_store_memory_run_get(jy_store *base, uint64_t id)
+{
+    const run_copy *copy = jy_map_get_id(&((memory_store *)base)->runs, id);
+    return copy != NULL ? &copy->record : NULL;
+}
+
+
 void jy_store_memory_reserve_seq(jy_store *base, uint64_t next_seq)
 {
     memory_store *store = (memory_store *)base;

@@ -7,6 +7,10 @@
  * ends, so a group of events, journal entries and run changes becomes
  * durable together or not at all.
  *
+ * A run's row is written once per group, at commit. A run usually
+ * changes two or three times in one group (started, then waiting; woken,
+ * then completed), and only its last state needs to reach the file.
+ *
  * After a SQLite write fails, the memory copy is ahead of the file, so
  * the store refuses every later commit with the first error; the host
  * must stop and recover from the file.
@@ -21,6 +25,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
+
+#include "hashmap.h"
 
 /* "JRNY": marks a SQLite file as a journey store. */
 #define APPLICATION_ID 0x4A524E59
@@ -110,6 +116,13 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_DELETE_DEADLINE] = "DELETE FROM deadlines WHERE run_id = ?",
 };
 
+/* A run that changed in the current group, and whether the file has a
+ * deadline row for it from an earlier group. */
+typedef struct pending_run {
+    uint64_t id;
+    int deadline_stored;
+} pending_run;
+
 typedef struct sqlite_store {
     jy_store base;
     jy_store *mem;
@@ -121,6 +134,10 @@ typedef struct sqlite_store {
     char *path;
     int lock_fd;             /* holds the exclusive lock on PATH.lock */
     uint64_t max_run_id;
+    pending_run *pending;    /* runs changed in this group, not yet written */
+    size_t pending_count;
+    size_t pending_capacity;
+    jy_map pending_ids;      /* the ids in pending; the values only mark them */
 } sqlite_store;
 
 
@@ -217,19 +234,19 @@ static int sqlite_event_scan(jy_store *base, const char *user, uint64_t from_seq
 }
 
 
-static int sqlite_run_put(jy_store *base, const jy_run_record *record, jy_error *err)
+/* Whether a stored run has a row in the deadlines table. */
+static int has_deadline_row(const jy_run_record *record)
 {
-    sqlite_store *store = (sqlite_store *)base;
-    int rc = begin(store, err);
-    if (rc != 0)
-        return rc;
+    return record->status <= 2 && record->deadline != JY_TIME_MAX;
+}
 
-    rc = store->mem->ops->run_put(store->mem, record, err);
-    if (rc != 0)
-        return rc;
-    if (record->id > store->max_run_id)
-        store->max_run_id = record->id;
 
+/* Writes a run's row, and its deadline row when it is live and has a
+ * deadline. deadline_stored says whether the file has a deadline row
+ * for the run already, which then goes when the run no longer needs it. */
+static int write_run(sqlite_store *store, const jy_run_record *record, int deadline_stored,
+                     jy_error *err)
+{
     sqlite3_stmt *stmt = store->statements[STMT_UPSERT_RUN];
     sqlite3_bind_int64(stmt, 1, (sqlite3_int64)record->id);
     sqlite3_bind_text(stmt, 2, record->journey, -1, SQLITE_STATIC);
@@ -242,19 +259,92 @@ static int sqlite_run_put(jy_store *base, const jy_run_record *record, jy_error 
     bind_text_or_null(stmt, 9, record->result_json);
     bind_text_or_null(stmt, 10, record->error);
     bind_text_or_null(stmt, 11, record->wait_names);
-    rc = step(store, stmt, err, "storing a run failed");
+    int rc = step(store, stmt, err, "storing a run failed");
     if (rc != 0)
         return rc;
 
-    if (record->status <= 2 && record->deadline != JY_TIME_MAX) {
+    if (has_deadline_row(record)) {
         stmt = store->statements[STMT_UPSERT_DEADLINE];
         sqlite3_bind_int64(stmt, 1, (sqlite3_int64)record->id);
         sqlite3_bind_int64(stmt, 2, record->deadline);
         return step(store, stmt, err, "storing a deadline failed");
     }
+    if (!deadline_stored)
+        return 0;
     stmt = store->statements[STMT_DELETE_DEADLINE];
     sqlite3_bind_int64(stmt, 1, (sqlite3_int64)record->id);
     return step(store, stmt, err, "deleting a deadline failed");
+}
+
+
+/* Writes the last state of every run that changed since the last write
+ * of pending runs. The memory copy has every such run, because only
+ * prune deletes runs there, and prune writes pending runs first. */
+static int write_pending_runs(sqlite_store *store, jy_error *err)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < store->pending_count; i++) {
+        const pending_run *pending = &store->pending[i];
+        jy_map_remove_id(&store->pending_ids, pending->id);
+        const jy_run_record *record = jy_store_memory_run_get(store->mem, pending->id);
+        if (rc == 0 && record != NULL)
+            rc = write_run(store, record, pending->deadline_stored, err);
+    }
+    store->pending_count = 0;
+    return rc;
+}
+
+
+/* Notes that run id changed in this group. */
+static int note_pending_run(sqlite_store *store, uint64_t id, int deadline_stored)
+{
+    if (store->pending_count == store->pending_capacity) {
+        size_t capacity = store->pending_capacity > 0 ? store->pending_capacity * 2 : 256;
+        pending_run *grown = realloc(store->pending, capacity * sizeof *grown);
+        if (grown == NULL)
+            return JY_ENOMEM;
+        store->pending = grown;
+        store->pending_capacity = capacity;
+    }
+    if (jy_map_put_id(&store->pending_ids, id, store) != 0)
+        return JY_ENOMEM;
+    store->pending[store->pending_count++] = (pending_run){id, deadline_stored};
+    return 0;
+}
+
+
+static int sqlite_run_put(jy_store *base, const jy_run_record *record, jy_error *err)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    int rc = begin(store, err);
+    if (rc != 0)
+        return rc;
+
+    /* On a run's first change in this group, the memory copy still shows
+     * what the file holds; after the put it no longer does. */
+    int first_change = jy_map_get_id(&store->pending_ids, record->id) == NULL;
+    const jy_run_record *stored =
+        first_change ? jy_store_memory_run_get(store->mem, record->id) : NULL;
+    int deadline_stored = stored != NULL && has_deadline_row(stored);
+
+    rc = store->mem->ops->run_put(store->mem, record, err);
+    if (rc != 0)
+        return rc;
+    if (record->id > store->max_run_id)
+        store->max_run_id = record->id;
+
+    /* Memory has the new state now, so a run the file would miss must
+     * fail the store, as a failed INSERT does. */
+    if (first_change && note_pending_run(store, record->id, deadline_stored) != 0) {
+        if (!store->failed) {
+            store->failed = 1;
+            snprintf(store->failure, sizeof store->failure,
+                     "out of memory noting a run change for %s", store->path);
+        }
+        return jy_error_set(err, JY_ENOMEM, "%s", store->failure);
+    }
+    return 0;
 }
 
 
@@ -370,6 +460,12 @@ static int sqlite_prune(jy_store *base, jy_time ended_before, jy_time events_bef
     if (rc != 0)
         return rc;
 
+    /* The file's runs must be current before the queries below pick
+     * which to delete, and before memory forgets the runs it deletes. */
+    rc = write_pending_runs(store, err);
+    if (rc != 0)
+        return rc;
+
     rc = store->mem->ops->prune(store->mem, ended_before, events_before, runs_deleted,
                                 events_deleted, err);
     if (rc != 0)
@@ -414,6 +510,9 @@ static int sqlite_commit(jy_store *base, jy_error *err)
         return jy_error_set(err, JY_EIO, "%s", store->failure);
     if (!store->in_transaction)
         return 0;
+    int rc = write_pending_runs(store, err);
+    if (rc != 0)
+        return rc;
     if (sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         return fail(store, err, "committing failed");
     store->in_transaction = 0;
@@ -437,6 +536,8 @@ static void sqlite_destroy(jy_store *base)
         close(store->lock_fd);
     if (store->mem != NULL)
         store->mem->ops->destroy(store->mem);
+    free(store->pending);
+    jy_map_free(&store->pending_ids);
     free(store->path);
     free(store);
 }
@@ -663,6 +764,7 @@ jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *
     }
     store->base.ops = &sqlite_ops;
     store->lock_fd = -1;
+    jy_map_init(&store->pending_ids);
     store->path = strdup(path);
     store->mem = jy_store_memory_new();
     if (store->path == NULL || store->mem == NULL) {

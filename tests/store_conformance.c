@@ -1420,6 +1420,80 @@ static void durable_ended_run_not_live_after_reopen(suite *s)
 }
 
 
+/* A run that changes several times in one group is stored as its last
+ * change left it. */
+static void durable_last_change_in_group_survives(suite *s)
+{
+    jy_run_record started = make_run(11, JY_RUN_RUNNING);
+    jy_run_record waiting = make_run(11, JY_RUN_WAITING);
+    jy_run_record sleeping = make_run(11, JY_RUN_SLEEPING);
+    jy_run_record quick = make_run(12, JY_RUN_RUNNING);
+    jy_run_record quick_done = make_run(12, JY_RUN_COMPLETED);
+
+    waiting.deadline = 7000;
+    sleeping.deadline = 9000;
+    put_run(s->store, &started);
+    put_run(s->store, &waiting);
+    put_run(s->store, &sleeping);
+    put_run(s->store, &quick);
+    put_run(s->store, &quick_done);
+    if (close_and_reopen(s) != 0)
+        return;
+
+    run_list list = {0};
+    CHECK_INT_EQ(scan_live(s->store, &list), 0);
+    CHECK_INT_EQ(list.count, 1);
+    check_live_run(s->store, &sleeping);
+    CHECK_INT_EQ(s->store->ops->run_max_id(s->store), 12);
+}
+
+
+/* A deadline that an earlier group stored goes when a later group
+ * leaves the run live without one, after any number of changes. */
+static void durable_deadline_dropped_in_later_group(suite *s)
+{
+    jy_run_record waiting = make_run(13, JY_RUN_WAITING);
+
+    put_run(s->store, &waiting);
+    CHECK_INT_EQ(commit(s->store), 0);
+
+    jy_run_record untimed = waiting;
+    untimed.deadline = JY_TIME_MAX;
+    jy_run_record renamed = untimed;
+    renamed.wait_names = "paid";
+    put_run(s->store, &untimed);
+    put_run(s->store, &renamed);
+    if (close_and_reopen(s) != 0)
+        return;
+
+    check_live_run(s->store, &renamed);
+}
+
+
+/* A run that ends and is pruned in the same group stays deleted after a
+ * restart. It does not come back as the last commit left it. */
+static void durable_run_ended_and_pruned_in_one_group(suite *s)
+{
+    jy_run_record waiting = make_run(14, JY_RUN_WAITING);
+    uint64_t runs_deleted, events_deleted;
+
+    put_run(s->store, &waiting);
+    CHECK_INT_EQ(commit(s->store), 0);
+
+    jy_run_record done = make_run(14, JY_RUN_COMPLETED);
+    done.ended_at = 100;
+    put_run(s->store, &done);
+    prune(s->store, 200, JY_TIME_MIN, &runs_deleted, &events_deleted);
+    CHECK_INT_EQ(runs_deleted, 1);
+    if (close_and_reopen(s) != 0)
+        return;
+
+    run_list list = {0};
+    CHECK_INT_EQ(scan_live(s->store, &list), 0);
+    CHECK_INT_EQ(list.count, 0);
+}
+
+
 /* Writes a second group on top of committed_state: events, a journal
  * entry and a status change of the live run, a new run and a changed
  * meta value. */
@@ -1695,6 +1769,9 @@ static const check_case cases[] = {
     DURABLE_CASE(durable_numbering_continues_after_reopen),
     DURABLE_CASE(durable_rejected_writes_not_stored),
     DURABLE_CASE(durable_ended_run_not_live_after_reopen),
+    DURABLE_CASE(durable_last_change_in_group_survives),
+    DURABLE_CASE(durable_deadline_dropped_in_later_group),
+    DURABLE_CASE(durable_run_ended_and_pruned_in_one_group),
     DURABLE_CASE(durable_uncommitted_lost_on_destroy),
     DURABLE_CASE(durable_crash_keeps_last_commit),
     DURABLE_CASE(durable_prune_survives_reopen),

@@ -149,6 +149,8 @@ typedef struct scan_ctx {
     int prefix_taken;           /* wait_for: every event visited so far was
                                  * received or emitted by the run */
     uint64_t prefix_end;        /* the last of those */
+    int named_taken;            /* the same, or has a name the wait leaves out */
+    uint64_t named_end;         /* the last of those */
 } scan_ctx;
 
 
@@ -163,11 +165,19 @@ static int scan_visit(const jy_event *event, void *data)
         if (event->origin_run == scan->run->id || jy_host_run_received(scan->run, event->seq)) {
             if (scan->prefix_taken)
                 scan->prefix_end = event->seq;
+            if (scan->named_taken)
+                scan->named_end = event->seq;
             return 0;
         }
         scan->prefix_taken = 0;
     }
-    if (!name_listed(scan->args, event->name) || event->ts < scan->args->since_ts)
+    if (!name_listed(scan->args, event->name)) {
+        if (scan->named_taken)
+            scan->named_end = event->seq;
+        return 0;
+    }
+    scan->named_taken = 0;
+    if (event->ts < scan->args->since_ts)
         return 0;
 
     int matched = 1;
@@ -199,20 +209,60 @@ static int scan_visit(const jy_event *event, void *data)
  * that waits in a loop has received nearly every event of its user. So
  * the run keeps scan_floor, the end of the longest stretch of such
  * events from its trigger on, and a wait_for starts after it. Otherwise
- * each wait of the loop would visit all earlier ones again. */
+ * each wait of the loop would visit all earlier ones again.
+ *
+ * Other runs' emits to the same user end that stretch, such as a review
+ * request emitted for each order that a win-back loop waits on. For a
+ * wait with the default window, the run also keeps a floor that skips
+ * the events whose names the wait leaves out, valid for the waits with
+ * the same list of names. */
 static void scan_events(jy_run *run, scan_ctx *scan)
 {
     jy_store *store = run->host->store;
-    uint64_t from = scan->args->since_seq;
+    const wait_args *args = scan->args;
+    uint64_t from = args->since_seq;
     uint64_t covered_from = run->scan_floor > 0 ? run->scan_floor + 1 : run->trigger_seq;
 
     if (scan->consume && from >= run->trigger_seq && from <= run->scan_floor)
         from = run->scan_floor + 1;
+
+    /* The named floor covers the stretch of scan_floor as well. */
+    int default_window = scan->consume && args->since_seq == run->trigger_seq &&
+                         args->since_ts == JY_TIME_MIN;
+    jy_named_floor *floor = run->named_floor;
+    int same_names = default_window && floor != NULL &&
+                     strcmp(floor->names, args->journal_name) == 0;
+    uint64_t named_covered_from = covered_from;
+    if (same_names && floor->seq + 1 > named_covered_from)
+        named_covered_from = floor->seq + 1;
+    if (same_names && floor->seq >= from)
+        from = floor->seq + 1;
+
     scan->prefix_taken = scan->consume && from <= covered_from;
     scan->prefix_end = 0;
+    scan->named_taken = default_window && from <= named_covered_from;
+    scan->named_end = 0;
+
     store->ops->event_scan(store, run->user, from, scan_visit, scan);
+
     if (scan->prefix_end > run->scan_floor)
         run->scan_floor = scan->prefix_end;
+    if (scan->named_end <= run->scan_floor)
+        return;
+    if (same_names) {
+        if (scan->named_end > floor->seq)
+            floor->seq = scan->named_end;
+        return;
+    }
+    /* Without memory for a new floor, the waits only skip less. */
+    size_t len = strlen(args->journal_name);
+    floor = malloc(sizeof *floor + len + 1);
+    if (floor == NULL)
+        return;
+    floor->seq = scan->named_end;
+    memcpy(floor->names, args->journal_name, len + 1);
+    free(run->named_floor);
+    run->named_floor = floor;
 }
 
 

@@ -421,6 +421,7 @@ void jy__run_free(jy_run *run)
     free(run->user);
     free(run->key);
     free(run->received);
+    free(run->named_floor);
     free(run->result_json);
     free(run->error);
     free(run->divergence);

@@ -68,6 +68,14 @@ typedef enum jy_replay_mode {
 } jy_replay_mode;
 
 typedef struct jy_run jy_run;
+
+/* How far the waits with one list of names may skip: every event of the
+ * user from the trigger up to seq was received or emitted by the run, or
+ * has a name that the list leaves out. */
+typedef struct jy_named_floor {
+    uint64_t seq;
+    char names[]; /* the list, joined by "," as in the journal */
+} jy_named_floor;
 struct jy_host;
 
 /* One entry of the wait index: run waits for event name under user. */
@@ -112,6 +120,9 @@ struct jy_run {
                              * this seq was received or emitted by the run,
                              * so j.wait_for's search starts after it; 0
                              * until known */
+    jy_named_floor *named_floor; /* a further floor for the waits with the
+                                  * names of the last wait that set one, or
+                                  * NULL */
     uint64_t oldest_seq;    /* the lowest seq before the trigger that the
                              * journal refers to (a wait_for or j.events
                              * with since), which a replay needs; 0 when

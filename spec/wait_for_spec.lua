@@ -395,6 +395,78 @@ describe("j.wait_for", function()
       assert.are.same({1, 2, 3, "timeout"}, seqs)
     end)
 
+    it("finds another name after a loop skipped it", function()
+      local clicks = 0
+      h:define{
+        name = "looper",
+        on = "app/start",
+        run = function(j)
+          while clicks < 3 and j.wait_for("app/click", {timeout = "1h"}) do
+            clicks = clicks + 1
+          end
+          got = j.wait_for({"app/click", "app/view"}, {timeout = "1h"})
+        end,
+      }
+      h:ingest{user = "u1", name = "app/start"}
+      for n = 1, 3 do
+        h:ingest{user = "u1", name = "app/click", data = {n = n}}
+        h:ingest{user = "u1", name = "app/view", data = {n = n}}
+      end
+
+      assert.are.equal(3, clicks)
+      assert.are.equal("app/view", got.name)
+      assert.are.equal(1, got.data.n)
+    end)
+
+    it("finds an event of the same name that a match left", function()
+      local kinds = {}
+      h:define{
+        name = "looper",
+        on = "app/start",
+        run = function(j)
+          j.sleep("1h")
+          for _ = 1, 2 do
+            local click = j.wait_for("app/click", {match = {kind = "a"}, timeout = "1h"})
+            kinds[#kinds + 1] = click and click.data.n or "timeout"
+          end
+          got = j.wait_for("app/click", {timeout = "1h"})
+        end,
+      }
+      h:ingest{user = "u1", name = "app/start"}
+      h:ingest{user = "u1", name = "app/view"}
+      h:ingest{user = "u1", name = "app/click", data = {kind = "a", n = 1}}
+      h:ingest{user = "u1", name = "app/click", data = {kind = "b", n = 2}}
+      h:ingest{user = "u1", name = "app/view"}
+      h:ingest{user = "u1", name = "app/click", data = {kind = "a", n = 3}}
+      h:advance("1h")
+
+      assert.are.same({1, 3}, kinds)
+      assert.are.equal(2, got.data.n)
+    end)
+
+    it("reaches before the trigger after a loop with ever", function()
+      local clicks = 0
+      h:define{
+        name = "looper",
+        on = "app/start",
+        run = function(j)
+          while clicks < 2 and j.wait_for("app/click", {timeout = "1h"}) do
+            clicks = clicks + 1
+          end
+          got = j.wait_for("app/click", {since = "ever", timeout = "1h"})
+        end,
+      }
+      h:ingest{user = "u1", name = "app/click", data = {n = 0}}
+      h:ingest{user = "u1", name = "app/start"}
+      h:ingest{user = "u1", name = "app/view"}
+      h:ingest{user = "u1", name = "app/click", data = {n = 1}}
+      h:ingest{user = "u1", name = "app/view"}
+      h:ingest{user = "u1", name = "app/click", data = {n = 2}}
+
+      assert.are.equal(2, clicks)
+      assert.are.equal(0, got.data.n)
+    end)
+
     it("never returns the run's own emits", function()
       h:define{
         name = "nudger",

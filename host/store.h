@@ -130,8 +130,8 @@ typedef struct jy_store_ops {
 
     /* Retention: deletes runs that ended before ended_before (with their
      * journals), and events older than events_before that no live run
-     * can still reach (those stored before the oldest live run's trigger
-     * event). Sets *runs_deleted and *events_deleted. */
+     * can still reach: a user's events stored before the trigger of that
+     * user's oldest live run. Sets *runs_deleted and *events_deleted. */
     int (*prune)(jy_store *store, jy_time ended_before, jy_time events_before,
                  uint64_t *runs_deleted, uint64_t *events_deleted, jy_error *err);
 
@@ -163,6 +163,16 @@ void jy_store_memory_reserve_seq(jy_store *store, uint64_t next_seq);
 /* Puts a journal entry loaded from a durable store; same rules as
  * journal_append. */
 int jy_store_memory_load_journal(jy_store *store, const jy_journal_entry *entry);
+
+/* Called with the seq of each event that a prune deletes. */
+typedef void (*jy_store_deleted_fn)(uint64_t seq, void *ctx);
+
+/* The prune of a memory store, which also reports each deleted event to
+ * deleted (when not NULL), so that a store built on it can delete the
+ * same events. */
+int jy_store_memory_prune(jy_store *store, jy_time ended_before, jy_time events_before,
+                          jy_store_deleted_fn deleted, void *ctx, uint64_t *runs_deleted,
+                          uint64_t *events_deleted);
 
 /* Returns the record of run id in a memory store, or NULL when it has
  * none. The record stays valid until the next run_put of that run, a

@@ -5,7 +5,14 @@
  *
  * Every event is kept until prune deletes it, so memory grows with the
  * input: roughly the event's text plus about 100 bytes of index.
+ *
+ * Retention works user by user, because a run reads only its own user's
+ * events. A user's events from the trigger of its oldest live run on
+ * stay, and another user's old events can go. Users whose events may
+ * be old enough wait in a heap keyed by the earliest such event's time,
+ * so a prune visits only the users it can delete something from.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,11 +22,24 @@
 
 
 typedef struct event_list {
-    jy_event **items; /* borrowed from memory_store.events */
+    jy_event **items;
     size_t count;
     size_t capacity;
-    uint64_t compacted_in; /* the last prune that compacted this list */
 } event_list;
+
+/* One user's events in seq order (borrowed from memory_store.events)
+ * and what retention needs to know about the user. */
+typedef struct user_events {
+    jy_event **items;
+    uint32_t count;
+    uint32_t capacity;
+    uint32_t live_runs;
+    uint32_t queued;      /* in users_to_prune under queued_key */
+    uint64_t live_floor;  /* at or below the trigger of every live run:
+                           * the lowest trigger since live_runs was last
+                           * 0, so it may stay below an ended run's */
+    jy_time queued_key;
+} user_events;
 
 typedef struct journal {
     jy_journal_entry **entries; /* each entry and its strings in one block */
@@ -33,17 +53,18 @@ typedef struct memory_store {
     uint64_t first_seq; /* seq of events.items[0] */
     uint64_t next_seq;
     size_t prune_floor; /* events.items below this index are all NULL */
-    uint64_t prunes;    /* prunes so far, to compact each user list once */
-    jy_map by_user;    /* user -> event_list */
+    jy_map by_user;    /* user -> user_events */
     jy_map by_id;      /* user NUL id -> event */
     jy_map journals;   /* run id -> journal */
     jy_map runs;       /* run id -> run_copy */
-    /* (trigger_seq, id) of live runs and (ended_at, id) of ended runs,
-     * so prune finds the oldest live trigger and the runs to delete
+    /* (ended_at, id) of ended runs, so prune finds the runs to delete
      * without visiting every run. A run's entry goes out of date when
      * the run changes; prune drops such entries as it meets them. */
-    jy_id_heap live_triggers;
     jy_id_heap ended_runs;
+    /* (time, user_events pointer) of users that may have events to
+     * delete; an entry whose time is not the user's queued_key is out
+     * of date. */
+    jy_id_heap users_to_prune;
     jy_map users;      /* user -> attributes JSON (malloc'd) */
     jy_map meta;       /* key -> value (malloc'd) */
     uint64_t max_run_id;
@@ -66,6 +87,64 @@ static int list_push(event_list *list, jy_event *event)
         list->capacity = capacity;
     }
     list->items[list->count++] = event;
+    return 0;
+}
+
+
+static int user_push(user_events *user, jy_event *event)
+{
+    if (user->count == user->capacity) {
+        if (user->capacity > UINT32_MAX / 2)
+            return JY_ENOMEM;
+        uint32_t capacity = user->capacity == 0 ? 4 : user->capacity * 2;
+        jy_event **items = realloc(user->items, capacity * sizeof *items);
+        if (items == NULL)
+            return JY_ENOMEM;
+        user->items = items;
+        user->capacity = capacity;
+    }
+    user->items[user->count++] = event;
+    return 0;
+}
+
+
+/* Returns user's state, created empty when absent and create is set, or
+ * NULL. */
+static user_events *user_state(memory_store *store, const char *user, int create)
+{
+    user_events *state = jy_map_get_str(&store->by_user, user);
+
+    if (state != NULL || !create)
+        return state;
+    state = calloc(1, sizeof *state);
+    if (state == NULL)
+        return NULL;
+    state->live_floor = UINT64_MAX;
+    if (jy_map_put_str(&store->by_user, user, state) != 0) {
+        free(state);
+        return NULL;
+    }
+    return state;
+}
+
+
+/* The seq from which the user's events stay whatever their age. */
+static uint64_t retention_limit(const user_events *user)
+{
+    return user->live_runs > 0 ? user->live_floor : UINT64_MAX;
+}
+
+
+/* Queues user for the prune that reaches key, unless it is queued for
+ * an earlier time already. */
+static int queue_user(memory_store *store, user_events *user, jy_time key)
+{
+    if (user->queued && user->queued_key <= key)
+        return 0;
+    if (jy_id_heap_push(&store->users_to_prune, key, (uint64_t)(uintptr_t)user) != 0)
+        return JY_ENOMEM;
+    user->queued = 1;
+    user->queued_key = key;
     return 0;
 }
 
@@ -102,29 +181,28 @@ static int memory_event_append(jy_store *base, jy_event *event, jy_error *err)
         }
     }
 
-    event_list *user_events = jy_map_get_str(&store->by_user, event->user);
-    if (user_events == NULL) {
-        user_events = calloc(1, sizeof *user_events);
-        if (user_events == NULL ||
-            jy_map_put_str(&store->by_user, event->user, user_events) != 0) {
-            free(user_events);
-            goto nomem;
-        }
-    }
+    user_events *user = user_state(store, event->user, 1);
+    if (user == NULL)
+        goto nomem;
 
-    /* Grow both lists before changing either, so a failure leaves the
-     * store as it was. */
+    /* Queue the user and grow both lists before changing either, so a
+     * failure leaves the store as it was. A queue entry that is not
+     * needed costs one visit of the user. A new event is below the
+     * retention limit only when the user has no live run, because its
+     * seq is above every trigger. */
+    if (retention_limit(user) == UINT64_MAX && queue_user(store, user, event->ts) != 0)
+        goto nomem;
     if (store->events.count == 0)
         store->first_seq = store->next_seq;
     if (list_push(&store->events, event) != 0)
         goto nomem;
-    if (list_push(user_events, event) != 0) {
+    if (user_push(user, event) != 0) {
         store->events.count--;
         goto nomem;
     }
     if (key != NULL && jy_map_put(&store->by_id, key, key_len, event) != 0) {
         store->events.count--;
-        user_events->count--;
+        user->count--;
         goto nomem;
     }
 
@@ -150,29 +228,29 @@ static const jy_event *memory_event_get(jy_store *base, uint64_t seq)
 }
 
 
-static int memory_event_scan(jy_store *base, const char *user,
+static int memory_event_scan(jy_store *base, const char *user_id,
                              uint64_t from_seq, jy_event_visit_fn visit,
                              void *ctx)
 {
     memory_store *store = (memory_store *)base;
-    event_list *user_events = jy_map_get_str(&store->by_user, user);
+    const user_events *user = jy_map_get_str(&store->by_user, user_id);
 
-    if (user_events == NULL)
+    if (user == NULL)
         return 0;
 
     /* Sequence numbers grow along the list, so a binary search finds the
      * first event at or after from_seq. */
-    size_t lo = 0, hi = user_events->count;
+    size_t lo = 0, hi = user->count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (user_events->items[mid]->seq < from_seq)
+        if (user->items[mid]->seq < from_seq)
             lo = mid + 1;
         else
             hi = mid;
     }
 
-    for (size_t i = lo; i < user_events->count; i++)
-        if (visit(user_events->items[i], ctx) != 0)
+    for (size_t i = lo; i < user->count; i++)
+        if (visit(user->items[i], ctx) != 0)
             break;
     return 0;
 }
@@ -203,20 +281,39 @@ static int is_live(const jy_run_record *record)
 }
 
 
-/* Adds the heap entry that prune needs for record, unless the record it
- * replaces (old, or NULL) left one that is still right. */
+/* Adds the heap entry that prune needs for an ended record, unless the
+ * record it replaces (old, or NULL) left one that is still right. */
 static int index_for_prune(memory_store *store, const jy_run_record *old,
                            const jy_run_record *record)
 {
-    if (is_live(record)) {
-        if (old != NULL && is_live(old) && old->trigger_seq == record->trigger_seq)
-            return 0;
-        return jy_id_heap_push(&store->live_triggers, (int64_t)record->trigger_seq,
-                               record->id);
-    }
+    if (is_live(record))
+        return 0;
     if (old != NULL && !is_live(old) && old->ended_at == record->ended_at)
         return 0;
     return jy_id_heap_push(&store->ended_runs, record->ended_at, record->id);
+}
+
+
+/* Counts a run that became live or ended in its user's state. */
+static void count_live_run(memory_store *store, user_events *user, const jy_run_record *old,
+                           const jy_run_record *record)
+{
+    int was_live = old != NULL && is_live(old);
+
+    if (is_live(record) && !was_live) {
+        if (user->live_runs == 0 || record->trigger_seq < user->live_floor)
+            user->live_floor = record->trigger_seq;
+        user->live_runs++;
+    } else if (!is_live(record) && was_live && user->live_runs > 0) {
+        user->live_runs--;
+        if (user->live_runs > 0)
+            return;
+        user->live_floor = UINT64_MAX;
+        /* Out of memory, the user's old events wait for its next event
+         * to queue it again. */
+        if (user->count > 0)
+            queue_user(store, user, JY_TIME_MIN);
+    }
 }
 
 
@@ -250,13 +347,16 @@ static int memory_run_put(jy_store *base, const jy_run_record *record,
     if (record->id > store->max_run_id)
         store->max_run_id = record->id;
     run_copy *old = jy_map_get_id(&store->runs, record->id);
-    if (index_for_prune(store, old != NULL ? &old->record : NULL, record) != 0 ||
+    user_events *user = user_state(store, record->user, 1);
+    if (user == NULL ||
+        index_for_prune(store, old != NULL ? &old->record : NULL, record) != 0 ||
         jy_map_put_id(&store->runs, record->id, copy) != 0) {
         free(copy);
         free(strings);
         return jy_error_set(err, JY_ENOMEM, "out of memory storing run %llu",
                             (unsigned long long)record->id);
     }
+    count_live_run(store, user, old != NULL ? &old->record : NULL, record);
     if (old != NULL) {
         free(old->strings);
         free(old);
@@ -444,23 +544,6 @@ static int memory_meta_put(jy_store *base, const char *key, const char *value, j
 }
 
 
-/* Returns the smallest trigger_seq of a live run, or UINT64_MAX when no
- * run is live, dropping the out-of-date entries on top of the heap. */
-static uint64_t oldest_live_trigger(memory_store *store)
-{
-    const jy_id_heap_entry *top;
-
-    while ((top = jy_id_heap_top(&store->live_triggers)) != NULL) {
-        const run_copy *copy = jy_map_get_id(&store->runs, top->id);
-        if (copy != NULL && is_live(&copy->record) &&
-            (int64_t)copy->record.trigger_seq == top->key)
-            return copy->record.trigger_seq;
-        jy_id_heap_pop(&store->live_triggers);
-    }
-    return UINT64_MAX;
-}
-
-
 static void free_journal_entries(journal *j)
 {
     for (uint32_t i = 0; i < j->count; i++)
@@ -470,23 +553,84 @@ static void free_journal_entries(journal *j)
 }
 
 
-/* Drops pruned events from a user's list, keeping the order. */
-static void compact_user_list(event_list *list)
+/* Deletes one event from the seq index and the id index, and frees it;
+ * the caller drops it from its user's list. */
+static void delete_event(memory_store *store, jy_event *event, jy_store_deleted_fn deleted,
+                         void *ctx)
 {
-    size_t kept = 0;
-
-    for (size_t i = 0; i < list->count; i++)
-        if (list->items[i]->seq != 0)
-            list->items[kept++] = list->items[i];
-    list->count = kept;
+    if (event->id != NULL) {
+        char *key = NULL;
+        size_t key_len = 0;
+        if (dedupe_key(event, &key, &key_len) == 0)
+            jy_map_remove(&store->by_id, key, key_len);
+        free(key);
+    }
+    store->events.items[event->seq - store->first_seq] = NULL;
+    if (deleted != NULL)
+        deleted(event->seq, ctx);
+    jy_event_free(event);
 }
 
 
-static int memory_prune(jy_store *base, jy_time ended_before, jy_time events_before,
-                        uint64_t *runs_deleted, uint64_t *events_deleted, jy_error *err)
+/* Deletes the user's events older than events_before below the
+ * retention limit, and queues the user again for the earliest of the
+ * rest there. Returns how many it deleted. */
+static uint64_t prune_user(memory_store *store, user_events *user, jy_time events_before,
+                           jy_store_deleted_fn deleted, void *ctx)
+{
+    uint64_t limit = retention_limit(user);
+    jy_time next_key = JY_TIME_MAX;
+    uint64_t count = 0;
+    uint32_t kept_count = 0;
+    uint32_t i = 0;
+
+    for (; i < user->count && user->items[i]->seq < limit; i++) {
+        jy_event *event = user->items[i];
+        if (event->ts < events_before) {
+            delete_event(store, event, deleted, ctx);
+            count++;
+            continue;
+        }
+        if (event->ts < next_key)
+            next_key = event->ts;
+        user->items[kept_count++] = event;
+    }
+    if (count > 0) {
+        memmove(user->items + kept_count, user->items + i, (user->count - i) * sizeof *user->items);
+        user->count = kept_count + (user->count - i);
+    }
+
+    /* Out of memory, these events wait for the user's next event. */
+    if (next_key != JY_TIME_MAX)
+        queue_user(store, user, next_key);
+    return count;
+}
+
+
+/* Drops the empty prefix of the seq index, and moves the rest down once
+ * the prefix is most of it, so the index does not grow with every
+ * event ever stored. */
+static void trim_seq_index(memory_store *store)
+{
+    event_list *events = &store->events;
+
+    while (store->prune_floor < events->count && events->items[store->prune_floor] == NULL)
+        store->prune_floor++;
+    if (store->prune_floor < 1024 || store->prune_floor < events->count / 2)
+        return;
+    size_t rest = events->count - store->prune_floor;
+    memmove(events->items, events->items + store->prune_floor, rest * sizeof *events->items);
+    store->first_seq += store->prune_floor;
+    events->count = rest;
+    store->prune_floor = 0;
+}
+
+
+int jy_store_memory_prune(jy_store *base, jy_time ended_before, jy_time events_before,
+                          jy_store_deleted_fn deleted, void *ctx, uint64_t *runs_deleted,
+                          uint64_t *events_deleted)
 {
     memory_store *store = (memory_store *)base;
-    (void)err;
 
     *runs_deleted = 0;
     *events_deleted = 0;
@@ -507,61 +651,30 @@ static int memory_prune(jy_store *base, jy_time ended_before, jy_time events_bef
             free_journal_entries(j);
         (*runs_deleted)++;
     }
-    uint64_t oldest_trigger = oldest_live_trigger(store);
 
-    /* Only events below the oldest live run's trigger can go, and seq
-     * grows with the index, so the scan stops there. It starts above
-     * the prefix that earlier prunes emptied. Both bounds keep a prune
-     * from walking every event stored so far. */
-    size_t end = store->events.count;
-    if (oldest_trigger < store->first_seq)
-        end = 0;
-    else if (oldest_trigger - store->first_seq < end)
-        end = (size_t)(oldest_trigger - store->first_seq);
+    while ((top = jy_id_heap_top(&store->users_to_prune)) != NULL &&
+           top->key < events_before) {
+        user_events *user = (user_events *)(uintptr_t)top->id;
+        jy_time key = top->key;
+        jy_id_heap_pop(&store->users_to_prune);
 
-    /* Pruned events are marked with seq 0 first, so each user's list
-     * can be compacted in one pass, then freed. */
-    uint64_t pruned = 0;
-    for (size_t i = store->prune_floor; i < end; i++) {
-        jy_event *event = store->events.items[i];
-        if (event == NULL || event->ts >= events_before)
-            continue;
-        if (event->id != NULL) {
-            char *key = NULL;
-            size_t key_len = 0;
-            if (dedupe_key(event, &key, &key_len) == 0)
-                jy_map_remove(&store->by_id, key, key_len);
-            free(key);
-        }
-        event->seq = 0;
-        pruned++;
+        if (!user->queued || user->queued_key != key)
+            continue; /* an out-of-date entry */
+        user->queued = 0;
+        *events_deleted += prune_user(store, user, events_before, deleted, ctx);
     }
-    if (pruned == 0)
-        return 0;
-
-    store->prunes++;
-    for (size_t i = store->prune_floor; i < end; i++) {
-        jy_event *event = store->events.items[i];
-        if (event == NULL || event->seq != 0)
-            continue;
-        event_list *list = jy_map_get_str(&store->by_user, event->user);
-        if (list != NULL && list->compacted_in != store->prunes) {
-            compact_user_list(list);
-            list->compacted_in = store->prunes;
-        }
-    }
-    for (size_t i = store->prune_floor; i < end; i++) {
-        jy_event *event = store->events.items[i];
-        if (event != NULL && event->seq == 0) {
-            jy_event_free(event);
-            store->events.items[i] = NULL;
-        }
-    }
-    while (store->prune_floor < store->events.count &&
-           store->events.items[store->prune_floor] == NULL)
-        store->prune_floor++;
-    *events_deleted = pruned;
+    if (*events_deleted > 0)
+        trim_seq_index(store);
     return 0;
+}
+
+
+static int memory_prune(jy_store *base, jy_time ended_before, jy_time events_before,
+                        uint64_t *runs_deleted, uint64_t *events_deleted, jy_error *err)
+{
+    (void)err;
+    return jy_store_memory_prune(base, ended_before, events_before, NULL, NULL, runs_deleted,
+                                 events_deleted);
 }
 
 
@@ -633,9 +746,9 @@ static int memory_commit(jy_store *base, jy_error *err)
 static void free_user_list(const jy_map_entry *entry, void *ctx)
 {
     (void)ctx;
-    event_list *list = entry->value;
-    free(list->items);
-    free(list);
+    user_events *user = entry->value;
+    free(user->items);
+    free(user);
 }
 
 
@@ -677,8 +790,8 @@ static void memory_destroy(jy_store *base)
     jy_map_free(&store->by_id);
     jy_map_free(&store->journals);
     jy_map_free(&store->runs);
-    jy_id_heap_free(&store->live_triggers);
     jy_id_heap_free(&store->ended_runs);
+    jy_id_heap_free(&store->users_to_prune);
     for (size_t i = 0; i < store->events.count; i++)
         jy_event_free(store->events.items[i]);
     free(store->events.items);

@@ -8,8 +8,8 @@
  * durable together or not at all.
  *
  * A run's row is written once per group, at commit. A run usually
- * changes two or three times in one group (started, then waiting; woken,
- * then completed), and only its last state needs to reach the file.
+ * changes two or three times in one group: started, then waiting, or
+ * woken, then completed. Only its last state needs to reach the file.
  *
  * After a SQLite write fails, the memory copy is ahead of the file, so
  * the store refuses every later commit with the first error; the host
@@ -91,6 +91,7 @@ enum {
     STMT_UPSERT_META,
     STMT_UPSERT_DEADLINE,
     STMT_DELETE_DEADLINE,
+    STMT_DELETE_EVENT,
     STMT_COUNT
 };
 
@@ -114,6 +115,7 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_UPSERT_META] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
     [STMT_UPSERT_DEADLINE] = "INSERT OR REPLACE INTO deadlines (run_id, at) VALUES (?, ?)",
     [STMT_DELETE_DEADLINE] = "DELETE FROM deadlines WHERE run_id = ?",
+    [STMT_DELETE_EVENT] = "DELETE FROM events WHERE seq = ?",
 };
 
 /* A run that changed in the current group, and whether the file has a
@@ -242,8 +244,8 @@ static int has_deadline_row(const jy_run_record *record)
 
 
 /* Writes a run's row, and its deadline row when it is live and has a
- * deadline. deadline_stored says whether the file has a deadline row
- * for the run already, which then goes when the run no longer needs it. */
+ * deadline. deadline_stored is set when the file has a deadline row for
+ * the run already, which is deleted once the run no longer needs it. */
 static int write_run(sqlite_store *store, const jy_run_record *record, int deadline_stored,
                      jy_error *err)
 {
@@ -452,6 +454,18 @@ static int exec_bounded(sqlite_store *store, const char *sql, jy_time a, jy_time
 }
 
 
+/* Deletes from the file an event that memory's prune deleted. A failure
+ * marks the store failed, and prune reports it. */
+static void delete_stored_event(uint64_t seq, void *ctx)
+{
+    sqlite_store *store = ctx;
+    sqlite3_stmt *stmt = store->statements[STMT_DELETE_EVENT];
+
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)seq);
+    step(store, stmt, NULL, "deleting an event failed");
+}
+
+
 static int sqlite_prune(jy_store *base, jy_time ended_before, jy_time events_before,
                         uint64_t *runs_deleted, uint64_t *events_deleted, jy_error *err)
 {
@@ -461,18 +475,13 @@ static int sqlite_prune(jy_store *base, jy_time ended_before, jy_time events_bef
         return rc;
 
     /* The file's runs must be current before the queries below pick
-     * which to delete, and before memory forgets the runs it deletes. */
+     * which to delete, and before memory deletes runs of its own. */
     rc = write_pending_runs(store, err);
     if (rc != 0)
         return rc;
 
-    rc = store->mem->ops->prune(store->mem, ended_before, events_before, runs_deleted,
-                                events_deleted, err);
-    if (rc != 0)
-        return rc;
-
     /* Ids and sequence numbers are never reused, but the rows that hold
-     * the highest ones may be deleted below; keep the high-water marks. */
+     * the highest ones may be deleted below. So keep the high-water marks. */
     rc = exec_bounded(store,
                       "INSERT OR REPLACE INTO meta (key, value) SELECT 'max_event_seq',"
                       " max(seq) FROM events HAVING max(seq) IS NOT NULL", 0, 0, NULL, err);
@@ -483,8 +492,17 @@ static int sqlite_prune(jy_store *base, jy_time ended_before, jy_time events_bef
     if (rc != 0)
         return rc;
 
-    /* The same rules as the memory store: ended runs by age, and events
-     * by age that are older than every live run's trigger. */
+    /* Memory decides which events go, and the file deletes the same
+     * ones, so that both keep what the live runs can reach. */
+    rc = jy_store_memory_prune(store->mem, ended_before, events_before, delete_stored_event,
+                               store, runs_deleted, events_deleted);
+    if (rc != 0)
+        return rc;
+    if (store->failed)
+        return jy_error_set(err, JY_EIO, "%s", store->failure);
+
+    /* Ended runs by age, as in memory. The file may hold more of them,
+     * since memory loads only the live runs. */
     rc = exec_bounded(store,
                       "DELETE FROM journal WHERE run_id IN"
                       " (SELECT id FROM runs WHERE status >= 3 AND ended_at < ?1)",
@@ -492,12 +510,6 @@ static int sqlite_prune(jy_store *base, jy_time ended_before, jy_time events_bef
     if (rc == 0)
         rc = exec_bounded(store, "DELETE FROM runs WHERE status >= 3 AND ended_at < ?1",
                           ended_before, 0, runs_deleted, err);
-    if (rc == 0)
-        rc = exec_bounded(store,
-                          "DELETE FROM events WHERE ts < ?1 AND seq < (SELECT"
-                          " coalesce(min(trigger_seq), 9223372036854775807) FROM runs"
-                          " WHERE status < 3)",
-                          events_before, 0, events_deleted, err);
     return rc;
 }
 

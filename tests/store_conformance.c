@@ -1061,7 +1061,7 @@ static void prune_deletes_ended_runs_before_cutoff(suite *s)
 
 static void prune_keeps_events_live_runs_reach(suite *s)
 {
-    /* seq: ts. The live run's trigger is the fourth event. */
+    /* seq: ts. Alice's live run has the fourth event as its trigger. */
     uint64_t s1 = append_event(s->store, "e1", "alice", "one", 10);
     uint64_t s2 = append_event(s->store, "e2", "alice", "two", 100);
     uint64_t s3 = append_event(s->store, "e3", "bob", "three", 20);
@@ -1071,25 +1071,28 @@ static void prune_keeps_events_live_runs_reach(suite *s)
     uint64_t runs_deleted, events_deleted;
 
     jy_run_record live = make_run(2, JY_RUN_WAITING);
+    live.user = "alice";
     live.trigger_seq = s4;
     put_run(s->store, &live);
     /* An ended run does not keep its trigger event. */
     jy_run_record ended = make_run(1, JY_RUN_COMPLETED);
+    ended.user = "alice";
     ended.trigger_seq = s1;
     ended.ended_at = 500;
     put_run(s->store, &ended);
 
-    /* Older than 45 and before the live trigger: s1 and s3 only. s2 is
-     * before the trigger but new, s4 and s5 are old but reachable. */
+    /* Older than 45 and no live run of their user reaches them: s1, and
+     * bob's s3 and s5, although they follow alice's trigger. s2 is
+     * before the trigger but new, s4 is old but reachable. */
     prune(s->store, JY_TIME_MIN, 45, &runs_deleted, &events_deleted);
     CHECK_INT_EQ(runs_deleted, 0);
-    CHECK_INT_EQ(events_deleted, 2);
+    CHECK_INT_EQ(events_deleted, 3);
 
     CHECK(s->store->ops->event_get(s->store, s1) == NULL);
     CHECK(s->store->ops->event_get(s->store, s3) == NULL);
+    CHECK(s->store->ops->event_get(s->store, s5) == NULL);
     CHECK(s->store->ops->event_get(s->store, s2) != NULL);
     CHECK(s->store->ops->event_get(s->store, s4) != NULL);
-    CHECK(s->store->ops->event_get(s->store, s5) != NULL);
     CHECK(s->store->ops->event_get(s->store, s6) != NULL);
 
     seq_list list = {0};
@@ -1099,8 +1102,96 @@ static void prune_keeps_events_live_runs_reach(suite *s)
     CHECK_INT_EQ(list.seqs[1], s4);
     CHECK_INT_EQ(list.seqs[2], s6);
     CHECK_INT_EQ(scan_events(s->store, "bob", 0, &list), 0);
-    CHECK_INT_EQ(list.count, 1);
-    CHECK_INT_EQ(list.seqs[0], s5);
+    CHECK_INT_EQ(list.count, 0);
+}
+
+
+/* A user's live runs keep its events from the oldest trigger on, and a
+ * later run of a user with no other live run keeps only its own. */
+static void prune_keeps_events_per_user(suite *s)
+{
+    uint64_t a1 = append_event(s->store, NULL, "alice", "one", 10);
+    uint64_t a2 = append_event(s->store, NULL, "alice", "two", 20);
+    uint64_t a3 = append_event(s->store, NULL, "alice", "three", 30);
+    uint64_t b1 = append_event(s->store, NULL, "bob", "one", 15);
+    uint64_t b2 = append_event(s->store, NULL, "bob", "two", 25);
+    uint64_t runs_deleted, events_deleted;
+
+    jy_run_record older = make_run(1, JY_RUN_WAITING);
+    older.user = "alice";
+    older.trigger_seq = a1;
+    jy_run_record newer = make_run(2, JY_RUN_SLEEPING);
+    newer.user = "alice";
+    newer.trigger_seq = a3;
+    jy_run_record bobs = make_run(3, JY_RUN_WAITING);
+    bobs.user = "bob";
+    bobs.trigger_seq = b2;
+    put_run(s->store, &older);
+    put_run(s->store, &newer);
+    put_run(s->store, &bobs);
+
+    prune(s->store, JY_TIME_MIN, 100, &runs_deleted, &events_deleted);
+    CHECK_INT_EQ(events_deleted, 1);
+    CHECK(s->store->ops->event_get(s->store, b1) == NULL);
+    CHECK(s->store->ops->event_get(s->store, b2) != NULL);
+    CHECK(s->store->ops->event_get(s->store, a1) != NULL);
+
+    /* Once every run of alice has ended, all her old events can go. */
+    older.status = JY_RUN_COMPLETED;
+    older.ended_at = 40;
+    newer.status = JY_RUN_CANCELLED;
+    newer.ended_at = 40;
+    put_run(s->store, &older);
+    put_run(s->store, &newer);
+    prune(s->store, JY_TIME_MIN, 100, &runs_deleted, &events_deleted);
+    CHECK_INT_EQ(events_deleted, 3);
+    CHECK(s->store->ops->event_get(s->store, a1) == NULL);
+    CHECK(s->store->ops->event_get(s->store, a2) == NULL);
+    CHECK(s->store->ops->event_get(s->store, a3) == NULL);
+    CHECK(s->store->ops->event_get(s->store, b2) != NULL);
+}
+
+
+/* After most stored events were deleted, lookups by seq still find the
+ * rest and the events appended next. */
+static void prune_many_then_lookup(suite *s)
+{
+    uint64_t first = 0;
+    uint64_t runs_deleted, events_deleted;
+
+    for (int i = 0; i < 3000; i++) {
+        uint64_t seq = append_event(s->store, NULL, "churn", "tick", 10);
+        if (i == 0)
+            first = seq;
+    }
+    uint64_t kept = append_event(s->store, NULL, "keeper", "start", 10);
+    jy_run_record live = make_run(1, JY_RUN_WAITING);
+    live.user = "keeper";
+    live.trigger_seq = kept;
+    put_run(s->store, &live);
+
+    prune(s->store, JY_TIME_MIN, 50, &runs_deleted, &events_deleted);
+    CHECK_INT_EQ(events_deleted, 3000);
+    CHECK(s->store->ops->event_get(s->store, first) == NULL);
+    CHECK(s->store->ops->event_get(s->store, kept - 1) == NULL);
+    const jy_event *event = s->store->ops->event_get(s->store, kept);
+    CHECK(event != NULL);
+    if (event != NULL)
+        CHECK_STR_EQ(event->user, "keeper");
+
+    uint64_t next = append_event(s->store, NULL, "keeper", "later", 60);
+    CHECK(next > kept);
+    event = s->store->ops->event_get(s->store, next);
+    CHECK(event != NULL);
+    if (event != NULL)
+        CHECK_STR_EQ(event->name, "later");
+    CHECK(s->store->ops->event_get(s->store, next + 1) == NULL);
+
+    seq_list list = {0};
+    CHECK_INT_EQ(scan_events(s->store, "keeper", 0, &list), 0);
+    CHECK_INT_EQ(list.count, 2);
+    CHECK_INT_EQ(scan_events(s->store, "churn", 0, &list), 0);
+    CHECK_INT_EQ(list.count, 0);
 }
 
 
@@ -1162,27 +1253,30 @@ static void prune_repeated_deletes_newly_old_events(suite *s)
     uint64_t s3 = append_event(s->store, NULL, "alice", "three", 100);
     uint64_t runs_deleted, events_deleted;
 
-    /* A live run triggered by the first event keeps everything. */
+    /* A live run triggered by alice's first event keeps all of hers. */
     jy_run_record live = make_run(1, JY_RUN_WAITING);
+    live.user = "alice";
     live.trigger_seq = s1;
     put_run(s->store, &live);
     prune(s->store, JY_TIME_MIN, 50, &runs_deleted, &events_deleted);
-    CHECK_INT_EQ(events_deleted, 0);
+    CHECK_INT_EQ(events_deleted, 1);
+    CHECK(s->store->ops->event_get(s->store, s1) != NULL);
+    CHECK(s->store->ops->event_get(s->store, s2) == NULL);
 
-    /* Once it has ended, the next prune finds the old events. */
-    jy_run_record ended = make_run(1, JY_RUN_COMPLETED);
-    ended.trigger_seq = s1;
+    /* Once it has ended, the next prune finds her old event. */
+    jy_run_record ended = live;
+    ended.status = JY_RUN_COMPLETED;
     ended.ended_at = 100;
     put_run(s->store, &ended);
     prune(s->store, JY_TIME_MIN, 50, &runs_deleted, &events_deleted);
-    CHECK_INT_EQ(events_deleted, 2);
+    CHECK_INT_EQ(events_deleted, 1);
     CHECK(s->store->ops->event_get(s->store, s1) == NULL);
-    CHECK(s->store->ops->event_get(s->store, s2) == NULL);
 
     /* Events appended after a prune are pruned by a later one. */
     uint64_t s4 = append_event(s->store, NULL, "bob", "four", 110);
     uint64_t s5 = append_event(s->store, NULL, "alice", "five", 120);
     jy_run_record waiting = make_run(2, JY_RUN_WAITING);
+    waiting.user = "alice";
     waiting.trigger_seq = s5;
     put_run(s->store, &waiting);
     prune(s->store, JY_TIME_MIN, 115, &runs_deleted, &events_deleted);
@@ -1678,6 +1772,27 @@ static void durable_prune_survives_reopen(suite *s)
 }
 
 
+/* The file deletes the same events as memory, user by user. */
+static void durable_prune_per_user_survives_reopen(suite *s)
+{
+    uint64_t alice_old = append_event(s->store, NULL, "alice", "one", 10);
+    uint64_t bob_old = append_event(s->store, NULL, "bob", "one", 15);
+    uint64_t runs_deleted, events_deleted;
+
+    jy_run_record live = make_run(1, JY_RUN_WAITING);
+    live.user = "alice";
+    live.trigger_seq = alice_old;
+    put_run(s->store, &live);
+    prune(s->store, JY_TIME_MIN, 100, &runs_deleted, &events_deleted);
+    CHECK_INT_EQ(events_deleted, 1);
+    if (close_and_reopen(s) != 0)
+        return;
+
+    CHECK(s->store->ops->event_get(s->store, alice_old) != NULL);
+    CHECK(s->store->ops->event_get(s->store, bob_old) == NULL);
+}
+
+
 static void durable_run_max_id_after_prune(suite *s)
 {
     jy_run_record live = make_run(3, JY_RUN_WAITING);
@@ -1758,6 +1873,8 @@ static const check_case cases[] = {
     CASE(meta_put_replaces_value),
     CASE(prune_deletes_ended_runs_before_cutoff),
     CASE(prune_keeps_events_live_runs_reach),
+    CASE(prune_keeps_events_per_user),
+    CASE(prune_many_then_lookup),
     CASE(prune_without_live_runs_deletes_old_events),
     CASE(prune_nothing_old_counts_zero),
     CASE(prune_releases_event_ids),
@@ -1775,6 +1892,7 @@ static const check_case cases[] = {
     DURABLE_CASE(durable_uncommitted_lost_on_destroy),
     DURABLE_CASE(durable_crash_keeps_last_commit),
     DURABLE_CASE(durable_prune_survives_reopen),
+    DURABLE_CASE(durable_prune_per_user_survives_reopen),
     DURABLE_CASE(durable_run_max_id_after_prune),
     DURABLE_CASE(durable_event_seq_after_prune),
 };

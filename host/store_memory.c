@@ -12,6 +12,8 @@
  * be old enough wait in a heap keyed by the earliest such event's time,
  * so a prune visits only the users it can delete something from.
  */
+#include <malloc.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,9 +72,11 @@ typedef struct memory_store {
     uint64_t max_run_id;
 } memory_store;
 
+/* A run record and its strings in one block. A later put of the same
+ * run writes over it when its strings fit. */
 typedef struct run_copy {
     jy_run_record record;
-    char *strings; /* one block holding every string of record */
+    char strings[];
 } run_copy;
 
 
@@ -317,6 +321,16 @@ static void count_live_run(memory_store *store, user_events *user, const jy_run_
 }
 
 
+/* Returns copy when record's strings fit in it, else a new block, or
+ * NULL when out of memory. */
+static run_copy *block_for(run_copy *copy, size_t size)
+{
+    if (copy != NULL && malloc_usable_size(copy) >= offsetof(run_copy, strings) + size)
+        return copy;
+    return malloc(offsetof(run_copy, strings) + (size > 0 ? size : 1));
+}
+
+
 static int memory_run_put(jy_store *base, const jy_run_record *record,
                           jy_error *err)
 {
@@ -324,17 +338,30 @@ static int memory_run_put(jy_store *base, const jy_run_record *record,
     size_t size = string_size(record->journey) + string_size(record->user) +
                   string_size(record->key) + string_size(record->result_json) +
                   string_size(record->error) + string_size(record->wait_names);
-    run_copy *copy = malloc(sizeof *copy);
-    char *strings = malloc(size > 0 ? size : 1);
+    run_copy *old = jy_map_get_id(&store->runs, record->id);
 
-    if (copy == NULL || strings == NULL) {
+    /* What prune needs from the old record, before it may be written
+     * over. Only a change between live and ended touches the user. */
+    jy_run_record previous = old != NULL ? old->record : (jy_run_record){0};
+    int was_live = old != NULL && is_live(&previous);
+    user_events *user = NULL;
+    if (was_live != is_live(record)) {
+        user = user_state(store, record->user, 1);
+        if (user == NULL)
+            goto nomem;
+    }
+    if (index_for_prune(store, old != NULL ? &previous : NULL, record) != 0)
+        goto nomem;
+
+    run_copy *copy = block_for(old, size);
+    if (copy == NULL)
+        goto nomem;
+    if (copy != old && jy_map_put_id(&store->runs, record->id, copy) != 0) {
         free(copy);
-        free(strings);
-        return jy_error_set(err, JY_ENOMEM, "out of memory storing run %llu",
-                            (unsigned long long)record->id);
+        goto nomem;
     }
 
-    char *cursor = strings;
+    char *cursor = copy->strings;
     copy->record = *record;
     copy->record.journey = copy_string(&cursor, record->journey);
     copy->record.user = copy_string(&cursor, record->user);
@@ -342,26 +369,18 @@ static int memory_run_put(jy_store *base, const jy_run_record *record,
     copy->record.result_json = copy_string(&cursor, record->result_json);
     copy->record.error = copy_string(&cursor, record->error);
     copy->record.wait_names = copy_string(&cursor, record->wait_names);
-    copy->strings = strings;
+    if (copy != old)
+        free(old);
 
     if (record->id > store->max_run_id)
         store->max_run_id = record->id;
-    run_copy *old = jy_map_get_id(&store->runs, record->id);
-    user_events *user = user_state(store, record->user, 1);
-    if (user == NULL ||
-        index_for_prune(store, old != NULL ? &old->record : NULL, record) != 0 ||
-        jy_map_put_id(&store->runs, record->id, copy) != 0) {
-        free(copy);
-        free(strings);
-        return jy_error_set(err, JY_ENOMEM, "out of memory storing run %llu",
-                            (unsigned long long)record->id);
-    }
-    count_live_run(store, user, old != NULL ? &old->record : NULL, record);
-    if (old != NULL) {
-        free(old->strings);
-        free(old);
-    }
+    if (user != NULL)
+        count_live_run(store, user, old != NULL ? &previous : NULL, record);
     return 0;
+
+nomem:
+    return jy_error_set(err, JY_ENOMEM, "out of memory storing run %llu",
+                        (unsigned long long)record->id);
 }
 
 
@@ -644,7 +663,6 @@ int jy_store_memory_prune(jy_store *base, jy_time ended_before, jy_time events_b
         if (copy == NULL || is_live(&copy->record) || copy->record.ended_at != ended_at)
             continue; /* an out-of-date entry */
         jy_map_remove_id(&store->runs, id);
-        free(copy->strings);
         free(copy);
         journal *j = jy_map_remove_id(&store->journals, id);
         if (j != NULL)
@@ -769,9 +787,7 @@ static void free_value(const jy_map_entry *entry, void *ctx)
 static void free_run(const jy_map_entry *entry, void *ctx)
 {
     (void)ctx;
-    run_copy *copy = entry->value;
-    free(copy->strings);
-    free(copy);
+    free(entry->value);
 }
 
 

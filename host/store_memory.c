@@ -572,8 +572,8 @@ static void free_journal_entries(journal *j)
 }
 
 
-/* Deletes one event from the seq index and the id index, and frees it;
- * the caller drops it from its user's list. */
+/* Deletes one event from the seq index and the id index, and frees it.
+ * The caller drops it from its user's list. */
 static void delete_event(memory_store *store, jy_event *event, jy_store_deleted_fn deleted,
                          void *ctx)
 {

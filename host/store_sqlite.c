@@ -7,9 +7,10 @@
  * ends, so a group of events, journal entries and run changes becomes
  * durable together or not at all.
  *
- * A run's row is written once per group, at commit. A run usually
- * changes two or three times in one group: started, then waiting, or
- * woken, then completed. Only its last state needs to reach the file.
+ * A new run is put twice in one turn: as running when it starts, then
+ * as waiting, sleeping or ended when its coroutine stops. So its first
+ * record is held back until its next put or the commit, and the file
+ * gets one row write instead of two.
  *
  * After a SQLite write fails, the memory copy is ahead of the file, so
  * the store refuses every later commit with the first error; the host
@@ -27,6 +28,10 @@
 #include <unistd.h>
 
 #include "hashmap.h"
+
+/* The stored status of a running run (JY_RUN_RUNNING), as in the
+ * schema's comment on runs_live. */
+#define STATUS_RUNNING 0
 
 /* "JRNY": marks a SQLite file as a journey store. */
 #define APPLICATION_ID 0x4A524E59
@@ -118,13 +123,6 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_DELETE_EVENT] = "DELETE FROM events WHERE seq = ?",
 };
 
-/* A run that changed in the current group, and whether the file has a
- * deadline row for it from an earlier group. */
-typedef struct pending_run {
-    uint64_t id;
-    int deadline_stored;
-} pending_run;
-
 typedef struct sqlite_store {
     jy_store base;
     jy_store *mem;
@@ -136,10 +134,11 @@ typedef struct sqlite_store {
     char *path;
     int lock_fd;             /* holds the exclusive lock on PATH.lock */
     uint64_t max_run_id;
-    pending_run *pending;    /* runs changed in this group, not yet written */
-    size_t pending_count;
-    size_t pending_capacity;
-    jy_map pending_ids;      /* the ids in pending; the values only mark them */
+    uint64_t *held;          /* new runs whose first record is held back */
+    size_t held_count;
+    size_t held_capacity;
+    jy_map held_ids;         /* the ids in held not written since; the
+                              * values only mark them */
 } sqlite_store;
 
 
@@ -279,39 +278,41 @@ static int write_run(sqlite_store *store, const jy_run_record *record, int deadl
 }
 
 
-/* Writes the last state of every run that changed since the last write
- * of pending runs. The memory copy has every such run, because only
- * prune deletes runs there, and prune writes pending runs first. */
-static int write_pending_runs(sqlite_store *store, jy_error *err)
+/* Writes the new runs whose first record is still held back, in the
+ * state memory has now. Memory has every such run, because only prune
+ * deletes runs there, and prune writes these first. */
+static int write_held_runs(sqlite_store *store, jy_error *err)
 {
     int rc = 0;
 
-    for (size_t i = 0; i < store->pending_count; i++) {
-        const pending_run *pending = &store->pending[i];
-        jy_map_remove_id(&store->pending_ids, pending->id);
-        const jy_run_record *record = jy_store_memory_run_get(store->mem, pending->id);
+    for (size_t i = 0; i < store->held_count; i++) {
+        uint64_t id = store->held[i];
+        if (jy_map_remove_id(&store->held_ids, id) == NULL)
+            continue; /* a later put wrote it */
+        const jy_run_record *record = jy_store_memory_run_get(store->mem, id);
         if (rc == 0 && record != NULL)
-            rc = write_run(store, record, pending->deadline_stored, err);
+            rc = write_run(store, record, 0, err);
     }
-    store->pending_count = 0;
+    store->held_count = 0;
     return rc;
 }
 
 
-/* Notes that run id changed in this group. */
-static int note_pending_run(sqlite_store *store, uint64_t id, int deadline_stored)
+/* Holds back the first record of the new run id. Returns nonzero when
+ * out of memory, and the caller writes the record at once instead. */
+static int hold_new_run(sqlite_store *store, uint64_t id)
 {
-    if (store->pending_count == store->pending_capacity) {
-        size_t capacity = store->pending_capacity > 0 ? store->pending_capacity * 2 : 256;
-        pending_run *grown = realloc(store->pending, capacity * sizeof *grown);
+    if (store->held_count == store->held_capacity) {
+        size_t capacity = store->held_capacity > 0 ? store->held_capacity * 2 : 256;
+        uint64_t *grown = realloc(store->held, capacity * sizeof *grown);
         if (grown == NULL)
             return JY_ENOMEM;
-        store->pending = grown;
-        store->pending_capacity = capacity;
+        store->held = grown;
+        store->held_capacity = capacity;
     }
-    if (jy_map_put_id(&store->pending_ids, id, store) != 0)
+    if (jy_map_put_id(&store->held_ids, id, store) != 0)
         return JY_ENOMEM;
-    store->pending[store->pending_count++] = (pending_run){id, deadline_stored};
+    store->held[store->held_count++] = id;
     return 0;
 }
 
@@ -323,12 +324,11 @@ static int sqlite_run_put(jy_store *base, const jy_run_record *record, jy_error 
     if (rc != 0)
         return rc;
 
-    /* On a run's first change in this group, the memory copy still shows
-     * what the file holds; after the put it no longer does. */
-    int first_change = jy_map_get_id(&store->pending_ids, record->id) == NULL;
-    const jy_run_record *stored =
-        first_change ? jy_store_memory_run_get(store->mem, record->id) : NULL;
-    int deadline_stored = stored != NULL && has_deadline_row(stored);
+    /* The memory copy before this put shows what the file has, unless
+     * the run's first record is held back: then the file has nothing. */
+    const jy_run_record *stored = jy_store_memory_run_get(store->mem, record->id);
+    int held = stored != NULL && jy_map_get_id(&store->held_ids, record->id) != NULL;
+    int deadline_stored = stored != NULL && !held && has_deadline_row(stored);
 
     rc = store->mem->ops->run_put(store->mem, record, err);
     if (rc != 0)
@@ -336,17 +336,11 @@ static int sqlite_run_put(jy_store *base, const jy_run_record *record, jy_error 
     if (record->id > store->max_run_id)
         store->max_run_id = record->id;
 
-    /* Memory has the new state now, so a run the file would miss must
-     * fail the store, as a failed INSERT does. */
-    if (first_change && note_pending_run(store, record->id, deadline_stored) != 0) {
-        if (!store->failed) {
-            store->failed = 1;
-            snprintf(store->failure, sizeof store->failure,
-                     "out of memory noting a run change for %s", store->path);
-        }
-        return jy_error_set(err, JY_ENOMEM, "%s", store->failure);
-    }
-    return 0;
+    if (stored == NULL && record->status == STATUS_RUNNING && hold_new_run(store, record->id) == 0)
+        return 0;
+    if (held)
+        jy_map_remove_id(&store->held_ids, record->id);
+    return write_run(store, record, deadline_stored, err);
 }
 
 
@@ -476,7 +470,7 @@ static int sqlite_prune(jy_store *base, jy_time ended_before, jy_time events_bef
 
     /* The file's runs must be current before the queries below pick
      * which to delete, and before memory deletes runs of its own. */
-    rc = write_pending_runs(store, err);
+    rc = write_held_runs(store, err);
     if (rc != 0)
         return rc;
 
@@ -522,7 +516,7 @@ static int sqlite_commit(jy_store *base, jy_error *err)
         return jy_error_set(err, JY_EIO, "%s", store->failure);
     if (!store->in_transaction)
         return 0;
-    int rc = write_pending_runs(store, err);
+    int rc = write_held_runs(store, err);
     if (rc != 0)
         return rc;
     if (sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
@@ -548,8 +542,8 @@ static void sqlite_destroy(jy_store *base)
         close(store->lock_fd);
     if (store->mem != NULL)
         store->mem->ops->destroy(store->mem);
-    free(store->pending);
-    jy_map_free(&store->pending_ids);
+    free(store->held);
+    jy_map_free(&store->held_ids);
     free(store->path);
     free(store);
 }
@@ -776,7 +770,7 @@ jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *
     }
     store->base.ops = &sqlite_ops;
     store->lock_fd = -1;
-    jy_map_init(&store->pending_ids);
+    jy_map_init(&store->held_ids);
     store->path = strdup(path);
     store->mem = jy_store_memory_new();
     if (store->path == NULL || store->mem == NULL) {

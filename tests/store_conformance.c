@@ -1542,6 +1542,19 @@ static void durable_last_change_in_group_survives(suite *s)
 }
 
 
+/* A run put once, as running, is stored by the commit. */
+static void durable_running_run_survives_reopen(suite *s)
+{
+    jy_run_record running = make_run(15, JY_RUN_RUNNING);
+
+    put_run(s->store, &running);
+    if (close_and_reopen(s) != 0)
+        return;
+
+    check_live_run(s->store, &running);
+}
+
+
 /* A deadline that an earlier group stored goes when a later group
  * leaves the run live without one, after any number of changes. */
 static void durable_deadline_dropped_in_later_group(suite *s)
@@ -1887,6 +1900,7 @@ static const check_case cases[] = {
     DURABLE_CASE(durable_rejected_writes_not_stored),
     DURABLE_CASE(durable_ended_run_not_live_after_reopen),
     DURABLE_CASE(durable_last_change_in_group_survives),
+    DURABLE_CASE(durable_running_run_survives_reopen),
     DURABLE_CASE(durable_deadline_dropped_in_later_group),
     DURABLE_CASE(durable_run_ended_and_pruned_in_one_group),
     DURABLE_CASE(durable_uncommitted_lost_on_destroy),

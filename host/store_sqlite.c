@@ -51,8 +51,6 @@ static const char schema_sql[] =
     "CREATE UNIQUE INDEX events_user_id ON events (user, id) WHERE id IS NOT NULL;"
     /* wait_for and j.events scan one user's events in order */
     "CREATE INDEX events_user_seq ON events (user, seq);"
-    /* retention deletes by age */
-    "CREATE INDEX events_ts ON events (ts);"
     "CREATE TABLE users ("
     "  id TEXT PRIMARY KEY,"
     "  attributes TEXT NOT NULL,"

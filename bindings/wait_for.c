@@ -204,6 +204,46 @@ static int scan_visit(const jy_event *event, void *data)
 }
 
 
+/* Whether floor was set by a wait with exactly the names of args, in
+ * the same order. */
+static int same_name_list(const jy_named_floor *floor, const wait_args *args)
+{
+    const char *name = floor->names;
+
+    if (floor->name_count != args->name_count)
+        return 0;
+    for (size_t i = 0; i < args->name_count; i++) {
+        if (strcmp(name, args->names[i]) != 0)
+            return 0;
+        name += strlen(name) + 1;
+    }
+    return 1;
+}
+
+
+/* Returns a floor at seq for the names of args, or NULL when out of
+ * memory. */
+static jy_named_floor *new_named_floor(const wait_args *args, uint64_t seq)
+{
+    size_t size = 0;
+
+    for (size_t i = 0; i < args->name_count; i++)
+        size += strlen(args->names[i]) + 1;
+    jy_named_floor *floor = malloc(sizeof *floor + size);
+    if (floor == NULL)
+        return NULL;
+    floor->seq = seq;
+    floor->name_count = args->name_count;
+    char *cursor = floor->names;
+    for (size_t i = 0; i < args->name_count; i++) {
+        size_t n = strlen(args->names[i]) + 1;
+        memcpy(cursor, args->names[i], n);
+        cursor += n;
+    }
+    return floor;
+}
+
+
 /* Visits the run's user's events from the wait's since_seq on. A
  * wait_for never takes an event the run received or emitted, and a run
  * that waits in a loop has received nearly every event of its user. So
@@ -230,8 +270,7 @@ static void scan_events(jy_run *run, scan_ctx *scan)
     int default_window = scan->consume && args->since_seq == run->trigger_seq &&
                          args->since_ts == JY_TIME_MIN;
     jy_named_floor *floor = run->named_floor;
-    int same_names = default_window && floor != NULL &&
-                     strcmp(floor->names, args->journal_name) == 0;
+    int same_names = default_window && floor != NULL && same_name_list(floor, args);
     uint64_t named_covered_from = covered_from;
     if (same_names && floor->seq + 1 > named_covered_from)
         named_covered_from = floor->seq + 1;
@@ -255,12 +294,9 @@ static void scan_events(jy_run *run, scan_ctx *scan)
         return;
     }
     /* Without memory for a new floor, the waits only skip less. */
-    size_t len = strlen(args->journal_name);
-    floor = malloc(sizeof *floor + len + 1);
+    floor = new_named_floor(args, scan->named_end);
     if (floor == NULL)
         return;
-    floor->seq = scan->named_end;
-    memcpy(floor->names, args->journal_name, len + 1);
     free(run->named_floor);
     run->named_floor = floor;
 }

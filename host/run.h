@@ -74,7 +74,10 @@ typedef struct jy_run jy_run;
  * has a name that the list leaves out. */
 typedef struct jy_named_floor {
     uint64_t seq;
-    char names[]; /* the list, joined by "," as in the journal */
+    size_t name_count;
+    char names[]; /* the list, each name ended by a NUL byte, since a
+                   * name may contain the "," that the journal joins
+                   * them with */
 } jy_named_floor;
 struct jy_host;
 

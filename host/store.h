@@ -95,8 +95,10 @@ typedef struct jy_store_ops {
                       jy_event_visit_fn visit, void *ctx);
 
     /* Inserts or replaces the record of run record->id. Strings are
-     * copied. The journey, user, key, trigger_seq and started_at of a
-     * run never change after its first put. */
+     * copied, and must not be the store's own strings for that run (a
+     * scanned record), which the put may write over. The journey, user,
+     * key, trigger_seq and started_at of a run never change after its
+     * first put. */
     int (*run_put)(jy_store *store, const jy_run_record *record,
                    jy_error *err);
 

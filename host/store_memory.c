@@ -29,6 +29,14 @@ typedef struct event_list {
     size_t capacity;
 } event_list;
 
+/* The triggers of a user's live runs in ascending order, once the user
+ * has more than one. Two runs may share a trigger. */
+typedef struct trigger_set {
+    uint32_t count;
+    uint32_t capacity;
+    uint64_t seqs[];
+} trigger_set;
+
 /* One user's events in seq order (borrowed from memory_store.events)
  * and what retention needs to know about the user. */
 typedef struct user_events {
@@ -37,9 +45,10 @@ typedef struct user_events {
     uint32_t capacity;
     uint32_t live_runs;
     uint32_t queued;      /* in users_to_prune under queued_key */
-    uint64_t live_floor;  /* at or below the trigger of every live run:
-                           * the lowest trigger since live_runs was last
-                           * 0, so it may stay below an ended run's */
+    union {
+        uint64_t trigger;  /* the live run's trigger, with one live run */
+        trigger_set *set;  /* with more */
+    } live;
     jy_time queued_key;
 } user_events;
 
@@ -123,7 +132,6 @@ static user_events *user_state(memory_store *store, const char *user, int create
     state = calloc(1, sizeof *state);
     if (state == NULL)
         return NULL;
-    state->live_floor = UINT64_MAX;
     if (jy_map_put_str(&store->by_user, user, state) != 0) {
         free(state);
         return NULL;
@@ -135,7 +143,9 @@ static user_events *user_state(memory_store *store, const char *user, int create
 /* The seq from which the user's events stay whatever their age. */
 static uint64_t retention_limit(const user_events *user)
 {
-    return user->live_runs > 0 ? user->live_floor : UINT64_MAX;
+    if (user->live_runs == 0)
+        return UINT64_MAX;
+    return user->live_runs == 1 ? user->live.trigger : user->live.set->seqs[0];
 }
 
 
@@ -298,26 +308,93 @@ static int index_for_prune(memory_store *store, const jy_run_record *old,
 }
 
 
-/* Counts a run that became live or ended in its user's state. */
-static void count_live_run(memory_store *store, user_events *user, const jy_run_record *old,
-                           const jy_run_record *record)
+/* Makes room for one more live run of user, so that adding it cannot
+ * fail once the record is stored. A user with one live run keeps its
+ * trigger inline and needs a new set for a second one, which *spare
+ * then points to. Growing an existing set in place changes nothing else. */
+static int reserve_live_run(user_events *user, trigger_set **spare)
 {
-    int was_live = old != NULL && is_live(old);
-
-    if (is_live(record) && !was_live) {
-        if (user->live_runs == 0 || record->trigger_seq < user->live_floor)
-            user->live_floor = record->trigger_seq;
-        user->live_runs++;
-    } else if (!is_live(record) && was_live && user->live_runs > 0) {
-        user->live_runs--;
-        if (user->live_runs > 0)
-            return;
-        user->live_floor = UINT64_MAX;
-        /* Out of memory, the user's old events wait for its next event
-         * to queue it again. */
-        if (user->count > 0)
-            queue_user(store, user, JY_TIME_MIN);
+    *spare = NULL;
+    if (user->live_runs == 0)
+        return 0;
+    if (user->live_runs == 1) {
+        *spare = malloc(sizeof **spare + 4 * sizeof (*spare)->seqs[0]);
+        if (*spare == NULL)
+            return JY_ENOMEM;
+        (*spare)->count = 0;
+        (*spare)->capacity = 4;
+        return 0;
     }
+    trigger_set *set = user->live.set;
+    if (set->count < set->capacity)
+        return 0;
+    if (set->capacity > UINT32_MAX / 4)
+        return JY_ENOMEM;
+    trigger_set *grown = realloc(set, sizeof *set + 2 * (size_t)set->capacity * sizeof set->seqs[0]);
+    if (grown == NULL)
+        return JY_ENOMEM;
+    grown->capacity *= 2;
+    user->live.set = grown;
+    return 0;
+}
+
+
+/* Adds the trigger of a run that became live, with what
+ * reserve_live_run prepared. */
+static void add_live_run(user_events *user, uint64_t trigger, trigger_set *spare)
+{
+    if (user->live_runs == 0) {
+        user->live.trigger = trigger;
+        user->live_runs = 1;
+        return;
+    }
+    if (user->live_runs == 1) {
+        spare->seqs[0] = user->live.trigger;
+        spare->count = 1;
+        user->live.set = spare;
+    }
+    trigger_set *set = user->live.set;
+    uint32_t i = set->count;
+    while (i > 0 && set->seqs[i - 1] > trigger) {
+        set->seqs[i] = set->seqs[i - 1];
+        i--;
+    }
+    set->seqs[i] = trigger;
+    set->count++;
+    user->live_runs++;
+}
+
+
+/* Removes the trigger of a run that ended. When the lowest trigger goes,
+ * the user's events below the next one may be old enough to delete, so
+ * the user is queued for the next prune. */
+static void remove_live_run(memory_store *store, user_events *user, uint64_t trigger)
+{
+    uint64_t limit = retention_limit(user);
+
+    if (user->live_runs == 1) {
+        user->live_runs = 0;
+    } else {
+        trigger_set *set = user->live.set;
+        uint32_t i = 0;
+        while (i < set->count && set->seqs[i] != trigger)
+            i++;
+        if (i == set->count)
+            return; /* not counted as live, so nothing to remove */
+        memmove(set->seqs + i, set->seqs + i + 1, (set->count - i - 1) * sizeof set->seqs[0]);
+        set->count--;
+        user->live_runs--;
+        if (user->live_runs == 1) {
+            uint64_t last = set->seqs[0];
+            free(set);
+            user->live.trigger = last;
+        }
+    }
+
+    /* Out of memory, the user's old events wait for its next event to
+     * queue it again. */
+    if (retention_limit(user) > limit && user->count > 0)
+        queue_user(store, user, JY_TIME_MIN);
 }
 
 
@@ -345,9 +422,10 @@ static int memory_run_put(jy_store *base, const jy_run_record *record,
     jy_run_record previous = old != NULL ? old->record : (jy_run_record){0};
     int was_live = old != NULL && is_live(&previous);
     user_events *user = NULL;
+    trigger_set *spare = NULL;
     if (was_live != is_live(record)) {
         user = user_state(store, record->user, 1);
-        if (user == NULL)
+        if (user == NULL || (!was_live && reserve_live_run(user, &spare) != 0))
             goto nomem;
     }
     if (index_for_prune(store, old != NULL ? &previous : NULL, record) != 0)
@@ -374,11 +452,14 @@ static int memory_run_put(jy_store *base, const jy_run_record *record,
 
     if (record->id > store->max_run_id)
         store->max_run_id = record->id;
-    if (user != NULL)
-        count_live_run(store, user, old != NULL ? &previous : NULL, record);
+    if (user != NULL && was_live)
+        remove_live_run(store, user, previous.trigger_seq);
+    else if (user != NULL)
+        add_live_run(user, record->trigger_seq, spare);
     return 0;
 
 nomem:
+    free(spare);
     return jy_error_set(err, JY_ENOMEM, "out of memory storing run %llu",
                         (unsigned long long)record->id);
 }
@@ -765,6 +846,8 @@ static void free_user_list(const jy_map_entry *entry, void *ctx)
 {
     (void)ctx;
     user_events *user = entry->value;
+    if (user->live_runs > 1)
+        free(user->live.set);
     free(user->items);
     free(user);
 }

@@ -467,6 +467,26 @@ describe("j.wait_for", function()
       assert.are.equal(0, got.data.n)
     end)
 
+    it("tells a list of names from one name with a comma", function()
+      local first
+      h:define{
+        name = "waiter",
+        on = "app/start",
+        run = function(j)
+          j.sleep("1h")
+          first = j.wait_for({"x", "y"}, {timeout = "1h"})
+          got = j.wait_for("x,y", {timeout = "1h"})
+        end,
+      }
+      h:ingest{user = "u1", name = "app/start"}
+      h:ingest{user = "u1", name = "x,y", data = {n = 1}}
+      h:advance("3h")
+
+      assert.is_nil(first)
+      assert.are.equal("x,y", got.name)
+      assert.are.equal(1, got.data.n)
+    end)
+
     it("never returns the run's own emits", function()
       h:define{
         name = "nudger",

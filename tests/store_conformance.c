@@ -1152,6 +1152,54 @@ static void prune_keeps_events_per_user(suite *s)
 }
 
 
+/* When a user's oldest live run ends, the next oldest one sets what
+ * stays, although a run of the user is still live. */
+static void prune_follows_next_oldest_run(suite *s)
+{
+    uint64_t a1 = append_event(s->store, NULL, "alice", "one", 10);
+    uint64_t a2 = append_event(s->store, NULL, "alice", "two", 20);
+    uint64_t a3 = append_event(s->store, NULL, "alice", "three", 30);
+    uint64_t a4 = append_event(s->store, NULL, "alice", "four", 35);
+    uint64_t runs_deleted, events_deleted;
+
+    jy_run_record oldest = make_run(1, JY_RUN_WAITING);
+    oldest.user = "alice";
+    oldest.trigger_seq = a1;
+    jy_run_record middle = make_run(2, JY_RUN_SLEEPING);
+    middle.user = "alice";
+    middle.trigger_seq = a3;
+    jy_run_record newest = make_run(3, JY_RUN_WAITING);
+    newest.user = "alice";
+    newest.trigger_seq = a4;
+    put_run(s->store, &newest);
+    put_run(s->store, &oldest);
+    put_run(s->store, &middle);
+
+    oldest.status = JY_RUN_COMPLETED;
+    oldest.ended_at = 40;
+    put_run(s->store, &oldest);
+    prune(s->store, JY_TIME_MIN, 100, &runs_deleted, &events_deleted);
+    CHECK_INT_EQ(events_deleted, 2);
+    CHECK(s->store->ops->event_get(s->store, a1) == NULL);
+    CHECK(s->store->ops->event_get(s->store, a2) == NULL);
+    CHECK(s->store->ops->event_get(s->store, a3) != NULL);
+
+    /* The newest run ending changes nothing, the middle one still holds. */
+    newest.status = JY_RUN_CANCELLED;
+    newest.ended_at = 40;
+    put_run(s->store, &newest);
+    prune(s->store, JY_TIME_MIN, 100, &runs_deleted, &events_deleted);
+    CHECK_INT_EQ(events_deleted, 0);
+    CHECK(s->store->ops->event_get(s->store, a3) != NULL);
+
+    middle.status = JY_RUN_FAILED;
+    middle.ended_at = 40;
+    put_run(s->store, &middle);
+    prune(s->store, JY_TIME_MIN, 100, &runs_deleted, &events_deleted);
+    CHECK_INT_EQ(events_deleted, 2);
+}
+
+
 /* After most stored events were deleted, lookups by seq still find the
  * rest and the events appended next. */
 static void prune_many_then_lookup(suite *s)
@@ -1887,6 +1935,7 @@ static const check_case cases[] = {
     CASE(prune_deletes_ended_runs_before_cutoff),
     CASE(prune_keeps_events_live_runs_reach),
     CASE(prune_keeps_events_per_user),
+    CASE(prune_follows_next_oldest_run),
     CASE(prune_many_then_lookup),
     CASE(prune_without_live_runs_deletes_old_events),
     CASE(prune_nothing_old_counts_zero),

@@ -360,6 +360,17 @@ static int compare_input(const void *a, const void *b)
 }
 
 
+/* Whether the events are in replay order already, as most inputs are,
+ * so that the sort can be skipped. */
+static int in_order(const input_event *events, size_t count)
+{
+    for (size_t i = 1; i < count; i++)
+        if (compare_input(&events[i - 1], &events[i]) > 0)
+            return 0;
+    return 1;
+}
+
+
 static int parse_args(simulation *sim, int argc, char **argv, const char ***scripts,
                       size_t *script_count)
 {
@@ -1270,7 +1281,7 @@ int jy_cli_simulate(int argc, char **argv)
     fingerprint(text, text_len, sim.fingerprint);
     free(text);
     text = NULL;
-    if (count > 1)
+    if (count > 1 && !in_order(events, count))
         qsort(events, count, sizeof *events, compare_input);
 
     if (sim.acks_path != NULL) {

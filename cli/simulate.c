@@ -21,6 +21,7 @@
 #include "buffer.h"
 #include "cli.h"
 #include "duration.h"
+#include "event_parse.h"
 #include "store_option.h"
 #include "timefmt.h"
 
@@ -485,21 +486,35 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
 
 /* Parses every line; bad lines are reported and counted, or stop the
  * run with --strict. Returns 0, or 1 when --strict stopped it. */
-static int parse_input(simulation *sim, journey_host *host, char *text, input_event **events,
-                       size_t *count)
-{
-    size_t capacity = 0;
-    size_t line_no = 0;
-    char *cursor = text;
+/* One share of the input's lines, parsed on a thread of its own. Lines
+ * are numbered from 1 within the share until all shares are counted. */
+typedef struct parse_part {
+    const char *start;
+    const char *end;
+    input_event *events;
+    size_t count;
+    size_t capacity;
+    size_t lines;           /* lines in the share, blank ones included */
+    uint64_t lines_read;    /* lines that were not blank */
+    uint64_t lines_rejected;
+    size_t error_lines[MAX_LOG_LINES];  /* the first rejections, in order */
+    char *errors[MAX_LOG_LINES];
+    int out_of_memory;
+    pthread_t thread;
+} parse_part;
 
-    *events = NULL;
-    *count = 0;
-    while (*cursor != '\0') {
-        char *end = strchr(cursor, '\n');
-        size_t len = end != NULL ? (size_t)(end - cursor) : strlen(cursor);
-        char *line = cursor;
-        cursor = end != NULL ? end + 1 : cursor + len;
-        line_no++;
+
+static void *parse_part_main(void *arg)
+{
+    parse_part *part = arg;
+    const char *cursor = part->start;
+
+    while (cursor < part->end) {
+        const char *newline = memchr(cursor, '\n', (size_t)(part->end - cursor));
+        const char *line = cursor;
+        size_t len = newline != NULL ? (size_t)(newline - cursor) : (size_t)(part->end - cursor);
+        cursor = newline != NULL ? newline + 1 : part->end;
+        part->lines++;
 
         if (len > 0 && line[len - 1] == '\r')
             len--;
@@ -508,41 +523,170 @@ static int parse_input(simulation *sim, journey_host *host, char *text, input_ev
             blank++;
         if (blank == len)
             continue; /* blank lines separate nothing and are skipped */
-        sim->lines_read++;
+        part->lines_read++;
 
-        journey_event *event = NULL;
-        if (journey_event_parse(host, line, len, JOURNEY_PARSE_REQUIRE_TS, &event) !=
-            JOURNEY_OK) {
-            sim->lines_rejected++;
-            /* A wrong format fails every line, so the count is enough. */
-            if (sim->lines_rejected <= MAX_LOG_LINES)
-                fprintf(stderr, "%s:%zu: %s\n", sim->events_path, line_no, journey_error(host));
-            else if (sim->lines_rejected == MAX_LOG_LINES + 1)
-                fprintf(stderr, "journey simulate: further invalid lines are not shown; the "
-                                "summary counts them\n");
-            if (sim->strict) {
-                fprintf(stderr, "journey simulate: stopped at the first invalid line "
-                                "(--strict)\n");
-                return 1;
+        /* The replay requires a ts, so no default time is needed. */
+        jy_error err;
+        jy_error_clear(&err);
+        jy_event *event = jy_event_parse(line, len, 1, 0, &err);
+        if (event == NULL) {
+            if (part->lines_rejected < MAX_LOG_LINES) {
+                part->error_lines[part->lines_rejected] = part->lines;
+                part->errors[part->lines_rejected] = strdup(err.message);
             }
+            part->lines_rejected++;
             continue;
         }
 
-        if (*count == capacity) {
-            capacity = capacity == 0 ? 1024 : capacity * 2;
-            input_event *grown = realloc(*events, capacity * sizeof *grown);
+        if (part->count == part->capacity) {
+            size_t capacity = part->capacity == 0 ? 1024 : part->capacity * 2;
+            input_event *grown = realloc(part->events, capacity * sizeof *grown);
             if (grown == NULL) {
-                journey_event_free(event);
-                fprintf(stderr, "journey simulate: out of memory reading events\n");
-                return 1;
+                jy_event_free(event);
+                part->out_of_memory = 1;
+                return NULL;
             }
-            *events = grown;
+            part->events = grown;
+            part->capacity = capacity;
         }
-        (*events)[*count].event = event;
-        (*events)[*count].line = line_no;
-        (*count)++;
+        part->events[part->count].event = (journey_event *)event;
+        part->events[part->count].line = part->lines;
+        part->count++;
     }
-    return 0;
+    return NULL;
+}
+
+
+/* Splits text into whole lines for parts, each with about as many bytes. */
+static void split_input(const char *text, size_t len, parse_part *parts, int part_count)
+{
+    const char *start = text;
+
+    for (int k = 0; k < part_count; k++) {
+        const char *end = text + len * (size_t)(k + 1) / (size_t)part_count;
+        if (end < start)
+            end = start;
+        if (k == part_count - 1) {
+            end = text + len;
+        } else if (end < text + len) {
+            const char *newline = memchr(end, '\n', (size_t)(text + len - end));
+            end = newline != NULL ? newline + 1 : text + len;
+        }
+        parts[k].start = start;
+        parts[k].end = end;
+        start = end;
+    }
+}
+
+
+/* A wrong format fails every line, so past the first lines the count
+ * in the summary is enough. */
+static void say_further_lines_hidden(void)
+{
+    fprintf(stderr, "journey simulate: further invalid lines are not shown; the summary "
+                    "counts them\n");
+}
+
+
+/* Parses every line of text into events, on one thread per job (at
+ * least two for a large input, since reading is part of a replay's
+ * time), and reports rejected lines in input order. */
+static int parse_input(simulation *sim, char *text, input_event **events, size_t *count)
+{
+    size_t len = strlen(text);
+    int part_count = sim->jobs > 1 ? sim->jobs : 1;
+    if (part_count < 2 && len >= 4 * 1024 * 1024)
+        part_count = 2;
+
+    parse_part *parts = calloc((size_t)part_count, sizeof *parts);
+    if (parts == NULL) {
+        fprintf(stderr, "journey simulate: out of memory reading events\n");
+        return 1;
+    }
+    split_input(text, len, parts, part_count);
+
+    int started = 0;
+    for (int k = 1; k < part_count; k++) {
+        if (pthread_create(&parts[k].thread, NULL, parse_part_main, &parts[k]) != 0)
+            break;
+        started = k;
+    }
+    parse_part_main(&parts[0]);
+    for (int k = 1; k <= started; k++)
+        pthread_join(parts[k].thread, NULL);
+    /* A share whose thread did not start is parsed here. */
+    for (int k = started + 1; k < part_count; k++)
+        parse_part_main(&parts[k]);
+
+    /* Number the lines across shares, report the first rejections in
+     * order, and join the events. */
+    int status = 0;
+    int out_of_memory = 0;
+    size_t total = 0;
+    size_t first_line = 0;
+    for (int k = 0; k < part_count; k++) {
+        parse_part *part = &parts[k];
+        if (part->out_of_memory)
+            out_of_memory = 1;
+        for (size_t i = 0; i < part->count; i++)
+            part->events[i].line += first_line;
+        for (uint64_t i = 0; i < part->lines_rejected && i < MAX_LOG_LINES; i++) {
+            sim->lines_rejected++;
+            if (sim->lines_rejected <= MAX_LOG_LINES)
+                fprintf(stderr, "%s:%zu: %s\n", sim->events_path,
+                        first_line + part->error_lines[i],
+                        part->errors[i] != NULL ? part->errors[i] : "invalid event");
+            else if (sim->lines_rejected == MAX_LOG_LINES + 1)
+                say_further_lines_hidden();
+            if (sim->strict)
+                break;
+        }
+        if (sim->strict && sim->lines_rejected > 0) {
+            fprintf(stderr, "journey simulate: stopped at the first invalid line (--strict)\n");
+            status = 1;
+        }
+        if (part->lines_rejected > MAX_LOG_LINES) {
+            uint64_t more = part->lines_rejected - MAX_LOG_LINES;
+            if (sim->lines_rejected <= MAX_LOG_LINES &&
+                sim->lines_rejected + more > MAX_LOG_LINES)
+                say_further_lines_hidden();
+            sim->lines_rejected += more;
+        }
+        sim->lines_read += part->lines_read;
+        first_line += part->lines;
+        total += part->count;
+        if (status != 0)
+            break;
+    }
+
+    if (status == 0 && total > 0 && !out_of_memory) {
+        *events = malloc(total * sizeof **events);
+        out_of_memory = *events == NULL;
+    }
+    if (out_of_memory) {
+        fprintf(stderr, "journey simulate: out of memory reading events\n");
+        status = 1;
+    }
+    if (status == 0) {
+        size_t at = 0;
+        for (int k = 0; k < part_count; k++) {
+            if (parts[k].count > 0)
+                memcpy(*events + at, parts[k].events, parts[k].count * sizeof **events);
+            at += parts[k].count;
+            parts[k].count = 0;
+        }
+        *count = total;
+    }
+
+    for (int k = 0; k < part_count; k++) {
+        for (size_t i = 0; i < parts[k].count; i++)
+            journey_event_free(parts[k].events[i].event);
+        free(parts[k].events);
+        for (size_t i = 0; i < MAX_LOG_LINES; i++)
+            free(parts[k].errors[i]);
+    }
+    free(parts);
+    return status;
 }
 
 
@@ -1274,7 +1418,7 @@ int jy_cli_simulate(int argc, char **argv)
         goto done;
     }
 
-    if (parse_input(&sim, host, text, &events, &count) != 0) {
+    if (parse_input(&sim, text, &events, &count) != 0) {
         status = 1;
         goto done;
     }

@@ -527,6 +527,91 @@ journey.define {
         assert.are.equal(0, code)
     end)
 
+    it("reports invalid lines in input order with their numbers", function()
+        local bin = simulator_path()
+        if bin == nil then
+            pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+            return
+        end
+        local script = assert(io.open(dir .. "/none.lua", "w"))
+        script:write([[
+local journey = require "journey"
+journey.define { name = "none", on = "app/never", run = function() end }
+]])
+        script:close()
+        -- 60 lines: every tenth is not JSON, and line 35 lacks its ts.
+        local events = assert(io.open(dir .. "/events.jsonl", "w"))
+        for n = 1, 60 do
+            if n % 10 == 0 then
+                events:write("not json\n")
+            elseif n == 35 then
+                events:write('{"user":"u35","name":"app/seen"}\n')
+            else
+                events:write(('{"user":"u%d","name":"app/seen","ts":%d}\n')
+                    :format(n, 1700000000000 + n))
+            end
+        end
+        events:close()
+        local args = shell_quote(dir .. "/none.lua") .. " --events " ..
+            shell_quote(dir .. "/events.jsonl")
+
+        for _, jobs in ipairs({"1", "2", "3"}) do
+            local code, err = simulate(bin, args .. " --jobs " .. jobs)
+            assert.are.equal(0, code)
+            local numbers = {}
+            for number in err:gmatch("events%.jsonl:(%d+): ") do
+                numbers[#numbers + 1] = tonumber(number)
+            end
+            assert.are.same({10, 20, 30, 35, 40, 50, 60}, numbers)
+            assert.matches('events.jsonl:35: missing "ts"', err, 1, true)
+        end
+
+        local code, err = simulate(bin, args .. " --jobs 2 --strict")
+        assert.are.equal(1, code)
+        assert.matches("events.jsonl:10: ", err, 1, true)
+        assert.is_nil(err:find("events.jsonl:20: ", 1, true))
+        assert.matches("stopped at the first invalid line (--strict)", err, 1, true)
+    end)
+
+    it("shows the first 20 invalid lines and counts the rest", function()
+        local bin = simulator_path()
+        if bin == nil then
+            pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+            return
+        end
+        local script = assert(io.open(dir .. "/none.lua", "w"))
+        script:write([[
+local journey = require "journey"
+journey.define { name = "none", on = "app/never", run = function() end }
+]])
+        script:close()
+        local events = assert(io.open(dir .. "/events.jsonl", "w"))
+        for n = 1, 50 do
+            events:write(n % 2 == 0 and "[]\n" or
+                ('{"user":"u%d","name":"app/seen","ts":%d}\n'):format(n, 1700000000000 + n))
+        end
+        events:close()
+
+        local command = shell_quote(bin) .. " simulate " .. shell_quote(dir .. "/none.lua") ..
+            " --events " .. shell_quote(dir .. "/events.jsonl") .. " --jobs 2 --json 2> " ..
+            shell_quote(dir .. "/stderr")
+        local pipe = assert(io.popen(command, "r"))
+        local summary = cjson.decode(pipe:read("a"))
+        pipe:close()
+        local file = assert(io.open(dir .. "/stderr"))
+        local err = file:read("a")
+        file:close()
+
+        local _, shown = err:gsub("events%.jsonl:%d+: ", "")
+        local _, further = err:gsub("further invalid lines are not shown", "")
+        assert.are.equal(20, shown)
+        assert.are.equal(1, further)
+        assert.are.equal(25, summary.events_rejected)
+        assert.are.equal(50, summary.events_read)
+        assert.matches("events.jsonl:40: ", err, 1, true)
+        assert.is_nil(err:find("events.jsonl:42: ", 1, true))
+    end)
+
     it("tells a script's own coroutine from a run in its own Lua state", function()
         -- journey simulate creates its Lua state itself, where a run is
         -- found through its coroutine's extra space rather than a table.

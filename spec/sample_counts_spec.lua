@@ -527,18 +527,24 @@ journey.define {
         assert.are.equal(0, code)
     end)
 
-    it("reports invalid lines in input order with their numbers", function()
-        local bin = simulator_path()
-        if bin == nil then
-            pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
-            return
-        end
+    -- Writes none.lua: a journey that no event starts, for replays that
+    -- only read their input.
+    local function write_idle_script()
         local script = assert(io.open(dir .. "/none.lua", "w"))
         script:write([[
 local journey = require "journey"
 journey.define { name = "none", on = "app/never", run = function() end }
 ]])
         script:close()
+    end
+
+    it("reports invalid lines in input order with their numbers", function()
+        local bin = simulator_path()
+        if bin == nil then
+            pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+            return
+        end
+        write_idle_script()
         -- 60 lines: every tenth is not JSON, and line 35 lacks its ts.
         local events = assert(io.open(dir .. "/events.jsonl", "w"))
         for n = 1, 60 do
@@ -579,12 +585,7 @@ journey.define { name = "none", on = "app/never", run = function() end }
             pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
             return
         end
-        local script = assert(io.open(dir .. "/none.lua", "w"))
-        script:write([[
-local journey = require "journey"
-journey.define { name = "none", on = "app/never", run = function() end }
-]])
-        script:close()
+        write_idle_script()
         local events = assert(io.open(dir .. "/events.jsonl", "w"))
         for n = 1, 50 do
             events:write(n % 2 == 0 and "[]\n" or

@@ -381,7 +381,7 @@ static void append_run(jy_buf *buf, sqlite3_stmt *stmt)
 
 static const char run_columns[] =
     "SELECT r.id, r.journey, r.user, r.key, r.status, r.started_at, r.ended_at, r.result,"
-    " r.error, r.wait_names, d.at FROM runs r LEFT JOIN deadlines d ON d.run_id = r.id";
+    " r.error, r.wait_names, r.deadline FROM runs r";
 
 
 /* Returns the run id that text (the part of the path after "/runs/")

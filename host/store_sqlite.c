@@ -66,7 +66,9 @@ static const char schema_sql[] =
     "  ended_at INTEGER NOT NULL DEFAULT 0,"
     "  result TEXT,"
     "  error TEXT,"
-    "  wait_names TEXT);"
+    "  wait_names TEXT,"
+    /* the pending deadline of a waiting or sleeping run, else NULL */
+    "  deadline INTEGER);"
     /* recovery loads live runs (running 0, waiting 1, sleeping 2) */
     "CREATE INDEX runs_live ON runs (status) WHERE status < 3;"
     "CREATE INDEX runs_user ON runs (user, id);"
@@ -79,12 +81,17 @@ static const char schema_sql[] =
     "  name TEXT NOT NULL,"
     "  at INTEGER NOT NULL,"
     "  result TEXT NOT NULL,"
-    "  PRIMARY KEY (run_id, idx)) WITHOUT ROWID;"
-    "CREATE TABLE deadlines ("
-    "  run_id INTEGER PRIMARY KEY,"
-    "  at INTEGER NOT NULL);"
-    /* the scheduler re-arms deadlines in order after a restart */
-    "CREATE INDEX deadlines_at ON deadlines (at, run_id);";
+    "  PRIMARY KEY (run_id, idx)) WITHOUT ROWID;";
+
+/* Version 1 kept deadlines in a table of their own, which cost every
+ * run two more statements. This moves them into runs. The store's lock
+ * on the file keeps other journey processes out meanwhile. */
+static const char migrate_1_to_2_sql[] =
+    "ALTER TABLE runs ADD COLUMN deadline INTEGER;"
+    "UPDATE runs SET deadline = (SELECT at FROM deadlines WHERE run_id = runs.id)"
+    " WHERE status < 3;"
+    "DROP TABLE deadlines;"
+    "PRAGMA user_version = 2;";
 
 enum {
     STMT_INSERT_EVENT,
@@ -92,8 +99,6 @@ enum {
     STMT_INSERT_JOURNAL,
     STMT_UPSERT_USER,
     STMT_UPSERT_META,
-    STMT_UPSERT_DEADLINE,
-    STMT_DELETE_DEADLINE,
     STMT_DELETE_EVENT,
     STMT_COUNT
 };
@@ -107,17 +112,16 @@ static const char *const statement_sql[STMT_COUNT] = {
      * insert the row, and rewrite every index). */
     [STMT_UPSERT_RUN] =
         "INSERT INTO runs (id, journey, user, key, trigger_seq, status, started_at,"
-        " ended_at, result, error, wait_names) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ended_at, result, error, wait_names, deadline)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
         " ended_at = excluded.ended_at, result = excluded.result, error = excluded.error,"
-        " wait_names = excluded.wait_names",
+        " wait_names = excluded.wait_names, deadline = excluded.deadline",
     [STMT_INSERT_JOURNAL] =
         "INSERT INTO journal (run_id, idx, kind, name, at, result) VALUES (?, ?, ?, ?, ?, ?)",
     [STMT_UPSERT_USER] =
         "INSERT OR REPLACE INTO users (id, attributes, updated_at) VALUES (?, ?, ?)",
     [STMT_UPSERT_META] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-    [STMT_UPSERT_DEADLINE] = "INSERT OR REPLACE INTO deadlines (run_id, at) VALUES (?, ?)",
-    [STMT_DELETE_DEADLINE] = "DELETE FROM deadlines WHERE run_id = ?",
     [STMT_DELETE_EVENT] = "DELETE FROM events WHERE seq = ?",
 };
 
@@ -233,18 +237,9 @@ static int sqlite_event_scan(jy_store *base, const char *user, uint64_t from_seq
 }
 
 
-/* Whether a stored run has a row in the deadlines table. */
-static int has_deadline_row(const jy_run_record *record)
-{
-    return record->status <= 2 && record->deadline != JY_TIME_MAX;
-}
-
-
-/* Writes a run's row, and its deadline row when it is live and has a
- * deadline. deadline_stored is set when the file has a deadline row for
- * the run already, which is deleted once the run no longer needs it. */
-static int write_run(sqlite_store *store, const jy_run_record *record, int deadline_stored,
-                     jy_error *err)
+/* Writes a run's row. Its deadline is NULL unless it is live and has
+ * one. */
+static int write_run(sqlite_store *store, const jy_run_record *record, jy_error *err)
 {
     sqlite3_stmt *stmt = store->statements[STMT_UPSERT_RUN];
     sqlite3_bind_int64(stmt, 1, (sqlite3_int64)record->id);
@@ -258,21 +253,11 @@ static int write_run(sqlite_store *store, const jy_run_record *record, int deadl
     bind_text_or_null(stmt, 9, record->result_json);
     bind_text_or_null(stmt, 10, record->error);
     bind_text_or_null(stmt, 11, record->wait_names);
-    int rc = step(store, stmt, err, "storing a run failed");
-    if (rc != 0)
-        return rc;
-
-    if (has_deadline_row(record)) {
-        stmt = store->statements[STMT_UPSERT_DEADLINE];
-        sqlite3_bind_int64(stmt, 1, (sqlite3_int64)record->id);
-        sqlite3_bind_int64(stmt, 2, record->deadline);
-        return step(store, stmt, err, "storing a deadline failed");
-    }
-    if (!deadline_stored)
-        return 0;
-    stmt = store->statements[STMT_DELETE_DEADLINE];
-    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)record->id);
-    return step(store, stmt, err, "deleting a deadline failed");
+    if (record->status <= 2 && record->deadline != JY_TIME_MAX)
+        sqlite3_bind_int64(stmt, 12, record->deadline);
+    else
+        sqlite3_bind_null(stmt, 12);
+    return step(store, stmt, err, "storing a run failed");
 }
 
 
@@ -289,7 +274,7 @@ static int write_held_runs(sqlite_store *store, jy_error *err)
             continue; /* a later put wrote it */
         const jy_run_record *record = jy_store_memory_run_get(store->mem, id);
         if (rc == 0 && record != NULL)
-            rc = write_run(store, record, 0, err);
+            rc = write_run(store, record, err);
     }
     store->held_count = 0;
     return rc;
@@ -322,11 +307,8 @@ static int sqlite_run_put(jy_store *base, const jy_run_record *record, jy_error 
     if (rc != 0)
         return rc;
 
-    /* The memory copy before this put shows what the file has, unless
-     * the run's first record is held back: then the file has nothing. */
     const jy_run_record *stored = jy_store_memory_run_get(store->mem, record->id);
     int held = stored != NULL && jy_map_get_id(&store->held_ids, record->id) != NULL;
-    int deadline_stored = stored != NULL && !held && has_deadline_row(stored);
 
     rc = store->mem->ops->run_put(store->mem, record, err);
     if (rc != 0)
@@ -338,7 +320,7 @@ static int sqlite_run_put(jy_store *base, const jy_run_record *record, jy_error 
         return 0;
     if (held)
         jy_map_remove_id(&store->held_ids, record->id);
-    return write_run(store, record, deadline_stored, err);
+    return write_run(store, record, err);
 }
 
 
@@ -651,6 +633,15 @@ static int check_schema(sqlite_store *store, jy_error *err)
     if (version < 1)
         return jy_error_set(err, JY_EINVAL, "%s has an unknown store schema version %lld",
                             store->path, (long long)version);
+    if (version == 1 &&
+        (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+         sqlite3_exec(db, migrate_1_to_2_sql, NULL, NULL, NULL) != SQLITE_OK ||
+         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)) {
+        jy_error_set(err, JY_EIO, "cannot move %s to store schema version 2: %s", store->path,
+                     sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return err != NULL ? err->code : JY_EIO;
+    }
     return 0;
 }
 
@@ -688,10 +679,9 @@ static int load(sqlite_store *store, jy_error *err)
         return rc;
 
     if (sqlite3_prepare_v2(store->db,
-                           "SELECT r.id, r.journey, r.user, r.key, r.trigger_seq, r.status,"
-                           " r.started_at, r.ended_at, r.wait_names, d.at"
-                           " FROM runs r LEFT JOIN deadlines d ON d.run_id = r.id"
-                           " WHERE r.status < 3 ORDER BY r.id", -1, &stmt, NULL) != SQLITE_OK)
+                           "SELECT id, journey, user, key, trigger_seq, status,"
+                           " started_at, ended_at, wait_names, deadline"
+                           " FROM runs WHERE status < 3 ORDER BY id", -1, &stmt, NULL) != SQLITE_OK)
         return fail(store, err, "reading runs failed");
     while (rc == 0 && sqlite3_step(stmt) == SQLITE_ROW) {
         jy_run_record record = {

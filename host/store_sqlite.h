@@ -7,7 +7,7 @@
 #include "store.h"
 
 /* The schema version this build reads and writes (PRAGMA user_version). */
-#define JY_SQLITE_SCHEMA_VERSION 1
+#define JY_SQLITE_SCHEMA_VERSION 2
 
 typedef enum jy_sqlite_sync {
     JY_SQLITE_SYNC_FULL,   /* fsync at every commit: survives power loss */

@@ -449,10 +449,29 @@ check_status "show text file" 1
 check_err "show text file: message" "is it a SQLite database?"
 
 cp "$db" "$work/newer.db"
-sqlite3 "$work/newer.db" "PRAGMA user_version = 2;"
+sqlite3 "$work/newer.db" "PRAGMA user_version = 3;"
 run runs --store "sqlite:$work/newer.db"
 check_status "runs newer schema" 1
-check_err "runs newer schema: message" "has store schema version 2, newer than this journey reads (1)"
+check_err "runs newer schema: message" "has store schema version 3, newer than this journey reads (2)"
+
+# A store of schema version 1 kept deadlines in a table of their own.
+# The readers show it as they show the same store in version 2, and
+# leave it as it is.
+cp "$db" "$work/v1.db"
+sqlite3 "$work/v1.db" "CREATE TABLE deadlines (run_id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
+INSERT INTO deadlines SELECT id, deadline FROM runs WHERE deadline IS NOT NULL;
+ALTER TABLE runs DROP COLUMN deadline; PRAGMA user_version = 1;"
+run runs --store "$store"
+current_runs=$out
+run runs --store "sqlite:$work/v1.db"
+check_status "runs version 1" 0
+check_equal "runs version 1: same listing" "$out" "$current_runs"
+check_out "runs version 1: deadline shown" "until 2024-01-01T12:50:00Z"
+run show 9 --store "$store" --json
+current_show=$out
+run show 9 --store "sqlite:$work/v1.db" --json
+check_equal "show version 1: same run" "$out" "$current_show"
+check_equal "version 1 left as it is" "$(sqlite3 "$work/v1.db" "PRAGMA user_version")" "1"
 
 # ---- Reading beside a host ----
 

@@ -166,12 +166,9 @@ int ljy_call(lua_State *L)
 
     /* A handler that finishes before it returns gives j.call its value at
      * once, without a suspension and a trip through the loop's timer. */
-    jy_run *outer = lh->in_call;
     run->runtime_flags |= JY_RUN_IN_CALL;
-    lh->in_call = run;
     action->fn(action->ctx, run->host, run->id, run->call_token, name,
                args != NULL ? args : "null");
-    lh->in_call = outer;
     run->runtime_flags &= ~JY_RUN_IN_CALL;
     free(args);
     lua_pushstring(L, name);
@@ -209,8 +206,7 @@ static int is_json(const char *text)
 int jy_lua_complete_call(jy_lua_host *lh, uint64_t run_id, uint64_t token,
                          const char *value_json, const char *error)
 {
-    jy_run *run = lh->in_call != NULL && lh->in_call->id == run_id
-        ? lh->in_call : jy_host_run(lh->host, run_id);
+    jy_run *run = jy_host_run(lh->host, run_id);
     if (run == NULL)
         return JY_ENOTFOUND;
     int in_handler = (run->runtime_flags & JY_RUN_IN_CALL) != 0;

@@ -69,9 +69,6 @@ typedef struct jy_lua_host {
     int refs;              /* registry refs held; zero after close */
     uint64_t instruction_budget; /* per run, between two suspensions */
     jy_lua_action *actions;      /* owned list */
-    jy_run *in_call;             /* the run whose action handler runs now,
-                                  * found without a lookup when the
-                                  * handler completes its call */
 } jy_lua_host;
 
 /* Registers an action for j.call. Returns 0, JY_EEXIST or JY_ENOMEM. */

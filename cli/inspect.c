@@ -154,6 +154,14 @@ static int open_reader(store_reader *reader)
     /* A host checkpointing the WAL holds its locks for a moment. */
     sqlite3_busy_timeout(reader->db, 5000);
 
+    /* Every query reads the same commit, because they all run in this
+     * one read transaction, the version check included: a host that
+     * opens the file may move it to a newer version meanwhile. */
+    if (sqlite3_exec(reader->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        report_sqlite_error(reader, "starting a read transaction");
+        return 1;
+    }
+
     sqlite3_int64 application_id = query_int(reader->db, "PRAGMA application_id");
     sqlite3_int64 version = query_int(reader->db, "PRAGMA user_version");
     if (application_id < 0 || version < 0) {
@@ -189,13 +197,6 @@ static int open_reader(store_reader *reader)
                                  " deadline AS at FROM runs WHERE deadline IS NOT NULL",
                      NULL, NULL, NULL) != SQLITE_OK) {
         report_sqlite_error(reader, "reading the deadlines");
-        return 1;
-    }
-
-    /* Every later query reads the same commit, because they all run in
-     * this one read transaction. */
-    if (sqlite3_exec(reader->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        report_sqlite_error(reader, "starting a read transaction");
         return 1;
     }
     return 0;

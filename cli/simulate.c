@@ -619,15 +619,16 @@ static int parse_input(simulation *sim, char *text, input_event **events, size_t
         parse_part_main(&parts[k]);
 
     /* Number the lines across shares, report the first rejections in
-     * order, and join the events. */
+     * order, and join the events. A share that ran out of memory stopped
+     * short, so the numbers of the shares after it would be wrong. */
     int status = 0;
     int out_of_memory = 0;
+    for (int k = 0; k < part_count; k++)
+        out_of_memory |= parts[k].out_of_memory;
     size_t total = 0;
     size_t first_line = 0;
-    for (int k = 0; k < part_count; k++) {
+    for (int k = 0; k < part_count && !out_of_memory; k++) {
         parse_part *part = &parts[k];
-        if (part->out_of_memory)
-            out_of_memory = 1;
         for (size_t i = 0; i < part->count; i++)
             part->events[i].line += first_line;
         for (uint64_t i = 0; i < part->lines_rejected && i < MAX_LOG_LINES; i++) {
@@ -644,6 +645,7 @@ static int parse_input(simulation *sim, char *text, input_event **events, size_t
         if (sim->strict && sim->lines_rejected > 0) {
             fprintf(stderr, "journey simulate: stopped at the first invalid line (--strict)\n");
             status = 1;
+            break;
         }
         if (part->lines_rejected > MAX_LOG_LINES) {
             uint64_t more = part->lines_rejected - MAX_LOG_LINES;
@@ -655,8 +657,6 @@ static int parse_input(simulation *sim, char *text, input_event **events, size_t
         sim->lines_read += part->lines_read;
         first_line += part->lines;
         total += part->count;
-        if (status != 0)
-            break;
     }
 
     if (status == 0 && total > 0 && !out_of_memory) {

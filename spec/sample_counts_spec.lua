@@ -603,6 +603,17 @@ journey.define { name = "none", on = "app/never", run = function() end }
         local err = file:read("a")
         file:close()
 
+        -- --strict stops at the first, with no word of the rest, however
+        -- many follow.
+        local invalid = assert(io.open(dir .. "/invalid.jsonl", "w"))
+        invalid:write(("[]\n"):rep(45))
+        invalid:close()
+        local strict_code, strict_err = simulate(bin, shell_quote(dir .. "/none.lua") ..
+            " --events " .. shell_quote(dir .. "/invalid.jsonl") .. " --strict")
+        assert.are.equal(1, strict_code)
+        assert.is_nil(strict_err:find("further invalid lines", 1, true))
+        assert.matches("invalid.jsonl:1: ", strict_err, 1, true)
+
         local _, shown = err:gsub("events%.jsonl:%d+: ", "")
         local _, further = err:gsub("further invalid lines are not shown", "")
         assert.are.equal(20, shown)

@@ -70,8 +70,15 @@ static void apply_cancels(jy_host *host, const jy_event *event)
                     cancel = 0;
                 free(key);
             }
-            if (cancel)
+            /* A running run is on the C stack of this very ingest (its
+             * action handler ingested the event), so it is cancelled
+             * when its coroutine stops, not freed under it. */
+            if (cancel && run->status == JY_RUN_RUNNING) {
+                if (run->cancel_seq == 0)
+                    run->cancel_seq = event->seq;
+            } else if (cancel) {
                 jy__run_cancel(host, run, event);
+            }
         }
         run = next;
     }

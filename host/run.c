@@ -116,6 +116,12 @@ static void release_ended(jy_host *host, jy_run *run)
 /* Moves a run that left its coroutine to the state its outcome names. */
 void jy__run_apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
 {
+    if (outcome->kind == JY_OUTCOME_SUSPENDED && run->cancel_seq != 0) {
+        const jy_event *event = host->store->ops->event_get(host->store, run->cancel_seq);
+        run->cancel_seq = 0;
+        jy__run_cancel(host, run, event);
+        return;
+    }
     if (outcome->kind == JY_OUTCOME_SUSPENDED) {
         jy__resident_add(host, run);
         if (run->suspend_quietly) {

@@ -123,6 +123,9 @@ struct jy_run {
                              * this seq was received or emitted by the run,
                              * so j.wait_for's search starts after it; 0
                              * until known */
+    uint64_t cancel_seq;    /* a cancel_on event that came while the run's
+                             * coroutine was running (from its own action
+                             * handler), applied once it stops; 0 when none */
     jy_named_floor *named_floor; /* a further floor for the waits with the
                                   * names of the last wait that set one, or
                                   * NULL */

@@ -175,6 +175,69 @@ static void walk_close(uv_handle_t *handle, void *arg)
 }
 
 
+static const char stopper_script[] =
+    "local journey = require 'journey'\n"
+    "journey.define{ name = 'guarded', on = 'app/started', cancel_on = 'app/stop',\n"
+    "  run = function(j)\n"
+    "    j.call('stop_myself')\n"
+    "    j.emit('app/after_stop', {})\n"
+    "  end }\n";
+
+static journey_host *stopper_host;
+static int stopper_answers;
+
+
+/* Ingests the event that cancels the run whose action this is, then
+ * completes the call at once when stopper_answers is set. */
+static void stop_myself(void *ctx, journey_call *call, const char *args_json)
+{
+    (void)ctx;
+    (void)args_json;
+    const char *stop = "{\"user\":\"s1\",\"name\":\"app/stop\"}";
+    CHECK_INT_EQ(journey_ingest(stopper_host, stop, strlen(stop), NULL, NULL), JOURNEY_OK);
+    if (stopper_answers)
+        CHECK_INT_EQ(journey_call_done(call, NULL, NULL), JOURNEY_OK);
+    else
+        held_call = call;
+}
+
+
+/* A handler that ingests the event cancelling its own run: the run is
+ * cancelled once its coroutine stops, not freed while it runs. */
+static void handler_cancels_its_own_run(const char *path)
+{
+    for (stopper_answers = 0; stopper_answers <= 1; stopper_answers++) {
+        journey_config config;
+        journey_config_init(&config);
+        char error[256];
+        stopper_host = NULL;
+        CHECK_INT_EQ(journey_host_new(&config, &stopper_host, error, sizeof error), JOURNEY_OK);
+        CHECK_INT_EQ(journey_load(stopper_host, path), JOURNEY_OK);
+        CHECK_INT_EQ(journey_register_action(stopper_host, "stop_myself", stop_myself, NULL),
+                     JOURNEY_OK);
+        CHECK_INT_EQ(journey_start(stopper_host), JOURNEY_OK);
+
+        const char *start = "{\"user\":\"s1\",\"name\":\"app/started\"}";
+        CHECK_INT_EQ(journey_ingest(stopper_host, start, strlen(start), NULL, NULL), JOURNEY_OK);
+        journey_run_once(stopper_host);
+
+        /* With the call completed at once, the run goes on and ends
+         * before it would next stop, so the cancel finds it ended. */
+        journey_stats stats;
+        journey_get_stats(stopper_host, &stats);
+        CHECK_INT_EQ(stats.runs_cancelled, stopper_answers ? 0 : 1);
+        CHECK_INT_EQ(stats.runs_completed, stopper_answers ? 1 : 0);
+        CHECK_INT_EQ(stats.runs_live, 0);
+        CHECK_INT_EQ(stats.events_emitted, stopper_answers ? 1 : 0);
+        if (held_call != NULL) {
+            CHECK_INT_EQ(journey_call_done(held_call, NULL, NULL), JOURNEY_ESTATE);
+            held_call = NULL;
+        }
+        journey_host_close(stopper_host, NULL, NULL);
+    }
+}
+
+
 int main(void)
 {
     uv_loop_t loop;
@@ -318,6 +381,15 @@ int main(void)
         uv_loop_close(&loop);
     }
     foreign_loop_answers_calls(path);
+
+    char stopper_path[] = "/tmp/journey-lib-stopper-XXXXXX";
+    int stopper_fd = mkstemp(stopper_path);
+    CHECK(stopper_fd >= 0);
+    CHECK_INT_EQ(write(stopper_fd, stopper_script, strlen(stopper_script)),
+                 (long long)strlen(stopper_script));
+    close(stopper_fd);
+    handler_cancels_its_own_run(stopper_path);
+    unlink(stopper_path);
     remove(path);
     return check_summary("test_libjourney");
 }

@@ -311,7 +311,7 @@ static int index_for_prune(memory_store *store, const jy_run_record *old,
 /* Makes room for one more live run of user, so that adding it cannot
  * fail once the record is stored. A user with one live run keeps its
  * trigger inline and needs a new set for a second one, which *spare
- * then points to. Growing an existing set in place changes nothing else. */
+ * then points to. A set that grows keeps its triggers. */
 static int reserve_live_run(user_events *user, trigger_set **spare)
 {
     *spare = NULL;

@@ -308,7 +308,7 @@ static int sqlite_run_put(jy_store *base, const jy_run_record *record, jy_error 
         return rc;
 
     const jy_run_record *stored = jy_store_memory_run_get(store->mem, record->id);
-    int held = stored != NULL && jy_map_get_id(&store->held_ids, record->id) != NULL;
+    int was_held = stored != NULL && jy_map_get_id(&store->held_ids, record->id) != NULL;
 
     rc = store->mem->ops->run_put(store->mem, record, err);
     if (rc != 0)
@@ -318,7 +318,7 @@ static int sqlite_run_put(jy_store *base, const jy_run_record *record, jy_error 
 
     if (stored == NULL && record->status == STATUS_RUNNING && hold_new_run(store, record->id) == 0)
         return 0;
-    if (held)
+    if (was_held)
         jy_map_remove_id(&store->held_ids, record->id);
     return write_run(store, record, err);
 }
@@ -637,10 +637,11 @@ static int check_schema(sqlite_store *store, jy_error *err)
         (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
          sqlite3_exec(db, migrate_1_to_2_sql, NULL, NULL, NULL) != SQLITE_OK ||
          sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)) {
-        jy_error_set(err, JY_EIO, "cannot move %s to store schema version 2: %s", store->path,
-                     sqlite3_errmsg(db));
+        /* The message first, because the rollback replaces SQLite's. */
+        int rc = jy_error_set(err, JY_EIO, "cannot move %s to store schema version 2: %s",
+                              store->path, sqlite3_errmsg(db));
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return err != NULL ? err->code : JY_EIO;
+        return rc;
     }
     return 0;
 }

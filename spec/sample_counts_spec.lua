@@ -614,9 +614,9 @@ journey.define { name = "none", on = "app/never", run = function() end }
         assert.is_nil(strict_err:find("further invalid lines", 1, true))
         assert.matches("invalid.jsonl:1: ", strict_err, 1, true)
 
-        local _, shown = err:gsub("events%.jsonl:%d+: ", "")
+        local _, shown_lines = err:gsub("events%.jsonl:%d+: ", "")
         local _, further = err:gsub("further invalid lines are not shown", "")
-        assert.are.equal(20, shown)
+        assert.are.equal(20, shown_lines)
         assert.are.equal(1, further)
         assert.are.equal(25, summary.events_rejected)
         assert.are.equal(50, summary.events_read)

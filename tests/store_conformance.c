@@ -1212,23 +1212,23 @@ static void prune_many_then_lookup(suite *s)
         if (i == 0)
             first = seq;
     }
-    uint64_t kept = append_event(s->store, NULL, "keeper", "start", 10);
+    uint64_t keeper_seq = append_event(s->store, NULL, "keeper", "start", 10);
     jy_run_record live = make_run(1, JY_RUN_WAITING);
     live.user = "keeper";
-    live.trigger_seq = kept;
+    live.trigger_seq = keeper_seq;
     put_run(s->store, &live);
 
     prune(s->store, JY_TIME_MIN, 50, &runs_deleted, &events_deleted);
     CHECK_INT_EQ(events_deleted, 3000);
     CHECK(s->store->ops->event_get(s->store, first) == NULL);
-    CHECK(s->store->ops->event_get(s->store, kept - 1) == NULL);
-    const jy_event *event = s->store->ops->event_get(s->store, kept);
+    CHECK(s->store->ops->event_get(s->store, keeper_seq - 1) == NULL);
+    const jy_event *event = s->store->ops->event_get(s->store, keeper_seq);
     CHECK(event != NULL);
     if (event != NULL)
         CHECK_STR_EQ(event->user, "keeper");
 
     uint64_t next = append_event(s->store, NULL, "keeper", "later", 60);
-    CHECK(next > kept);
+    CHECK(next > keeper_seq);
     event = s->store->ops->event_get(s->store, next);
     CHECK(event != NULL);
     if (event != NULL)

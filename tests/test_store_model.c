@@ -193,9 +193,9 @@ static void prune_and_check(jy_store *store, model *m, jy_time clock)
             continue;
         int allowed = event->ts < events_before &&
                       event->seq < oldest_live_trigger(m, event->user);
-        int gone = store->ops->event_get(store, event->seq) == NULL;
-        CHECK_INT_EQ(gone, allowed);
-        if (gone) {
+        int missing = store->ops->event_get(store, event->seq) == NULL;
+        CHECK_INT_EQ(missing, allowed);
+        if (missing) {
             event->deleted = 1;
             deleted_now++;
         }

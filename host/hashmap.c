@@ -1,5 +1,5 @@
 /*
- * The chained hash map behind the host's indexes (see hashmap.h).
+ * The open-addressed hash map behind the host's indexes (see hashmap.h).
  */
 #include "hashmap.h"
 
@@ -8,9 +8,30 @@
 
 #include "error.h"
 
+/* Values of a slot's hash that no key gets. REMOVED appears only in the
+ * old table, which takes no inserts: lookups probe past it. The current
+ * table closes the gap a removal leaves instead. */
+#define EMPTY 0
+#define REMOVED 1
 
-/* FNV-1a, 64-bit: short keys (user ids, event names) dominate, and it
- * needs no setup. */
+/* The length tag of a key in a block of its own. */
+#define FAR_KEY 15
+
+struct jy_map_far_key {
+    size_t len;
+    char key[]; /* len bytes, then a NUL */
+};
+
+/* Old slots moved per insert or removal. A doubling leaves an old table
+ * at most three quarters used, and the new one fills to that point only
+ * after as many inserts again, so the old table is empty long before. */
+#define MOVE_PER_CHANGE 8
+
+
+/* FNV-1a, 64-bit, then mixed so that the bits that pick the slot
+ * depend on every byte: short keys (user ids, event names) dominate,
+ * and it needs no setup. The low 4 bits give way to the key's length
+ * tag, so that equal hashes also mean keys of one length class. */
 static uint64_t hash_bytes(const void *key, size_t len)
 {
     const unsigned char *p = key;
@@ -20,77 +41,126 @@ static uint64_t hash_bytes(const void *key, size_t len)
         h ^= p[i];
         h *= 1099511628211ULL;
     }
-    return h;
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ULL;
+    h ^= h >> 32;
+    h &= ~(uint64_t)0xF;
+    if (h == 0)
+        h = 0x10; /* keeps 0 and 1 free for EMPTY and REMOVED */
+    return h | (len <= JY_MAP_INLINE_KEY ? len : FAR_KEY);
+}
+
+
+/* The slot a key's probe starts at, from the bits above the tag. */
+static size_t home_of(uint64_t hash, size_t mask)
+{
+    return (size_t)(hash >> 4) & mask;
+}
+
+
+static int set_key(jy_map_slot *slot, const void *key, size_t len)
+{
+    if (len <= JY_MAP_INLINE_KEY) {
+        memcpy(slot->key.bytes, key, len);
+        return 0;
+    }
+    struct jy_map_far_key *far = malloc(sizeof *far + len + 1);
+    if (far == NULL)
+        return JY_ENOMEM;
+    far->len = len;
+    memcpy(far->key, key, len);
+    far->key[len] = '\0';
+    slot->key.far = far;
+    return 0;
+}
+
+
+static int is_far(const jy_map_slot *slot)
+{
+    return (slot->hash & 0xF) == FAR_KEY;
+}
+
+
+static void free_key(jy_map_slot *slot)
+{
+    if (is_far(slot))
+        free(slot->key.far);
+}
+
+
+/* Compares a slot's key with key, once the hashes, and with them the
+ * length classes, are equal. */
+static int key_is(const jy_map_slot *slot, const void *key, size_t len)
+{
+    if (!is_far(slot))
+        return memcmp(slot->key.bytes, key, len) == 0;
+    return slot->key.far->len == len && memcmp(slot->key.far->key, key, len) == 0;
 }
 
 
 void jy_map_init(jy_map *map)
 {
-    map->buckets = NULL;
-    map->bucket_count = 0;
-    map->count = 0;
-    map->old_buckets = NULL;
-    map->old_bucket_count = 0;
-    map->moved = 0;
+    *map = (jy_map){0};
 }
 
 
-static void free_chains(jy_map_entry **buckets, size_t from, size_t to)
+static void free_keys(jy_map_slot *slots, size_t capacity)
 {
-    for (size_t i = from; i < to; i++) {
-        jy_map_entry *entry = buckets[i];
-        while (entry != NULL) {
-            jy_map_entry *next = entry->next;
-            free(entry);
-            entry = next;
-        }
-    }
+    for (size_t i = 0; i < capacity; i++)
+        if (slots[i].hash > REMOVED)
+            free_key(&slots[i]);
 }
 
 
 void jy_map_free(jy_map *map)
 {
-    free_chains(map->buckets, 0, map->bucket_count);
-    if (map->old_buckets != NULL)
-        free_chains(map->old_buckets, map->moved, map->old_bucket_count);
-    free(map->buckets);
-    free(map->old_buckets);
+    free_keys(map->slots, map->capacity);
+    free_keys(map->old_slots, map->old_capacity);
+    free(map->slots);
+    free(map->old_slots);
     jy_map_init(map);
 }
 
 
-static jy_map_entry **find_in(jy_map_entry **buckets, size_t bucket_count, const void *key,
-                              size_t key_len, uint64_t hash)
+/* Returns the slot of a table that contains key, or NULL. The table has
+ * an empty slot, so the probe ends. */
+static jy_map_slot *find_in(jy_map_slot *slots, size_t capacity, const void *key,
+                            size_t key_len, uint64_t hash)
 {
-    jy_map_entry **slot = &buckets[hash & (bucket_count - 1)];
+    size_t mask = capacity - 1;
 
-    while (*slot != NULL) {
-        jy_map_entry *entry = *slot;
-        if (entry->hash == hash && entry->key_len == key_len &&
-            memcmp(entry->key, key, key_len) == 0)
+    for (size_t i = home_of(hash, mask);; i = (i + 1) & mask) {
+        jy_map_slot *slot = &slots[i];
+        if (slot->hash == EMPTY)
+            return NULL;
+        if (slot->hash == hash && key_is(slot, key, key_len))
             return slot;
-        slot = &entry->next;
     }
-    return slot;
 }
 
 
-/* Returns the slot that contains key: in the old table when its bucket has
- * not moved yet, else in the new one. For an absent key it returns the
- * empty slot at the end of its chain in the new table. */
-static jy_map_entry **find_slot(const jy_map *map, const void *key, size_t key_len,
-                                uint64_t hash)
+/* Returns the old table's slot of key while it is there. The moves
+ * empty the old table from the slot after an empty one onwards, whole
+ * runs of entries in probe order. A probe that starts in the emptied
+ * part continues where the moves stopped. No probe passes the empty
+ * slot before old_start, which the moves empty last. */
+static jy_map_slot *find_old(const jy_map *map, const void *key, size_t key_len,
+                             uint64_t hash)
 {
-    if (map->old_buckets != NULL) {
-        size_t b = hash & (map->old_bucket_count - 1);
-        if (b >= map->moved) {
-            jy_map_entry **slot = find_in(map->old_buckets, map->old_bucket_count, key,
-                                          key_len, hash);
-            if (*slot != NULL)
-                return slot;
-        }
+    if (map->old_slots == NULL)
+        return NULL;
+
+    size_t mask = map->old_capacity - 1;
+    size_t i = home_of(hash, mask);
+    if (((i - map->old_start) & mask) < map->moved)
+        i = (map->old_start + map->moved) & mask;
+    for (;; i = (i + 1) & mask) {
+        jy_map_slot *slot = &map->old_slots[i];
+        if (slot->hash == EMPTY)
+            return NULL;
+        if (slot->hash == hash && key_is(slot, key, key_len))
+            return slot;
     }
-    return find_in(map->buckets, map->bucket_count, key, key_len, hash);
 }
 
 
@@ -99,133 +169,202 @@ void *jy_map_get(const jy_map *map, const void *key, size_t key_len)
     if (map->count == 0)
         return NULL;
 
-    jy_map_entry **slot = find_slot(map, key, key_len, hash_bytes(key, key_len));
-    return *slot != NULL ? (*slot)->value : NULL;
+    uint64_t hash = hash_bytes(key, key_len);
+    jy_map_slot *slot = find_old(map, key, key_len, hash);
+    if (slot == NULL)
+        slot = find_in(map->slots, map->capacity, key, key_len, hash);
+    return slot != NULL ? slot->value : NULL;
 }
 
 
-/* Moves the entries of up to n buckets of the old table to the new. */
-static void move_buckets(jy_map *map, size_t n)
+/* Copies an entry of the old table into the first empty slot of its
+ * probe in the current one. */
+static void place(jy_map *map, const jy_map_slot *entry)
 {
-    if (map->old_buckets == NULL)
+    size_t mask = map->capacity - 1;
+    size_t i = home_of(entry->hash, mask);
+
+    while (map->slots[i].hash != EMPTY)
+        i = (i + 1) & mask;
+    map->slots[i] = *entry;
+    map->used++;
+}
+
+
+/* Moves the entries of up to n slots of the old table to the current
+ * one, in probe order from old_start (see find_old). */
+static void move_slots(jy_map *map, size_t n)
+{
+    if (map->old_slots == NULL)
         return;
 
-    for (; n > 0 && map->moved < map->old_bucket_count; n--, map->moved++) {
-        jy_map_entry *entry = map->old_buckets[map->moved];
-        while (entry != NULL) {
-            jy_map_entry *next = entry->next;
-            size_t b = entry->hash & (map->bucket_count - 1);
-            entry->next = map->buckets[b];
-            map->buckets[b] = entry;
-            entry = next;
-        }
-        map->old_buckets[map->moved] = NULL;
+    size_t mask = map->old_capacity - 1;
+    for (; n > 0 && map->moved < map->old_capacity; n--, map->moved++) {
+        jy_map_slot *slot = &map->old_slots[(map->old_start + map->moved) & mask];
+        if (slot->hash > REMOVED)
+            place(map, slot);
+        slot->hash = EMPTY;
     }
-    if (map->moved == map->old_bucket_count) {
-        free(map->old_buckets);
-        map->old_buckets = NULL;
-        map->old_bucket_count = 0;
+    if (map->moved == map->old_capacity) {
+        free(map->old_slots);
+        map->old_slots = NULL;
+        map->old_capacity = 0;
+        map->old_start = 0;
         map->moved = 0;
     }
 }
-
-
-/* Buckets moved per insert or removal. A doubling leaves as many old
- * buckets as there are entries, and the next doubling comes after as
- * many inserts again, so the old table is empty long before then. */
-#define MOVE_PER_CHANGE 4
 
 
 static int grow(jy_map *map)
 {
-    size_t new_count = map->bucket_count == 0 ? 16 : map->bucket_count * 2;
-    jy_map_entry **buckets = calloc(new_count, sizeof *buckets);
+    size_t new_capacity = map->capacity == 0 ? 16 : map->capacity * 2;
+    jy_map_slot *slots = calloc(new_capacity, sizeof *slots);
 
-    if (buckets == NULL)
+    if (slots == NULL)
         return JY_ENOMEM;
 
     /* Only one old table at a time: finish the last doubling first. */
-    move_buckets(map, map->old_bucket_count);
-    if (map->bucket_count > 0) {
-        map->old_buckets = map->buckets;
-        map->old_bucket_count = map->bucket_count;
+    move_slots(map, map->old_capacity);
+    if (map->capacity > 0) {
+        map->old_slots = map->slots;
+        map->old_capacity = map->capacity;
         map->moved = 0;
+        /* The table is at most three quarters used, so an empty slot
+         * is near. */
+        size_t empty = 0;
+        while (map->old_slots[empty].hash != EMPTY)
+            empty++;
+        map->old_start = (empty + 1) & (map->old_capacity - 1);
     }
-    map->buckets = buckets;
-    map->bucket_count = new_count;
+    map->slots = slots;
+    map->capacity = new_capacity;
+    map->used = 0;
     return 0;
 }
 
 
 int jy_map_put(jy_map *map, const void *key, size_t key_len, void *value)
 {
-    if (map->count >= map->bucket_count) {
+    if ((map->used + 1) * 4 > map->capacity * 3) {
         int rc = grow(map);
-        /* A full table still works, only slower, so a failed grow is
-         * fatal only when there is no table at all. */
-        if (rc != 0 && map->bucket_count == 0)
+        /* A fuller table still works, only slower, as long as one slot
+         * stays empty to end every probe. */
+        if (rc != 0 && map->used + 1 >= map->capacity)
             return rc;
     }
-    move_buckets(map, MOVE_PER_CHANGE);
+    move_slots(map, MOVE_PER_CHANGE);
 
     uint64_t hash = hash_bytes(key, key_len);
-    jy_map_entry **slot = find_slot(map, key, key_len, hash);
-
-    if (*slot != NULL) {
-        (*slot)->value = value;
+    jy_map_slot *slot = find_old(map, key, key_len, hash);
+    if (slot != NULL) {
+        slot->value = value;
         return 0;
     }
 
-    jy_map_entry *entry = malloc(sizeof *entry + key_len + 1);
-    if (entry == NULL)
+    size_t mask = map->capacity - 1;
+    size_t i = home_of(hash, mask);
+    for (; map->slots[i].hash != EMPTY; i = (i + 1) & mask) {
+        slot = &map->slots[i];
+        if (slot->hash == hash && key_is(slot, key, key_len)) {
+            slot->value = value;
+            return 0;
+        }
+    }
+
+    slot = &map->slots[i];
+    if (set_key(slot, key, key_len) != 0)
         return JY_ENOMEM;
-    entry->next = NULL;
-    entry->value = value;
-    entry->hash = hash;
-    entry->key_len = key_len;
-    memcpy(entry->key, key, key_len);
-    entry->key[key_len] = '\0';
-    *slot = entry;
+    slot->hash = hash;
+    slot->value = value;
+    map->used++;
     map->count++;
     return 0;
 }
 
 
-/* Unlinks and frees the entry at slot. */
-static void *remove_at(jy_map *map, jy_map_entry **slot)
+/* Empties slot i of the current table and moves later entries of its
+ * run back into the gap where their probes allow, so that no removed
+ * marks build up in a table that keeps changing. */
+static void close_gap(jy_map *map, size_t i)
 {
-    jy_map_entry *entry = *slot;
-    void *value = entry->value;
+    size_t mask = map->capacity - 1;
 
-    *slot = entry->next;
-    free(entry);
+    for (size_t j = (i + 1) & mask; map->slots[j].hash != EMPTY; j = (j + 1) & mask) {
+        size_t home = home_of(map->slots[j].hash, mask);
+        /* The entry at j may fill the gap when the gap lies between its
+         * home slot and j along the probe. */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            map->slots[i] = map->slots[j];
+            i = j;
+        }
+    }
+    map->slots[i].hash = EMPTY;
+    map->used--;
+}
+
+
+/* Removes key, when any_value is set or its value is value, and returns
+ * the value it had, or NULL when it removed nothing. */
+static void *take(jy_map *map, const void *key, size_t key_len, const void *value,
+                  int any_value)
+{
+    if (map->count == 0)
+        return NULL;
+    move_slots(map, MOVE_PER_CHANGE);
+
+    uint64_t hash = hash_bytes(key, key_len);
+    jy_map_slot *slot = find_old(map, key, key_len, hash);
+    int old = slot != NULL;
+    if (slot == NULL)
+        slot = find_in(map->slots, map->capacity, key, key_len, hash);
+    if (slot == NULL || (!any_value && slot->value != value))
+        return NULL;
+
+    void *removed = slot->value;
+    free_key(slot);
+    if (old)
+        slot->hash = REMOVED;
+    else
+        close_gap(map, (size_t)(slot - map->slots));
     map->count--;
-    return value;
+    return removed;
 }
 
 
 void *jy_map_remove(jy_map *map, const void *key, size_t key_len)
 {
-    if (map->count == 0)
-        return NULL;
-    move_buckets(map, MOVE_PER_CHANGE);
-
-    jy_map_entry **slot = find_slot(map, key, key_len, hash_bytes(key, key_len));
-    return *slot != NULL ? remove_at(map, slot) : NULL;
+    return take(map, key, key_len, NULL, 1);
 }
 
 
 int jy_map_remove_if(jy_map *map, const void *key, size_t key_len, const void *value)
 {
-    if (map->count == 0)
-        return 0;
-    move_buckets(map, MOVE_PER_CHANGE);
+    return value != NULL && take(map, key, key_len, value, 0) != NULL;
+}
 
-    jy_map_entry **slot = find_slot(map, key, key_len, hash_bytes(key, key_len));
-    if (*slot == NULL || (*slot)->value != value)
-        return 0;
-    remove_at(map, slot);
-    return 1;
+
+static void visit_slots(const jy_map_slot *slots, size_t capacity,
+                        void (*visit)(const jy_map_entry *entry, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < capacity; i++) {
+        const jy_map_slot *slot = &slots[i];
+        if (slot->hash <= REMOVED)
+            continue;
+
+        /* A key in the slot gets a NUL in a copy, so string keys print. */
+        char copy[JY_MAP_INLINE_KEY + 1];
+        jy_map_entry entry = {.value = slot->value};
+        if (is_far(slot)) {
+            entry.key = slot->key.far->key;
+            entry.key_len = slot->key.far->len;
+        } else {
+            entry.key_len = slot->hash & 0xF;
+            memcpy(copy, slot->key.bytes, entry.key_len);
+            copy[entry.key_len] = '\0';
+            entry.key = copy;
+        }
+        visit(&entry, ctx);
+    }
 }
 
 
@@ -233,16 +372,8 @@ void jy_map_each(const jy_map *map,
                  void (*visit)(const jy_map_entry *entry, void *ctx),
                  void *ctx)
 {
-    for (size_t i = 0; i < map->bucket_count; i++)
-        for (jy_map_entry *entry = map->buckets[i]; entry != NULL;
-             entry = entry->next)
-            visit(entry, ctx);
-    if (map->old_buckets == NULL)
-        return;
-    for (size_t i = map->moved; i < map->old_bucket_count; i++)
-        for (jy_map_entry *entry = map->old_buckets[i]; entry != NULL;
-             entry = entry->next)
-            visit(entry, ctx);
+    visit_slots(map->slots, map->capacity, visit, ctx);
+    visit_slots(map->old_slots, map->old_capacity, visit, ctx);
 }
 
 

@@ -3,12 +3,19 @@
  *
  * The host indexes users, waits and live run keys by strings, and runs
  * by 64-bit id; this one map serves all of them. Keys are copied into
- * the map; values are borrowed and never freed by it. Chaining keeps
- * entries at stable addresses, and the table doubles when the load
- * passes 1, so lookups stay O(1) on average. The entries move to the
- * doubled table a few buckets per insert or removal rather than all at
- * once, because moving a million entries in one call stalls the loop
- * for tens of milliseconds.
+ * the map; values are borrowed and never freed by it.
+ *
+ * The table is open-addressed with linear probing, and each slot keeps
+ * the key's hash, the value and, when it is short, the key itself. With
+ * a million runs every lookup misses the CPU cache. A slot that has all
+ * it needs costs one miss, and a chained entry behind a bucket costs
+ * two. Run ids and short user ids fit in the slot's 8 bytes; longer
+ * keys (a user and an event name) live in a block of their own.
+ *
+ * The table doubles when three quarters of it are used. The entries
+ * move to the doubled table a few slots per insert or removal rather
+ * than all at once, because moving a million entries in one call stalls
+ * the loop for tens of milliseconds.
  */
 #ifndef JOURNEY_HOST_HASHMAP_H
 #define JOURNEY_HOST_HASHMAP_H
@@ -16,28 +23,43 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct jy_map_entry {
-    struct jy_map_entry *next;
+/* Keys up to this many bytes are kept in the slot. */
+#define JY_MAP_INLINE_KEY 8
+
+typedef struct jy_map_slot {
+    uint64_t hash; /* 0: never used, 1: removed, else the key's hash
+                    * with the key's length, or 15 for a far key, in
+                    * the low 4 bits */
     void *value;
-    uint64_t hash;
-    size_t key_len;
-    char key[]; /* key_len bytes, then a NUL so string keys print */
-} jy_map_entry;
+    union {
+        char bytes[JY_MAP_INLINE_KEY];
+        struct jy_map_far_key *far; /* a longer key, in a block of its own */
+    } key;
+} jy_map_slot;
 
 typedef struct jy_map {
-    jy_map_entry **buckets;
-    size_t bucket_count; /* 0 or a power of two */
-    size_t count;
-    jy_map_entry **old_buckets; /* the table before the last doubling, while
-                                 * its entries move; NULL once they have */
-    size_t old_bucket_count;
-    size_t moved;               /* old buckets emptied so far */
+    jy_map_slot *slots;
+    size_t capacity;      /* 0 or a power of two */
+    size_t used;          /* slots of the table that contain an entry */
+    size_t count;         /* entries in both tables */
+    jy_map_slot *old_slots; /* the table before the last doubling, while
+                             * its entries move; NULL once they have */
+    size_t old_capacity;
+    size_t old_start;     /* the old slot the moves began with */
+    size_t moved;         /* old slots emptied so far */
 } jy_map;
+
+/* What jy_map_each shows of one entry. */
+typedef struct jy_map_entry {
+    const char *key; /* key_len bytes, then a NUL so string keys print */
+    size_t key_len;
+    void *value;
+} jy_map_entry;
 
 /* Initializes an empty map; it allocates on first insert. */
 void jy_map_init(jy_map *map);
 
-/* Frees the entries and the table. Values are the caller's. */
+/* Frees the table and the keys. Values are the caller's. */
 void jy_map_free(jy_map *map);
 
 /* Returns the value stored under key, or NULL when absent. */

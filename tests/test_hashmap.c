@@ -1,9 +1,10 @@
 /*
  * The hash map against a plain array of the same keys. Inserts,
  * replacements, removals (also only of a given value) and lookups are
- * mixed at random while the table
- * doubles and its entries move over a few at a time. Every key is
- * checked after each phase, and the visit count is compared.
+ * mixed at random while the table doubles and its entries move over a
+ * few at a time. Half of the keys are short enough to stay in their
+ * slot, half are not. Every key is checked after each phase, and the
+ * visit count is compared.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,10 +21,19 @@ static void *values[KEYS];
 static int marks[KEYS];
 
 
+/* Writes key k: 8 bytes, which its slot keeps, for even k, and a
+ * longer key for odd k. */
+static int key_of(uint64_t k, char key[64])
+{
+    return snprintf(key, 64, k % 2 == 0 ? "k%07llu" : "k%llu/with/a/longer/name",
+                    (unsigned long long)k);
+}
+
+
 static void put_key(jy_map *map, uint64_t k, void *value)
 {
-    char key[32];
-    int len = snprintf(key, sizeof key, "user-%llu", (unsigned long long)k);
+    char key[64];
+    int len = key_of(k, key);
     CHECK_INT_EQ(jy_map_put(map, key, (size_t)len, value), 0);
     values[k] = value;
 }
@@ -31,8 +41,8 @@ static void put_key(jy_map *map, uint64_t k, void *value)
 
 static void remove_key(jy_map *map, uint64_t k)
 {
-    char key[32];
-    int len = snprintf(key, sizeof key, "user-%llu", (unsigned long long)k);
+    char key[64];
+    int len = key_of(k, key);
     void *removed = jy_map_remove(map, key, (size_t)len);
     CHECK(removed == values[k]);
     values[k] = NULL;
@@ -43,8 +53,8 @@ static void remove_key(jy_map *map, uint64_t k)
  * exactly when the array says it should. */
 static void remove_key_if(jy_map *map, uint64_t k, void *value)
 {
-    char key[32];
-    int len = snprintf(key, sizeof key, "user-%llu", (unsigned long long)k);
+    char key[64];
+    int len = key_of(k, key);
     int expected = values[k] != NULL && values[k] == value;
     CHECK_INT_EQ(jy_map_remove_if(map, key, (size_t)len, value), expected);
     if (expected)
@@ -58,8 +68,8 @@ static void check_all(const jy_map *map)
 {
     size_t expected = 0;
     for (uint64_t k = 0; k < KEYS; k++) {
-        char key[32];
-        int len = snprintf(key, sizeof key, "user-%llu", (unsigned long long)k);
+        char key[64];
+        int len = key_of(k, key);
         if (jy_map_get(map, key, (size_t)len) != values[k])
             lookups_wrong++;
         if (values[k] != NULL)
@@ -76,7 +86,7 @@ static void count_visit(const jy_map_entry *entry, void *ctx)
 {
     (void)ctx;
     visited++;
-    uint64_t k = strtoull(entry->key + 5, NULL, 10);
+    uint64_t k = strtoull(entry->key + 1, NULL, 10);
     if (k < KEYS && marks[k] == 0 && entry->value == values[k])
         marks[k] = 1;
     else
@@ -108,11 +118,13 @@ int main(void)
         if (k % 997 == 0)
             check_visits(&map);
 
-        /* The doubling comes at the insert after a power of two, and the
-         * moves after it take a few thousand inserts at these sizes. */
+        /* The doubling comes at the insert that fills three quarters of
+         * the table and one more (13, 25, 49, ...), and the moves after
+         * it take a few thousand inserts at these sizes. */
         uint64_t size = k + 1;
-        if (size > 16 && ((size - 2) & (size - 3)) == 0) {
-            CHECK(map.old_buckets != NULL);
+        uint64_t quarters = (size - 1) / 3;
+        if (size >= 13 && (size - 1) % 3 == 0 && (quarters & (quarters - 1)) == 0) {
+            CHECK(map.old_slots != NULL);
             check_all(&map);
             check_visits(&map);
         }
@@ -150,7 +162,7 @@ int main(void)
 
     jy_map_free(&map);
     CHECK_INT_EQ(map.count, 0);
-    CHECK(map.buckets == NULL);
-    CHECK(map.old_buckets == NULL);
+    CHECK(map.slots == NULL);
+    CHECK(map.old_slots == NULL);
     return check_summary("test_hashmap");
 }

@@ -42,6 +42,12 @@
 #define JY_DEFAULT_INSTRUCTION_BUDGET 100000000ULL
 #define JY_DEFAULT_MEMORY_CAP ((size_t)4 << 30)
 
+/* Coroutines of ended runs kept for new runs. A new thread costs its
+ * allocation now and a sweep by the collector later, and runs start and
+ * end at a high rate, while a few dozen spare threads cover the runs
+ * that end between two starts. */
+#define JY_SPARE_THREADS 64
+
 /* An action handler: called by j.call with the run and a token that
  * identifies this call. It completes the call with jy_lua_complete_call, now or
  * later. args_json is borrowed for the call. */
@@ -66,7 +72,11 @@ typedef struct jy_lua_host {
     int log_ref;           /* optional Lua log function, or LUA_NOREF */
     int event_data_ref;    /* decoded data of the current event */
     const jy_event *current_event;
-    int refs;              /* registry refs held; zero after close */
+    int refs;              /* registry refs held for runs and journeys,
+                            * spare threads aside; zero after close */
+    int spare_threads[JY_SPARE_THREADS]; /* registry refs of coroutines
+                            * that returned, for new runs to reuse */
+    int spare_count;
     uint64_t instruction_budget; /* per run, between two suspensions */
     jy_lua_action *actions;      /* owned list */
 } jy_lua_host;
@@ -161,6 +171,10 @@ jy_run *jy_lua_check_journaled_run(lua_State *L, const char *function);
 
 /* Returns the run whose coroutine is L, or NULL. [-0, +0, -] */
 jy_run *jy_lua_current_run(lua_State *L);
+
+/* Returns the run whose coroutine is the thread at idx, or NULL when
+ * the value is no run's coroutine. [-0, +0, m] */
+jy_run *jy_lua_run_of_thread(lua_State *L, int idx);
 
 /* Raises the error of a failed host call as a Lua error at the caller's
  * line. [-0, +0, v] */

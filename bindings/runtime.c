@@ -64,6 +64,24 @@ jy_run *jy_lua_current_run(lua_State *L)
 }
 
 
+jy_run *jy_lua_run_of_thread(lua_State *L, int idx)
+{
+    lua_State *thread = lua_tothread(L, idx);
+    if (thread == NULL)
+        return NULL;
+    if (jy_lua_state_is_ours(L))
+        return *(jy_run **)lua_getextraspace(thread);
+
+    idx = lua_absindex(L, idx);
+    push_runs_by_thread(L);                  /* stack: map */
+    lua_pushvalue(L, idx);                   /* stack: map, thread */
+    lua_rawget(L, -2);                       /* stack: map, run? */
+    jy_run *run = lua_touserdata(L, -1);
+    lua_pop(L, 2);
+    return run;
+}
+
+
 /* Returns 1 when the value at idx is a run's j table. [-0, +0, -] */
 static int is_j_table(lua_State *L, int idx)
 {
@@ -587,11 +605,20 @@ static int start_values_protected(lua_State *L)
 
     /* The coroutine is created and anchored here too, so a lack of
      * memory fails this run and not the process. */
-    lua_State *co = lua_newthread(L);          /* stack: ud, fn, j, event, co */
-    set_run_of_thread(L, call->run);
-    call->run->runtime_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* stack: ud, fn, j, event */
-    call->lh->refs++;
-    call->co = co;
+    jy_lua_host *lh = call->lh;
+    if (lh->spare_count > 0) {
+        int ref = lh->spare_threads[--lh->spare_count];
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ref);        /* stack: ud, fn, j, event, co */
+        call->co = lua_tothread(L, -1);
+        set_run_of_thread(L, call->run);
+        lua_pop(L, 1);                                 /* stack: ud, fn, j, event */
+        call->run->runtime_ref = ref;
+    } else {
+        call->co = lua_newthread(L);                   /* stack: ud, fn, j, event, co */
+        set_run_of_thread(L, call->run);
+        call->run->runtime_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* stack: ud, fn, j, event */
+    }
+    lh->refs++;
     return 3;
 }
 
@@ -727,7 +754,8 @@ static void rt_run_release(void *ctx, jy_run *run)
      * that returned has none, and closing it would only reallocate its
      * stack before the collector frees it. */
     lua_Debug frame;
-    if (lua_status(co) != LUA_OK || lua_getstack(co, 0, &frame) != 0) {
+    int returned = lua_status(co) == LUA_OK && lua_getstack(co, 0, &frame) == 0;
+    if (!returned) {
 #if LUA_VERSION_RELEASE_NUM >= 50406
         lua_closethread(co, L);
 #else
@@ -735,7 +763,20 @@ static void rt_run_release(void *ctx, jy_run *run)
 #endif
     }
     lua_pop(L, 1);                                     /* stack: (empty) */
-    forget_coroutine(lh, run);
+
+    /* A coroutine that returned is as good as new once its results are
+     * gone: the next run pushes its function onto the empty stack. */
+    if (returned && lh->spare_count < JY_SPARE_THREADS) {
+        lua_settop(co, 0);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, run->runtime_ref); /* stack: co */
+        set_run_of_thread(L, NULL);
+        lua_pop(L, 1);                                 /* stack: (empty) */
+        lh->spare_threads[lh->spare_count++] = run->runtime_ref;
+        lh->refs--;
+        run->runtime_ref = -1;
+    } else {
+        forget_coroutine(lh, run);
+    }
 
     /* After a memory error, only a full collection gives all the memory
      * back. Lua's string buffers are freed by finalizers, which the
@@ -823,6 +864,8 @@ void jy_lua_host_free(jy_lua_host *lh)
         lh->store->ops->destroy(lh->store);
     if (lh->log_ref != LUA_NOREF)
         luaL_unref(L, LUA_REGISTRYINDEX, lh->log_ref);
+    while (lh->spare_count > 0)
+        luaL_unref(L, LUA_REGISTRYINDEX, lh->spare_threads[--lh->spare_count]);
     luaL_unref(L, LUA_REGISTRYINDEX, lh->thread_ref);
     free(lh);
 }

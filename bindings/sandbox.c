@@ -1,5 +1,7 @@
 /*
- * Deterministic versions of os.time, math.random and print for runs.
+ * Deterministic versions of os.time, math.random and print for runs,
+ * and coroutine.resume and coroutine.close that keep off runs' own
+ * coroutines.
  *
  * A replay must see what the first execution saw, so inside a run
  * os.time() and math.random(...) are journaled steps, and print goes to
@@ -108,6 +110,34 @@ static int ljy_print(lua_State *L)
 }
 
 
+/* Raises when the first argument is a run's coroutine. Only the host
+ * may resume or close one: a script that kept coroutine.running() of
+ * one run would otherwise feed another run's j.wait_for or end it.
+ * [-0, +0, v] */
+static void check_not_run(lua_State *L, const char *function)
+{
+    if (jy_lua_run_of_thread(L, 1) != NULL)
+        luaL_error(L, "%s: the coroutine belongs to a run, which only the host resumes "
+                      "or closes; use a coroutine the script created", function);
+}
+
+
+/* coroutine.resume(co, ...) [-0, +n, e] */
+static int ljy_coroutine_resume(lua_State *L)
+{
+    check_not_run(L, "coroutine.resume");
+    return call_original(L);
+}
+
+
+/* coroutine.close(co) [-0, +n, e] */
+static int ljy_coroutine_close(lua_State *L)
+{
+    check_not_run(L, "coroutine.close");
+    return call_original(L);
+}
+
+
 /* Replaces field of the table on top with fn, keeping the old value as
  * its upvalue, unless the field is fn already. [-0, +0, m] */
 static void wrap(lua_State *L, const char *field, lua_CFunction fn)
@@ -133,6 +163,11 @@ void jy_lua_install_sandbox(lua_State *L)
     lua_pop(L, 1);
     if (lua_getfield(L, -1, "math") == LUA_TTABLE)     /* stack: _G, math */
         wrap(L, "random", ljy_math_random);
+    lua_pop(L, 1);
+    if (lua_getfield(L, -1, "coroutine") == LUA_TTABLE) { /* stack: _G, coroutine */
+        wrap(L, "resume", ljy_coroutine_resume);
+        wrap(L, "close", ljy_coroutine_close);
+    }
     lua_pop(L, 1);
     wrap(L, "print", ljy_print);
     lua_pop(L, 1);                                     /* stack: (empty) */

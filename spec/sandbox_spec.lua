@@ -1,6 +1,7 @@
 -- The standard library inside a run: journaled os.time and
--- math.random, print to the run log, and yields from inside pcall,
--- nested functions and functions that Lua calls from C.
+-- math.random, print to the run log, yields from inside pcall, nested
+-- functions and functions that Lua calls from C, and runs' coroutines
+-- kept out of the script's reach.
 local journey = require "journey"
 local support = require "spec.support"
 
@@ -355,6 +356,106 @@ describe("sandbox", function()
       local run = support.only_run(h)
       assert.are.equal("failed", run.status)
       assert.matches("coroutine.yield", run.error, 1, true)
+    end)
+  end)
+
+  describe("a run's coroutine", function()
+    -- Three journeys on one user: "keeper" stores its own coroutine in
+    -- kept_coroutine (and waits when keeper_waits is set), "waiter"
+    -- waits a day, and "thief" calls coroutine[operation] on the stored
+    -- coroutine.
+    local kept_coroutine
+
+    local function define_three(operation, keeper_waits)
+      h:define{name = "keeper", on = "app/keep", run = function(j)
+        kept_coroutine = coroutine.running()
+        if keeper_waits then
+          j.wait_for("app/never", {timeout = "1d"})
+        end
+        return {result = "kept"}
+      end}
+      h:define{name = "waiter", on = "app/wait", run = function(j)
+        local event = j.wait_for("app/never", {timeout = "1d"})
+        return {result = event == nil and "timed out" or "woken"}
+      end}
+      h:define{name = "thief", on = "app/steal", run = function()
+        coroutine[operation](kept_coroutine) -- at: steal
+      end}
+    end
+
+    local function result_of(name)
+      return support.only_run(h, {journey = name})
+    end
+
+    for _, operation in ipairs({"resume", "close"}) do
+      it("cannot be passed to coroutine." .. operation .. " by another run", function()
+        define_three(operation, true)
+        h:ingest{user = "u1", name = "app/keep"}
+        h:ingest{user = "u1", name = "app/steal"}
+        h:advance("2d")
+
+        local thief = result_of("thief")
+        assert.are.equal("failed", thief.status)
+        assert.matches("coroutine." .. operation .. ": the coroutine belongs to a run", thief.error,
+          1, true)
+        assert.matches(support.where(SPEC, "steal"), thief.error, 1, true)
+        assert.are.same({result = "kept"}, result_of("keeper").result)
+      end)
+    end
+
+    it("of a run that returned is reused, still out of reach", function()
+      define_three("resume", false)
+      h:ingest{user = "u1", name = "app/keep"}
+      local first = kept_coroutine
+      h:ingest{user = "u1", name = "app/wait"}
+      h:ingest{user = "u1", name = "app/steal"}
+      h:advance("2d")
+
+      -- The waiter started in the keeper's coroutine, and the thief's
+      -- resume of it failed instead of waking the waiter.
+      assert.are.equal("failed", result_of("thief").status)
+      assert.are.same({result = "timed out"}, result_of("waiter").result)
+      h:ingest{user = "u1", name = "app/keep"}
+      assert.is_true(rawequal(first, kept_coroutine))
+    end)
+
+    it("of a failed run is not reused", function()
+      h:define{name = "failing", on = "app/fail", run = function()
+        kept_coroutine = coroutine.running()
+        error("boom")
+      end}
+      h:define{name = "keeper", on = "app/keep", run = function()
+        return {thread = tostring(coroutine.running())}
+      end}
+      h:ingest{user = "u1", name = "app/fail"}
+      local failed = tostring(kept_coroutine)
+      h:ingest{user = "u1", name = "app/keep"}
+
+      local keeper = support.only_run(h, {journey = "keeper"})
+      assert.are.equal("completed", keeper.status)
+      assert.are_not.equal(failed, keeper.result.thread)
+    end)
+
+    it("gives each run of a reused coroutine its own j and event", function()
+      h:define{name = "echo", on = "app/echo", key = false, run = function(j, event)
+        if event.data.wait then
+          j.sleep("1h")
+        end
+        return {run_id = j.run_id, n = event.data.n}
+      end}
+      for n = 1, 20 do
+        h:ingest{user = "u" .. (n % 3), name = "app/echo", data = {n = n, wait = n % 4 == 0}}
+      end
+      h:advance("2h")
+
+      local runs = h:runs()
+      assert.are.equal(20, #runs)
+      for _, listed in ipairs(runs) do
+        local run = h:run(listed.id)
+        assert.are.equal("completed", run.status)
+        assert.are.equal(run.id, run.result.run_id)
+        assert.are.equal(run.id, run.result.n)
+      end
     end)
   end)
 end)

@@ -103,7 +103,7 @@ static void apply_triggers(jy_host *host, const jy_event *event,
 {
     for (size_t i = 0; i < host->journey_count; i++) {
         jy_journey *journey = host->journeys[i];
-        char *key = NULL;
+        char *path_key = NULL;
 
         if (!jy__journey_triggers_on(journey, event->name))
             continue;
@@ -113,26 +113,27 @@ static void apply_triggers(jy_host *host, const jy_event *event,
             continue;
         }
 
-        if (journey->key_mode == JY_KEY_USER) {
-            key = strdup(event->user);
-        } else if (host->runtime.event_key(host->runtime.ctx, journey, &key) != 0 ||
-                   key == NULL) {
+        if (journey->key_mode != JY_KEY_USER &&
+            (host->runtime.event_key(host->runtime.ctx, journey, &path_key) != 0 ||
+             path_key == NULL)) {
             jy_host_log(host, JY_LOG_WARN, NULL,
                         "event %s of user %s has no value at key path \"%s\" of journey %s; no run started",
                         event->name, event->user, journey->key_path, journey->name);
             continue;
         }
-        if (key == NULL)
-            continue;
+        const char *key = journey->key_mode == JY_KEY_USER ? event->user : path_key;
 
+        char buf[JY_LIVE_KEY_BUFFER];
         size_t live_len = 0;
-        char *live_key = jy__live_key(journey->name, event->user, key, &live_len);
+        char *live_key = jy__live_key_in(journey->name, event->user, key, buf, sizeof buf,
+                                         &live_len);
         if (live_key != NULL &&
             jy_map_get(&host->live_keys, live_key, live_len) == NULL &&
             !key_was_woken(woke_keys, woke_count, live_key, live_len))
             jy__run_start(host, journey, event, key);
-        free(live_key);
-        free(key);
+        if (live_key != buf)
+            free(live_key);
+        free(path_key);
     }
 }
 

@@ -247,20 +247,28 @@ char *jy__pair_key(const char *first, const char *second, size_t *len)
 }
 
 
-char *jy__live_key(const char *journey, const char *user, const char *key, size_t *len)
+char *jy__live_key_in(const char *journey, const char *user, const char *key, char *buf,
+                      size_t buf_size, size_t *len)
 {
     size_t journey_len = strlen(journey);
     size_t user_len = strlen(user);
     size_t key_len = strlen(key);
-    char *text = malloc(journey_len + 1 + user_len + 1 + key_len + 1);
+    size_t size = journey_len + 1 + user_len + 1 + key_len + 1;
+    char *text = size <= buf_size ? buf : malloc(size);
 
     if (text == NULL)
         return NULL;
     memcpy(text, journey, journey_len + 1);
     memcpy(text + journey_len + 1, user, user_len + 1);
     memcpy(text + journey_len + 1 + user_len + 1, key, key_len + 1);
-    *len = journey_len + 1 + user_len + 1 + key_len;
+    *len = size - 1;
     return text;
+}
+
+
+char *jy__live_key(const char *journey, const char *user, const char *key, size_t *len)
+{
+    return jy__live_key_in(journey, user, key, NULL, 0, len);
 }
 
 

@@ -73,6 +73,17 @@ char *jy__pair_key(const char *first, const char *second, size_t *len);
  * with the same id never block each other. */
 char *jy__live_key(const char *journey, const char *user, const char *key, size_t *len);
 
+/* Builds the key of a live run as jy__live_key does, into buf when it
+ * fits in buf_size bytes, else into a malloc'd block that the caller
+ * frees when the result is not buf. Looking a key up needs no copy that
+ * outlives the call, and most keys are short. */
+char *jy__live_key_in(const char *journey, const char *user, const char *key, char *buf,
+                      size_t buf_size, size_t *len);
+
+/* Room on the stack for the live keys of usual journeys, users and
+ * keys. */
+#define JY_LIVE_KEY_BUFFER 128
+
 /* Returns the length of a key from jy__live_key, without the final NUL. */
 size_t jy__live_key_length(const char *live_key);
 

@@ -45,11 +45,14 @@ static void release_key(jy_host *host, jy_run *run)
     if (run->key == NULL)
         return;
 
+    char buf[JY_LIVE_KEY_BUFFER];
     size_t len = 0;
-    char *live_key = jy__live_key(run->journey->name, run->user, run->key, &len);
+    char *live_key = jy__live_key_in(run->journey->name, run->user, run->key, buf, sizeof buf,
+                                     &len);
     if (live_key != NULL)
         jy_map_remove_if(&host->live_keys, live_key, len, run);
-    free(live_key);
+    if (live_key != buf)
+        free(live_key);
 }
 
 
@@ -171,18 +174,51 @@ void jy__run_apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
 }
 
 
+/* Seqs of received events that a run's own block has room for: the
+ * trigger and the first event a wait takes. */
+#define INLINE_RECEIVED 2
+
+
+/* Returns whether run->received is the room in the run's own block. */
+static int received_inline(const jy_run *run)
+{
+    return run->received == (uint64_t *)(run + 1);
+}
+
+
+/* Allocates a zeroed run with room for INLINE_RECEIVED seqs and copies
+ * of user and key (which may be NULL) in the same block: a run starts
+ * with each event of a busy stream, and one allocation is cheaper than
+ * four. */
+static jy_run *new_run(const char *user, const char *key)
+{
+    size_t user_size = strlen(user) + 1;
+    size_t key_size = key != NULL ? strlen(key) + 1 : 0;
+    size_t received_size = INLINE_RECEIVED * sizeof(uint64_t);
+    jy_run *run = calloc(1, sizeof *run + received_size + user_size + key_size);
+
+    if (run == NULL)
+        return NULL;
+    run->received = (uint64_t *)(run + 1);
+    run->received_capacity = INLINE_RECEIVED;
+    char *strings = (char *)(run + 1) + received_size;
+    run->user = memcpy(strings, user, user_size);
+    if (key != NULL)
+        run->key = memcpy(strings + user_size, key, key_size);
+    return run;
+}
+
+
 void jy__run_start(jy_host *host, jy_journey *journey, const jy_event *trigger,
                    const char *key)
 {
-    jy_run *run = calloc(1, sizeof *run);
+    jy_run *run = new_run(trigger->user, key);
 
     if (run == NULL)
         goto nomem;
     run->id = host->next_run_id;
     run->host = host;
     run->journey = journey;
-    run->user = strdup(trigger->user);
-    run->key = key != NULL ? strdup(key) : NULL;
     run->trigger_seq = trigger->seq;
     run->started_at = jy_clock_now(host->clock);
     run->status = JY_RUN_RUNNING;
@@ -190,8 +226,7 @@ void jy__run_start(jy_host *host, jy_journey *journey, const jy_event *trigger,
     run->runtime_ref = -1;
     run->restore_deadline = JY_TIME_MAX;
     jy_timer_init(&run->timer);
-    if (run->user == NULL || (key != NULL && run->key == NULL) ||
-        jy_host_mark_received(run, trigger->seq) != 0 ||
+    if (jy_host_mark_received(run, trigger->seq) != 0 ||
         jy_map_put_id(&host->runs, run->id, run) != 0) {
         jy__run_free(run);
         goto nomem;
@@ -199,12 +234,15 @@ void jy__run_start(jy_host *host, jy_journey *journey, const jy_event *trigger,
     host->next_run_id++;
 
     if (run->key != NULL) {
+        char buf[JY_LIVE_KEY_BUFFER];
         size_t len = 0;
-        char *live_key = jy__live_key(journey->name, run->user, run->key, &len);
+        char *live_key = jy__live_key_in(journey->name, run->user, run->key, buf, sizeof buf,
+                                         &len);
         if (live_key == NULL || jy_map_put(&host->live_keys, live_key, len, run) != 0)
             jy_host_log(host, JY_LOG_ERROR, run,
                         "out of memory indexing the run key; a second run may start");
-        free(live_key);
+        if (live_key != buf)
+            free(live_key);
     }
     link_user_run(host, run);
 
@@ -304,14 +342,12 @@ static void restore_run(jy_host *host, const saved_run *saved, jy_host_recovery 
         return;
     }
 
-    jy_run *run = calloc(1, sizeof *run);
+    jy_run *run = new_run(saved->user, saved->key);
     if (run == NULL)
         goto nomem;
     run->id = saved->id;
     run->host = host;
     run->journey = journey;
-    run->user = strdup(saved->user);
-    run->key = saved->key != NULL ? strdup(saved->key) : NULL;
     run->trigger_seq = saved->trigger_seq;
     run->started_at = saved->started_at;
     run->status = JY_RUN_RUNNING;
@@ -324,20 +360,22 @@ static void restore_run(jy_host *host, const saved_run *saved, jy_host_recovery 
     jy_timer_init(&run->timer);
     while (host->store->ops->journal_get(host->store, run->id, run->journal_len) != NULL)
         run->journal_len++;
-    if (run->user == NULL || (saved->key != NULL && run->key == NULL) ||
-        jy_host_mark_received(run, run->trigger_seq) != 0 ||
+    if (jy_host_mark_received(run, run->trigger_seq) != 0 ||
         jy_map_put_id(&host->runs, run->id, run) != 0) {
         jy__run_free(run);
         goto nomem;
     }
 
     if (run->key != NULL) {
+        char buf[JY_LIVE_KEY_BUFFER];
         size_t len = 0;
-        char *live_key = jy__live_key(journey->name, run->user, run->key, &len);
+        char *live_key = jy__live_key_in(journey->name, run->user, run->key, buf, sizeof buf,
+                                         &len);
         if (live_key == NULL || jy_map_put(&host->live_keys, live_key, len, run) != 0)
             jy_host_log(host, JY_LOG_ERROR, run,
                         "out of memory indexing the run key; a second run may start");
-        free(live_key);
+        if (live_key != buf)
+            free(live_key);
     }
     link_user_run(host, run);
     host->stats.runs_live++;
@@ -424,9 +462,8 @@ void jy__run_cancel(jy_host *host, jy_run *run, const jy_event *event)
 
 void jy__run_free(jy_run *run)
 {
-    free(run->user);
-    free(run->key);
-    free(run->received);
+    if (!received_inline(run))
+        free(run->received);
     free(run->named_floor);
     free(run->result_json);
     free(run->error);
@@ -496,10 +533,13 @@ int jy_host_mark_received(jy_run *run, uint64_t seq)
     jy_host_note_reference(run, seq);
 
     if (run->received_count == run->received_capacity) {
-        size_t capacity = run->received_capacity == 0 ? 2 : run->received_capacity * 2;
-        uint64_t *grown = realloc(run->received, capacity * sizeof *grown);
+        size_t capacity = run->received_capacity * 2;
+        uint64_t *grown = received_inline(run) ? malloc(capacity * sizeof *grown)
+                                               : realloc(run->received, capacity * sizeof *grown);
         if (grown == NULL)
             return JY_ENOMEM;
+        if (received_inline(run))
+            memcpy(grown, run->received, run->received_count * sizeof *grown);
         run->received = grown;
         run->received_capacity = capacity;
     }

@@ -99,8 +99,9 @@ struct jy_run {
     uint64_t id;
     struct jy_host *host;   /* borrowed: the host that owns the run */
     jy_journey *journey;
-    char *user;
-    char *key;              /* live-run key, NULL when the journey has none */
+    char *user;             /* in the run's own block, after the struct */
+    char *key;              /* live-run key, NULL when the journey has none;
+                             * in the run's own block too */
     uint64_t trigger_seq;
     jy_time started_at;
     jy_time ended_at;

@@ -496,6 +496,35 @@ static int name_equals(const jy_json_span *name, const char *key, size_t key_len
 }
 
 
+/* Returns whether the text from pos on may contain another member
+ * named key. Without a backslash, a name in the text is key only when
+ * spelled byte for byte in quotes. One search of the rest decides it,
+ * which costs far less than scanning the rest value by value. */
+static int may_repeat(const char *text, size_t len, size_t pos, const char *key,
+                      size_t key_len)
+{
+    const char *rest = text + pos;
+    size_t rest_len = len - pos;
+
+    if (memchr(rest, '\\', rest_len) != NULL)
+        return 1;
+    for (size_t i = 0; i < key_len; i++)
+        if (key[i] == '"' || key[i] == '\\' || (unsigned char)key[i] < 0x20)
+            return 1;
+
+    /* Every quote could open the name: look for key and a closing quote
+     * after each. */
+    const char *end = text + len;
+    for (const char *at = memchr(rest, '"', rest_len); at != NULL;
+         at = memchr(at + 1, '"', (size_t)(end - at - 1))) {
+        if ((size_t)(end - at) >= key_len + 2 && memcmp(at + 1, key, key_len) == 0 &&
+            at[key_len + 1] == '"')
+            return 1;
+    }
+    return 0;
+}
+
+
 int jy_json_object_find(const jy_json_span *object, const char *key, size_t key_len,
                         jy_json_span *value, jy_error *err)
 {
@@ -529,6 +558,8 @@ int jy_json_object_find(const jy_json_span *object, const char *key, size_t key_
         if (name_equals(&name, key, key_len)) {
             *value = member;
             found = 1;
+            if (!may_repeat(text, len, pos, key, key_len))
+                return 1;
         }
     }
 }

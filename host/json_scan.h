@@ -68,9 +68,12 @@ double jy_json_number(const jy_json_span *span);
 size_t jy_json_compact(const jy_json_span *span, char *out);
 
 /* Finds the member named key (key_len bytes, compared after decoding
- * the member's name) in the object span and stores its value in value;
- * of repeated names the last one counts. Returns 1 when found, 0 when
- * not, or JY_EINVAL when the text is not a valid object. */
+ * the member's name) in the object span and stores its value in value.
+ * Of repeated names the last one counts. Returns 1 when found, 0 when
+ * not, or JY_EINVAL when the text is not a valid object. Once the name
+ * is found, the rest of the text is scanned only when it may contain
+ * the name again. So an error after the match may go unnoticed, and the
+ * text should be valid JSON already, as stored event data is. */
 int jy_json_object_find(const jy_json_span *object, const char *key, size_t key_len,
                         jy_json_span *value, jy_error *err);
 

@@ -607,11 +607,14 @@ static int start_values_protected(lua_State *L)
      * memory fails this run and not the process. */
     jy_lua_host *lh = call->lh;
     if (lh->spare_count > 0) {
-        int ref = lh->spare_threads[--lh->spare_count];
+        /* The spare leaves the list only once it is the run's, since
+         * recording the run may raise a memory error. */
+        int ref = lh->spare_threads[lh->spare_count - 1];
         lua_rawgeti(L, LUA_REGISTRYINDEX, ref);        /* stack: ud, fn, j, event, co */
         call->co = lua_tothread(L, -1);
         set_run_of_thread(L, call->run);
         lua_pop(L, 1);                                 /* stack: ud, fn, j, event */
+        lh->spare_count--;
         call->run->runtime_ref = ref;
     } else {
         call->co = lua_newthread(L);                   /* stack: ud, fn, j, event, co */

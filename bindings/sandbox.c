@@ -110,31 +110,82 @@ static int ljy_print(lua_State *L)
 }
 
 
-/* Raises when the first argument is a run's coroutine. Only the host
- * may resume or close one: a script that kept coroutine.running() of
- * one run would otherwise feed another run's j.wait_for or end it.
- * [-0, +0, v] */
-static void check_not_run(lua_State *L, const char *function)
+/* Returns the coroutine in the first argument, and raises when it is a
+ * run's. Only the host may resume or close a run's coroutine: a script
+ * that kept coroutine.running() of one run would otherwise feed another
+ * run's j.wait_for or end it.
+ * NOTE: the coroutine that a resident limit evicted is no run's any
+ * more, so a script that kept it can still resume or close it, while
+ * its run goes on in a rebuilt coroutine. [-0, +0, v] */
+static lua_State *check_coroutine(lua_State *L, const char *function)
 {
+    luaL_checktype(L, 1, LUA_TTHREAD);
     if (jy_lua_run_of_thread(L, 1) != NULL)
         luaL_error(L, "%s: the coroutine belongs to a run, which only the host resumes "
                       "or closes; use a coroutine the script created", function);
+    return lua_tothread(L, 1);
 }
 
 
-/* coroutine.resume(co, ...) [-0, +n, e] */
+/* coroutine.resume(co, ...), as the standard one does it. It calls
+ * lua_resume itself rather than the standard function, so that nested
+ * resumes take no extra C level and errors name the script's line.
+ * [-0, +n, -] */
 static int ljy_coroutine_resume(lua_State *L)
 {
-    check_not_run(L, "coroutine.resume");
-    return call_original(L);
+    lua_State *co = check_coroutine(L, "coroutine.resume");
+    int nargs = lua_gettop(L) - 1;
+
+    if (!lua_checkstack(co, nargs)) {
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "too many arguments to resume");
+        return 2;
+    }
+    lua_xmove(L, co, nargs);
+
+    int nresults = 0;
+    int status = lua_resume(co, L, nargs, &nresults);
+    if (status != LUA_OK && status != LUA_YIELD) {
+        lua_pushboolean(L, 0);
+        lua_xmove(co, L, 1);                           /* the error */
+        return 2;
+    }
+    if (!lua_checkstack(L, nresults + 1)) {
+        lua_pop(co, nresults);
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "too many results to resume");
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    lua_xmove(co, L, nresults);
+    return nresults + 1;
 }
 
 
-/* coroutine.close(co) [-0, +n, e] */
+/* coroutine.close(co), as the standard one does it, for the same
+ * reasons. [-0, +n, e] */
 static int ljy_coroutine_close(lua_State *L)
 {
-    check_not_run(L, "coroutine.close");
-    return call_original(L);
+    lua_State *co = check_coroutine(L, "coroutine.close");
+    lua_Debug frame;
+
+    /* Only a dead or suspended coroutine may be closed: one with frames
+     * and no yield is running or resuming another. */
+    if (co == L || (lua_status(co) == LUA_OK && lua_getstack(co, 0, &frame)))
+        return luaL_error(L, "cannot close a %s coroutine", co == L ? "running" : "normal");
+
+#if LUA_VERSION_RELEASE_NUM >= 50406
+    int status = lua_closethread(co, L);
+#else
+    int status = lua_resetthread(co);
+#endif
+    if (status == LUA_OK) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushboolean(L, 0);
+    lua_xmove(co, L, 1);                               /* the error */
+    return 2;
 }
 
 
@@ -165,8 +216,10 @@ void jy_lua_install_sandbox(lua_State *L)
         wrap(L, "random", ljy_math_random);
     lua_pop(L, 1);
     if (lua_getfield(L, -1, "coroutine") == LUA_TTABLE) { /* stack: _G, coroutine */
-        wrap(L, "resume", ljy_coroutine_resume);
-        wrap(L, "close", ljy_coroutine_close);
+        lua_pushcfunction(L, ljy_coroutine_resume);
+        lua_setfield(L, -2, "resume");
+        lua_pushcfunction(L, ljy_coroutine_close);
+        lua_setfield(L, -2, "close");
     }
     lua_pop(L, 1);
     wrap(L, "print", ljy_print);

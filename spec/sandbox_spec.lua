@@ -436,6 +436,42 @@ describe("sandbox", function()
       assert.are_not.equal(failed, keeper.result.thread)
     end)
 
+    it("leaves coroutines the script creates to the standard rules", function()
+      local outcome
+      define(function()
+        local function dive(n)
+          if n == 0 then
+            return "bottom"
+          end
+          local ok, value = coroutine.resume(coroutine.create(dive), n - 1)
+          assert(ok, value)
+          return value
+        end
+        local generator = coroutine.create(function()
+          coroutine.yield(1)
+        end)
+        outcome = {
+          deep = dive(150),
+          first = {coroutine.resume(generator)},
+          closed = coroutine.close(generator),
+          after_close = coroutine.status(generator),
+          dead = {coroutine.resume(generator)},
+        }
+        coroutine.resume(42) -- at: bad-resume
+      end)
+      h:ingest{user = "u1", name = "app/signed_up"}
+
+      assert.are.equal("bottom", outcome.deep)
+      assert.are.same({true, 1}, outcome.first)
+      assert.is_true(outcome.closed)
+      assert.are.equal("dead", outcome.after_close)
+      assert.are.same({false, "cannot resume dead coroutine"}, outcome.dead)
+      local run = support.only_run(h)
+      assert.are.equal("failed", run.status)
+      assert.matches(support.where(SPEC, "bad-resume") .. " bad argument #1 to 'resume'",
+        run.error, 1, true)
+    end)
+
     it("gives each run of a reused coroutine its own j and event", function()
       h:define{name = "echo", on = "app/echo", key = false, run = function(j, event)
         if event.data.wait then

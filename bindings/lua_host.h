@@ -172,9 +172,10 @@ jy_run *jy_lua_check_journaled_run(lua_State *L, const char *function);
 /* Returns the run whose coroutine is L, or NULL. [-0, +0, -] */
 jy_run *jy_lua_current_run(lua_State *L);
 
-/* Returns the run whose coroutine is the thread at idx, or NULL when
- * the value is no run's coroutine. [-0, +0, m] */
-jy_run *jy_lua_run_of_thread(lua_State *L, int idx);
+/* Returns 1 when the value at idx is the coroutine of a run, or of a
+ * run that was evicted and goes on in a rebuilt coroutine, else 0.
+ * [-0, +0, m] */
+int jy_lua_is_run_thread(lua_State *L, int idx);
 
 /* Raises the error of a failed host call as a Lua error at the caller's
  * line. [-0, +0, v] */

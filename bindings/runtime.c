@@ -17,15 +17,26 @@
  * there is no table to look up or to rehash as runs come and go. */
 static const char runs_by_thread_key = 't';
 
+/* The marker an evicted run's old coroutine records as its run. It is
+ * no run's coroutine any more, so j.* calls fail in it, yet not the
+ * script's to resume or close, since the run goes on in a rebuilt
+ * coroutine. */
+static jy_run evicted;
 
-/* Pushes the runs-by-thread table, creating it on first use.
- * [-0, +1, m] */
+
+/* Pushes the runs-by-thread table, creating it on first use. Its keys
+ * are weak, so the coroutine of an evicted run, which keeps its entry,
+ * is still collected. [-0, +1, m] */
 static void push_runs_by_thread(lua_State *L)
 {
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &runs_by_thread_key) == LUA_TTABLE)
         return;
     lua_pop(L, 1);
-    lua_newtable(L);
+    lua_newtable(L);                         /* stack: map */
+    lua_createtable(L, 0, 1);                /* stack: map, meta */
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);                 /* stack: map */
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &runs_by_thread_key);
 }
@@ -52,33 +63,35 @@ static void set_run_of_thread(lua_State *L, jy_run *run)
 
 jy_run *jy_lua_current_run(lua_State *L)
 {
-    if (jy_lua_state_is_ours(L))
-        return *(jy_run **)lua_getextraspace(L);
+    jy_run *run = NULL;
 
-    push_runs_by_thread(L);                  /* stack: map */
-    lua_pushthread(L);                       /* stack: map, thread */
-    lua_rawget(L, -2);                       /* stack: map, run? */
-    jy_run *run = lua_touserdata(L, -1);
-    lua_pop(L, 2);
-    return run;
+    if (jy_lua_state_is_ours(L)) {
+        run = *(jy_run **)lua_getextraspace(L);
+    } else {
+        push_runs_by_thread(L);              /* stack: map */
+        lua_pushthread(L);                   /* stack: map, thread */
+        lua_rawget(L, -2);                   /* stack: map, run? */
+        run = lua_touserdata(L, -1);
+        lua_pop(L, 2);
+    }
+    return run != &evicted ? run : NULL;
 }
 
 
-jy_run *jy_lua_run_of_thread(lua_State *L, int idx)
+int jy_lua_is_run_thread(lua_State *L, int idx)
 {
     lua_State *thread = lua_tothread(L, idx);
     if (thread == NULL)
-        return NULL;
+        return 0;
     if (jy_lua_state_is_ours(L))
-        return *(jy_run **)lua_getextraspace(thread);
+        return *(jy_run **)lua_getextraspace(thread) != NULL;
 
     idx = lua_absindex(L, idx);
     push_runs_by_thread(L);                  /* stack: map */
     lua_pushvalue(L, idx);                   /* stack: map, thread */
-    lua_rawget(L, -2);                       /* stack: map, run? */
-    jy_run *run = lua_touserdata(L, -1);
+    int found = lua_rawget(L, -2) != LUA_TNIL; /* stack: map, run? */
     lua_pop(L, 2);
-    return run;
+    return found;
 }
 
 
@@ -704,14 +717,15 @@ static void rt_run_resume(void *ctx, jy_run *run, const jy_event *event,
 }
 
 
-/* Removes run's coroutine from the runs-by-thread table and the
- * registry. [-0, +0, -] */
-static void forget_coroutine(jy_lua_host *lh, jy_run *run)
+/* Drops run's coroutine from the registry and records mark (NULL, or
+ * &evicted) as the run of the thread. That overwrites the thread's
+ * existing entry, so it allocates nothing. [-0, +0, -] */
+static void forget_coroutine(jy_lua_host *lh, jy_run *run, jy_run *mark)
 {
     lua_State *L = lh->L;
 
     lua_rawgeti(L, LUA_REGISTRYINDEX, run->runtime_ref); /* stack: co */
-    set_run_of_thread(L, NULL);
+    set_run_of_thread(L, mark);
     lua_pop(L, 1);                                     /* stack: (empty) */
 
     luaL_unref(L, LUA_REGISTRYINDEX, run->runtime_ref);
@@ -730,7 +744,7 @@ static int rt_run_evict(void *ctx, jy_run *run)
     if (run->runtime_ref < 0 || (run->runtime_flags & JY_RUN_AWAITING_CALL))
         return JY_ESTATE;
     JY_STACK_ENTER(lh->L);
-    forget_coroutine(lh, run);
+    forget_coroutine(lh, run, &evicted);
     JY_STACK_LEAVE(lh->L);
     return 0;
 }
@@ -778,7 +792,7 @@ static void rt_run_release(void *ctx, jy_run *run)
         lh->refs--;
         run->runtime_ref = -1;
     } else {
-        forget_coroutine(lh, run);
+        forget_coroutine(lh, run, NULL);
     }
 
     /* After a memory error, only a full collection gives all the memory

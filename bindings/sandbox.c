@@ -113,14 +113,13 @@ static int ljy_print(lua_State *L)
 /* Returns the coroutine in the first argument, and raises when it is a
  * run's. Only the host may resume or close a run's coroutine: a script
  * that kept coroutine.running() of one run would otherwise feed another
- * run's j.wait_for or end it.
- * NOTE: the coroutine that a resident limit evicted is no run's any
- * more, so a script that kept it can still resume or close it, while
- * its run goes on in a rebuilt coroutine. [-0, +0, v] */
+ * run's j.wait_for or end it. The coroutine that a resident limit
+ * evicted counts too, since closing it would run the to-be-closed
+ * variables of a run that goes on. [-0, +0, v] */
 static lua_State *check_coroutine(lua_State *L, const char *function)
 {
     luaL_checktype(L, 1, LUA_TTHREAD);
-    if (jy_lua_run_of_thread(L, 1) != NULL)
+    if (jy_lua_is_run_thread(L, 1))
         luaL_error(L, "%s: the coroutine belongs to a run, which only the host resumes "
                       "or closes; use a coroutine the script created", function);
     return lua_tothread(L, 1);

@@ -188,6 +188,38 @@ describe("a resident limit", function()
     assert.are.equal(1, #support.traces(h, "completed"))
   end)
 
+  it("keeps an evicted run's old coroutine from scripts", function()
+    local h = support.host{resident_runs = 1}
+    local kept_coroutine
+    local closed = 0
+    h:define{name = "keeper", on = "app/keep", run = function(j)
+      kept_coroutine = coroutine.running()
+      local guard <close> = setmetatable({}, {__close = function() closed = closed + 1 end})
+      j.wait_for("app/done", {timeout = "1d"})
+      return {result = "done"}
+    end}
+    h:define{name = "waiter", on = "app/wait", run = function(j)
+      j.wait_for("app/done", {timeout = "1d"})
+    end}
+    h:define{name = "thief", on = "app/steal", run = function()
+      coroutine.close(kept_coroutine)
+    end}
+    -- The waiter's suspension evicts the keeper's coroutine.
+    h:ingest{user = "u1", name = "app/keep"}
+    h:ingest{user = "u2", name = "app/wait"}
+    assert.are.equal(1, h:stats().runs_evicted)
+    h:ingest{user = "u3", name = "app/steal"}
+
+    local thief = support.only_run(h, {journey = "thief"})
+    assert.are.equal("failed", thief.status)
+    assert.matches("coroutine.close: the coroutine belongs to a run", thief.error, 1, true)
+    assert.are.equal(0, closed)
+
+    h:ingest{user = "u1", name = "app/done"}
+    assert.are.equal("done", support.only_run(h, {journey = "keeper"}).result.result)
+    assert.are.equal(1, closed)
+  end)
+
   it("cancels an evicted run", function()
     local h = support.host{resident_runs = 1}
     h:define{name = "trial", on = "app/trial", cancel_on = "app/paid", run = function(j)

@@ -129,7 +129,7 @@ static lua_State *check_coroutine(lua_State *L, const char *function)
 /* coroutine.resume(co, ...), as the standard one does it. It calls
  * lua_resume itself rather than the standard function, so that nested
  * resumes take no extra C level and errors name the script's line.
- * [-0, +n, -] */
+ * [-0, +n, v] */
 static int ljy_coroutine_resume(lua_State *L)
 {
     lua_State *co = check_coroutine(L, "coroutine.resume");
@@ -142,11 +142,15 @@ static int ljy_coroutine_resume(lua_State *L)
     }
     lua_xmove(L, co, nargs);
 
+    /* The flag goes below the values once they are moved: when co is
+     * L itself (a coroutine that resumes itself), they are on top of L
+     * already. */
     int nresults = 0;
     int status = lua_resume(co, L, nargs, &nresults);
     if (status != LUA_OK && status != LUA_YIELD) {
-        lua_pushboolean(L, 0);
         lua_xmove(co, L, 1);                           /* the error */
+        lua_pushboolean(L, 0);
+        lua_insert(L, -2);
         return 2;
     }
     if (!lua_checkstack(L, nresults + 1)) {
@@ -155,8 +159,9 @@ static int ljy_coroutine_resume(lua_State *L)
         lua_pushliteral(L, "too many results to resume");
         return 2;
     }
-    lua_pushboolean(L, 1);
     lua_xmove(co, L, nresults);
+    lua_pushboolean(L, 1);
+    lua_insert(L, -(nresults + 1));
     return nresults + 1;
 }
 

@@ -450,7 +450,12 @@ describe("sandbox", function()
         local generator = coroutine.create(function()
           coroutine.yield(1)
         end)
+        local itself
+        itself = coroutine.create(function()
+          return {coroutine.resume(itself)}
+        end)
         outcome = {
+          itself = select(2, coroutine.resume(itself)),
           deep = dive(150),
           first = {coroutine.resume(generator)},
           closed = coroutine.close(generator),
@@ -461,6 +466,7 @@ describe("sandbox", function()
       end)
       h:ingest{user = "u1", name = "app/signed_up"}
 
+      assert.are.same({false, "cannot resume non-suspended coroutine"}, outcome.itself)
       assert.are.equal("bottom", outcome.deep)
       assert.are.same({true, 1}, outcome.first)
       assert.is_true(outcome.closed)

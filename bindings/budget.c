@@ -24,8 +24,11 @@ static void budget_hook(lua_State *co, lua_Debug *ar)
 {
     (void)ar;
     /* Coroutines that a script creates inherit the hook but are not
-     * runs; they count against nothing. */
+     * runs. Their instructions count against the run that resumes them,
+     * or nothing outside runs (a script's top level). */
     jy_run *run = jy_lua_current_run(co);
+    if (run == NULL)
+        run = jy_lua_resumed_run();
     if (run == NULL)
         return;
 
@@ -35,8 +38,10 @@ static void budget_hook(lua_State *co, lua_Debug *ar)
         if (run->budget_used <= lh->instruction_budget)
             return;
         run->runtime_flags |= JY_RUN_BUDGET_SPENT;
-        lua_sethook(co, budget_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
     }
+    /* From then on every line raises, in each coroutine of the run that
+     * goes on running. */
+    lua_sethook(co, budget_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
     luaL_error(co, "run exceeded its instruction budget of %I instructions without waiting "
                    "or sleeping; look for a loop that never calls j.wait_for or j.sleep",
                (LUAI_UACINT)lh->instruction_budget);

@@ -172,6 +172,11 @@ jy_run *jy_lua_check_journaled_run(lua_State *L, const char *function);
 /* Returns the run whose coroutine is L, or NULL. [-0, +0, -] */
 jy_run *jy_lua_current_run(lua_State *L);
 
+/* Returns the run whose coroutine is being resumed on this OS thread,
+ * or NULL. A coroutine that a run's script created has no run of its
+ * own, and its instructions count against this one. */
+jy_run *jy_lua_resumed_run(void);
+
 /* Returns 1 when the value at idx is the coroutine of a run, or of a
  * run that was evicted and goes on in a rebuilt coroutine, else 0.
  * [-0, +0, m] */

@@ -340,12 +340,26 @@ static int fail_diverged(jy_run *run, jy_outcome *outcome)
 }
 
 
+/* The run whose coroutine this OS thread resumes now, the innermost
+ * one when a run's action starts another run. */
+static _Thread_local jy_run *resumed_run;
+
+
+jy_run *jy_lua_resumed_run(void)
+{
+    return resumed_run;
+}
+
+
 static void resume_once(jy_lua_host *lh, jy_run *run, lua_State *co, int nargs,
                         jy_outcome *outcome)
 {
     int nres = 0;
     jy_lua_budget_reset(run);
+    jy_run *outer = resumed_run;
+    resumed_run = run;
     int status = lua_resume(co, lh->L, nargs, &nres);
+    resumed_run = outer;
 
     switch (status) {
     case LUA_YIELD:

@@ -37,6 +37,33 @@ describe("instruction budget", function()
     assert.is_true(caught <= 1)
   end)
 
+  it("counts the coroutines a run creates", function()
+    local h = support.host{instruction_budget = 100000}
+    h:define{name = "hidden", on = "app/go", run = function()
+      coroutine.wrap(function()
+        while true do end
+      end)()
+    end}
+    h:define{name = "stubborn", on = "app/go", run = function()
+      while true do
+        pcall(coroutine.wrap(function()
+          while true do end
+        end))
+      end
+    end}
+    h:define{name = "fine", on = "app/go", run = function()
+      return {result = "ok"}
+    end}
+    h:ingest{user = "u1", name = "app/go"}
+
+    for _, name in ipairs({"hidden", "stubborn"}) do
+      local run = support.only_run(h, {journey = name})
+      assert.are.equal("failed", run.status)
+      assert.matches("exceeded its instruction budget of 100000 instructions", run.error, 1, true)
+    end
+    assert.are.equal("completed", support.only_run(h, {journey = "fine"}).status)
+  end)
+
   it("starts again after each wait", function()
     local h = support.host{instruction_budget = 200000}
     h:define{name = "steady", on = "app/go", run = function(j)

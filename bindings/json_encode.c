@@ -12,13 +12,13 @@
  * runs, only to be copied out and dropped. The error messages are
  * cjson's too, since journeys and their specs see them.
  */
-#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buffer.h"
+#include "json_scan.h"
 #include "lua_host.h"
 
 /* Tables nested deeper than this are rejected, as cjson rejects them. */
@@ -54,14 +54,7 @@ static void encode_number(lua_State *L, jy_buf *out, int idx)
         double number = lua_tonumber(L, idx);
         if (isnan(number) || isinf(number))
             reject(L, idx, "must not be NaN or Inf");
-        len = snprintf(text, sizeof text, "%.14g", number);
-
-        /* A program that embeds the host may have set a locale whose
-         * decimal point is not ".", which JSON requires. */
-        char point = localeconv()->decimal_point[0];
-        for (int i = 0; point != '.' && i < len; i++)
-            if (text[i] == point)
-                text[i] = '.';
+        len = jy_json_format_number(text, sizeof text, number, 14);
     }
     jy_buf_append(out, text, (size_t)len);
 }

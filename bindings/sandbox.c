@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_scan.h"
 #include "lua_host.h"
 
 void jy_lua_run_log(lua_State *L, jy_run *run, int first);
@@ -75,10 +76,13 @@ static int ljy_math_random(lua_State *L)
     const jy_journal_entry *entry = jy_lua_replay(L, run, JY_STEP_RANDOM, "");
     if (entry != NULL) {
         /* Integers were journaled as integers, floats with a fraction. */
-        if (strpbrk(entry->result_json, ".eE") != NULL)
-            lua_pushnumber(L, strtod(entry->result_json, NULL));
-        else
+        if (strpbrk(entry->result_json, ".eE") != NULL) {
+            jy_json_span number = {JY_JSON_NUMBER, entry->result_json,
+                                   strlen(entry->result_json)};
+            lua_pushnumber(L, jy_json_number(&number));
+        } else {
             lua_pushinteger(L, strtoll(entry->result_json, NULL, 10));
+        }
         return 1;
     }
 
@@ -87,7 +91,7 @@ static int ljy_math_random(lua_State *L)
     if (lua_isinteger(L, -1))
         snprintf(text, sizeof text, "%lld", (long long)lua_tointeger(L, -1));
     else
-        snprintf(text, sizeof text, "%.17g", lua_tonumber(L, -1));
+        jy_json_format_number(text, sizeof text, lua_tonumber(L, -1), 17);
     if (strpbrk(text, ".eEn") == NULL && !lua_isinteger(L, -1))
         strcat(text, ".0");
     jy_lua_journal(L, run, JY_STEP_RANDOM, "", text);

@@ -3,6 +3,7 @@
  */
 #include "json_scan.h"
 
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -431,6 +432,16 @@ size_t jy_json_string_decode(const jy_json_span *span, char *out)
 }
 
 
+/* Returns the decimal point of the C library's numeric locale, which
+ * strtod and printf use. A program that embeds the host may have set a
+ * locale whose point is not the "." of JSON. */
+static char locale_point(void)
+{
+    const char *point = localeconv()->decimal_point;
+    return point != NULL && point[0] != '\0' && point[1] == '\0' ? point[0] : '.';
+}
+
+
 double jy_json_number(const jy_json_span *span)
 {
     /* The span is not NUL-terminated; numbers longer than the buffer are
@@ -442,10 +453,26 @@ double jy_json_number(const jy_json_span *span)
 
     memcpy(copy, span->text, span->len);
     copy[span->len] = '\0';
+    char point = locale_point();
+    char *dot = point != '.' ? strchr(copy, '.') : NULL;
+    if (dot != NULL)
+        *dot = point;
     double value = strtod(copy, NULL);
     if (copy != local)
         free(copy);
     return value;
+}
+
+
+int jy_json_format_number(char *out, size_t size, double value, int precision)
+{
+    int len = snprintf(out, size, "%.*g", precision, value);
+    char point = locale_point();
+
+    for (int i = 0; point != '.' && i < len && (size_t)i < size; i++)
+        if (out[i] == point)
+            out[i] = '.';
+    return len;
 }
 
 

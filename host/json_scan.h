@@ -60,8 +60,14 @@ int jy_json_scan_value(const char *text, size_t len, size_t *pos, jy_json_span *
  * span must come from jy_json_scan_value. */
 size_t jy_json_string_decode(const jy_json_span *span, char *out);
 
-/* Returns the value of a number span as strtod reads it. */
+/* Returns the value of a number span as strtod reads it, with "." as
+ * the decimal point whatever the locale. */
 double jy_json_number(const jy_json_span *span);
+
+/* Writes value with printf's "%.*g" and precision digits to out (size
+ * bytes), with "." as the decimal point whatever the locale. Returns
+ * what snprintf returns. */
+int jy_json_format_number(char *out, size_t size, double value, int precision);
 
 /* Writes the span's text without the whitespace between tokens to out,
  * which must hold span->len bytes, and returns its length. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "buffer.h"
+#include "json_scan.h"
 #include "transcript.h"
 
 
@@ -114,14 +115,17 @@ static void append_histogram(jy_buf *out, const char *name, const char *help,
 {
     jy_buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     uint64_t cumulative = 0;
+    char number[32];
     for (size_t b = 0; b < bucket_count; b++) {
         cumulative += buckets[b];
-        jy_buf_printf(out, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b],
+        jy_json_format_number(number, sizeof number, bounds[b], 6);
+        jy_buf_printf(out, "%s_bucket{le=\"%s\"} %llu\n", name, number,
                       (unsigned long long)cumulative);
     }
     cumulative += buckets[bucket_count];
     jy_buf_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cumulative);
-    jy_buf_printf(out, "%s_sum %.6f\n%s_count %llu\n", name, sum, name,
+    jy_json_format_number(number, sizeof number, sum, 15);
+    jy_buf_printf(out, "%s_sum %s\n%s_count %llu\n", name, number, name,
                   (unsigned long long)cumulative);
 }
 

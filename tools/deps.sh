@@ -4,7 +4,7 @@
 # package is already present, so repeated runs cost nothing.
 set -eu
 
-packages="build-essential cmake pkg-config lua5.4 liblua5.4-dev lua-cjson lua-cjson-dev lua-busted libsqlite3-dev sqlite3 libuv1-dev libhttp-parser-dev curl"
+packages="build-essential cmake pkg-config lua5.4 liblua5.4-dev lua-cjson lua-cjson-dev lua-busted libsqlite3-dev sqlite3 libuv1-dev libhttp-parser-dev curl locales"
 
 missing=""
 for package in $packages; do

@@ -123,7 +123,7 @@ static void apply_triggers(jy_host *host, const jy_event *event,
         }
         const char *key = journey->key_mode == JY_KEY_USER ? event->user : path_key;
 
-        char buf[JY_LIVE_KEY_BUFFER];
+        char buf[JY_KEY_BUFFER];
         size_t live_len = 0;
         char *live_key = jy__live_key_in(journey->name, event->user, key, buf, sizeof buf,
                                          &live_len);
@@ -131,8 +131,7 @@ static void apply_triggers(jy_host *host, const jy_event *event,
             jy_map_get(&host->live_keys, live_key, live_len) == NULL &&
             !key_was_woken(woke_keys, woke_count, live_key, live_len))
             jy__run_start(host, journey, event, key);
-        if (live_key != buf)
-            free(live_key);
+        jy__key_release(live_key, buf);
         free(path_key);
     }
 }

@@ -232,18 +232,27 @@ int jy_run_status_is_live(jy_run_status status)
 }
 
 
-char *jy__pair_key(const char *first, const char *second, size_t *len)
+char *jy__pair_key_in(const char *first, const char *second, char *buf, size_t buf_size,
+                      size_t *len)
 {
     size_t first_len = strlen(first);
     size_t second_len = strlen(second);
-    char *text = malloc(first_len + 1 + second_len + 1);
+    size_t size = first_len + 1 + second_len + 1;
+    char *text = size <= buf_size ? buf : malloc(size);
 
     if (text == NULL)
         return NULL;
     memcpy(text, first, first_len + 1);
     memcpy(text + first_len + 1, second, second_len + 1);
-    *len = first_len + 1 + second_len;
+    *len = size - 1;
     return text;
+}
+
+
+void jy__key_release(char *key, const char *buf)
+{
+    if (key != buf)
+        free(key);
 }
 
 

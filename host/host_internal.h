@@ -64,9 +64,20 @@ void jy__wait_dispatch(jy_host *host, const jy_event *event, char ***woke_keys,
 /* Fires one due deadline; returns 0 when none is due at or before t. */
 int jy__wait_fire_next(jy_host *host, jy_time t);
 
-/* Builds "first NUL second" into a malloc'd buffer and sets *len to its
- * length without the final NUL; the wait index keys (user, name) so. */
-char *jy__pair_key(const char *first, const char *second, size_t *len);
+/* Room on the stack for the composite keys (wait keys, live-run keys)
+ * of usual users, names and keys: building one is part of every wait,
+ * every dispatch and every run start. */
+#define JY_KEY_BUFFER 128
+
+/* Builds "first NUL second" into buf when it fits in buf_size bytes,
+ * else into a malloc'd block, and sets *len to its length without the
+ * final NUL. The wait index keys (user, name) so. Release the result
+ * with jy__key_release. Returns NULL when out of memory. */
+char *jy__pair_key_in(const char *first, const char *second, char *buf, size_t buf_size,
+                      size_t *len);
+
+/* Frees a key from jy__pair_key_in or jy__live_key_in unless it is buf. */
+void jy__key_release(char *key, const char *buf);
 
 /* Builds the key of a live run, "journey NUL user NUL key", into a
  * malloc'd buffer. Run keys are scoped to the user, so two users' carts
@@ -74,15 +85,11 @@ char *jy__pair_key(const char *first, const char *second, size_t *len);
 char *jy__live_key(const char *journey, const char *user, const char *key, size_t *len);
 
 /* Builds the key of a live run as jy__live_key does, into buf when it
- * fits in buf_size bytes, else into a malloc'd block that the caller
- * frees when the result is not buf. Looking a key up needs no copy that
- * outlives the call, and most keys are short. */
+ * fits in buf_size bytes, else into a malloc'd block. Release it with
+ * jy__key_release. Looking a key up needs no copy that outlives the
+ * call, and most keys are short. */
 char *jy__live_key_in(const char *journey, const char *user, const char *key, char *buf,
                       size_t buf_size, size_t *len);
-
-/* Room on the stack for the live keys of usual journeys, users and
- * keys. */
-#define JY_LIVE_KEY_BUFFER 128
 
 /* Returns the length of a key from jy__live_key, without the final NUL. */
 size_t jy__live_key_length(const char *live_key);

@@ -45,14 +45,30 @@ static void release_key(jy_host *host, jy_run *run)
     if (run->key == NULL)
         return;
 
-    char buf[JY_LIVE_KEY_BUFFER];
+    char buf[JY_KEY_BUFFER];
     size_t len = 0;
     char *live_key = jy__live_key_in(run->journey->name, run->user, run->key, buf, sizeof buf,
                                      &len);
     if (live_key != NULL)
         jy_map_remove_if(&host->live_keys, live_key, len, run);
-    if (live_key != buf)
-        free(live_key);
+    jy__key_release(live_key, buf);
+}
+
+
+/* Makes run the live run of its key, for a run that starts or recovers. */
+static void index_key(jy_host *host, jy_run *run)
+{
+    if (run->key == NULL)
+        return;
+
+    char buf[JY_KEY_BUFFER];
+    size_t len = 0;
+    char *live_key = jy__live_key_in(run->journey->name, run->user, run->key, buf, sizeof buf,
+                                     &len);
+    if (live_key == NULL || jy_map_put(&host->live_keys, live_key, len, run) != 0)
+        jy_host_log(host, JY_LOG_ERROR, run,
+                    "out of memory indexing the run key; a second run may start");
+    jy__key_release(live_key, buf);
 }
 
 
@@ -233,17 +249,7 @@ void jy__run_start(jy_host *host, jy_journey *journey, const jy_event *trigger,
     }
     host->next_run_id++;
 
-    if (run->key != NULL) {
-        char buf[JY_LIVE_KEY_BUFFER];
-        size_t len = 0;
-        char *live_key = jy__live_key_in(journey->name, run->user, run->key, buf, sizeof buf,
-                                         &len);
-        if (live_key == NULL || jy_map_put(&host->live_keys, live_key, len, run) != 0)
-            jy_host_log(host, JY_LOG_ERROR, run,
-                        "out of memory indexing the run key; a second run may start");
-        if (live_key != buf)
-            free(live_key);
-    }
+    index_key(host, run);
     link_user_run(host, run);
 
     journey->stats.started++;
@@ -366,17 +372,7 @@ static void restore_run(jy_host *host, const saved_run *saved, jy_host_recovery 
         goto nomem;
     }
 
-    if (run->key != NULL) {
-        char buf[JY_LIVE_KEY_BUFFER];
-        size_t len = 0;
-        char *live_key = jy__live_key_in(journey->name, run->user, run->key, buf, sizeof buf,
-                                         &len);
-        if (live_key == NULL || jy_map_put(&host->live_keys, live_key, len, run) != 0)
-            jy_host_log(host, JY_LOG_ERROR, run,
-                        "out of memory indexing the run key; a second run may start");
-        if (live_key != buf)
-            free(live_key);
-    }
+    index_key(host, run);
     link_user_run(host, run);
     host->stats.runs_live++;
     report->recovered++;

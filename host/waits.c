@@ -11,35 +11,6 @@
 #include "host_internal.h"
 
 
-/* Room for the wait keys of usual users and event names on the stack:
- * building one is part of every wait and every dispatch. */
-#define KEY_BUFFER 128
-
-
-/* Builds the wait index key of (user, name), "user NUL name", in buf
- * (KEY_BUFFER bytes) when it fits, else in a malloc'd block. Release it
- * with release_wait_key. Returns NULL when out of memory. */
-static char *wait_key(const char *user, const char *name, char *buf, size_t *len)
-{
-    size_t user_len = strlen(user);
-    size_t name_len = strlen(name);
-
-    if (user_len + name_len + 2 > KEY_BUFFER)
-        return jy__pair_key(user, name, len);
-    memcpy(buf, user, user_len + 1);
-    memcpy(buf + user_len + 1, name, name_len + 1);
-    *len = user_len + 1 + name_len;
-    return buf;
-}
-
-
-static void release_wait_key(char *key, const char *buf)
-{
-    if (key != buf)
-        free(key);
-}
-
-
 static void unlink_wait(jy_host *host, jy_wait_link *link, const char *user,
                         const char *name)
 {
@@ -59,16 +30,16 @@ static void unlink_wait(jy_host *host, jy_wait_link *link, const char *user,
     link->list = NULL;
 
     if (list->count == 0) {
-        char buf[KEY_BUFFER];
+        char buf[JY_KEY_BUFFER];
         size_t len = 0;
-        char *key = wait_key(user, name, buf, &len);
+        char *key = jy__pair_key_in(user, name, buf, sizeof buf, &len);
         if (key != NULL) {
             jy_map_remove(&host->waits, key, len);
             free(list);
         }
         /* NOTE: without memory for the key, an empty list stays in the
          * index; it is harmless and reused by the next wait. */
-        release_wait_key(key, buf);
+        jy__key_release(key, buf);
     }
 }
 
@@ -220,9 +191,9 @@ int jy_host_wait(jy_host *host, jy_run *run, const char *const *names,
         if (run->wait_names[i] == NULL)
             goto nomem;
 
-        char buf[KEY_BUFFER];
+        char buf[JY_KEY_BUFFER];
         size_t len = 0;
-        char *key = wait_key(run->user, names[i], buf, &len);
+        char *key = jy__pair_key_in(run->user, names[i], buf, sizeof buf, &len);
         if (key == NULL)
             goto nomem;
         jy_wait_list *list = jy_map_get(&host->waits, key, len);
@@ -230,11 +201,11 @@ int jy_host_wait(jy_host *host, jy_run *run, const char *const *names,
             list = calloc(1, sizeof *list);
             if (list == NULL || jy_map_put(&host->waits, key, len, list) != 0) {
                 free(list);
-                release_wait_key(key, buf);
+                jy__key_release(key, buf);
                 goto nomem;
             }
         }
-        release_wait_key(key, buf);
+        jy__key_release(key, buf);
 
         jy_wait_link *link = &run->wait_links[i];
         link->run = run;
@@ -312,12 +283,12 @@ static int push_key(char ***keys, size_t *count, const jy_run *run)
 void jy__wait_dispatch(jy_host *host, const jy_event *event, char ***woke_keys,
                        size_t *woke_count)
 {
-    char buf[KEY_BUFFER];
+    char buf[JY_KEY_BUFFER];
     size_t len = 0;
-    char *key = wait_key(event->user, event->name, buf, &len);
+    char *key = jy__pair_key_in(event->user, event->name, buf, sizeof buf, &len);
     jy_wait_list *list = key != NULL ? jy_map_get(&host->waits, key, len) : NULL;
 
-    release_wait_key(key, buf);
+    jy__key_release(key, buf);
     if (list == NULL)
         return;
 

@@ -61,18 +61,38 @@ static void set_run_of_thread(lua_State *L, jy_run *run)
 }
 
 
+/* Returns what the thread at idx records as its run: a run, &evicted,
+ * or NULL for any other thread or value. [-0, +0, m] */
+static jy_run *recorded_run(lua_State *L, int idx)
+{
+    lua_State *thread = lua_tothread(L, idx);
+    if (thread == NULL)
+        return NULL;
+    if (jy_lua_state_is_ours(L))
+        return *(jy_run **)lua_getextraspace(thread);
+
+    idx = lua_absindex(L, idx);
+    push_runs_by_thread(L);                  /* stack: map */
+    lua_pushvalue(L, idx);                   /* stack: map, thread */
+    lua_rawget(L, -2);                       /* stack: map, run? */
+    jy_run *run = lua_touserdata(L, -1);
+    lua_pop(L, 2);
+    return run;
+}
+
+
 jy_run *jy_lua_current_run(lua_State *L)
 {
     jy_run *run = NULL;
 
+    /* In the host's own states the running thread's extra space is read
+     * directly: this is on the path of every j.* call. */
     if (jy_lua_state_is_ours(L)) {
         run = *(jy_run **)lua_getextraspace(L);
     } else {
-        push_runs_by_thread(L);              /* stack: map */
-        lua_pushthread(L);                   /* stack: map, thread */
-        lua_rawget(L, -2);                   /* stack: map, run? */
-        run = lua_touserdata(L, -1);
-        lua_pop(L, 2);
+        lua_pushthread(L);
+        run = recorded_run(L, -1);
+        lua_pop(L, 1);
     }
     return run != &evicted ? run : NULL;
 }
@@ -80,18 +100,7 @@ jy_run *jy_lua_current_run(lua_State *L)
 
 int jy_lua_is_run_thread(lua_State *L, int idx)
 {
-    lua_State *thread = lua_tothread(L, idx);
-    if (thread == NULL)
-        return 0;
-    if (jy_lua_state_is_ours(L))
-        return *(jy_run **)lua_getextraspace(thread) != NULL;
-
-    idx = lua_absindex(L, idx);
-    push_runs_by_thread(L);                  /* stack: map */
-    lua_pushvalue(L, idx);                   /* stack: map, thread */
-    int found = lua_rawget(L, -2) != LUA_TNIL; /* stack: map, run? */
-    lua_pop(L, 2);
-    return found;
+    return recorded_run(L, idx) != NULL;
 }
 
 
@@ -731,20 +740,22 @@ static void rt_run_resume(void *ctx, jy_run *run, const jy_event *event,
 }
 
 
-/* Drops run's coroutine from the registry and records mark (NULL, or
- * &evicted) as the run of the thread. That overwrites the thread's
- * existing entry, so it allocates nothing. [-0, +0, -] */
-static void forget_coroutine(jy_lua_host *lh, jy_run *run, jy_run *mark)
+/* Takes run's coroutine from the run and returns its registry ref,
+ * which the caller releases or keeps as a spare. The thread records
+ * mark (NULL, or &evicted) as its run, which overwrites its existing
+ * entry and so allocates nothing. [-0, +0, -] */
+static int detach_coroutine(jy_lua_host *lh, jy_run *run, jy_run *mark)
 {
     lua_State *L = lh->L;
+    int ref = run->runtime_ref;
 
-    lua_rawgeti(L, LUA_REGISTRYINDEX, run->runtime_ref); /* stack: co */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);            /* stack: co */
     set_run_of_thread(L, mark);
     lua_pop(L, 1);                                     /* stack: (empty) */
 
-    luaL_unref(L, LUA_REGISTRYINDEX, run->runtime_ref);
     lh->refs--;
     run->runtime_ref = -1;
+    return ref;
 }
 
 
@@ -758,7 +769,7 @@ static int rt_run_evict(void *ctx, jy_run *run)
     if (run->runtime_ref < 0 || (run->runtime_flags & JY_RUN_AWAITING_CALL))
         return JY_ESTATE;
     JY_STACK_ENTER(lh->L);
-    forget_coroutine(lh, run, &evicted);
+    luaL_unref(lh->L, LUA_REGISTRYINDEX, detach_coroutine(lh, run, &evicted));
     JY_STACK_LEAVE(lh->L);
     return 0;
 }
@@ -797,16 +808,12 @@ static void rt_run_release(void *ctx, jy_run *run)
 
     /* A coroutine that returned is as good as new once its results are
      * gone: the next run pushes its function onto the empty stack. */
+    int ref = detach_coroutine(lh, run, NULL);
     if (returned && lh->spare_count < JY_SPARE_THREADS) {
         lua_settop(co, 0);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, run->runtime_ref); /* stack: co */
-        set_run_of_thread(L, NULL);
-        lua_pop(L, 1);                                 /* stack: (empty) */
-        lh->spare_threads[lh->spare_count++] = run->runtime_ref;
-        lh->refs--;
-        run->runtime_ref = -1;
+        lh->spare_threads[lh->spare_count++] = ref;
     } else {
-        forget_coroutine(lh, run, NULL);
+        luaL_unref(L, LUA_REGISTRYINDEX, ref);
     }
 
     /* After a memory error, only a full collection gives all the memory

@@ -9,8 +9,8 @@
  * the key's hash, the value and, when it is short, the key itself. With
  * a million runs every lookup misses the CPU cache. A slot that has all
  * it needs costs one miss, and a chained entry behind a bucket costs
- * two. Run ids and short user ids fit in the slot's 8 bytes; longer
- * keys (a user and an event name) live in a block of their own.
+ * two. Run ids and short user ids fit in the slot's 8 bytes. Longer
+ * keys, such as a user and an event name, have a block of their own.
  *
  * The table doubles when three quarters of it are used. The entries
  * move to the doubled table a few slots per insert or removal rather

@@ -1065,6 +1065,8 @@ typedef struct job_thread {
     jy_time horizon;
     summary_counts counts;     /* read on the job's thread, which owns the host */
     char **journey_names;      /* copies: the host's names end with the host */
+    double finished;           /* seconds from the command's start to the replay's end */
+    const struct timespec *started;
     int status;
     pthread_t thread;
 } job_thread;
@@ -1127,6 +1129,9 @@ static void *job_main(void *arg)
                JY_TIME_MIN) != 0)
         goto done;
 
+    /* The summary's wall time ends with the replay, before the host is
+     * torn down, as it does with one job. */
+    t->finished = seconds_since(t->started);
     count_host(host, &t->counts);
     t->journey_names = calloc(t->counts.journey_count + 1, sizeof *t->journey_names);
     if (t->journey_names == NULL)
@@ -1248,6 +1253,7 @@ static int run_jobs(simulation *sim, const char **scripts, size_t script_count,
         t->events = events;
         t->first = first;
         t->horizon = horizon;
+        t->started = started;
         if (t->job.inputs == NULL)
             status = 1;
     }
@@ -1290,8 +1296,11 @@ static int run_jobs(simulation *sim, const char **scripts, size_t script_count,
         merge_lines(threads, jobs, 1, sim->emitted, &sim->write_failed);
 
     summary_counts counts;
+    double wall = 0;
     for (int k = 0; k < jobs; k++) {
         simulation *js = &threads[k].sim;
+        if (threads[k].finished > wall)
+            wall = threads[k].finished;
         add_counts(&counts, &threads[k].counts, k == 0);
         for (size_t i = 0; i < js->emitted_name_count; i++)
             count_emitted(sim, js->emitted_names[i].name, js->emitted_names[i].count);
@@ -1301,7 +1310,7 @@ static int run_jobs(simulation *sim, const char **scripts, size_t script_count,
         for (size_t i = 0; i < js->commit_count; i++)
             record_commit(sim, js->commit_ms[i]);
     }
-    print_summary(sim, &counts, first, last, horizon, seconds_since(started), count);
+    print_summary(sim, &counts, first, last, horizon, wall, count);
     journey_free(counts.journeys);
 
 done:

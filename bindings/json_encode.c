@@ -3,9 +3,10 @@
  *
  * The output is the text lua-cjson writes with the settings the host
  * always used (sparse arrays become objects, NaN and infinity are
- * rejected, floats with 14 significant digits), except that "/" is not
- * escaped, integers keep every digit and a byte that starts no valid
- * UTF-8 sequence becomes \ufffd. The host encoded through cjson
+ * rejected), except that "/" is not escaped, numbers keep every digit
+ * (floats the fewest that read back as the same double, where cjson
+ * kept 14) and a byte that starts no valid UTF-8 sequence becomes
+ * \ufffd. The host encoded through cjson
  * before; every j.call, j.emit, j.step
  * result and run result then became a Lua string first, interned in a
  * string table that contains every user id and e-mail of a million waiting
@@ -41,8 +42,9 @@ static int reject(lua_State *L, int idx, const char *reason)
 }
 
 
-/* Integers keep every digit. Floats keep 14 significant digits, so that
- * 0.1 + 0.2 is written as 0.3. */
+/* Integers keep every digit. A float gets the digits it takes to read
+ * back the same double, because a replay decodes j.step values from
+ * the journal and must see what the first run saw. */
 static void encode_number(lua_State *L, jy_buf *out, int idx)
 {
     char text[32];
@@ -54,7 +56,7 @@ static void encode_number(lua_State *L, jy_buf *out, int idx)
         double number = lua_tonumber(L, idx);
         if (isnan(number) || isinf(number))
             reject(L, idx, "must not be NaN or Inf");
-        len = jy_json_format_number(text, sizeof text, number, 14);
+        len = jy_json_format_double(text, sizeof text, number);
     }
     jy_buf_append(out, text, (size_t)len);
 }

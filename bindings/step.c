@@ -1,8 +1,9 @@
 /*
  * j.step: a side effect that runs once per run, whatever replays follow.
  *
- * The function's return values are journaled; a replay returns them
- * without calling the function again. When the function raises, the
+ * The function's return values are journaled, and the run receives
+ * them decoded from the journal; a replay returns them without calling
+ * the function again. When the function raises, the
  * step retries after a backoff that doubles each time (a journaled
  * sleep), and after the last attempt the error reaches the run.
  */
@@ -209,8 +210,11 @@ static int step_attempt(lua_State *L, jy_run *run, int attempt, int nargs)
     lua_pushfstring(L, "{\"ok\":true,\"n\":%d,\"values\":%s}", nresults,
                     lua_tostring(L, -1));
     jy_lua_journal(L, run, JY_STEP_STEP, opts.name, lua_tostring(L, -1));
-    lua_pop(L, 2);                                  /* stack: results... */
-    return nresults;
+
+    /* The run gets the values decoded from the journal, because JSON
+     * turns a whole float into an integer and sparse keys into strings,
+     * and a replay must return what the first run saw. */
+    return push_journaled_values(L, lua_tostring(L, -1));
 }
 
 

@@ -476,6 +476,27 @@ int jy_json_format_number(char *out, size_t size, double value, int precision)
 }
 
 
+int jy_json_format_double(char *out, size_t size, double value)
+{
+    /* Fifteen digits keep a decimal of up to fifteen digits as written
+     * (0.1 stays 0.1), and seventeen always read back as the same double.
+     * strtod reads the text before the point is replaced, so it uses the
+     * same locale as snprintf. */
+    int len = 0;
+    for (int precision = 15; precision <= 17; precision++) {
+        len = snprintf(out, size, "%.*g", precision, value);
+        if (len < 0 || (size_t)len >= size || strtod(out, NULL) == value)
+            break;
+    }
+
+    char point = locale_point();
+    for (int i = 0; point != '.' && i < len && (size_t)i < size; i++)
+        if (out[i] == point)
+            out[i] = '.';
+    return len;
+}
+
+
 size_t jy_json_compact(const jy_json_span *span, char *out)
 {
     const char *text = span->text;

@@ -69,6 +69,11 @@ double jy_json_number(const jy_json_span *span);
  * what snprintf returns. */
 int jy_json_format_number(char *out, size_t size, double value, int precision);
 
+/* Writes value with the fewest significant digits (15 to 17) that read
+ * back as the same double, with "." as the decimal point whatever the
+ * locale. Returns what snprintf returns. A 32-byte buffer is enough. */
+int jy_json_format_double(char *out, size_t size, double value);
+
 /* Writes the span's text without the whitespace between tokens to out,
  * which must hold span->len bytes, and returns its length. */
 size_t jy_json_compact(const jy_json_span *span, char *out);

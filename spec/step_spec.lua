@@ -312,6 +312,43 @@ describe("j.step", function()
     assert.matches(support.where(SPEC, "function-result"), run.error, 1, true)
   end)
 
+  -- What the run saw of each step, before and after a sleep. With a
+  -- resident limit of 1, the second run evicts the first, which is
+  -- rebuilt from its journal when its sleep ends.
+  local function seen_around_sleep(resident_runs)
+    h = support.host{resident_runs = resident_runs}
+    local seen = {}
+    define(function(j, event)
+      local sum, sparse, whole = j.step("compute", function()
+        return 0.1 + 0.2, {[20] = "x", n = 1}, 3.0
+      end)
+      -- A rebuild runs the code before the sleep again, so the last
+      -- note of each moment counts.
+      local function note(moment)
+        seen[event.user .. " " .. moment] = string.format(
+          "%.17g %s %s %s %s", sum, tostring(sparse[20]), tostring(sparse["20"]),
+          math.type(whole), tostring(sum == 0.1 + 0.2))
+      end
+      note("before")
+      j.sleep("1h")
+      note("after")
+    end)
+    h:ingest{user = "u1", name = "app/checkout"}
+    h:ingest{user = "u2", name = "app/checkout"}
+    h:advance("2h")
+    return seen
+  end
+
+  it("returns journaled values on replay", function()
+    local kept = seen_around_sleep(nil)
+    local rebuilt = seen_around_sleep(1)
+
+    assert.is_true(h:stats().rebuilds >= 1)
+    assert.are.same(kept, rebuilt)
+    assert.are.equal("0.30000000000000004 nil x integer true", kept["u1 before"])
+    assert.are.equal(kept["u1 before"], kept["u2 after"])
+  end)
+
   it("rejects a missing function", function()
     define(function(j)
       j.step("charge") -- at: no-function

@@ -1005,16 +1005,20 @@ static int replay(simulation *sim, journey_host *host, input_event *events, size
                   const size_t *indices, size_t start_at, jy_time horizon, int fed,
                   jy_time resumed)
 {
+    int stopped_at_horizon = 0;
     for (size_t k = start_at; k < count; k++) {
         size_t i = indices != NULL ? indices[k] : k;
-        sim->position = i + 1;
         journey_event *event = events[i].event;
-        events[i].event = NULL;
-        /* The horizon also bounds the input: later events are not replayed. */
+        /* The horizon also bounds the input, which is in time order, so
+         * this event and the rest are not replayed. The position stays
+         * before them: a later replay of the same input into the same
+         * store, with a later horizon, feeds them. */
         if (event->ts > horizon) {
-            journey_event_free(event);
-            continue;
+            stopped_at_horizon = 1;
+            break;
         }
+        sim->position = i + 1;
+        events[i].event = NULL;
         /* Without an id, an event before the resumed clock cannot be
          * distinguished from one the store already contains, so it is not
          * fed again. */
@@ -1036,7 +1040,7 @@ static int replay(simulation *sim, journey_host *host, input_event *events, size
             return 1;
     }
 
-    if (indices == NULL)
+    if (indices == NULL && !stopped_at_horizon)
         sim->position = count;
 
     /* Run on through the deadlines until every run ended or the horizon. */

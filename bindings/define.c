@@ -109,6 +109,23 @@ static void check_known_fields(lua_State *L, int idx)
 }
 
 
+/* Pushes "path:line" of the nearest Lua code on the call stack. Scripts
+ * call journey.define from Lua, but a host API such as the spec
+ * module's h:define calls it from C, where luaL_where gives "". */
+static void push_definition_place(lua_State *L)
+{
+    lua_Debug ar;
+
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+            lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+    lua_pushliteral(L, "(no Lua caller)");
+}
+
+
 void jy_lua_define(lua_State *L, jy_lua_host *lh, int idx)
 {
     idx = lua_absindex(L, idx);
@@ -163,11 +180,8 @@ void jy_lua_define(lua_State *L, jy_lua_host *lh, int idx)
     journey->name = strdup(lua_tostring(L, -1));
     lua_pop(L, 1);
 
-    luaL_where(L, 1);
-    const char *where = lua_tostring(L, -1);
-    size_t where_len = strlen(where);
-    /* luaL_where ends with ": "; keep "path:line". */
-    journey->source = strndup(where, where_len >= 2 ? where_len - 2 : where_len);
+    push_definition_place(L);
+    journey->source = strdup(lua_tostring(L, -1));
     lua_pop(L, 1);
 
     key_type = lua_getfield(L, idx, "key");

@@ -62,9 +62,12 @@ static void check_wait_args(lua_State *L, jy_run *run, const char *function,
     size_t used = 0;
     for (size_t i = 0; i < args->name_count; i++) {
         size_t n = strlen(args->names[i]);
-        if (used + n + 2 > sizeof args->journal_name)
-            luaL_error(L, "%s: the event names are too long together (over %d bytes)",
-                       function, (int)sizeof args->journal_name);
+        /* The name, a comma before it unless it is the first, and the
+         * terminating NUL must fit. */
+        if (used + (i > 0) + n + 1 > sizeof args->journal_name)
+            luaL_error(L, "%s: the event names joined with commas are longer than %d bytes; "
+                       "wait for fewer or shorter names", function,
+                       (int)sizeof args->journal_name - 1);
         if (i > 0)
             args->journal_name[used++] = ',';
         memcpy(args->journal_name + used, args->names[i], n + 1);

@@ -42,8 +42,8 @@ static int journey_cancels_on(const jy_journey *journey, const char *name)
 
 
 /* Ends the user's live runs whose journey lists event's name in
- * cancel_on. A keyed journey cancels only the run whose key the event
- * carries, when it carries one. */
+ * cancel_on. A journey keyed by a path other than "id" cancels only the
+ * run whose key the event carries, when it carries one. */
 static void apply_cancels(jy_host *host, const jy_event *event)
 {
     /* Most hosts have no cancel_on at all, and the lookup of the user's
@@ -63,7 +63,10 @@ static void apply_cancels(jy_host *host, const jy_event *event)
             journey_cancels_on(run->journey, event->name)) {
             int cancel = 1;
 
-            if (run->journey->key_mode == JY_KEY_PATH && run->key != NULL) {
+            /* Ids are unique per user, so a cancel event's id never equals
+             * a trigger's. A journey keyed by "id" therefore cancels all. */
+            if (run->journey->key_mode == JY_KEY_PATH && run->key != NULL &&
+                strcmp(run->journey->key_path, "id") != 0) {
                 char *key = NULL;
                 if (host->runtime.event_key(host->runtime.ctx, run->journey, &key) == 0 &&
                     key != NULL && strcmp(key, run->key) != 0)

@@ -149,9 +149,12 @@ describe("journey.define", function()
     end)
 
     it("rejects a duplicate name", function()
-      h:define{name = "welcome", on = "app/signed_up", run = noop}
+      -- Called through pcall, a C function, so the nearest Lua caller
+      -- is the spec's line.
+      assert(pcall(h.define, h, {name = "welcome", on = "app/signed_up", run = noop})) -- at: first-welcome
       local message = rejection{name = "welcome", on = "app/invited", run = noop}
-      assert.matches('journey "welcome" is already defined', message, 1, true)
+      local first = support.where(SPEC, "first-welcome"):sub(1, -2)
+      assert.matches('journey "welcome" is already defined at ' .. first .. ";", message, 1, true)
     end)
 
     it("names the spec line that defines", function()
@@ -445,6 +448,18 @@ describe("journey.define", function()
         statuses[run.key] = run.status
       end
       assert.are.same({pro = "waiting", team = "cancelled"}, statuses)
+    end)
+
+    it("ends every id-keyed run", function()
+      define_trial{key = "id"}
+      h:ingest{user = "u1", name = "trial/started", id = "t1"}
+      h:ingest{user = "u1", name = "trial/started", id = "t2"}
+      h:ingest{user = "u1", name = "billing/paid", id = "p1"}
+
+      for _, run in ipairs(h:runs()) do
+        assert.are.equal("cancelled", run.status)
+      end
+      assert.are.equal(2, #h:runs())
     end)
 
     it("counts cancelled runs in stats", function()

@@ -369,6 +369,29 @@ describe("j.wait_for", function()
       assert.is_nil(got)
       assert.are.equal(T0 + 2 * HOUR, support.only_run(h).ended_at)
     end)
+
+    it("takes names of up to 511 bytes joined", function()
+      local cases = {
+        {{string.rep("a", 511)}, "waiting"},
+        {{string.rep("a", 512)}, "failed"},
+        {{string.rep("a", 255), string.rep("b", 255)}, "waiting"},
+        {{string.rep("a", 255), string.rep("b", 256)}, "failed"},
+      }
+      for i, case in ipairs(cases) do
+        local user = "u" .. i
+        h:define{name = "waiter" .. i, on = "app/signed_up", run = function(j, event)
+          if event.user == user then
+            j.wait_for(case[1], {timeout = "1d"})
+          end
+        end}
+        h:ingest{user = user, name = "app/signed_up"}
+        local run = support.only_run(h, {journey = "waiter" .. i, user = user})
+        assert.are.equal(case[2], run.status)
+        if case[2] == "failed" then
+          assert.matches("joined with commas are longer than 511 bytes", run.error, 1, true)
+        end
+      end
+    end)
   end)
 
   describe("each event once", function()

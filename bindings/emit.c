@@ -31,6 +31,13 @@ int ljy_emit(lua_State *L)
     if (jy_lua_replay(L, run, JY_STEP_EMIT, name) != NULL)
         return 0;
 
+    /* Checked before the step is journaled, so a replay of a run that
+     * caught the error does not find an emit that never happened. */
+    jy_error err;
+    jy_error_clear(&err);
+    if (jy_host_check_emit(run, &err) != 0)
+        return luaL_error(L, "j.emit(\"%s\"): %s", name, err.message);
+
     const char *data_json = "{}";
     if (data_type == LUA_TTABLE) {
         /* An empty table or a table with keys encodes as an object; a
@@ -55,8 +62,6 @@ int ljy_emit(lua_State *L)
 
     jy_lua_journal(L, run, JY_STEP_EMIT, name, "null");
 
-    jy_error err;
-    jy_error_clear(&err);
     jy_event *event = jy_event_new(NULL, user, name, jy_host_now(run->host), data_json,
                                    NULL, run->id);
     if (event == NULL)

@@ -188,7 +188,12 @@ static int store_and_dispatch(jy_host *host, jy_event *event, jy_error *err)
                                    err) != 0)
         jy_host_log(host, JY_LOG_WARN, NULL, "attributes of user %s not stored: %s",
                     event->user, err != NULL ? err->message : "store error");
+    /* An event from outside starts a chain. An action handler may ingest
+     * one while another event is dispatched, whose chain is put back. */
+    uint32_t outer_chain = host->dispatch_chain;
+    host->dispatch_chain = 0;
     dispatch(host, event);
+    host->dispatch_chain = outer_chain;
     return 0;
 }
 
@@ -209,6 +214,7 @@ static void drain_queue(jy_host *host)
             host->queue_tail = NULL;
 
         const jy_event *event = pending->event;
+        host->dispatch_chain = pending->emit_chain;
         free(pending);
         dispatch(host, event);
     }
@@ -265,8 +271,25 @@ int jy_host_ingest(jy_host *host, jy_event *event, jy_error *err)
 }
 
 
+int jy_host_check_emit(const jy_run *run, jy_error *err)
+{
+    if (run->emit_chain < JY_MAX_EMIT_CHAIN)
+        return 0;
+    return jy_error_set(err, JY_ERANGE,
+                        "not emitted, because it would follow %d events that runs emitted in "
+                        "reaction to one another at the same instant. A journey probably starts "
+                        "or wakes on its own emits: give the events it emits names it does not "
+                        "listen to", JY_MAX_EMIT_CHAIN);
+}
+
+
 int jy_host_emit(jy_host *host, jy_run *run, jy_event *event, jy_error *err)
 {
+    if (jy_host_check_emit(run, err) != 0) {
+        jy_event_free(event);
+        return JY_ERANGE;
+    }
+
     jy_pending_event *pending = malloc(sizeof *pending);
 
     if (pending == NULL) {
@@ -288,6 +311,7 @@ int jy_host_emit(jy_host *host, jy_run *run, jy_event *event, jy_error *err)
     host->stats.events_emitted++;
 
     pending->event = event;
+    pending->emit_chain = run->emit_chain + 1;
     pending->next = NULL;
     if (host->queue_tail != NULL)
         host->queue_tail->next = pending;

@@ -77,6 +77,12 @@ typedef void (*jy_trace_fn)(void *ctx, const jy_trace *trace);
 
 /* Upper bounds of the wake latency histogram, in seconds. */
 #define JY_WAKE_BUCKETS 8
+
+/* The maximum number of events that runs may emit in reaction to one
+ * another at one instant. Real flows are a few events deep, while a
+ * journey that triggers on its own emits (on = "*", say) would loop and
+ * hold the host's loop for good. */
+#define JY_MAX_EMIT_CHAIN 100
 extern const double jy_wake_bucket_bounds[JY_WAKE_BUCKETS];
 
 typedef struct jy_host_stats {
@@ -99,6 +105,7 @@ typedef struct jy_host_stats {
 typedef struct jy_pending_event {
     struct jy_pending_event *next;
     const jy_event *event; /* stored already; owned by the store */
+    uint32_t emit_chain;   /* the emitting run's emit_chain plus 1 */
 } jy_pending_event;
 
 typedef struct jy_host {
@@ -123,6 +130,7 @@ typedef struct jy_host {
     jy_pending_event *queue_head;
     jy_pending_event *queue_tail;
     int dispatching;
+    uint32_t dispatch_chain; /* emit_chain of the event being dispatched */
 
     uint64_t next_run_id;
     jy_host_stats stats;
@@ -256,6 +264,11 @@ int jy_host_resume_point(jy_host *host, jy_run *run, jy_run_status status, const
 /* Stores an event emitted by run and queues it; it is dispatched once
  * the run has suspended or ended. Takes ownership of event. */
 int jy_host_emit(jy_host *host, jy_run *run, jy_event *event, jy_error *err);
+
+/* Returns 0 when run may emit now. Returns JY_ERANGE with the reason
+ * when the event would follow JY_MAX_EMIT_CHAIN events that runs emitted
+ * in reaction to one another at one instant. */
+int jy_host_check_emit(const jy_run *run, jy_error *err);
 
 /* Notes that run's journal refers to event seq (a j.events result), so
  * that retention keeps it while the run is live when it is older than

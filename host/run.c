@@ -236,6 +236,7 @@ void jy__run_start(jy_host *host, jy_journey *journey, const jy_event *trigger,
     run->host = host;
     run->journey = journey;
     run->trigger_seq = trigger->seq;
+    run->emit_chain = host->dispatch_chain;
     run->started_at = jy_clock_now(host->clock);
     run->status = JY_RUN_RUNNING;
     run->match_ref = -1;
@@ -428,8 +429,10 @@ int jy_host_recover(jy_host *host, jy_host_recovery *report, jy_error *err)
 
 void jy__run_resume(jy_host *host, jy_run *run, const jy_event *event)
 {
-    if (event != NULL)
+    if (event != NULL) {
         jy__record_wake(host);
+        run->emit_chain = host->dispatch_chain;
+    }
     jy__trace(host, JY_TRACE_WOKEN, run, event, NULL, 0);
     jy__resident_remove(host, run);
     run->status = JY_RUN_RUNNING;

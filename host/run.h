@@ -159,6 +159,9 @@ struct jy_run {
     jy_run *resident_next;  /* least recently suspended first */
     unsigned char resident; /* 1 while in that list */
     unsigned char evicted;  /* 1 while suspended without a coroutine */
+    uint32_t emit_chain;    /* events emitted in a row that led to the event
+                             * that started or last woke the run: 0 for an
+                             * event from outside */
 };
 
 #endif

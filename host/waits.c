@@ -157,6 +157,16 @@ static void persist_unless_stored(jy_host *host, jy_run *run)
 }
 
 
+/* A deadline after now wakes the run at a later instant, where emits
+ * cannot loop without time passing, so its emits start a new chain. A
+ * wake by an event sets the chain again from that event. */
+static void restart_emit_chain(const jy_host *host, jy_run *run, jy_time deadline)
+{
+    if (deadline > jy_clock_now(host->clock))
+        run->emit_chain = 0;
+}
+
+
 int jy_host_wait(jy_host *host, jy_run *run, const char *const *names,
                  size_t name_count, jy_time deadline, int match_ref,
                  jy_error *err)
@@ -222,6 +232,7 @@ int jy_host_wait(jy_host *host, jy_run *run, const char *const *names,
 
     if (jy_timer_heap_push(&host->deadlines, &run->timer, deadline) != 0)
         goto nomem;
+    restart_emit_chain(host, run, deadline);
 
     run->match_ref = match_ref;
     run->status = JY_RUN_WAITING;
@@ -254,6 +265,7 @@ int jy_host_sleep(jy_host *host, jy_run *run, jy_time deadline, jy_error *err)
     if (jy_timer_heap_push(&host->deadlines, &run->timer, deadline) != 0)
         return jy_error_set(err, JY_ENOMEM, "out of memory registering the sleep of run %llu",
                             (unsigned long long)run->id);
+    restart_emit_chain(host, run, deadline);
     run->status = JY_RUN_SLEEPING;
     persist_unless_stored(host, run);
     return 0;

@@ -353,4 +353,48 @@ describe("j.emit", function()
     end
     assert.are.same({T0 + DAY, T0 + 2 * DAY, T0 + 3 * DAY}, times)
   end)
+
+  describe("chains of emits", function()
+    it("stops a journey that triggers itself", function()
+      h:define{name = "echo", on = "*", key = false, run = function(j, event)
+        j.emit("echo", {depth = (event.data.depth or 0) + 1})
+      end}
+      h:ingest{user = "u1", name = "app/signed_up"}
+
+      local failed = h:runs{status = "failed"}
+      assert.are.equal(1, #failed)
+      assert.matches("not emitted, because it would follow 100 events", h:run(failed[1].id).error,
+                     1, true)
+      assert.are.equal(100, #h:emitted())
+      assert.are.equal(100, h:emitted()[100].data.depth)
+
+      -- The host goes on: the next event starts a chain of its own.
+      h:ingest{user = "u2", name = "app/signed_up"}
+      assert.are.equal(2, #h:runs{status = "failed"})
+    end)
+
+    it("stops a loop through zero-length sleeps", function()
+      h:define{name = "zero", on = "app/tick", key = false, run = function(j)
+        j.sleep(0)
+        j.emit("app/tick", {})
+      end}
+      h:ingest{user = "u1", name = "app/tick"}
+
+      assert.are.equal(1, #h:runs{status = "failed"})
+      assert.are.equal(100, #h:emitted())
+      assert.are.equal(T0, h:now())
+    end)
+
+    it("lets a chain go on once time passes", function()
+      h:define{name = "daily", on = "app/tick", key = false, run = function(j)
+        j.sleep("1d")
+        j.emit("app/tick", {})
+      end}
+      h:ingest{user = "u1", name = "app/tick"}
+      h:advance(150 * DAY)
+
+      assert.are.equal(0, #h:runs{status = "failed"})
+      assert.are.equal(150, #h:emitted())
+    end)
+  end)
 end)

@@ -126,6 +126,25 @@ static void push_definition_place(lua_State *L)
 }
 
 
+/* Returns whether path is "data." followed by field names joined by
+ * single dots: an empty name matches no JSON field a sender would use. */
+static int is_data_path(const char *path)
+{
+    if (strncmp(path, "data.", 5) != 0)
+        return 0;
+
+    const char *name = path + 5;
+    for (;;) {
+        const char *dot = strchr(name, '.');
+        if (dot == name || *name == '\0')
+            return 0;
+        if (dot == NULL)
+            return 1;
+        name = dot + 1;
+    }
+}
+
+
 void jy_lua_define(lua_State *L, jy_lua_host *lh, int idx)
 {
     idx = lua_absindex(L, idx);
@@ -148,9 +167,10 @@ void jy_lua_define(lua_State *L, jy_lua_host *lh, int idx)
     if (key_type == LUA_TSTRING) {
         const char *path = lua_tostring(L, -1);
         if (strcmp(path, "user") != 0 && strcmp(path, "name") != 0 &&
-            strcmp(path, "id") != 0 && (strncmp(path, "data.", 5) != 0 || path[5] == '\0'))
+            strcmp(path, "id") != 0 && !is_data_path(path))
             luaL_error(L, "journey.define: invalid key \"%s\": use \"data.<path>\", \"user\", "
-                          "\"name\" or \"id\"", path);
+                          "\"name\" or \"id\", where <path> is field names joined by dots",
+                       path);
     }
     lua_pop(L, 1);
 

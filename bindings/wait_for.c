@@ -54,10 +54,14 @@ static void check_wait_args(lua_State *L, jy_run *run, const char *function,
                    function, luaL_typename(L, 1));
     }
 
-    for (size_t i = 0; i < args->name_count; i++)
+    for (size_t i = 0; i < args->name_count; i++) {
+        if (args->names[i][0] == '\0')
+            luaL_error(L, "%s: event name %d is empty; give the name of the event to wait for",
+                       function, (int)i + 1);
         if (strchr(args->names[i], '*') != NULL)
             luaL_error(L, "%s: invalid event name \"%s\": waits take exact names, not "
                           "patterns; list the names instead", function, args->names[i]);
+    }
 
     size_t used = 0;
     for (size_t i = 0; i < args->name_count; i++) {

@@ -143,6 +143,19 @@ describe("journey.define", function()
       assert.matches('invalid key "cart_id"', message, 1, true)
     end)
 
+    it("rejects empty names in a key path", function()
+      for _, key in ipairs{"data.", "data.a.", "data..x", "data.a..b", "data.a. "} do
+        local ok, message = pcall(h.define, h, {name = "k", on = "app/signed_up", run = noop,
+                                                key = key})
+        if key == "data.a. " then
+          assert.is_true(ok, message)
+        else
+          assert.is_false(ok)
+          assert.matches('invalid key "' .. key .. '"', message, 1, true)
+        end
+      end
+    end)
+
     it("rejects key true", function()
       local message = rejection{name = "welcome", on = "app/signed_up", run = noop, key = true}
       assert.matches('"key" must be a path', message, 1, true)

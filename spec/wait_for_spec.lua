@@ -370,6 +370,15 @@ describe("j.wait_for", function()
       assert.are.equal(T0 + 2 * HOUR, support.only_run(h).ended_at)
     end)
 
+    it("rejects an empty name", function()
+      define_waiter({"app/activated", ""}, {timeout = "1d"})
+      h:ingest{user = "u1", name = "app/signed_up"}
+
+      local run = support.only_run(h)
+      assert.are.equal("failed", run.status)
+      assert.matches("event name 2 is empty", run.error, 1, true)
+    end)
+
     it("takes names of up to 511 bytes joined", function()
       local cases = {
         {{string.rep("a", 511)}, "waiting"},

@@ -5,23 +5,29 @@
  * wakes, so this is on the hot path of every replay. Compared with
  * cjson.decode followed by a pass that replaced cjson.null and turned
  * whole floats into integers, it builds each table at its final size
- * and reads integers without strtod. The result is the same:
+ * and reads integers without strtod. The result is the same, except
+ * that the old pass went through a double and made integers only below
+ * 2^53:
  *
  *   - null is nil: an object drops the key, an array keeps a hole;
- *   - a number that is whole and below 2^53 in magnitude is an integer,
- *     any other number a float;
+ *   - a number that is whole and within 64 bits is an integer, read
+ *     from its digits so that none is lost. Any other number is a float;
  *   - objects and arrays are plain tables, an empty one is {};
  *   - of repeated keys the last one wins.
  *
  * Syntax is checked by host/json_scan.c, so what the host accepts on
  * input and what it can decode agree.
  */
-#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json_scan.h"
 #include "lua_host.h"
+
+/* jy_json_integer reads into an int64_t, which a Lua integer must hold. */
+_Static_assert(LUA_MAXINTEGER >= INT64_MAX && LUA_MININTEGER <= INT64_MIN,
+               "Lua integers of 64 bits");
 
 typedef struct decoder {
     lua_State *L;
@@ -51,8 +57,8 @@ static void push_number(lua_State *L, const jy_json_span *span)
     size_t n = span->len;
     size_t first = p[0] == '-' ? 1 : 0;
 
-    /* Up to 15 digits without a fraction or exponent is an exact integer
-     * below 2^53, which strtod and the rule above would also give. */
+    /* Up to 15 digits without a fraction or exponent is an integer that
+     * cannot overflow, the common case, read without the general rule. */
     if (n - first <= 15) {
         lua_Integer value = 0;
         size_t i = first;
@@ -64,11 +70,11 @@ static void push_number(lua_State *L, const jy_json_span *span)
         }
     }
 
-    double value = jy_json_number(span);
-    if (value == floor(value) && fabs(value) < 9007199254740992.0)
+    int64_t value = 0;
+    if (jy_json_integer(span, &value) == JY_JSON_INTEGER_EXACT)
         lua_pushinteger(L, (lua_Integer)value);
     else
-        lua_pushnumber(L, value);
+        lua_pushnumber(L, jy_json_number(span));
 }
 
 

@@ -421,9 +421,9 @@ void jy_lua_resume(jy_lua_host *lh, jy_run *run, lua_State *co, int nargs,
 /* --- the runtime interface --- */
 
 
-/* Remembers the event; its data is decoded only when a wait's match or
- * a key path needs it, because most events start nothing and wake
- * nothing that looks inside. */
+/* Remembers the event; its data is decoded only when a wait's match
+ * needs it, because most events start nothing and wake nothing that
+ * looks inside. */
 static int rt_event_open(void *ctx, const jy_event *event)
 {
     jy_lua_host *lh = ctx;
@@ -466,51 +466,10 @@ static void rt_event_close(void *ctx)
 }
 
 
-/* Pushes the value at a key path ("data.cart_id", "user", "name",
- * "id") of the current event, or nil. [-0, +1, m] */
-static void push_event_path(jy_lua_host *lh, const char *path)
-{
-    lua_State *L = lh->L;
-    const jy_event *event = lh->current_event;
-
-    if (strcmp(path, "user") == 0) {
-        lua_pushstring(L, event->user);
-    } else if (strcmp(path, "name") == 0) {
-        lua_pushstring(L, event->name);
-    } else if (strcmp(path, "id") == 0) {
-        if (event->id != NULL)
-            lua_pushstring(L, event->id);
-        else
-            lua_pushnil(L);
-    } else if (strncmp(path, "data.", 5) == 0) {
-        push_event_data(lh);                           /* stack: node */
-        const char *part = path + 5;
-        while (*part != '\0') {
-            const char *dot = strchr(part, '.');
-            size_t len = dot != NULL ? (size_t)(dot - part) : strlen(part);
-            if (!lua_istable(L, -1)) {
-                lua_pop(L, 1);
-                lua_pushnil(L);
-                return;
-            }
-            lua_pushlstring(L, part, len);
-            lua_rawget(L, -2);
-            lua_remove(L, -2);
-            part += len;
-            if (*part == '.')
-                part++;
-        }
-    } else {
-        lua_pushnil(L);
-    }
-}
-
-
 typedef struct protected_call {
     jy_lua_host *lh;
     jy_run *run;
     lua_State *co; /* the coroutine a run start created */
-    const jy_journey *journey;
     const jy_event *event;
     int result;
 } protected_call;
@@ -536,44 +495,10 @@ static int call_protected(jy_lua_host *lh, lua_CFunction fn, protected_call *cal
 }
 
 
-/* [-0, +1, e] */
-static int event_key_protected(lua_State *L)
-{
-    protected_call *call = lua_touserdata(L, 1);
-
-    push_event_path(call->lh, call->journey->key_path);  /* stack: call, value */
-    if (lua_type(L, -1) == LUA_TNUMBER) {
-        /* 42 and 42.0 name the same cart; print integers without ".0". */
-        lua_Number n = lua_tonumber(L, -1);
-        if (lua_isinteger(L, -1) || n == (lua_Number)(lua_Integer)n)
-            lua_pushfstring(L, "%I", (LUAI_UACINT)(lua_Integer)n);
-        else
-            lua_pushfstring(L, "%f", n);
-    } else if (lua_type(L, -1) == LUA_TBOOLEAN) {
-        lua_pushstring(L, lua_toboolean(L, -1) ? "true" : "false");
-    } else if (lua_type(L, -1) != LUA_TSTRING) {
-        lua_pushnil(L);
-    } else {
-        lua_pushvalue(L, -1);
-    }
-    return 1;
-}
-
-
 static int rt_event_key(void *ctx, const jy_journey *journey, char **key)
 {
     jy_lua_host *lh = ctx;
-    protected_call call = {.lh = lh, .journey = journey, .event = lh->current_event};
-
-    JY_STACK_ENTER(lh->L);
-    *key = NULL;
-    if (call_protected(lh, event_key_protected, &call, 1) != 0)
-        return JY_ENOMEM;
-    if (lua_type(lh->L, -1) == LUA_TSTRING)
-        *key = strdup(lua_tostring(lh->L, -1));
-    lua_pop(lh->L, 1);
-    JY_STACK_LEAVE(lh->L);
-    return 0;
+    return jy_event_key_text(lh->current_event, journey->key_path, key);
 }
 
 

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
+#include "json_scan.h"
 #include "timefmt.h"
 
 
@@ -57,6 +59,100 @@ jy_event *jy_event_new(const char *id, const char *user, const char *name,
 void jy_event_free(jy_event *event)
 {
     free(event);
+}
+
+
+/* Writes the key text of a number span to out, which must hold
+ * span->len + 32 bytes. */
+static void write_number_key(const jy_json_span *span, char *out)
+{
+    size_t len = 0;
+    if (jy_json_integer_text(span, out, &len) == JY_JSON_INTEGER_EXACT)
+        return;
+
+    /* As Lua's tostring writes a float, with ".0" on one that reads as
+     * an integer, so that 12345678901234.5, cut to 14 digits, does not
+     * take the key of the integer 12345678901234. */
+    int written = jy_json_format_number(out, 32, jy_json_number(span), 14);
+    if (written > 0 && written < 30 && out[strspn(out, "-0123456789")] == '\0')
+        memcpy(out + written, ".0", 3);
+}
+
+
+/* Copies text, which may be NULL, as the key. Returns 0 or JY_ENOMEM. */
+static int copy_key(const char *text, char **key)
+{
+    if (text == NULL)
+        return 0;
+    *key = strdup(text);
+    return *key != NULL ? 0 : JY_ENOMEM;
+}
+
+
+/* Finds the value at a dotted path ("cart.id") in a data object's text.
+ * Returns 1 when found, else 0. A trailing dot ends the path, so
+ * "cart." reads "cart". */
+static int find_data_path(const char *data_json, const char *path, jy_json_span *value)
+{
+    size_t len = strlen(data_json);
+    size_t start = 0;
+
+    jy_json_skip_space(data_json, len, &start);
+    if (start >= len || data_json[start] != '{')
+        return 0;
+    *value = (jy_json_span){JY_JSON_OBJECT, data_json + start, len - start};
+
+    const char *part = path;
+    while (*part != '\0') {
+        const char *dot = strchr(part, '.');
+        size_t part_len = dot != NULL ? (size_t)(dot - part) : strlen(part);
+        jy_json_span member;
+        if (value->type != JY_JSON_OBJECT ||
+            jy_json_object_find(value, part, part_len, &member, NULL) != 1)
+            return 0;
+        *value = member;
+        part += part_len;
+        if (*part == '.')
+            part++;
+    }
+    return 1;
+}
+
+
+int jy_event_key_text(const jy_event *event, const char *path, char **key)
+{
+    *key = NULL;
+    if (strcmp(path, "user") == 0)
+        return copy_key(event->user, key);
+    if (strcmp(path, "name") == 0)
+        return copy_key(event->name, key);
+    if (strcmp(path, "id") == 0)
+        return copy_key(event->id, key);
+
+    /* Data values are read from the text, not from decoded Lua values,
+     * so that an integer literal keeps all its digits, also beyond the
+     * 64 bits of a Lua integer. */
+    jy_json_span value;
+    if (strncmp(path, "data.", 5) != 0 || !find_data_path(event->data_json, path + 5, &value))
+        return 0;
+    switch (value.type) {
+    case JY_JSON_TRUE: return copy_key("true", key);
+    case JY_JSON_FALSE: return copy_key("false", key);
+    case JY_JSON_STRING:
+    case JY_JSON_NUMBER: break;
+    default: return 0; /* null, an array or an object */
+    }
+
+    *key = malloc(value.len + 32);
+    if (*key == NULL)
+        return JY_ENOMEM;
+    if (value.type == JY_JSON_NUMBER) {
+        write_number_key(&value, *key);
+    } else {
+        size_t len = jy_json_string_decode(&value, *key);
+        (*key)[len] = '\0';
+    }
+    return 0;
 }
 
 

@@ -37,6 +37,16 @@ jy_event *jy_event_new(const char *id, const char *user, const char *name,
 /* Frees an event from jy_event_new; NULL is ignored. */
 void jy_event_free(jy_event *event);
 
+/* Computes the key text at a journey's key path: "user", "name", "id",
+ * or "data." and a dotted path into the data object. A string is taken
+ * as it is, true and false as those words, and a number as its decimal
+ * text. An integer literal keeps all its digits and 42.0 gives "42"
+ * (jy_json_integer_text). Other numbers give 14 significant digits as
+ * Lua prints a float, so 2.5 gives "2.5" and 1e20 gives "1e+20". Sets
+ * *key to a malloc'd string, or to NULL when the path leads to no such
+ * value. Returns 0 or JY_ENOMEM. */
+int jy_event_key_text(const jy_event *event, const char *path, char **key);
+
 /* Appends the event as one JSON object in the wire format:
  * {"id"?,"user","name","ts","data"}, with ts in ISO-8601. */
 void jy_event_append_json(jy_buf *buf, const jy_event *event);

@@ -3,9 +3,7 @@
  */
 #include "event_parse.h"
 
-#include <inttypes.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,19 +164,37 @@ static const char *take_string(scratch *s, const jy_json_span *span, size_t *len
 }
 
 
-/* Writes a whole number as id text ("17850", not "17850.0") into the
- * scratch. Returns NULL when it has a fraction or is too large to be
- * exact in a double. */
-static const char *take_id_number(scratch *s, const jy_json_span *span)
+/* Writes a whole number as id text into the scratch, as
+ * jy_json_integer_text does: "17850" stays "17850" at any length, and
+ * 42.0 gives "42". Returns NULL with the reason in *status otherwise. */
+static const char *take_id_number(scratch *s, const jy_json_span *span,
+                                  jy_json_integer_status *status)
 {
-    double n = jy_json_number(span);
-    if (n != floor(n) || fabs(n) > 9007199254740992.0)
-        return NULL;
-
     char *out = s->data + s->used;
-    int written = snprintf(out, 24, "%" PRId64, (int64_t)n);
-    s->used += (size_t)written + 1;
+    size_t len = 0;
+
+    *status = jy_json_integer_text(span, out, &len);
+    if (*status != JY_JSON_INTEGER_EXACT)
+        return NULL;
+    s->used += len + 1;
     return out;
+}
+
+
+/* Fills err for a number that take_id_number rejected as the id named
+ * by field, showing at most 40 characters of the number. */
+static int reject_id_number(const char *field, const jy_json_span *span,
+                            jy_json_integer_status status, jy_error *err)
+{
+    int shown_len = span->len > 40 ? 40 : (int)span->len;
+    const char *cut = span->len > 40 ? "..." : "";
+
+    if (status == JY_JSON_INTEGER_RANGE)
+        return jy_error_set(err, JY_EINVAL, "invalid %s %.*s%s: write a number this large in "
+                            "plain digits, without a fraction or exponent, or as a string",
+                            field, shown_len, span->text, cut);
+    return jy_error_set(err, JY_EINVAL, "invalid %s %.*s%s: give an integer or a string", field,
+                        shown_len, span->text, cut);
 }
 
 
@@ -224,6 +240,7 @@ static int read_user(scratch *s, const jy_json_span *span, const char **user,
                      const char **user_json, jy_error *err)
 {
     size_t len = 0;
+    jy_json_integer_status status;
 
     if (span->type == JY_JSON_STRING) {
         *user = take_string(s, span, &len);
@@ -233,18 +250,23 @@ static int read_user(scratch *s, const jy_json_span *span, const char **user,
                             "with an \"id\", got an empty string");
     }
     /* a numeric user id, such as a customer number */
-    if (span->type == JY_JSON_NUMBER && (*user = take_id_number(s, span)) != NULL)
+    if (span->type == JY_JSON_NUMBER) {
+        if ((*user = take_id_number(s, span, &status)) == NULL)
+            return reject_id_number("\"user\"", span, status, err);
         return 0;
+    }
     if (span->type == JY_JSON_OBJECT || span->type == JY_JSON_ARRAY) {
         jy_json_span id = {JY_JSON_NULL, NULL, 0};
         if (span->type == JY_JSON_OBJECT)
             id = object_field(span, "id");
-        if (id.type == JY_JSON_NUMBER)
-            *user = take_id_number(s, &id);
-        else if (id.type == JY_JSON_STRING)
+        if (id.type == JY_JSON_NUMBER) {
+            if ((*user = take_id_number(s, &id, &status)) == NULL)
+                return reject_id_number("\"id\" of \"user\"", &id, status, err);
+        } else if (id.type == JY_JSON_STRING) {
             *user = take_string(s, &id, &len);
-        else
+        } else {
             *user = NULL;
+        }
         if (*user == NULL || (id.type == JY_JSON_STRING && len == 0))
             return jy_error_set(err, JY_EINVAL, "\"user\" object needs a non-empty \"id\" "
                                 "string");
@@ -284,8 +306,9 @@ static int read_id(scratch *s, const jy_json_span *span, const char **id, jy_err
     if (is_absent(span))
         return 0;
     if (span->type == JY_JSON_NUMBER) {
-        if ((*id = take_id_number(s, span)) == NULL)
-            return jy_error_set(err, JY_EINVAL, "\"id\" must be a string or an integer");
+        jy_json_integer_status status;
+        if ((*id = take_id_number(s, span, &status)) == NULL)
+            return reject_id_number("\"id\"", span, status, err);
         return 0;
     }
     if (span->type == JY_JSON_STRING) {

@@ -10,6 +10,11 @@
  * since the epoch; `id` is a string or an integer. A field whose value
  * is null counts as absent.
  *
+ * A numeric id or user id becomes its decimal text, read from the
+ * digits and never through a double. An integer literal keeps its
+ * digits at any length. A number with a fraction or exponent must be
+ * whole and within int64_t, and 42.0 gives "42".
+ *
  * The line is parsed in C without building Lua values: `data` and the
  * user object are checked and kept as compact JSON text, so a journey
  * pays for decoding them only when it reads them.

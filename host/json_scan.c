@@ -3,6 +3,7 @@
  */
 #include "json_scan.h"
 
+#include <inttypes.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -461,6 +462,120 @@ double jy_json_number(const jy_json_span *span)
     if (copy != local)
         free(copy);
     return value;
+}
+
+
+/* Exponents are read up to this magnitude. Any larger one gives the
+ * same result: a number text is far shorter than 10^15 characters, so
+ * such an exponent puts every nonzero digit far above int64_t or below
+ * the decimal point. */
+#define EXPONENT_CAP 1000000000000000LL
+
+
+/* Returns the index of the first character after the digits at pos. */
+static size_t skip_digits(const char *text, size_t len, size_t pos)
+{
+    while (pos < len && is_digit(text[pos]))
+        pos++;
+    return pos;
+}
+
+
+jy_json_integer_status jy_json_integer(const jy_json_span *span, int64_t *value)
+{
+    const char *text = span->text;
+    size_t len = span->len;
+    int negative = text[0] == '-';
+
+    size_t int_start = negative ? 1 : 0;
+    size_t pos = skip_digits(text, len, int_start);
+    size_t int_len = pos - int_start;
+    size_t frac_start = pos;
+    size_t frac_len = 0;
+    if (pos < len && text[pos] == '.') {
+        frac_start = pos + 1;
+        pos = skip_digits(text, len, frac_start);
+        frac_len = pos - frac_start;
+    }
+
+    long long exponent = 0;
+    if (pos < len) { /* 'e' or 'E', as the scanner checked */
+        pos++;
+        int exponent_negative = text[pos] == '-';
+        if (text[pos] == '-' || text[pos] == '+')
+            pos++;
+        for (; pos < len; pos++) {
+            if (exponent < EXPONENT_CAP)
+                exponent = exponent * 10 + (text[pos] - '0');
+        }
+        if (exponent_negative)
+            exponent = -exponent;
+    }
+
+    /* The digits, integer part then fraction, are one sequence in which
+     * digit k counts 10^(top - k). A nonzero digit below 10^0 is a
+     * fraction. The magnitude collects the digits at 10^0 and above. */
+    long long top = (long long)int_len - 1 + exponent;
+    size_t count = int_len + frac_len;
+    uint64_t magnitude = 0;
+    int too_large = 0;
+    for (size_t k = 0; k < count; k++) {
+        char c = k < int_len ? text[int_start + k] : text[frac_start + k - int_len];
+        unsigned digit = (unsigned)(c - '0');
+        if (top - (long long)k < 0) {
+            if (digit != 0)
+                return JY_JSON_INTEGER_FRACTION;
+            continue;
+        }
+        if (magnitude > (UINT64_MAX - digit) / 10)
+            too_large = 1;
+        else
+            magnitude = magnitude * 10 + digit;
+    }
+
+    /* An exponent past the last digit appends zeros; after 20 of them a
+     * nonzero magnitude is past UINT64_MAX, so the loop stops early. */
+    long long zeros = top - ((long long)count - 1);
+    while (zeros > 0 && magnitude != 0 && !too_large) {
+        if (magnitude > UINT64_MAX / 10)
+            too_large = 1;
+        else
+            magnitude *= 10;
+        zeros--;
+    }
+
+    uint64_t limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    if (too_large || magnitude > limit)
+        return JY_JSON_INTEGER_RANGE;
+    if (!negative)
+        *value = (int64_t)magnitude;
+    else if (magnitude == (uint64_t)INT64_MAX + 1)
+        *value = INT64_MIN;
+    else
+        *value = -(int64_t)magnitude;
+    return JY_JSON_INTEGER_EXACT;
+}
+
+
+jy_json_integer_status jy_json_integer_text(const jy_json_span *span, char *out, size_t *len)
+{
+    const char *text = span->text;
+    size_t first = text[0] == '-' ? 1 : 0;
+
+    if (skip_digits(text, span->len, first) == span->len) {
+        /* An integer literal: its digits are the value, at any length. */
+        size_t start = first == 1 && span->len == 2 && text[1] == '0' ? 1 : 0; /* "-0" */
+        *len = span->len - start;
+        memcpy(out, text + start, *len);
+        out[*len] = '\0';
+        return JY_JSON_INTEGER_EXACT;
+    }
+
+    int64_t value = 0;
+    jy_json_integer_status status = jy_json_integer(span, &value);
+    if (status == JY_JSON_INTEGER_EXACT)
+        *len = (size_t)snprintf(out, 21, "%" PRId64, value);
+    return status;
 }
 
 

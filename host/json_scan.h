@@ -8,6 +8,7 @@
 #define JOURNEY_HOST_JSON_SCAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 
@@ -63,6 +64,29 @@ size_t jy_json_string_decode(const jy_json_span *span, char *out);
 /* Returns the value of a number span as strtod reads it, with "." as
  * the decimal point whatever the locale. */
 double jy_json_number(const jy_json_span *span);
+
+/* What jy_json_integer finds in a number span. */
+typedef enum jy_json_integer_status {
+    JY_JSON_INTEGER_EXACT,    /* a whole number within int64_t */
+    JY_JSON_INTEGER_FRACTION, /* not a whole number, such as 2.5 or 1e-3 */
+    JY_JSON_INTEGER_RANGE,    /* a whole number outside int64_t, such as 1e20 */
+} jy_json_integer_status;
+
+/* Reads a number span as an integer from its digits, without going
+ * through a double, so 9007199254740993 and 9007199254740993.0 both
+ * give 9007199254740993 and 4.2e1 gives 42. Stores the value only when
+ * the result is JY_JSON_INTEGER_EXACT. The span must come from
+ * jy_json_scan_value. */
+jy_json_integer_status jy_json_integer(const jy_json_span *span, int64_t *value);
+
+/* Writes the decimal text of a number span whose value is whole to
+ * out, which must hold span->len + 21 bytes, and stores its length. An
+ * integer literal (digits with an optional '-', no fraction or
+ * exponent) gives its own digits whatever its length, except that "-0"
+ * gives "0". Any other number gives the text of jy_json_integer's
+ * value. Returns jy_json_integer's status and writes nothing unless it
+ * is JY_JSON_INTEGER_EXACT, which an integer literal always gives. */
+jy_json_integer_status jy_json_integer_text(const jy_json_span *span, char *out, size_t *len);
 
 /* Writes value with printf's "%.*g" and precision digits to out (size
  * bytes), with "." as the decimal point whatever the locale. Returns

@@ -123,7 +123,8 @@ static void event_line_rejects_with_reasons(void)
     check_rejected("{\"name\":\"x\",\"ts\":0}", "missing \"user\"");
     check_rejected("{\"user\":\"\",\"name\":\"x\",\"ts\":0}", "\"user\" must be a non-empty string");
     check_rejected("{\"user\":true,\"name\":\"x\",\"ts\":0}", "\"user\" must be");
-    check_rejected("{\"user\":1.5,\"name\":\"x\",\"ts\":0}", "\"user\" must be");
+    check_rejected("{\"user\":1.5,\"name\":\"x\",\"ts\":0}",
+                   "invalid \"user\" 1.5: give an integer or a string");
     check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":1709294400}", "multiply it by 1000");
     check_rejected("{\"user\":\"1\",\"name\":\"x\",}", "found '}' at character");
     check_rejected("{\"user\":{\"email\":\"a\"},\"name\":\"x\",\"ts\":0}", "needs a non-empty \"id\"");
@@ -137,7 +138,170 @@ static void event_line_rejects_with_reasons(void)
     check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"data\":[1]}", "\"data\" must be a JSON object");
     check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"data\":\"s\"}", "\"data\" must be a JSON object");
     check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"id\":{}}", "\"id\" must be a string or an integer");
-    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"id\":1.5}", "\"id\" must be a string or an integer");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"id\":1.5}",
+                   "invalid \"id\" 1.5: give an integer or a string");
+}
+
+
+/* Parses a line with the given id and checks the id text. */
+static void check_id_text(const char *id, const char *expected)
+{
+    char line[256];
+    snprintf(line, sizeof line, "{\"user\":\"u\",\"name\":\"x\",\"ts\":0,\"id\":%s}", id);
+
+    jy_error err;
+    jy_event *e = parse(line, &err);
+    CHECK(e != NULL);
+    if (e == NULL) {
+        fprintf(stderr, "  id %s rejected: %s\n", id, err.message);
+        return;
+    }
+    CHECK_STR_EQ(e->id, expected);
+    jy_event_free(e);
+}
+
+
+/* Ids are read from their digits, not through a double, which has 53
+ * bits and would give 9007199254740993 as 9007199254740992. */
+static void event_line_keeps_big_integer_ids_exact(void)
+{
+    check_id_text("9007199254740993", "9007199254740993");
+    check_id_text("9007199254740994", "9007199254740994");
+    check_id_text("12345678901234567", "12345678901234567");
+    check_id_text("-9007199254740993", "-9007199254740993");
+    check_id_text("9223372036854775807", "9223372036854775807");
+    check_id_text("-9223372036854775808", "-9223372036854775808");
+    check_id_text("-0", "0");
+
+    /* An integer literal beyond 64 bits keeps its digits as text. */
+    check_id_text("100000000000000000000", "100000000000000000000");
+    check_id_text("-123456789012345678901234567890", "-123456789012345678901234567890");
+
+    /* A whole number with a fraction or exponent gives its integer text,
+     * exact within 64 bits. */
+    check_id_text("42.0", "42");
+    check_id_text("4.2e1", "42");
+    check_id_text("9007199254740993.0", "9007199254740993");
+    check_id_text("9.007199254740993e15", "9007199254740993");
+    check_id_text("-9.223372036854775808E+18", "-9223372036854775808");
+    check_id_text("1500e-2", "15");
+    check_id_text("0.0e999999999999999999999", "0");
+
+    jy_error err;
+    jy_event *e = parse("{\"user\":9007199254740993,\"name\":\"x\",\"ts\":0}", &err);
+    CHECK(e != NULL);
+    if (e != NULL)
+        CHECK_STR_EQ(e->user, "9007199254740993");
+    jy_event_free(e);
+
+    e = parse("{\"user\":{\"id\":12345678901234567,\"tier\":\"gold\"},\"name\":\"x\","
+              "\"ts\":0}", &err);
+    CHECK(e != NULL);
+    if (e != NULL) {
+        CHECK_STR_EQ(e->user, "12345678901234567");
+        CHECK_STR_EQ(e->user_json, "{\"id\":12345678901234567,\"tier\":\"gold\"}");
+    }
+    jy_event_free(e);
+}
+
+
+static void event_line_rejects_inexact_number_ids(void)
+{
+    check_rejected("{\"user\":\"u\",\"name\":\"x\",\"ts\":0,\"id\":2.5}",
+                   "invalid \"id\" 2.5: give an integer or a string");
+    check_rejected("{\"user\":\"u\",\"name\":\"x\",\"ts\":0,\"id\":9007199254740993.5}",
+                   "invalid \"id\" 9007199254740993.5: give an integer or a string");
+    check_rejected("{\"user\":\"u\",\"name\":\"x\",\"ts\":0,\"id\":1e-999999999999999999}",
+                   "invalid \"id\" 1e-999999999999999999: give an integer or a string");
+    check_rejected("{\"user\":\"u\",\"name\":\"x\",\"ts\":0,\"id\":1e20}",
+                   "invalid \"id\" 1e20: write a number this large in plain digits, without a "
+                   "fraction or exponent, or as a string");
+    check_rejected("{\"user\":\"u\",\"name\":\"x\",\"ts\":0,\"id\":9223372036854775808.0}",
+                   "invalid \"id\" 9223372036854775808.0: write a number this large");
+    check_rejected("{\"user\":1e-3,\"name\":\"x\",\"ts\":0}",
+                   "invalid \"user\" 1e-3: give an integer or a string");
+    check_rejected("{\"user\":{\"id\":2.5},\"name\":\"x\",\"ts\":0}",
+                   "invalid \"id\" of \"user\" 2.5: give an integer or a string");
+
+    /* A long number is shown cut to 40 characters. */
+    check_rejected("{\"user\":\"u\",\"name\":\"x\",\"ts\":0,"
+                   "\"id\":1.00000000000000000000000000000000000000000000000001}",
+                   "invalid \"id\" 1.00000000000000000000000000000000000000...: give");
+}
+
+
+/* Parses a line and checks the key text at path, or that there is none
+ * when expected is NULL. */
+static void check_key_text(const char *line, const char *path, const char *expected)
+{
+    jy_error err;
+    jy_event *e = parse(line, &err);
+    CHECK(e != NULL);
+    if (e == NULL) {
+        fprintf(stderr, "  %s rejected: %s\n", line, err.message);
+        return;
+    }
+
+    char *key = NULL;
+    CHECK_INT_EQ(jy_event_key_text(e, path, &key), 0);
+    if (expected == NULL) {
+        CHECK(key == NULL);
+        if (key != NULL)
+            fprintf(stderr, "  %s in %s: got key \"%s\", expected none\n", path, line, key);
+    } else {
+        CHECK_STR_EQ(key, expected);
+    }
+    free(key);
+    jy_event_free(e);
+}
+
+
+/* Key values are read from the data's text, so integers keep all their
+ * digits, also beyond the 53 bits of a double and the 64 of a Lua
+ * integer. */
+static void event_key_keeps_integer_digits(void)
+{
+    const char *head = "{\"user\":\"u\",\"name\":\"x\",\"ts\":0,\"data\":";
+    char line[256];
+
+    static const struct {
+        const char *value;
+        const char *key;
+    } cases[] = {
+        {"12345678901234567", "12345678901234567"},
+        {"12345678901234568", "12345678901234568"},
+        {"-9007199254740993", "-9007199254740993"},
+        {"100000000000000000000", "100000000000000000000"},
+        {"42", "42"},
+        {"42.0", "42"},
+        {"4.2e1", "42"},
+        {"-0", "0"},
+        {"2.5", "2.5"},
+        {"1e20", "1e+20"},
+        {"12345678901234.5", "12345678901234.0"},
+        {"\"c-1\"", "c-1"},
+        {"\"caf\\u00e9\"", "caf\xc3\xa9"},
+        {"true", "true"},
+        {"false", "false"},
+        {"null", NULL},
+        {"[1]", NULL},
+        {"{\"id\":1}", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(line, sizeof line, "%s{\"cart_id\":%s}}", head, cases[i].value);
+        check_key_text(line, "data.cart_id", cases[i].key);
+    }
+
+    snprintf(line, sizeof line, "%s{\"cart\":{\"id\":9007199254740993}}}", head);
+    check_key_text(line, "data.cart.id", "9007199254740993");
+    check_key_text(line, "data.cart.", NULL);
+    check_key_text(line, "data.missing", NULL);
+    check_key_text(line, "data.cart.id.deeper", NULL);
+    check_key_text("{\"user\":12345678901234567,\"name\":\"x\",\"ts\":0,"
+                   "\"id\":9007199254740993}", "user", "12345678901234567");
+    check_key_text("{\"user\":\"u\",\"name\":\"x\",\"ts\":0,\"id\":9007199254740993}", "id",
+                   "9007199254740993");
+    check_key_text("{\"user\":\"u\",\"name\":\"x\",\"ts\":0}", "id", NULL);
 }
 
 
@@ -281,6 +445,9 @@ int main(void)
     event_line_accepts_event_alias_and_ms_ts();
     event_line_reads_user_object();
     event_line_keeps_integer_ids_exact();
+    event_line_keeps_big_integer_ids_exact();
+    event_line_rejects_inexact_number_ids();
+    event_key_keeps_integer_digits();
     event_line_reads_numeric_user_as_text();
     event_line_keeps_unicode_and_slashes_in_user();
     event_line_rejects_invalid_utf8();

@@ -97,13 +97,45 @@ static void decode_makes_whole_numbers_integers(void)
 }
 
 
+/* Integers are read from their digits, so those above 2^53, which a
+ * double cannot hold, keep every digit up to 64 bits. */
+static void decode_keeps_64_bit_integers_exact(void)
+{
+    CHECK_INT_EQ(decoded_satisfies("9007199254740992",
+                                   "return math.type(v) == 'integer' and v == 9007199254740992"),
+                 1);
+    CHECK_INT_EQ(decoded_satisfies("9007199254740993",
+                                   "return math.type(v) == 'integer' and v == 9007199254740993"),
+                 1);
+    CHECK_INT_EQ(decoded_satisfies("12345678901234567",
+                                   "return math.type(v) == 'integer' and v == 12345678901234567"),
+                 1);
+    CHECK_INT_EQ(decoded_satisfies("9223372036854775807",
+                                   "return v == math.maxinteger"), 1);
+    CHECK_INT_EQ(decoded_satisfies("-9223372036854775808",
+                                   "return v == math.mininteger"), 1);
+    CHECK_INT_EQ(decoded_satisfies("9007199254740993.0",
+                                   "return math.type(v) == 'integer' and v == 9007199254740993"),
+                 1);
+    CHECK_INT_EQ(decoded_satisfies("9.007199254740993e15",
+                                   "return math.type(v) == 'integer' and v == 9007199254740993"),
+                 1);
+    CHECK_INT_EQ(decoded_satisfies("[12345678901234567,12345678901234568]",
+                                   "return v[1] ~= v[2] and v[2] - v[1] == 1"), 1);
+}
+
+
 static void decode_keeps_other_numbers_floats(void)
 {
     CHECK_INT_EQ(decoded_satisfies("2.55", "return math.type(v) == 'float' and v == 2.55"), 1);
     CHECK_INT_EQ(decoded_satisfies("-0.5e-3", "return v == -0.0005"), 1);
-    CHECK_INT_EQ(decoded_satisfies("9007199254740992", "return math.type(v) == 'float'"), 1);
     CHECK_INT_EQ(decoded_satisfies("12345678901234567890",
                                    "return math.type(v) == 'float' and v > 1.2e19"), 1);
+    CHECK_INT_EQ(decoded_satisfies("9223372036854775808", "return math.type(v) == 'float'"), 1);
+    CHECK_INT_EQ(decoded_satisfies("-9223372036854775809", "return math.type(v) == 'float'"), 1);
+    CHECK_INT_EQ(decoded_satisfies("1e19", "return math.type(v) == 'float' and v == 1e19"), 1);
+    CHECK_INT_EQ(decoded_satisfies("1e999999999999999999999", "return v == math.huge"), 1);
+    CHECK_INT_EQ(decoded_satisfies("1.00000000000000001", "return math.type(v) == 'float'"), 1);
     CHECK_INT_EQ(decoded_satisfies("0.12345678901234567",
                                    "return v == 0.12345678901234567"), 1);
 }
@@ -220,6 +252,7 @@ int main(void)
 
     decode_reads_scalars();
     decode_makes_whole_numbers_integers();
+    decode_keeps_64_bit_integers_exact();
     decode_keeps_other_numbers_floats();
     decode_resolves_string_escapes();
     decode_drops_null_members();

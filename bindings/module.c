@@ -257,8 +257,8 @@ static jy_event *check_event(lua_State *L, int idx, jy_lua_host *lh)
     lua_createtable(L, 0, 6);                          /* stack: copy */
     for (const char *const *field = fields; *field != NULL; field++) {
         lua_getfield(L, idx, *field);                  /* stack: copy, value */
-        /* JSON text keeps 14 digits of a float, so a whole float id
-         * such as 2^53 goes in as the integer it equals. */
+        /* A whole float id or user, such as 2^53, counts as the integer
+         * it equals, as the docs promise. */
         if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
             int exact = 0;
             lua_Integer whole = lua_tointegerx(L, -1, &exact);

@@ -70,12 +70,9 @@ static void write_number_key(const jy_json_span *span, char *out)
     if (jy_json_integer_text(span, out, &len) == JY_JSON_INTEGER_EXACT)
         return;
 
-    /* As Lua's tostring writes a float, with ".0" on one that reads as
-     * an integer, so that 12345678901234.5, cut to 14 digits, does not
-     * take the key of the integer 12345678901234. */
-    int written = jy_json_format_number(out, 32, jy_json_number(span), 14);
-    if (written > 0 && written < 30 && out[strspn(out, "-0123456789")] == '\0')
-        memcpy(out + written, ".0", 3);
+    /* Not a whole number that fits in 64 bits: the float's shortest
+     * exact text, which has a fraction or an exponent. */
+    jy_json_format_double(out, 32, jy_json_number(span));
 }
 
 
@@ -90,8 +87,7 @@ static int copy_key(const char *text, char **key)
 
 
 /* Finds the value at a dotted path ("cart.id") in a data object's text.
- * Returns 1 when found, else 0. A trailing dot ends the path, so
- * "cart." reads "cart". */
+ * Returns 1 when found, else 0. */
 static int find_data_path(const char *data_json, const char *path, jy_json_span *value)
 {
     size_t len = strlen(data_json);

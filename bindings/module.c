@@ -383,6 +383,10 @@ static void push_run(lua_State *L, jy_lua_host *lh, const jy_run *run, int with_
         lua_pushstring(L, run->error);
         lua_setfield(L, -2, "error");
     }
+    if (run->parked) {
+        lua_pushstring(L, run->divergence != NULL ? run->divergence : "its replay failed");
+        lua_setfield(L, -2, "parked");
+    }
     if (jy_timer_is_queued(&run->timer)) {
         jy_lua_push_time(L, run->timer.deadline);
         lua_setfield(L, -2, "deadline");
@@ -722,9 +726,11 @@ static int ljy_host_recover(lua_State *L)
 
     if (jy_host_recover(box->lh->host, &report, &err) != 0)
         return luaL_error(L, "host:recover: %s", err.message);
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
     lua_pushinteger(L, (lua_Integer)report.recovered);
     lua_setfield(L, -2, "recovered");
+    lua_pushinteger(L, (lua_Integer)report.parked);
+    lua_setfield(L, -2, "parked");
     lua_pushinteger(L, (lua_Integer)report.failed);
     lua_setfield(L, -2, "failed");
     lua_pushinteger(L, (lua_Integer)report.orphaned);

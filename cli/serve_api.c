@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "json_scan.h"
 #include "serve.h"
 #include "timefmt.h"
 
@@ -421,6 +422,24 @@ static void handle_live_runs(jy_server *server, const jy_http_request *request,
 }
 
 
+/* Appends the reason a run is parked. The file keeps a parked run as it
+ * was before its replay failed, so only the host has the reason. */
+static void append_parked(jy_server *server, uint64_t id, jy_buf *body)
+{
+    char *json = NULL;
+    if (journey_run_json(server->host, id, &json) != JOURNEY_OK)
+        return;
+
+    jy_json_span object = {JY_JSON_OBJECT, json, strlen(json)};
+    jy_json_span member;
+    if (jy_json_object_find(&object, "parked", 6, &member, NULL) == 1) {
+        jy_buf_append_str(body, ",\"parked\":");
+        jy_buf_append(body, member.text, member.len);
+    }
+    journey_free(json);
+}
+
+
 /* GET /runs and GET /runs/{id}, from the committed state of the file. */
 static void handle_runs(jy_server *server, const jy_http_request *request,
                         jy_http_response *response)
@@ -470,6 +489,7 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
         /* The journal goes into the run object. */
         body.len--;
         body.data[body.len] = '\0';
+        append_parked(server, (uint64_t)id, &body);
         jy_buf_append_str(&body, ",\"journal\":[");
         sqlite3_prepare_v2(db, "SELECT idx, kind, name, at, result FROM journal WHERE run_id = ?"
                                " ORDER BY idx", -1, &stmt, NULL);

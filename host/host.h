@@ -202,7 +202,10 @@ size_t jy_host_fire_due(jy_host *host, jy_time t, size_t max);
 
 typedef struct jy_host_recovery {
     uint64_t recovered; /* live runs rebuilt and replayed */
-    uint64_t failed;    /* of those, runs whose replay failed or diverged */
+    uint64_t parked;    /* of those, runs whose replay failed or diverged,
+                         * kept as the store has them */
+    uint64_t failed;    /* of those, runs failed for good: their trigger
+                         * event is no longer stored */
     uint64_t orphaned;  /* live runs of journeys no loaded script defines */
 } jy_host_recovery;
 

@@ -334,6 +334,34 @@ static void fail_stored_run(jy_host *host, jy_run *run, const char *why)
 }
 
 
+/* Parks a run whose replay failed or diverged, which a changed script
+ * causes more often than a fault of the run. The store keeps the run as
+ * it was, so the next start or reload replays it again, against fixed
+ * scripts perhaps. In memory it keeps its key and its place among the
+ * user's runs, so a second run with its key does not start and
+ * cancel_on still ends it, but no event or deadline wakes it. */
+static void park_run(jy_host *host, jy_run *run, jy_outcome *outcome)
+{
+    jy__wait_clear(host, run);
+    host->runtime.run_release(host->runtime.ctx, run);
+    run->status = run->restore_status;
+    run->recovering = JY_REPLAY_NONE;
+    run->parked = 1;
+    if (run->divergence == NULL) {
+        run->divergence = outcome->error;
+        outcome->error = NULL;
+    }
+    free(outcome->error);
+    free(outcome->result_json);
+
+    jy_host_log(host, JY_LOG_ERROR, run,
+                "run %llu parked: %s. It stays stored as it was, and the next start or reload "
+                "replays it again: restore or fix the journey's script to resume it",
+                (unsigned long long)run->id,
+                run->divergence != NULL ? run->divergence : "its replay failed");
+}
+
+
 /* Rebuilds one live run from its record and replays its journal. */
 static void restore_run(jy_host *host, const saved_run *saved, jy_host_recovery *report)
 {
@@ -387,15 +415,22 @@ static void restore_run(jy_host *host, const saved_run *saved, jy_host_recovery 
 
     jy_outcome outcome = {JY_OUTCOME_FAILED, NULL, NULL};
     host->runtime.run_start(host->runtime.ctx, run, trigger, &outcome);
-    if (outcome.kind == JY_OUTCOME_FAILED)
-        report->failed++;
+    /* A failure before the replay reached the stored suspension, or a
+     * suspension elsewhere, comes from the scripts. A failure after it is
+     * the run's own, as it would have been before the restart. */
+    if (outcome.kind == JY_OUTCOME_FAILED &&
+        (run->recovering != JY_REPLAY_NONE || run->divergence != NULL)) {
+        park_run(host, run, &outcome);
+        report->parked++;
+        return;
+    }
     jy__run_apply_outcome(host, run, &outcome);
     return;
 
 nomem:
-    jy_host_log(host, JY_LOG_ERROR, NULL, "out of memory recovering run %llu",
-                (unsigned long long)saved->id);
-    report->failed++;
+    jy_host_log(host, JY_LOG_ERROR, NULL, "out of memory recovering run %llu; it stays stored "
+                "as it was", (unsigned long long)saved->id);
+    report->parked++;
 }
 
 

@@ -159,6 +159,8 @@ struct jy_run {
     jy_run *resident_next;  /* least recently suspended first */
     unsigned char resident; /* 1 while in that list */
     unsigned char evicted;  /* 1 while suspended without a coroutine */
+    unsigned char parked;   /* 1 while kept as stored after its replay
+                             * failed or diverged (see run->divergence) */
     uint32_t emit_chain;    /* events emitted in a row that led to the event
                              * that started or last woke the run: 0 for an
                              * event from outside */

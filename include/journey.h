@@ -453,7 +453,9 @@ JOURNEY_API int journey_commit(journey_host *host);
 /* What a start, a reload or a dry run did to the live runs. */
 typedef struct journey_replay_report {
     uint64_t replayed; /* live runs replayed from their journals */
-    uint64_t diverged; /* of those, runs whose replay failed or diverged */
+    uint64_t diverged; /* of those, runs whose replay failed or diverged:
+                        * parked, kept in the store as they were for the
+                        * next start or reload */
     uint64_t orphaned; /* live runs of journeys no loaded script defines */
     size_t scripts;    /* scripts loaded */
     size_t journeys;   /* journeys they define */

@@ -806,6 +806,11 @@ int journey_run_json(journey_host *host, uint64_t run_id, char **json)
     jy_buf_append_str(&buf, ",\"status\":");
     jy_buf_append_json_string(&buf, jy_run_status_name(run->status));
     jy_buf_printf(&buf, ",\"steps\":%u", run->journal_len);
+    if (run->parked) {
+        jy_buf_append_str(&buf, ",\"parked\":");
+        jy_buf_append_json_string(&buf, run->divergence != NULL ? run->divergence
+                                                                : "its replay failed");
+    }
     if (jy_timer_is_queued(&run->timer))
         jy_buf_printf(&buf, ",\"deadline_ms\":%lld", (long long)run->timer.deadline);
     if (run->wait_name_count > 0) {

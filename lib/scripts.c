@@ -87,10 +87,10 @@ static int load_generation(journey_host *host, const char *const *paths, size_t 
 int jy_lib_replay(jy_lua_host *lh, size_t scripts, journey_replay_report *report,
                   jy_error *err)
 {
-    jy_host_recovery recovery = {0, 0, 0};
+    jy_host_recovery recovery = {0, 0, 0, 0};
     int rc = jy_host_recover(lh->host, &recovery, err);
     report->replayed = recovery.recovered;
-    report->diverged = recovery.failed;
+    report->diverged = recovery.parked + recovery.failed;
     report->orphaned = recovery.orphaned;
     report->scripts = scripts;
     report->journeys = lh->host->journey_count;
@@ -177,8 +177,10 @@ int journey_reload_scripts(journey_host *host, const char *const *paths, size_t 
     jy_lib_commit_soon(host);
     jy_lib_arm_timer(host);
     if (host->last_replay.diverged > 0)
-        return jy_lib_fail(host, JOURNEY_EDIVERGED, "reloaded; %llu live runs diverged from "
-                                                    "the new scripts and were parked as failed",
+        return jy_lib_fail(host, JOURNEY_EDIVERGED, "reloaded; %llu live runs did not replay "
+                                                    "against the new scripts and were parked: "
+                                                    "they stay stored as they were until a "
+                                                    "start or reload replays them",
                            (unsigned long long)host->last_replay.diverged);
     return JOURNEY_OK;
 }

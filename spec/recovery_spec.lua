@@ -182,6 +182,7 @@ describe("recovery", function()
     local h = open{start = T0}
     define_checkout(h)
     h:ingest{id = "c1", user = "u1", name = "shop/checkout", data = {order = 7}}
+    local charged = side_effects
     h:commit()
     crash(h)
 
@@ -194,10 +195,29 @@ describe("recovery", function()
       end,
     }
     local report = h2:recover()
-    assert.are.equal(1, report.failed)
+    assert.are.equal(1, report.parked)
+    assert.are.equal(0, report.failed)
     local run = h2:runs()[1]
-    assert.are.equal("failed", run.status)
-    assert.matches('replay diverged at step 1: the journal holds step("charge")', run.error, 1, true)
+    assert.are.equal("waiting", run.status)
+    assert.matches('replay diverged at step 1: the journal holds step("charge")', run.parked, 1, true)
+    assert.is_nil(run.deadline)
+
+    -- While parked it keeps its key and wakes on nothing.
+    h2:ingest{id = "c2", user = "u1", name = "shop/checkout", data = {order = 8}}
+    h2:ingest{id = "s1", user = "u1", name = "shop/shipped"}
+    assert.are.equal(1, #h2:runs())
+    h2:commit()
+    crash(h2)
+
+    -- The store kept it as it was, so the first script resumes it, and
+    -- its wait takes the event that arrived while it was parked.
+    local h3 = open()
+    define_checkout(h3)
+    assert.are.equal(0, h3:recover().parked)
+    local resumed = h3:run(h3:runs()[1].id)
+    assert.are.equal("completed", resumed.status)
+    assert.are.same({result = "shipped", receipt = "receipt-7"}, resumed.result)
+    assert.are.equal(charged, side_effects)
   end)
 
   it("parks a run that now suspends elsewhere", function()
@@ -217,10 +237,31 @@ describe("recovery", function()
         j.sleep("1h")
       end,
     }
-    h2:recover()
+    assert.are.equal(1, h2:recover().parked)
     local run = h2:runs()[1]
-    assert.are.equal("failed", run.status)
-    assert.matches("before the restart the run was waiting for shop/shipped", run.error, 1, true)
+    assert.are.equal("waiting", run.status)
+    assert.matches("before the restart the run was waiting for shop/shipped", run.parked, 1, true)
+  end)
+
+  it("cancels a parked run on cancel_on", function()
+    local h = open{start = T0}
+    define_checkout(h)
+    h:ingest{id = "c1", user = "u1", name = "shop/checkout", data = {order = 7}}
+    h:commit()
+    crash(h)
+
+    local h2 = open()
+    h2:define{
+      name = "checkout",
+      on = "shop/checkout",
+      cancel_on = "shop/refunded",
+      run = function(j)
+        j.sleep("1h")
+      end,
+    }
+    assert.are.equal(1, h2:recover().parked)
+    h2:ingest{id = "r1", user = "u1", name = "shop/refunded"}
+    assert.are.equal("cancelled", h2:runs()[1].status)
   end)
 
   it("leaves runs of undefined journeys stored", function()

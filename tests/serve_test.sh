@@ -184,6 +184,25 @@ check "restoring the file resumes the run, which takes its event" equals \
     "$(sqlite3 "$work/store.db" "SELECT result FROM runs WHERE user = 'parked'")" \
     '{"result":"created after reload"}'
 
+# --- a reload whose script diverges parks the run; the old script resumes it ---
+post '{"id":"v1","user":"diverged","name":"app/signed_up"}' > /dev/null
+run_id=$(sqlite3 "$work/store.db" "SELECT id FROM runs WHERE user = 'diverged'")
+cp "$work/scripts/signup.lua" "$work/signup.lua.good"
+sed -i 's/local created = j.wait_for/j.sleep("1h")\n    local created = j.wait_for/' "$work/scripts/signup.lua"
+sleep 0.6
+check "the reload parks the diverging run" contains "$(cat "$work/server.log")" "run $run_id parked: "
+check "the log says where the replay diverged" contains "$(cat "$work/server.log")" \
+    "signup.lua:9: replay diverged at step 1"
+check "the parked run says why" contains "$(get "/runs/$run_id")" '"parked":"'
+post '{"id":"v2","user":"diverged","name":"app/account.created"}' > /dev/null
+check "a parked run stays waiting in the store" equals \
+    "$(sqlite3 "$work/store.db" "SELECT status FROM runs WHERE user = 'diverged'")" 1
+cp "$work/signup.lua.good" "$work/scripts/signup.lua"
+sleep 0.6
+check "the restored script resumes the parked run, which takes its event" equals \
+    "$(sqlite3 "$work/store.db" "SELECT result FROM runs WHERE user = 'diverged'")" \
+    '{"result":"created after reload"}'
+
 # --- SIGTERM under load, then a restart ---
 seq 1 200000 | awk '{printf "{\"id\":\"l%d\",\"user\":\"l%d\",\"name\":\"app/signed_up\"}\n", $1, $1 % 300}' \
     > "$work/load.jsonl"

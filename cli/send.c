@@ -17,6 +17,8 @@
 
 #include "buffer.h"
 #include "cli.h"
+#include "event_parse.h"
+#include "json_scan.h"
 
 #define DEFAULT_URL "http://127.0.0.1:8640"
 #define BATCH_EVENTS 500
@@ -142,7 +144,25 @@ static int post_events(const char *url, const char *body, size_t len)
 }
 
 
-/* Sends a JSON Lines file in batches, as JSON arrays. */
+/* Posts a batch and resets it. On failure, prints which lines were not
+ * sent, and the caller stops there, because the server is likely gone. */
+static int post_batch(const char *url, const char *path, jy_buf *batch, size_t first_line,
+                      size_t last_line)
+{
+    jy_buf_append_str(batch, "]");
+    int status = jy_buf_failed(batch) ? 1 : post_events(url, batch->data, batch->len);
+    jy_buf_reset(batch);
+    if (status != 0)
+        fprintf(stderr, "journey send: %s: lines %zu to %zu and the rest of the file were not "
+                        "sent; send them again once the server accepts them (ids make a "
+                        "repeat harmless)\n", path, first_line, last_line);
+    return status;
+}
+
+
+/* Sends a JSON Lines file in batches, as JSON arrays. Each line is
+ * checked here first, so one invalid line costs only itself: the server
+ * rejects a batch whole, and would reject the valid lines with it. */
 static int send_file(const char *url, const char *path)
 {
     FILE *file = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
@@ -155,32 +175,51 @@ static int send_file(const char *url, const char *path)
     jy_buf_init(&batch);
     char *line = NULL;
     size_t capacity = 0;
-    ssize_t len;
+    size_t number = 0, first_in_batch = 0, skipped = 0;
     int in_batch = 0, status = 0;
-    while (status == 0) {
-        len = getline(&line, &capacity, file);
-        if (len > 0) {
-            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-                line[--len] = '\0';
-            if (len == 0)
-                continue;
-            jy_buf_append_str(&batch, in_batch == 0 ? "[" : ",");
-            jy_buf_append(&batch, line, (size_t)len);
-            in_batch++;
+    ssize_t len;
+
+    while (status == 0 && (len = getline(&line, &capacity, file)) >= 0) {
+        number++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (strspn(line, " \t") == (size_t)len)
+            continue;
+
+        jy_error err;
+        jy_error_clear(&err);
+        jy_event *event = jy_event_parse(line, (size_t)len, 0, 0, &err);
+        if (event == NULL) {
+            fprintf(stderr, "journey send: %s:%zu: %s; line not sent\n", path, number,
+                    err.message);
+            skipped++;
+            continue;
         }
-        if ((len < 0 && in_batch > 0) || in_batch == BATCH_EVENTS) {
-            jy_buf_append_str(&batch, "]");
-            status = jy_buf_failed(&batch) ? 1 : post_events(url, batch.data, batch.len);
-            jy_buf_reset(&batch);
+        jy_event_free(event);
+
+        if (in_batch == 0)
+            first_in_batch = number;
+        jy_buf_append_str(&batch, in_batch == 0 ? "[" : ",");
+        jy_buf_append(&batch, line, (size_t)len);
+        if (++in_batch == BATCH_EVENTS) {
+            status = post_batch(url, path, &batch, first_in_batch, number);
             in_batch = 0;
         }
-        if (len < 0)
-            break;
     }
+    if (status == 0 && in_batch > 0)
+        status = post_batch(url, path, &batch, first_in_batch, number);
+
     free(line);
     jy_buf_free(&batch);
     if (file != stdin)
         fclose(file);
+    if (skipped > 0) {
+        fprintf(stderr, "journey send: %s: %zu invalid line%s not sent; fix %s and send %s "
+                        "again\n", path, skipped, skipped == 1 ? "" : "s",
+                skipped == 1 ? "it" : "them", skipped == 1 ? "it" : "them");
+        if (status == 0)
+            status = 1;
+    }
     return status;
 }
 
@@ -229,7 +268,26 @@ int jy_cli_send(int argc, char **argv)
         return 2;
     }
 
-    /* The server checks the data; this only places it in the event. */
+    /* Checked here, so that an error points into --data rather than into
+     * the request body built around it. */
+    size_t pos = 0;
+    jy_json_span span;
+    jy_error err;
+    jy_error_clear(&err);
+    size_t data_len = strlen(data);
+    int valid = jy_json_scan_value(data, data_len, &pos, &span, &err) == 0 &&
+                span.type == JY_JSON_OBJECT;
+    if (valid) {
+        jy_json_skip_space(data, data_len, &pos);
+        valid = pos == data_len;
+    }
+    if (!valid) {
+        fprintf(stderr, "journey send: invalid --data %s: %s; give a JSON object such as "
+                        "'{\"plan\":\"pro\"}'\n", data,
+                err.message[0] != '\0' ? err.message : "not one JSON object");
+        return 2;
+    }
+
     jy_buf body;
     jy_buf_init(&body);
     jy_buf_append_str(&body, "{\"user\":");

@@ -318,11 +318,15 @@ static int query_value(const char *query, const char *key, char *out, size_t siz
 }
 
 
+/* The status filter of GET /runs: one stored status, or "live" for the
+ * first three, as `journey runs --status live` takes it. */
+#define STATUS_LIVE 6
+
 static int status_number(const char *name)
 {
     static const char *const names[] = {"running", "waiting", "sleeping", "completed",
-                                        "failed", "cancelled"};
-    for (int i = 0; i < 6; i++)
+                                        "failed", "cancelled", "live"};
+    for (int i = 0; i <= STATUS_LIVE; i++)
         if (strcmp(name, names[i]) == 0)
             return i;
     return -1;
@@ -521,7 +525,7 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
             (status = status_number(value)) < 0) {
             reject(server, request, response, 400, "invalid_query",
                             "invalid status \"%s\": use running, waiting, sleeping, completed, "
-                            "failed or cancelled", value);
+                            "failed, cancelled or live", value);
             sqlite3_close(db);
             return;
         }
@@ -551,9 +555,10 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
 
         jy_buf sql;
         jy_buf_init(&sql);
-        jy_buf_printf(&sql, "%s WHERE (?1 < 0 OR r.status = ?1) AND (?2 IS NULL OR r.user = ?2)"
+        jy_buf_printf(&sql, "%s WHERE (?1 < 0 OR r.status = ?1 OR (?1 = %d AND r.status < 3))"
+                            " AND (?2 IS NULL OR r.user = ?2)"
                             " AND (?3 IS NULL OR r.journey = ?3) AND (?4 = 0 OR r.id < ?4)"
-                            " ORDER BY r.id DESC LIMIT ?5", run_columns);
+                            " ORDER BY r.id DESC LIMIT ?5", run_columns, STATUS_LIVE);
         sqlite3_prepare_v2(db, sql.data, -1, &stmt, NULL);
         jy_buf_free(&sql);
         sqlite3_bind_int(stmt, 1, status);

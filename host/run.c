@@ -590,6 +590,17 @@ int jy_host_mark_received(jy_run *run, uint64_t seq)
 }
 
 
+/* Writes a step as the script wrote it: step("charge"), or sleep() for
+ * the steps that have no name. Long names are cut. */
+static void step_text(jy_step_kind kind, const char *name, char *out, size_t size)
+{
+    if (name == NULL || name[0] == '\0')
+        snprintf(out, size, "%s()", jy_step_kind_name(kind));
+    else
+        snprintf(out, size, "%s(\"%.100s\")", jy_step_kind_name(kind), name);
+}
+
+
 int jy_host_replay_next(jy_host *host, jy_run *run, jy_step_kind kind,
                         const char *name, const jy_journal_entry **entry,
                         jy_error *err)
@@ -604,11 +615,13 @@ int jy_host_replay_next(jy_host *host, jy_run *run, jy_step_kind kind,
                             run->replay_pos, (unsigned long long)run->id);
 
     if (e->kind != kind || strcmp(e->name, name != NULL ? name : "") != 0) {
+        char held[160], asked[160];
+        step_text(e->kind, e->name, held, sizeof held);
+        step_text(kind, name, asked, sizeof asked);
         jy_error_set(err, JY_EDIVERGED,
-                     "replay diverged at step %u: the journal holds %s(\"%s\") but the script "
-                     "asked for %s(\"%s\")",
-                     run->replay_pos + 1, jy_step_kind_name(e->kind), e->name,
-                     jy_step_kind_name(kind), name != NULL ? name : "");
+                     "replay diverged at step %u: the journal holds %s but the script asked "
+                     "for %s",
+                     run->replay_pos + 1, held, asked);
         /* Kept on the run, so a pcall in the script cannot hide it. */
         if (run->divergence == NULL)
             run->divergence = strdup(err != NULL ? err->message : "replay diverged");

@@ -199,7 +199,8 @@ describe("recovery", function()
     assert.are.equal(0, report.failed)
     local run = h2:runs()[1]
     assert.are.equal("waiting", run.status)
-    assert.matches('replay diverged at step 1: the journal holds step("charge")', run.parked, 1, true)
+    assert.matches('replay diverged at step 1: the journal holds step("charge") but the script '
+                   .. 'asked for sleep()', run.parked, 1, true)
     assert.is_nil(run.deadline)
 
     -- While parked it keeps its key and wakes on nothing.

@@ -38,6 +38,11 @@ contains() { # contains TEXT NEEDLE
     return 1
 }
 
+lacks() { # lacks TEXT NEEDLE
+    case "$1" in *"$2"*) echo "  \"$2\" found in: ${1:0:400}"; return 1 ;; esac
+    return 0
+}
+
 equals() { # equals ACTUAL EXPECTED
     [ "$1" = "$2" ] && return 0
     echo "  got \"$1\", expected \"$2\""
@@ -121,6 +126,9 @@ check "runs filter by user" contains "$(get '/runs?user=..%2Fa%20b%2F%C3%A9')" '
 check "the first run completed" contains "$(get /runs/1)" '"status":"completed"'
 check "its journal holds the wait and the emit" contains "$(get /runs/1)" '"kind":"emit","name":"app/welcome"'
 check "waiting runs are listed" contains "$(get '/runs?status=waiting')" '"waiting_for":"app/account.created"'
+live_runs=$(get '/runs?status=live&limit=1000')
+check "live runs are listed" contains "$live_runs" '"status":"waiting"'
+check "live runs leave out ended ones" lacks "$live_runs" '"status":"completed"'
 check "a missing run is 404" contains "$(get /runs/999)" '404 '
 check "a bad status filter is 400" contains "$(get '/runs?status=asleep')" '400 '
 check "paging returns a cursor" contains "$(get '/runs?limit=1')" '"next_before":'

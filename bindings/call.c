@@ -210,6 +210,10 @@ int jy_lua_complete_call(jy_lua_host *lh, uint64_t run_id, uint64_t token,
     if (run == NULL)
         return JY_ENOTFOUND;
     int in_handler = (run->runtime_flags & JY_RUN_IN_CALL) != 0;
+    /* A parked run has no coroutine to take the result. The next reload
+     * replays its call, and the handler is called again. */
+    if (run->parked)
+        return JY_ESTATE;
     if ((run->status != JY_RUN_SLEEPING && !in_handler) || run->call_token != token ||
         run->call_outcome != NULL)
         return JY_ESTATE;

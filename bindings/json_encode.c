@@ -56,7 +56,15 @@ static void encode_number(lua_State *L, jy_buf *out, int idx)
         double number = lua_tonumber(L, idx);
         if (isnan(number) || isinf(number))
             reject(L, idx, "must not be NaN or Inf");
-        len = jy_json_format_double(text, sizeof text, number);
+        /* The decoder reads a whole number that fits in 64 bits as that
+         * integer, from its digits, so such a float is written with its
+         * exact digits: the shortest text of 2^60, 1.152921504606847e+18,
+         * would read back as another integer. -0.0 keeps its sign. */
+        if (number == floor(number) && number >= -9223372036854775808.0 &&
+            number < 9223372036854775808.0 && !(number == 0 && signbit(number)))
+            len = snprintf(text, sizeof text, "%lld", (long long)number);
+        else
+            len = jy_json_format_double(text, sizeof text, number);
     }
     jy_buf_append(out, text, (size_t)len);
 }

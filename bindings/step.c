@@ -188,21 +188,26 @@ static int step_attempt(lua_State *L, jy_run *run, int attempt, int nargs)
         return back_off(L, run, &opts, attempt + 1, nargs);
     }
 
+    /* Each value is written on its own and joined as an array, so that
+     * nils stay in place as null: a table of the values with many nils
+     * would be written as an object. The parts are Lua strings, which
+     * the collector frees after an error. */
     int nresults = lua_gettop(L) - base;
-    lua_createtable(L, nresults, 0);                /* stack: results..., values */
+    luaL_checkstack(L, 2 * nresults + 2, "too many step results");
+    lua_pushliteral(L, "[");
     for (int i = 1; i <= nresults; i++) {
-        lua_pushvalue(L, base + i);
-        lua_rawseti(L, -2, i);
+        status = jy_lua_json_push(L, base + i);
+        if (status == LUA_ERRMEM)
+            return luaL_error(L, "j.step(\"%s\"): not enough memory to journal its values",
+                              opts.name);
+        if (status != LUA_OK)
+            return luaL_error(L, "j.step(\"%s\") returned a value that JSON cannot hold "
+                                 "(%s); return strings, numbers, booleans and tables of them",
+                              opts.name, lua_tostring(L, -1));
+        lua_pushstring(L, i < nresults ? "," : "");
     }
-    status = jy_lua_json_push(L, -1);
-    if (status == LUA_ERRMEM)
-        return luaL_error(L, "j.step(\"%s\"): not enough memory to journal its values",
-                          opts.name);
-    if (status != LUA_OK)
-        return luaL_error(L, "j.step(\"%s\") returned a value that JSON cannot hold (%s); "
-                             "return strings, numbers, booleans and tables of them",
-                          opts.name, lua_tostring(L, -1));
-    lua_remove(L, -2);                              /* stack: results..., json */
+    lua_pushliteral(L, "]");
+    lua_concat(L, 2 * nresults + 2);                /* stack: results..., json */
 
     /* The record starts with {"ok":true so a replay distinguishes success from
      * failure without decoding. It is built as a Lua string, which the

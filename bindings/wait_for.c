@@ -150,6 +150,9 @@ typedef struct scan_ctx {
     const wait_args *args;
     int consume;                /* wait_for: skip received events and own emits */
     int first_only;             /* stop at the earliest match */
+    jy_time until;              /* later events are left out: JY_TIME_MAX, or
+                                 * the deadline of a wait restored from the
+                                 * store */
     const jy_event *found;      /* earliest match (first_only) */
     int list_idx;               /* events: the result array */
     lua_Integer count;
@@ -184,7 +187,7 @@ static int scan_visit(const jy_event *event, void *data)
         return 0;
     }
     scan->named_taken = 0;
-    if (event->ts < scan->args->since_ts)
+    if (event->ts < scan->args->since_ts || event->ts > scan->until)
         return 0;
 
     int matched = 1;
@@ -420,7 +423,11 @@ int ljy_wait_for(lua_State *L)
             run->match_ref = -1;
         }
     } else {
-        scan_ctx scan = {.L = L, .run = run, .args = &args, .consume = 1, .first_only = 1};
+        /* A wait restored from the store (after a restart, or once its
+         * run is no longer parked) keeps its deadline, so it cannot take
+         * an event stored after that deadline passed. */
+        scan_ctx scan = {.L = L, .run = run, .args = &args, .consume = 1, .first_only = 1,
+                         .until = run->restore_deadline};
         scan_events(run, &scan);
         if (scan.found != NULL) {
             finish_wait(L, run, args.journal_name, scan.found);
@@ -491,7 +498,8 @@ int ljy_events(lua_State *L)
         return 1;
     }
 
-    scan_ctx scan = {.L = L, .run = run, .args = &args, .list_idx = lua_gettop(L)};
+    scan_ctx scan = {.L = L, .run = run, .args = &args, .list_idx = lua_gettop(L),
+                     .until = JY_TIME_MAX};
     scan_events(run, &scan);
 
     /* The journal's list of seqs is read back from the new event tables

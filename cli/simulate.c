@@ -1005,6 +1005,9 @@ static int replay(simulation *sim, journey_host *host, input_event *events, size
                   const size_t *indices, size_t start_at, jy_time horizon, int fed,
                   jy_time resumed)
 {
+    /* Until an event is fed, the position is where the replay resumed. */
+    if (indices == NULL)
+        sim->position = start_at;
     int stopped_at_horizon = 0;
     for (size_t k = start_at; k < count; k++) {
         size_t i = indices != NULL ? indices[k] : k;

@@ -206,6 +206,9 @@ static void drain_queue(jy_host *host)
     if (host->dispatching)
         return;
     host->dispatching = 1;
+    /* Runs as part of an action handler's ingest inside another event's
+     * dispatch too, whose chain the rest of that dispatch needs. */
+    uint32_t outer_chain = host->dispatch_chain;
 
     while (host->queue_head != NULL) {
         jy_pending_event *pending = host->queue_head;
@@ -219,6 +222,7 @@ static void drain_queue(jy_host *host)
         dispatch(host, event);
     }
 
+    host->dispatch_chain = outer_chain;
     host->dispatching = 0;
 }
 

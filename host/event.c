@@ -3,6 +3,7 @@
  */
 #include "event.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,8 +72,16 @@ static void write_number_key(const jy_json_span *span, char *out)
         return;
 
     /* Not a whole number that fits in 64 bits: the float's shortest
-     * exact text, which has a fraction or an exponent. */
-    jy_json_format_double(out, 32, jy_json_number(span));
+     * exact text, which has a fraction or an exponent. A number outside
+     * the range of a double (1e400, or 1e-400, which reads as 0) keeps
+     * its own text, so that it shares no key with infinity or with 0. */
+    double value = jy_json_number(span);
+    if (isinf(value) || value == 0) {
+        memcpy(out, span->text, span->len);
+        out[span->len] = '\0';
+        return;
+    }
+    jy_json_format_double(out, 32, value);
 }
 
 

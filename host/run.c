@@ -415,6 +415,23 @@ static void restore_run(jy_host *host, const saved_run *saved, jy_host_recovery 
 
     jy_outcome outcome = {JY_OUTCOME_FAILED, NULL, NULL};
     host->runtime.run_start(host->runtime.ctx, run, trigger, &outcome);
+    /* A run that returns before its replay reached the stored suspension
+     * took another path than before the restart. */
+    if (outcome.kind == JY_OUTCOME_COMPLETED && run->recovering != JY_REPLAY_NONE &&
+        run->divergence == NULL) {
+        jy_buf why;
+        jy_buf_init(&why);
+        jy_buf_printf(&why, "replay diverged at step %u: before the restart the run was %s%s, "
+                            "but the script now returns", run->journal_len + 1,
+                      run->restore_status == JY_RUN_SLEEPING ? "sleeping" : "waiting for ",
+                      run->restore_status == JY_RUN_SLEEPING || run->restore_wait_names == NULL
+                          ? "" : run->restore_wait_names);
+        run->divergence = jy_buf_take(&why);
+        if (run->divergence == NULL)
+            run->divergence = strdup("replay diverged: the script now returns");
+        outcome.kind = JY_OUTCOME_FAILED;
+    }
+
     /* A failure before the replay reached the stored suspension, or a
      * suspension elsewhere, comes from the scripts. A failure after it is
      * the run's own, as it would have been before the restart. */
@@ -464,6 +481,12 @@ int jy_host_recover(jy_host *host, jy_host_recovery *report, jy_error *err)
 
 void jy__run_resume(jy_host *host, jy_run *run, const jy_event *event)
 {
+    /* A parked run has no coroutine, and nothing should wake it. */
+    if (run->parked) {
+        jy_host_log(host, JY_LOG_ERROR, run, "run %llu is parked and was not resumed",
+                    (unsigned long long)run->id);
+        return;
+    }
     if (event != NULL) {
         jy__record_wake(host);
         run->emit_chain = host->dispatch_chain;

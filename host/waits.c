@@ -385,7 +385,7 @@ int jy__wait_fire_next(jy_host *host, jy_time t)
 
 int jy_host_wake_soon(jy_host *host, jy_run *run)
 {
-    if (run->status != JY_RUN_SLEEPING)
+    if (run->status != JY_RUN_SLEEPING || run->parked)
         return JY_ESTATE;
     /* Moving the deadline to now, rather than resuming here, keeps the
      * resume out of the caller's stack, which may be the run itself. */

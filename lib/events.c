@@ -40,72 +40,81 @@ int journey_event_parse(journey_host *host, const char *json, size_t len, unsign
 }
 
 
-typedef struct split_request {
-    const char *text; /* NUL-terminated */
-    size_t max_events;
-} split_request;
-
-
-/* Decodes the text (an event or an array of events) and pushes the JSON
- * text of each event in a Lua array. Errors carry a status prefix
- * ("json:", "count:" or "event:") for the caller. [-0, +1, e] */
-static int split_batch(lua_State *L)
+/* Finds the events of a batch: the whole text when it is one object,
+ * else the elements of an array, each as the span of its own text. Each
+ * event is parsed from that text, so its numbers keep every digit, as
+ * for a single event. Returns JOURNEY_OK or fails the host with the
+ * reason. */
+static int split_batch(journey_host *host, const char *text, size_t len, size_t max_events,
+                       jy_json_span **spans, size_t *count)
 {
-    const split_request *req = lua_touserdata(L, 1);
-    jy_lua_json_decode(L, req->text);             /* stack: req, value */
-    if (!lua_istable(L, -1))
-        return luaL_error(L, "json:the text must be a JSON object or an array of objects, got "
-                             "%s", luaL_typename(L, -1));
+    jy_error err;
+    jy_error_clear(&err);
+    size_t pos = 0;
+    jy_json_span whole;
+    if (jy_json_scan_value(text, len, &pos, &whole, &err) != 0)
+        return jy_lib_fail(host, JOURNEY_EJSON, "invalid JSON: %s", err.message);
+    jy_json_skip_space(text, len, &pos);
+    if (pos != len) {
+        char found[16];
+        return jy_lib_fail(host, JOURNEY_EJSON, "invalid JSON: expected the end of the text but "
+                                               "found %s at character %zu",
+                           jy_json_describe_at(text, len, pos, found), pos + 1);
+    }
+    if (whole.type != JY_JSON_OBJECT && whole.type != JY_JSON_ARRAY)
+        return jy_lib_fail(host, JOURNEY_EJSON, "the text must be a JSON object or an array of "
+                                               "objects, got %s",
+                           whole.type == JY_JSON_STRING   ? "a string"
+                           : whole.type == JY_JSON_NUMBER ? "a number"
+                           : whole.type == JY_JSON_NULL   ? "null"
+                                                          : "a boolean");
 
-    size_t n = lua_rawlen(L, -1);
-    lua_newtable(L);                              /* stack: req, value, texts */
-    if (n == 0 && req->text[strspn(req->text, " \t\r\n")] == '[') {
-        lua_pushliteral(L, "count:the array holds no events; send at least one");
-        return lua_error(L);
+    size_t capacity = whole.type == JY_JSON_OBJECT ? 1 : 16;
+    jy_json_span *found = malloc(capacity * sizeof *found);
+    if (found == NULL)
+        return jy_lib_fail(host, JOURNEY_ENOMEM, "out of memory reading the events");
+    if (whole.type == JY_JSON_OBJECT) {
+        found[0] = whole;
+        *spans = found;
+        *count = 1;
+        return JOURNEY_OK;
+    }
+
+    /* The array was checked whole above, so its elements are valid JSON
+     * separated by commas. */
+    size_t n = 0;
+    size_t at = 1;
+    for (;;) {
+        jy_json_skip_space(whole.text, whole.len, &at);
+        if (whole.text[at] == ']')
+            break;
+        if (n == max_events) {
+            free(found);
+            return jy_lib_fail(host, JOURNEY_ERANGE, "the array holds more than %zu events; "
+                                                    "send at most %zu at once",
+                               max_events, max_events);
+        }
+        if (n == capacity) {
+            capacity *= 2;
+            jy_json_span *grown = realloc(found, capacity * sizeof *grown);
+            if (grown == NULL) {
+                free(found);
+                return jy_lib_fail(host, JOURNEY_ENOMEM, "out of memory reading the events");
+            }
+            found = grown;
+        }
+        jy_json_scan_value(whole.text, whole.len, &at, &found[n++], NULL);
+        jy_json_skip_space(whole.text, whole.len, &at);
+        if (whole.text[at] == ',')
+            at++;
     }
     if (n == 0) {
-        /* One object: the event parser checks it as sent. */
-        lua_pushstring(L, req->text);
-        lua_rawseti(L, -2, 1);
-        return 1;
+        free(found);
+        return jy_lib_fail(host, JOURNEY_ERANGE, "the array holds no events; send at least one");
     }
-    if (n > req->max_events) {
-        lua_pushfstring(L, "count:the array holds %I events; send at most %I at once",
-                        (lua_Integer)n, (lua_Integer)req->max_events);
-        return lua_error(L);
-    }
-    for (size_t i = 1; i <= n; i++) {
-        lua_rawgeti(L, -2, (lua_Integer)i);       /* stack: ..., texts, item */
-        if (jy_lua_json_push(L, -1) != LUA_OK)
-            return luaL_error(L, "event:event %d cannot be read: %s", (int)i - 1,
-                              lua_tostring(L, -1));
-        lua_rawseti(L, -3, (lua_Integer)i);
-        lua_pop(L, 1);
-    }
-    return 1;
-}
-
-
-/* Turns the error of split_batch into a status and a message. */
-static int batch_error(journey_host *host, const char *message)
-{
-    if (message == NULL)
-        return jy_lib_fail(host, JOURNEY_ENOMEM, "out of memory reading the events");
-    if (strncmp(message, "count:", 6) == 0)
-        return jy_lib_fail(host, JOURNEY_ERANGE, "%s", message + 6);
-    if (strncmp(message, "event:", 6) == 0)
-        return jy_lib_fail(host, JOURNEY_EINVAL, "%s", message + 6);
-    if (strncmp(message, "json:", 5) == 0)
-        return jy_lib_fail(host, JOURNEY_EJSON, "%s", message + 5);
-
-    /* jy_lua_json_decode names stored data; this is input. */
-    const char *prefix = "invalid JSON in stored data: ";
-    if (strncmp(message, prefix, strlen(prefix)) == 0) {
-        char plain[600];
-        jy_lua_plain_json_error(message + strlen(prefix), plain, sizeof plain);
-        return jy_lib_fail(host, JOURNEY_EJSON, "invalid JSON: %s", plain);
-    }
-    return jy_lib_fail(host, JOURNEY_EJSON, "%s", message);
+    *spans = found;
+    *count = n;
+    return JOURNEY_OK;
 }
 
 
@@ -132,65 +141,42 @@ int journey_events_parse(journey_host *host, const char *json, size_t len, unsig
     if (max_events == 0)
         return jy_lib_fail(host, JOURNEY_ERANGE, "max_events is 0; allow at least one event");
 
-    /* The decoder needs a terminated string; the caller's need not be. */
-    char *text = malloc(len + 1);
-    if (text == NULL)
-        return jy_lib_fail(host, JOURNEY_ENOMEM, "out of memory reading the events");
-    memcpy(text, json, len);
-    text[len] = '\0';
-    size_t nul = strlen(text);
-    if (nul != len) {
-        free(text);
+    /* The scanner needs no terminated string, but a NUL inside the text
+     * would end the parser's reading of it. */
+    const char *nul = memchr(json, '\0', len);
+    if (nul != NULL)
         return jy_lib_fail(host, JOURNEY_EJSON, "invalid JSON: a NUL byte at character %zu",
-                           nul + 1);
-    }
-
-    /* Checked here because the events are decoded and written again
-     * below, which would replace the bad bytes instead of rejecting them. */
+                           (size_t)(nul - json) + 1);
     jy_error utf8;
     jy_error_clear(&utf8);
-    if (jy_json_check_utf8(text, len, &utf8) != 0) {
-        free(text);
+    if (jy_json_check_utf8(json, len, &utf8) != 0)
         return jy_lib_fail(host, JOURNEY_EJSON, "invalid JSON: %s", utf8.message);
-    }
 
-    lua_State *L = host->lh->L;
-    int top = lua_gettop(L);
-    split_request req = {text, max_events};
-    lua_pushcfunction(L, split_batch);
-    lua_pushlightuserdata(L, &req);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-        int rc = batch_error(host, lua_tostring(L, -1));
-        lua_settop(L, top);
-        free(text);
+    jy_json_span *spans = NULL;
+    size_t n = 0;
+    int rc = split_batch(host, json, len, max_events, &spans, &n);
+    if (rc != JOURNEY_OK)
         return rc;
-    }                                             /* stack: texts */
-    free(text);
 
-    size_t n = lua_rawlen(L, -1);
     journey_event **parsed = calloc(n, sizeof *parsed);
     if (parsed == NULL) {
-        lua_settop(L, top);
+        free(spans);
         return jy_lib_fail(host, JOURNEY_ENOMEM, "out of memory reading the events");
     }
     for (size_t i = 0; i < n; i++) {
-        lua_rawgeti(L, -1, (lua_Integer)i + 1);
-        size_t item_len = 0;
-        const char *item = lua_tolstring(L, -1, &item_len);
         jy_error err;
         jy_error_clear(&err);
-        jy_event *event = jy_lua_parse_event(host->lh, item, item_len,
+        jy_event *event = jy_lua_parse_event(host->lh, spans[i].text, spans[i].len,
                                              (flags & JOURNEY_PARSE_REQUIRE_TS) != 0,
                                              jy_host_now(host->lh->host), &err);
-        lua_pop(L, 1);
         if (event == NULL) {
             journey_events_free(parsed, i);
-            lua_settop(L, top);
+            free(spans);
             return jy_lib_fail(host, JOURNEY_EINVAL, "event %zu: %s", i, err.message);
         }
         parsed[i] = (journey_event *)event;
     }
-    lua_settop(L, top);
+    free(spans);
     *events = parsed;
     *count = n;
     return JOURNEY_OK;

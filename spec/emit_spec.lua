@@ -61,7 +61,8 @@ describe("j.emit", function()
 
   it("writes numbers that read back", function()
     define_nudger(function(j)
-      j.emit("app/nudged", {order = 1234567890123456, share = 1 / 3, sum = 0.1 + 0.2})
+      j.emit("app/nudged", {order = 1234567890123456, share = 1 / 3, sum = 0.1 + 0.2,
+                            big = 2.0 ^ 60})
     end)
     h:ingest{user = "u1", name = "app/signed_up"}
 
@@ -70,6 +71,7 @@ describe("j.emit", function()
     assert.are.equal(math.type(1), math.type(data.order))
     assert.are.equal(1 / 3, data.share)
     assert.are.equal(0.1 + 0.2, data.sum)
+    assert.is_true(data.big == 2 ^ 60)
   end)
 
   it("defaults data to an empty table", function()

@@ -244,6 +244,55 @@ describe("recovery", function()
     assert.matches("before the restart the run was waiting for shop/shipped", run.parked, 1, true)
   end)
 
+  it("parks a run that now returns before its wait", function()
+    local h = open{start = T0}
+    define_checkout(h)
+    h:ingest{id = "c1", user = "u1", name = "shop/checkout", data = {order = 7}}
+    h:commit()
+    crash(h)
+
+    local h2 = open()
+    h2:define{
+      name = "checkout",
+      on = "shop/checkout",
+      run = function(j, event)
+        j.step("charge", function() return "receipt-" .. event.data.order end)
+        j.emit("shop/charged", {})
+        return {result = "skipped"}
+      end,
+    }
+    assert.are.equal(1, h2:recover().parked)
+    local run = h2:runs()[1]
+    assert.are.equal("waiting", run.status)
+    assert.matches("before the restart the run was waiting for shop/shipped, but the script now "
+                   .. "returns", run.parked, 1, true)
+  end)
+
+  it("keeps a parked wait's deadline", function()
+    local h = open{start = T0}
+    define_checkout(h)
+    h:ingest{id = "c1", user = "u1", name = "shop/checkout", data = {order = 7}}
+    h:commit()
+    crash(h)
+
+    local h2 = open()
+    h2:define{name = "checkout", on = "shop/checkout", run = function() error("broken edit") end}
+    assert.are.equal(1, h2:recover().parked)
+    h2:advance("3d")
+    h2:ingest{id = "s1", user = "u1", name = "shop/shipped"}
+    h2:commit()
+    crash(h2)
+
+    -- The wait's deadline passed two days before the event came.
+    local h3 = open()
+    define_checkout(h3)
+    h3:recover()
+    h3:advance(0)
+    local run = h3:run(h3:runs()[1].id)
+    assert.are.equal("completed", run.status)
+    assert.are.equal("late", run.result.result)
+  end)
+
   it("cancels a parked run on cancel_on", function()
     local h = open{start = T0}
     define_checkout(h)

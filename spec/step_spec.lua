@@ -349,6 +349,25 @@ describe("j.step", function()
     assert.are.equal(kept["u1 before"], kept["u2 after"])
   end)
 
+  it("keeps nils among its values", function()
+    h = support.host{resident_runs = 1}
+    local seen = {}
+    define(function(j, event)
+      local values = table.pack(j.step("lookup", function()
+        return nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, "last", 2.0 ^ 60
+      end))
+      j.sleep("1h")
+      seen[event.user] = {values.n, values[12], values[13] == 2 ^ 60}
+    end)
+    h:ingest{user = "u1", name = "app/checkout"}
+    h:ingest{user = "u2", name = "app/checkout"}
+    h:advance("2h")
+
+    assert.is_true(h:stats().rebuilds >= 1)
+    assert.are.same({13, "last", true}, seen.u1)
+    assert.are.same({13, "last", true}, seen.u2)
+  end)
+
   it("rejects a missing function", function()
     define(function(j)
       j.step("charge") -- at: no-function

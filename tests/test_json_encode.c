@@ -75,6 +75,9 @@ static void scalars(void)
     CHECK_ENCODES("return 1e300", "1e+300");
     CHECK_ENCODES("return 1e-5", "1e-05");
     CHECK_ENCODES("return 2^53", "9007199254740992");
+    CHECK_ENCODES("return 2.0^60", "1152921504606846976");
+    CHECK_ENCODES("return -2.0^63", "-9223372036854775808");
+    CHECK_ENCODES("return 2.0^63", "9.223372036854776e+18");
 
     /* Integers keep every digit, where cjson kept 14. */
     CHECK_ENCODES("return 1234567890123456", "1234567890123456");
@@ -258,8 +261,9 @@ static void same_as_cjson(void)
 }
 
 
-/* Floats from random bit patterns read back as the same double, and
- * with the fewest significant digits from 15 up that do. */
+/* Floats from random bit patterns read back as the same double, with
+ * the fewest significant digits from 15 up that do, except that a whole
+ * float that fits in 64 bits is written with its exact digits. */
 static void floats_read_back(void)
 {
     uint64_t state = 0x9e3779b97f4a7c15u;
@@ -286,10 +290,14 @@ static void floats_read_back(void)
         }
 
         char fewest[40];
-        for (int digits = 15; digits <= 17; digits++) {
-            snprintf(fewest, sizeof fewest, "%.*g", digits, value);
-            if (strtod(fewest, NULL) == value)
-                break;
+        if (value == floor(value) && fabs(value) < 9223372036854775808.0 && value != 0) {
+            snprintf(fewest, sizeof fewest, "%lld", (long long)value);
+        } else {
+            for (int digits = 15; digits <= 17; digits++) {
+                snprintf(fewest, sizeof fewest, "%.*g", digits, value);
+                if (strtod(fewest, NULL) == value)
+                    break;
+            }
         }
         if (strcmp(fewest, text) != 0)
             longer++;

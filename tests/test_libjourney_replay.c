@@ -190,8 +190,23 @@ static void parse_checks(journey_host *host)
     CHECK_INT_EQ(journey_events_parse(host, "\"text\"", 6, 0, 10, &events, &count),
                  JOURNEY_EJSON);
 
-    /* A batch is decoded and written again, so bad UTF-8 must be
-     * rejected before that, as in a single event, not replaced. */
+    /* Each event of an array is parsed from its own text, so numbers
+     * keep their digits as in a single event. */
+    const char *digits = "[ {\"user\":9007199254740993,\"name\":\"x\",\"id\":123456789012345678901,"
+                         "\"data\":{\"cart\":123456789012345678901}} ]";
+    CHECK_INT_EQ(journey_events_parse(host, digits, strlen(digits), 0, 10, &events, &count),
+                 JOURNEY_OK);
+    CHECK_INT_EQ(count, 1);
+    if (count == 1) {
+        CHECK_STR_EQ(events[0]->user, "9007199254740993");
+        CHECK_STR_EQ(events[0]->id, "123456789012345678901");
+        CHECK_STR_EQ(events[0]->data_json, "{\"cart\":123456789012345678901}");
+    }
+    journey_events_free(events, count);
+    CHECK_INT_EQ(journey_events_parse(host, "[{}] x", 6, 0, 10, &events, &count), JOURNEY_EJSON);
+    CHECK_CONTAINS(journey_error(host), "expected the end of the text");
+
+    /* Bad UTF-8 is rejected, as in a single event, not replaced. */
     const char *latin1 = "[{\"user\":\"a\",\"name\":\"x\",\"data\":{\"city\":\"K\xf6ln\"}}]";
     CHECK_INT_EQ(journey_events_parse(host, latin1, strlen(latin1), 0, 10, &events, &count),
                  JOURNEY_EJSON);
@@ -588,6 +603,13 @@ static const char echo_script[] =
     "  return {n = value.n}\n"
     "end }\n";
 
+/* Raises before j.call, so a reload to it parks the runs of echo. */
+static const char broken_echo_script[] =
+    "local journey = require 'journey'\n"
+    "journey.define{ name = 'echo', on = 'app/echo', run = function(j, e)\n"
+    "  error('broken edit')\n"
+    "end }\n";
+
 static int echo_sleeps;
 static char echo_result[64];
 
@@ -654,6 +676,58 @@ static void recovered_call_checks(const char *script_path, const char *store)
     CHECK_INT_EQ(journey_advance_to(host, journey_now(host)), JOURNEY_OK);
     CHECK_INT_EQ(journey_live_runs(host), 0);
     CHECK_STR_EQ(echo_result, "{\"n\":9}");
+    journey_host_close(host, NULL, NULL);
+}
+
+
+static int answer_now;
+
+
+/* Keeps the call, or completes it at once when answer_now is set. */
+static void keep_or_echo(void *ctx, journey_call *call, const char *args_json)
+{
+    if (answer_now)
+        echo_now(ctx, call, args_json);
+    else
+        keep_call(ctx, call, args_json);
+}
+
+
+/* A reload to a script that raises parks a run that waits in j.call.
+ * The old call's result then finds no coroutine to take it and is
+ * rejected, and a reload to the first script calls the handler again. */
+static void parked_call_checks(const char *script_path, const char *broken_path)
+{
+    journey_host *host = new_virtual_host("memory", on_echo_trace, NULL);
+    if (host == NULL)
+        return;
+    open_call = NULL;
+    answer_now = 0;
+    CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
+    CHECK_INT_EQ(journey_register_action(host, "echo", keep_or_echo, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+    const char *line = "{\"user\":\"p\",\"name\":\"app/echo\",\"ts\":1700000000000,"
+                       "\"data\":{\"n\":4}}";
+    CHECK_INT_EQ(journey_ingest(host, line, strlen(line), NULL, NULL), JOURNEY_OK);
+    CHECK(open_call != NULL);
+
+    const char *broken[] = {broken_path};
+    CHECK_INT_EQ(journey_reload_scripts(host, broken, 1), JOURNEY_EDIVERGED);
+    journey_replay_report report;
+    journey_last_replay(host, &report);
+    CHECK_INT_EQ(report.diverged, 1);
+    CHECK_INT_EQ(journey_live_runs(host), 1);
+    CHECK_INT_EQ(journey_call_done(open_call, "{\"n\":4}", NULL), JOURNEY_ESTATE);
+    CHECK_INT_EQ(journey_advance_to(host, journey_now(host) + HOUR_MS), JOURNEY_OK);
+    CHECK_INT_EQ(journey_live_runs(host), 1);
+
+    echo_result[0] = '\0';
+    answer_now = 1;
+    const char *fixed[] = {script_path};
+    CHECK_INT_EQ(journey_reload_scripts(host, fixed, 1), JOURNEY_OK);
+    CHECK_INT_EQ(journey_advance_to(host, journey_now(host)), JOURNEY_OK);
+    CHECK_INT_EQ(journey_live_runs(host), 0);
+    CHECK_STR_EQ(echo_result, "{\"n\":4}");
     journey_host_close(host, NULL, NULL);
 }
 
@@ -786,6 +860,10 @@ int main(void)
     char call_store[160];
     snprintf(call_store, sizeof call_store, "sqlite:%s/calls.db", dir);
     recovered_call_checks(echo_path, call_store);
+    char broken_echo_path[128];
+    snprintf(broken_echo_path, sizeof broken_echo_path, "%s/broken_echo.lua", dir);
+    write_file(broken_echo_path, broken_echo_script);
+    parked_call_checks(echo_path, broken_echo_path);
     failed_commit_checks(script_path);
 
     char command[256];

@@ -97,6 +97,8 @@ typedef struct jy_host_stats {
     uint64_t runs_cancelled;
     uint64_t runs_live;
     uint64_t runs_reaching_back; /* live runs whose oldest_seq is set */
+    uint64_t runs_parked;        /* live runs kept as stored after their
+                                  * replay failed or diverged */
     uint64_t runs_evicted;  /* live runs suspended without a coroutine now */
     uint64_t evictions;     /* coroutines dropped, since the host began */
     uint64_t rebuilds;      /* coroutines rebuilt by replay on a wake */
@@ -280,7 +282,9 @@ void jy_host_note_reference(jy_run *run, uint64_t seq);
 
 /* Returns the ts of the oldest event that a live run's journal refers
  * to from before its trigger, or JY_TIME_MAX when none does. Retention
- * keeps events from there on, since replaying those runs needs them. */
+ * keeps events from there on, since replaying those runs needs them.
+ * While a run is parked, JY_TIME_MIN: its replay stopped short, so its
+ * references are not known. */
 jy_time jy_host_oldest_reference(const jy_host *host);
 
 /* Returns nonzero when run already received event seq (its trigger or a

@@ -347,6 +347,7 @@ static void park_run(jy_host *host, jy_run *run, jy_outcome *outcome)
     run->status = run->restore_status;
     run->recovering = JY_REPLAY_NONE;
     run->parked = 1;
+    host->stats.runs_parked++;
     if (run->divergence == NULL) {
         run->divergence = outcome->error;
         outcome->error = NULL;
@@ -503,6 +504,10 @@ void jy__run_resume(jy_host *host, jy_run *run, const jy_event *event)
 
 void jy__run_cancel(jy_host *host, jy_run *run, const jy_event *event)
 {
+    if (run->parked) {
+        run->parked = 0;
+        host->stats.runs_parked--;
+    }
     jy__wait_clear(host, run);
     run->status = JY_RUN_CANCELLED;
     run->ended_at = jy_clock_now(host->clock);
@@ -576,6 +581,9 @@ static void visit_oldest(jy_run *run, void *ctx)
 
 jy_time jy_host_oldest_reference(const jy_host *host)
 {
+    if (host->stats.runs_parked > 0)
+        return JY_TIME_MIN;
+
     oldest_search search = {host, JY_TIME_MAX};
     if (host->stats.runs_reaching_back > 0)
         jy_host_each_run(host, visit_oldest, &search);

@@ -721,6 +721,15 @@ static void parked_call_checks(const char *script_path, const char *broken_path)
     CHECK_INT_EQ(journey_advance_to(host, journey_now(host) + HOUR_MS), JOURNEY_OK);
     CHECK_INT_EQ(journey_live_runs(host), 1);
 
+    /* Retention deletes no event while a run is parked, since the rest
+     * of its journal may refer to any of them. */
+    const char *other = "{\"user\":\"q\",\"name\":\"app/other\"}";
+    CHECK_INT_EQ(journey_ingest(host, other, strlen(other), NULL, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_advance_to(host, journey_now(host) + HOUR_MS), JOURNEY_OK);
+    uint64_t runs_pruned = 9, events_pruned = 9;
+    CHECK_INT_EQ(journey_prune(host, 0, &runs_pruned, &events_pruned), JOURNEY_OK);
+    CHECK_INT_EQ(events_pruned, 0);
+
     echo_result[0] = '\0';
     answer_now = 1;
     const char *fixed[] = {script_path};
@@ -728,6 +737,8 @@ static void parked_call_checks(const char *script_path, const char *broken_path)
     CHECK_INT_EQ(journey_advance_to(host, journey_now(host)), JOURNEY_OK);
     CHECK_INT_EQ(journey_live_runs(host), 0);
     CHECK_STR_EQ(echo_result, "{\"n\":4}");
+    CHECK_INT_EQ(journey_prune(host, 0, &runs_pruned, &events_pruned), JOURNEY_OK);
+    CHECK(events_pruned > 0);
     journey_host_close(host, NULL, NULL);
 }
 

@@ -266,6 +266,10 @@ int jy_host_ingest(jy_host *host, jy_event *event, jy_error *err)
     /* Wake latency counts from here, the moment the host took the event,
      * to the moment a run it wakes resumes. */
     host->ingest_started_ns = monotonic_ns();
+    /* An event from outside starts a cascade of emits, unless an action
+     * handler ingests it while another event is dispatched. */
+    if (!host->dispatching)
+        host->cascade_emits = 0;
     host->dispatching = 1;
     int rc = store_and_dispatch(host, event, err);
     host->dispatching = 0;
@@ -277,6 +281,12 @@ int jy_host_ingest(jy_host *host, jy_event *event, jy_error *err)
 
 int jy_host_check_emit(const jy_run *run, jy_error *err)
 {
+    if (run->host->cascade_emits >= JY_MAX_EMIT_CASCADE)
+        return jy_error_set(err, JY_ERANGE,
+                            "not emitted, because runs already emitted %d events at this "
+                            "instant in reaction to one event or deadline. A journey probably "
+                            "starts or wakes on its own emits: give the events it emits names "
+                            "it does not listen to", JY_MAX_EMIT_CASCADE);
     if (run->emit_chain < JY_MAX_EMIT_CHAIN)
         return 0;
     return jy_error_set(err, JY_ERANGE,
@@ -316,6 +326,7 @@ int jy_host_emit(jy_host *host, jy_run *run, jy_event *event, jy_error *err)
 
     pending->event = event;
     pending->emit_chain = run->emit_chain + 1;
+    host->cascade_emits++;
     pending->next = NULL;
     if (host->queue_tail != NULL)
         host->queue_tail->next = pending;

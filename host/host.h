@@ -83,6 +83,12 @@ typedef void (*jy_trace_fn)(void *ctx, const jy_trace *trace);
  * journey that triggers on its own emits (on = "*", say) would loop and
  * hold the host's loop for good. */
 #define JY_MAX_EMIT_CHAIN 100
+
+/* The maximum number of events that runs may emit at one instant in
+ * reaction to one event from outside or one deadline. A journey that
+ * emits twice for each event it reacts to stays within the chain limit
+ * at every depth but doubles at each one. */
+#define JY_MAX_EMIT_CASCADE 10000
 extern const double jy_wake_bucket_bounds[JY_WAKE_BUCKETS];
 
 typedef struct jy_host_stats {
@@ -133,6 +139,8 @@ typedef struct jy_host {
     jy_pending_event *queue_tail;
     int dispatching;
     uint32_t dispatch_chain; /* emit_chain of the event being dispatched */
+    uint32_t cascade_emits;  /* events emitted since the last event from
+                              * outside or deadline */
 
     uint64_t next_run_id;
     jy_host_stats stats;
@@ -272,7 +280,8 @@ int jy_host_emit(jy_host *host, jy_run *run, jy_event *event, jy_error *err);
 
 /* Returns 0 when run may emit now. Returns JY_ERANGE with the reason
  * when the event would follow JY_MAX_EMIT_CHAIN events that runs emitted
- * in reaction to one another at one instant. */
+ * in reaction to one another at one instant, or JY_MAX_EMIT_CASCADE
+ * events emitted in reaction to one event from outside or deadline. */
 int jy_host_check_emit(const jy_run *run, jy_error *err);
 
 /* Notes that run's journal refers to event seq (a j.events result), so

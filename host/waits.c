@@ -378,6 +378,7 @@ int jy__wait_fire_next(jy_host *host, jy_time t)
     if (jy__resident_rebuild(host, run) != 0)
         return 1;
     jy__wait_clear(host, run);
+    host->cascade_emits = 0;
     jy__run_resume(host, run, NULL);
     return 1;
 }

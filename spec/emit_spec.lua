@@ -375,6 +375,24 @@ describe("j.emit", function()
       assert.are.equal(2, #h:runs{status = "failed"})
     end)
 
+    it("stops a journey that doubles its emits", function()
+      h:define{name = "star", on = "*", key = false, run = function(j)
+        j.emit("audit/seen", {})
+        j.emit("audit/counted", {})
+      end}
+      h:ingest{user = "u1", name = "app/signed_up"}
+
+      assert.are.equal(10000, #h:emitted())
+      local failed = h:runs{status = "failed"}
+      assert.is_true(#failed > 0)
+      assert.matches("runs already emitted 10000 events at this instant", h:run(failed[1].id).error,
+                     1, true)
+
+      -- The next event from outside starts a cascade of its own.
+      h:ingest{user = "u2", name = "app/signed_up"}
+      assert.are.equal(20000, #h:emitted())
+    end)
+
     it("stops a loop through zero-length sleeps", function()
       h:define{name = "zero", on = "app/tick", key = false, run = function(j)
         j.sleep(0)

@@ -572,6 +572,8 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
         jy_buf_append_str(&body, "{\"runs\":[");
         long long rows = 0, last_id = 0;
         int more = 0;
+        journey_stats stats;
+        journey_get_stats(server->host, &stats);
         while (stmt != NULL && sqlite3_step(stmt) == SQLITE_ROW) {
             if (rows == limit) {
                 more = 1;
@@ -581,6 +583,11 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
                 jy_buf_append_str(&body, ",");
             append_run(&body, stmt);
             last_id = sqlite3_column_int64(stmt, 0);
+            if (stats.runs_parked > 0 && sqlite3_column_int(stmt, 4) <= 2 && body.len > 0) {
+                body.data[--body.len] = '\0';     /* reopens the run's object */
+                append_parked(server, (uint64_t)last_id, &body);
+                jy_buf_append_str(&body, "}");
+            }
             rows++;
         }
         sqlite3_finalize(stmt);

@@ -525,6 +525,8 @@ typedef struct journey_stats {
     uint64_t runs_evicted;     /* live runs suspended without a coroutine now */
     uint64_t evictions;        /* coroutines dropped past resident_runs */
     uint64_t rebuilds;         /* coroutines rebuilt by replay on a wake */
+    uint64_t runs_parked;      /* live runs whose replay failed or diverged,
+                                * kept as stored until a reload */
 } journey_stats;
 
 /* The upper bounds, in seconds, of the buckets of journey_stats;

@@ -36,6 +36,7 @@ void journey_get_stats(const journey_host *host, journey_stats *stats)
     stats->runs_cancelled = earlier->runs_cancelled + now->runs_cancelled;
     stats->runs_live = now->runs_live;
     stats->runs_evicted = now->runs_evicted;
+    stats->runs_parked = now->runs_parked;
     stats->evictions = earlier->evictions + now->evictions;
     stats->rebuilds = earlier->rebuilds + now->rebuilds;
     stats->waits = core->waits.count;
@@ -184,6 +185,10 @@ int journey_metrics_text(const journey_host *host, char **text)
                         "past the resident limit.\n# TYPE journey_runs_evicted gauge\n"
                         "journey_runs_evicted %llu\n",
                   (unsigned long long)stats.runs_evicted);
+    jy_buf_printf(&out, "# HELP journey_runs_parked Live runs whose replay failed or diverged, "
+                        "kept as stored until a reload replays them.\n"
+                        "# TYPE journey_runs_parked gauge\njourney_runs_parked %llu\n",
+                  (unsigned long long)stats.runs_parked);
     append_counter(&out, "journey_evictions_total", "Coroutines of suspended runs dropped past "
                    "the resident limit.", stats.evictions);
     append_counter(&out, "journey_rebuilds_total", "Coroutines rebuilt by replay when an "

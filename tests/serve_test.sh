@@ -214,6 +214,9 @@ check "the reload parks the diverging run" contains "$(cat "$work/server.log")" 
 check "the log says where the replay diverged" contains "$(cat "$work/server.log")" \
     "signup.lua:9: replay diverged at step 1"
 check "the parked run says why" contains "$(get "/runs/$run_id")" '"parked":"'
+check "the list marks the parked run" contains "$(get '/runs?user=diverged')" '"parked":"'
+parked_gauge=$(get /metrics | grep -o '^journey_runs_parked [0-9]*' | cut -d' ' -f2)
+check "the metrics count the parked run" test "${parked_gauge:-0}" -ge 1
 post '{"id":"v2","user":"diverged","name":"app/account.created"}' > /dev/null
 check "a parked run stays waiting in the store" equals \
     "$(sqlite3 "$work/store.db" "SELECT status FROM runs WHERE user = 'diverged'")" 1

@@ -67,10 +67,14 @@ static int parse_url(const char *url, char *host, size_t size, char *port, size_
 }
 
 
-/* Posts body to /events and prints the response. Returns 0 for a 2xx
- * response, 1 otherwise. */
-static int post_events(const char *url, const char *body, size_t len)
+/* Posts body to /events and prints a 2xx response. Returns 0 for a 2xx
+ * response, 1 otherwise, with *http_status set to the response's status
+ * (0 when there was none). Without rejection, another response is
+ * printed on stderr; with it, its body is kept there for the caller. */
+static int post_events(const char *url, const char *body, size_t len, int *http_status,
+                       jy_buf *rejection)
 {
+    *http_status = 0;
     char host[256], port[16];
     if (parse_url(url, host, sizeof host, port, sizeof port) != 0) {
         fprintf(stderr, "journey send: invalid --url \"%s\": use http://HOST:PORT\n", url);
@@ -137,32 +141,99 @@ static int post_events(const char *url, const char *body, size_t len)
 
     int status = 0;
     sscanf(answer.data, "HTTP/%*s %d", &status);
+    *http_status = status;
     const char *payload = strstr(answer.data, "\r\n\r\n");
-    fputs(payload != NULL ? payload + 4 : answer.data, status / 100 == 2 ? stdout : stderr);
+    payload = payload != NULL ? payload + 4 : answer.data;
+    if (status / 100 != 2 && rejection != NULL)
+        jy_buf_append(rejection, payload, strcspn(payload, "\r\n"));
+    else
+        fputs(payload, status / 100 == 2 ? stdout : stderr);
     jy_buf_free(&answer);
     return status / 100 == 2 ? 0 : 1;
 }
 
 
-/* Posts a batch and resets it. On failure, prints which lines were not
- * sent, and the caller stops there, because the server is likely gone. */
-static int post_batch(const char *url, const char *path, jy_buf *batch, size_t first_line,
-                      size_t last_line)
+/* The lines of one batch with their line numbers, kept so that a batch
+ * the server rejects can be sent again line by line. */
+typedef struct batch {
+    jy_buf body;       /* "[line,line,..." */
+    jy_buf lines;      /* the lines, each ending with NUL */
+    size_t numbers[BATCH_EVENTS];
+    int count;
+} batch;
+
+
+/* Sends each line of a rejected batch on its own, so that only the lines
+ * the server rejects are lost. Each of those is named with its line
+ * number. Returns 0, or 1 when the server could not be reached. */
+static int send_one_by_one(const char *url, const char *path, const batch *b, size_t *skipped)
 {
-    jy_buf_append_str(batch, "]");
-    int status = jy_buf_failed(batch) ? 1 : post_events(url, batch->data, batch->len);
-    jy_buf_reset(batch);
-    if (status != 0)
-        fprintf(stderr, "journey send: %s: lines %zu to %zu and the rest of the file were not "
-                        "sent; send them again once the server accepts them (ids make a "
-                        "repeat harmless)\n", path, first_line, last_line);
+    const char *line = b->lines.data;
+
+    for (int i = 0; i < b->count; i++, line += strlen(line) + 1) {
+        jy_buf rejection;
+        jy_buf_init(&rejection);
+        int http_status = 0;
+        if (post_events(url, line, strlen(line), &http_status, &rejection) != 0) {
+            if (http_status / 100 != 4) {
+                jy_buf_free(&rejection);
+                fprintf(stderr, "journey send: %s: lines %zu to %zu and the rest of the file "
+                                "were not sent; send them again once the server accepts them "
+                                "(ids make a repeat harmless)\n",
+                        path, b->numbers[i], b->numbers[b->count - 1]);
+                return 1;
+            }
+            fprintf(stderr, "journey send: %s:%zu: rejected by the server: %s; line not sent\n",
+                    path, b->numbers[i], rejection.data != NULL ? rejection.data : "");
+            (*skipped)++;
+        }
+        jy_buf_free(&rejection);
+    }
+    return 0;
+}
+
+
+/* Posts a batch and empties it. The server takes a batch whole or not at
+ * all, so a batch it rejects (a 4xx status) is sent again line by line.
+ * Returns 1 when the server could not be reached, and the caller stops,
+ * because the server is likely gone. */
+static int post_batch(const char *url, const char *path, batch *b, size_t *skipped)
+{
+    jy_buf_append_str(&b->body, "]");
+    int http_status = 0;
+    int status = 0;
+    if (jy_buf_failed(&b->body) || jy_buf_failed(&b->lines)) {
+        fprintf(stderr, "journey send: out of memory reading %s\n", path);
+        status = 1;
+    } else {
+        jy_buf rejection;
+        jy_buf_init(&rejection);
+        if (post_events(url, b->body.data, b->body.len, &http_status, &rejection) != 0) {
+            if (http_status / 100 == 4) {
+                status = send_one_by_one(url, path, b, skipped);
+            } else {
+                if (rejection.len > 0)
+                    fprintf(stderr, "journey send: the server answered %d: %s\n", http_status,
+                            rejection.data);
+                fprintf(stderr, "journey send: %s: lines %zu to %zu and the rest of the file "
+                                "were not sent; send them again once the server accepts them "
+                                "(ids make a repeat harmless)\n",
+                        path, b->numbers[0], b->numbers[b->count - 1]);
+                status = 1;
+            }
+        }
+        jy_buf_free(&rejection);
+    }
+    jy_buf_reset(&b->body);
+    jy_buf_reset(&b->lines);
+    b->count = 0;
     return status;
 }
 
 
 /* Sends a JSON Lines file in batches, as JSON arrays. Each line is
- * checked here first, so one invalid line costs only itself: the server
- * rejects a batch whole, and would reject the valid lines with it. */
+ * checked here first, so that one invalid line costs only itself, and a
+ * batch the server still rejects is sent again line by line. */
 static int send_file(const char *url, const char *path)
 {
     FILE *file = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
@@ -171,12 +242,13 @@ static int send_file(const char *url, const char *path)
         return 1;
     }
 
-    jy_buf batch;
-    jy_buf_init(&batch);
+    batch b = {.count = 0};
+    jy_buf_init(&b.body);
+    jy_buf_init(&b.lines);
     char *line = NULL;
     size_t capacity = 0;
-    size_t number = 0, first_in_batch = 0, skipped = 0;
-    int in_batch = 0, status = 0;
+    size_t number = 0, skipped = 0;
+    int status = 0;
     ssize_t len;
 
     while (status == 0 && (len = getline(&line, &capacity, file)) >= 0) {
@@ -197,26 +269,25 @@ static int send_file(const char *url, const char *path)
         }
         jy_event_free(event);
 
-        if (in_batch == 0)
-            first_in_batch = number;
-        jy_buf_append_str(&batch, in_batch == 0 ? "[" : ",");
-        jy_buf_append(&batch, line, (size_t)len);
-        if (++in_batch == BATCH_EVENTS) {
-            status = post_batch(url, path, &batch, first_in_batch, number);
-            in_batch = 0;
-        }
+        jy_buf_append_str(&b.body, b.count == 0 ? "[" : ",");
+        jy_buf_append(&b.body, line, (size_t)len);
+        jy_buf_append(&b.lines, line, (size_t)len + 1);
+        b.numbers[b.count++] = number;
+        if (b.count == BATCH_EVENTS)
+            status = post_batch(url, path, &b, &skipped);
     }
-    if (status == 0 && in_batch > 0)
-        status = post_batch(url, path, &batch, first_in_batch, number);
+    if (status == 0 && b.count > 0)
+        status = post_batch(url, path, &b, &skipped);
 
     free(line);
-    jy_buf_free(&batch);
+    jy_buf_free(&b.body);
+    jy_buf_free(&b.lines);
     if (file != stdin)
         fclose(file);
     if (skipped > 0) {
-        fprintf(stderr, "journey send: %s: %zu invalid line%s not sent; fix %s and send %s "
-                        "again\n", path, skipped, skipped == 1 ? "" : "s",
-                skipped == 1 ? "it" : "them", skipped == 1 ? "it" : "them");
+        fprintf(stderr, "journey send: %s: %zu line%s not sent; fix %s and send %s again\n",
+                path, skipped, skipped == 1 ? "" : "s", skipped == 1 ? "it" : "them",
+                skipped == 1 ? "it" : "them");
         if (status == 0)
             status = 1;
     }
@@ -301,7 +372,9 @@ int jy_cli_send(int argc, char **argv)
     jy_buf_append_str(&body, ",\"data\":");
     jy_buf_append_str(&body, data);
     jy_buf_append_str(&body, "}");
-    int status = jy_buf_failed(&body) ? 1 : post_events(url, body.data, body.len);
+    int http_status = 0;
+    int status = jy_buf_failed(&body) ? 1 : post_events(url, body.data, body.len, &http_status,
+                                                        NULL);
     jy_buf_free(&body);
     return status;
 }

@@ -179,17 +179,21 @@ completed=$(sqlite3 "$work/store.db" "SELECT count(*) FROM runs WHERE user LIKE 
                                       result = '{\"result\":\"created after reload\"}'")
 check "all 1,000 runs completed with the new script" equals "$completed" 1000
 
-# One invalid line of a file costs only itself.
-seq 1 1200 | awk '{ if ($1 == 551) print "{\"user\":\"x\",\"name\":"; else
-                    printf "{\"id\":\"f%d\",\"user\":\"f%d\",\"name\":\"app/visited\"}\n", $1, $1 }' \
+# An invalid line of a file costs only itself: line 551 is invalid JSON,
+# and the server rejects line 900, whose time is far in the future.
+seq 1 1200 | awk '{ if ($1 == 551) print "{\"user\":\"x\",\"name\":";
+                    else if ($1 == 900) print "{\"user\":\"f900\",\"name\":\"app/visited\",\"ts\":\"2999-01-01T00:00:00Z\"}";
+                    else printf "{\"id\":\"f%d\",\"user\":\"f%d\",\"name\":\"app/visited\"}\n", $1, $1 }' \
     > "$work/one_bad.jsonl"
 send_status=0
 "$journey" send --url "$url" --file "$work/one_bad.jsonl" > /dev/null 2> "$work/send.err" ||
     send_status=$?
 check "a file with an invalid line ends with status 1" equals "$send_status" 1
 check "the invalid line is named" contains "$(cat "$work/send.err")" "one_bad.jsonl:551: "
-check "the other 1,199 lines are stored" equals \
-    "$(sqlite3 "$work/store.db" "SELECT count(*) FROM events WHERE user LIKE 'f%'")" 1199
+check "the line the server rejects is named" contains "$(cat "$work/send.err")" \
+    "one_bad.jsonl:900: rejected by the server: "
+check "the other 1,198 lines are stored" equals \
+    "$(sqlite3 "$work/store.db" "SELECT count(*) FROM events WHERE user LIKE 'f%'")" 1198
 
 # --- deleting a journey's file parks its runs; restoring it resumes them ---
 post '{"id":"d1","user":"parked","name":"app/signed_up"}' > /dev/null

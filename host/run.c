@@ -422,7 +422,7 @@ static void restore_run(jy_host *host, const saved_run *saved, jy_host_recovery 
         run->divergence == NULL) {
         jy_buf why;
         jy_buf_init(&why);
-        jy_buf_printf(&why, "replay diverged at step %u: before the restart the run was %s%s, "
+        jy_buf_printf(&why, "replay diverged at step %u: as stored the run was %s%s, "
                             "but the script now returns", run->journal_len + 1,
                       run->restore_status == JY_RUN_SLEEPING ? "sleeping" : "waiting for ",
                       run->restore_status == JY_RUN_SLEEPING || run->restore_wait_names == NULL
@@ -686,7 +686,7 @@ int jy_host_journal(jy_host *host, jy_run *run, jy_step_kind kind,
                      run->journal_len + 1, jy_step_kind_name(kind), name != NULL ? name : "",
                      run->restore_status == JY_RUN_SLEEPING ? "sleeping" : "waiting",
                      run->recovering == JY_REPLAY_RESTART
-                         ? "before the restart" : "when its coroutine was evicted");
+                         ? "as stored" : "when its coroutine was evicted");
         if (run->divergence == NULL)
             run->divergence = strdup(err != NULL ? err->message : "replay diverged");
         return JY_EDIVERGED;

@@ -129,7 +129,7 @@ static int check_suspension(jy_run *run, jy_run_status status, const char *names
     jy_error_set(err, JY_EDIVERGED,
                  "replay diverged at step %u: %s the run was %s%s, but the script now %s%s%s",
                  run->journal_len + 1,
-                 rebuilding ? "when its coroutine was evicted" : "before the restart",
+                 rebuilding ? "when its coroutine was evicted" : "as stored",
                  run->restore_status == JY_RUN_SLEEPING ? "sleeping" : "waiting for ",
                  run->restore_status == JY_RUN_SLEEPING ? "" : before,
                  status == JY_RUN_SLEEPING ? "sleeps" : "waits for ",

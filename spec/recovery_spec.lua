@@ -241,7 +241,7 @@ describe("recovery", function()
     assert.are.equal(1, h2:recover().parked)
     local run = h2:runs()[1]
     assert.are.equal("waiting", run.status)
-    assert.matches("before the restart the run was waiting for shop/shipped", run.parked, 1, true)
+    assert.matches("as stored the run was waiting for shop/shipped", run.parked, 1, true)
   end)
 
   it("parks a run that now returns before its wait", function()
@@ -264,7 +264,7 @@ describe("recovery", function()
     assert.are.equal(1, h2:recover().parked)
     local run = h2:runs()[1]
     assert.are.equal("waiting", run.status)
-    assert.matches("before the restart the run was waiting for shop/shipped, but the script now "
+    assert.matches("as stored the run was waiting for shop/shipped, but the script now "
                    .. "returns", run.parked, 1, true)
   end)
 

@@ -175,7 +175,7 @@ static int send_one_by_one(const char *url, const char *path, const batch *b, si
         jy_buf_init(&rejection);
         int http_status = 0;
         if (post_events(url, line, strlen(line), &http_status, &rejection) != 0) {
-            if (http_status / 100 != 4) {
+            if (http_status != 400 && http_status != 413 && http_status != 422) {
                 jy_buf_free(&rejection);
                 fprintf(stderr, "journey send: %s: lines %zu to %zu and the rest of the file "
                                 "were not sent; send them again once the server accepts them "
@@ -194,7 +194,8 @@ static int send_one_by_one(const char *url, const char *path, const batch *b, si
 
 
 /* Posts a batch and empties it. The server takes a batch whole or not at
- * all, so a batch it rejects (a 4xx status) is sent again line by line.
+ * all, so a batch whose content it rejects (400, 413 or 422) is sent
+ * again line by line.
  * Returns 1 when the server could not be reached, and the caller stops,
  * because the server is likely gone. */
 static int post_batch(const char *url, const char *path, batch *b, size_t *skipped)
@@ -209,7 +210,9 @@ static int post_batch(const char *url, const char *path, batch *b, size_t *skipp
         jy_buf rejection;
         jy_buf_init(&rejection);
         if (post_events(url, b->body.data, b->body.len, &http_status, &rejection) != 0) {
-            if (http_status / 100 == 4) {
+            /* Only a rejection of the content is worth a retry line by
+             * line. A 408 or 429 means the client should come back later. */
+            if (http_status == 400 || http_status == 413 || http_status == 422) {
                 status = send_one_by_one(url, path, b, skipped);
             } else {
                 if (rejection.len > 0)
@@ -257,6 +260,16 @@ static int send_file(const char *url, const char *path)
             line[--len] = '\0';
         if (strspn(line, " \t") == (size_t)len)
             continue;
+
+        /* The lines of a batch are kept NUL-terminated, and the server
+         * rejects a NUL byte anyway. */
+        const char *nul = memchr(line, '\0', (size_t)len);
+        if (nul != NULL) {
+            fprintf(stderr, "journey send: %s:%zu: a NUL byte at character %zu; line not sent\n",
+                    path, number, (size_t)(nul - line) + 1);
+            skipped++;
+            continue;
+        }
 
         jy_error err;
         jy_error_clear(&err);

@@ -284,9 +284,10 @@ int jy_host_check_emit(const jy_run *run, jy_error *err)
     if (run->host->cascade_emits >= JY_MAX_EMIT_CASCADE)
         return jy_error_set(err, JY_ERANGE,
                             "not emitted, because runs already emitted %d events at this "
-                            "instant in reaction to one event or deadline. A journey probably "
-                            "starts or wakes on its own emits: give the events it emits names "
-                            "it does not listen to", JY_MAX_EMIT_CASCADE);
+                            "instant in reaction to one event or deadline. Either a journey "
+                            "starts or wakes on its own emits (give the events it emits names "
+                            "it does not listen to), or one event fans out too far (spread the "
+                            "emits over time with j.sleep)", JY_MAX_EMIT_CASCADE);
     if (run->emit_chain < JY_MAX_EMIT_CHAIN)
         return 0;
     return jy_error_set(err, JY_ERANGE,

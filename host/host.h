@@ -141,6 +141,9 @@ typedef struct jy_host {
     uint32_t dispatch_chain; /* emit_chain of the event being dispatched */
     uint32_t cascade_emits;  /* events emitted since the last event from
                               * outside or deadline */
+    uint64_t orphan_oldest_seq; /* the lowest seq before its trigger that a
+                                 * stored run of a journey no script
+                                 * defines refers to, 0 when none */
 
     uint64_t next_run_id;
     jy_host_stats stats;
@@ -292,8 +295,8 @@ void jy_host_note_reference(jy_run *run, uint64_t seq);
 /* Returns the ts of the oldest event that a live run's journal refers
  * to from before its trigger, or JY_TIME_MAX when none does. Retention
  * keeps events from there on, since replaying those runs needs them.
- * While a run is parked, JY_TIME_MIN: its replay stopped short, so its
- * references are not known. */
+ * Parked runs and runs of journeys no script defines count too: their
+ * references are read from their journals, which were not replayed. */
 jy_time jy_host_oldest_reference(const jy_host *host);
 
 /* Returns nonzero when run already received event seq (its trigger or a

@@ -334,6 +334,40 @@ static void fail_stored_run(jy_host *host, jy_run *run, const char *why)
 }
 
 
+/* Returns the lowest seq before trigger_seq that the stored journal of
+ * run_id refers to, or 0 when none. A wait_for's entry holds
+ * {"event":N} and a j.events entry {"events":[N,...]}, so every number
+ * after the first colon is a seq. Read from the text, for the runs whose
+ * journal is not replayed: a parked run stopped short, and a run of a
+ * journey no script defines is not replayed at all. */
+static uint64_t journal_oldest_reference(jy_store *store, uint64_t run_id, uint64_t trigger_seq)
+{
+    uint64_t oldest = 0;
+
+    for (uint32_t i = 0;; i++) {
+        const jy_journal_entry *entry = store->ops->journal_get(store, run_id, i);
+        if (entry == NULL)
+            break;
+        if (entry->kind != JY_STEP_WAIT_FOR && entry->kind != JY_STEP_EVENTS)
+            continue;
+
+        const char *p = strchr(entry->result_json, ':');
+        while (p != NULL && *p != '\0') {
+            if (*p < '0' || *p > '9') {
+                p++;
+                continue;
+            }
+            char *end = NULL;
+            uint64_t seq = strtoull(p, &end, 10);
+            if (seq < trigger_seq && (oldest == 0 || seq < oldest))
+                oldest = seq;
+            p = end;
+        }
+    }
+    return oldest;
+}
+
+
 /* Parks a run whose replay failed or diverged, which a changed script
  * causes more often than a fault of the run. The store keeps the run as
  * it was, so the next start or reload replays it again, against fixed
@@ -344,6 +378,8 @@ static void park_run(jy_host *host, jy_run *run, jy_outcome *outcome)
 {
     jy__wait_clear(host, run);
     host->runtime.run_release(host->runtime.ctx, run);
+    jy_host_note_reference(run, journal_oldest_reference(host->store, run->id,
+                                                         run->trigger_seq));
     run->status = run->restore_status;
     run->recovering = JY_REPLAY_NONE;
     run->parked = 1;
@@ -375,6 +411,12 @@ static void restore_run(jy_host *host, const saved_run *saved, jy_host_recovery 
                     "journey; it stays stored as it is",
                     (unsigned long long)saved->id, saved->journey);
         report->orphaned++;
+
+        /* Retention keeps what its journal refers to from before its
+         * trigger, so that it can resume. */
+        uint64_t oldest = journal_oldest_reference(host->store, saved->id, saved->trigger_seq);
+        if (oldest != 0 && (host->orphan_oldest_seq == 0 || oldest < host->orphan_oldest_seq))
+            host->orphan_oldest_seq = oldest;
         return;
     }
 
@@ -581,12 +623,16 @@ static void visit_oldest(jy_run *run, void *ctx)
 
 jy_time jy_host_oldest_reference(const jy_host *host)
 {
-    if (host->stats.runs_parked > 0)
-        return JY_TIME_MIN;
-
     oldest_search search = {host, JY_TIME_MAX};
     if (host->stats.runs_reaching_back > 0)
         jy_host_each_run(host, visit_oldest, &search);
+
+    if (host->orphan_oldest_seq != 0) {
+        const jy_event *event = host->store->ops->event_get(host->store,
+                                                            host->orphan_oldest_seq);
+        if (event != NULL && event->ts < search.oldest)
+            search.oldest = event->ts;
+    }
     return search.oldest;
 }
 

@@ -378,7 +378,12 @@ int jy__wait_fire_next(jy_host *host, jy_time t)
     if (jy__resident_rebuild(host, run) != 0)
         return 1;
     jy__wait_clear(host, run);
-    host->cascade_emits = 0;
+    /* A deadline set for a later instant starts a new cascade. One that
+     * fell due at the instant it was set (a zero sleep, a retry without
+     * backoff) kept the run's chain, and so belongs to the cascade that
+     * chain is part of. */
+    if (run->emit_chain == 0)
+        host->cascade_emits = 0;
     jy__run_resume(host, run, NULL);
     return 1;
 }

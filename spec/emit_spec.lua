@@ -393,6 +393,31 @@ describe("j.emit", function()
       assert.are.equal(20000, #h:emitted())
     end)
 
+    it("counts emits after a retry without backoff", function()
+      -- Each run's step fails once and retries at the same instant, so
+      -- its emits come from a deadline, not from the event.
+      h:define{name = "star", on = "*", key = false, run = function(j, event)
+        local depth = event.data.depth or 0
+        if depth >= 15 then
+          return
+        end
+        local tries = 0
+        j.step({name = "flaky", retries = 1, backoff = 0}, function()
+          tries = tries + 1
+          if tries == 1 then
+            error("first attempt fails", 0)
+          end
+        end)
+        j.emit("audit/a", {depth = depth + 1})
+        j.emit("audit/b", {depth = depth + 1})
+      end}
+      h:ingest{user = "u1", name = "app/signed_up"}
+      h:advance(0)
+
+      assert.are.equal(10000, #h:emitted())
+      assert.is_true(#h:runs{status = "failed"} > 0)
+    end)
+
     it("stops a loop through zero-length sleeps", function()
       h:define{name = "zero", on = "app/tick", key = false, run = function(j)
         j.sleep(0)

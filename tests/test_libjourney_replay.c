@@ -721,14 +721,6 @@ static void parked_call_checks(const char *script_path, const char *broken_path)
     CHECK_INT_EQ(journey_advance_to(host, journey_now(host) + HOUR_MS), JOURNEY_OK);
     CHECK_INT_EQ(journey_live_runs(host), 1);
 
-    /* Retention deletes no event while a run is parked, since the rest
-     * of its journal may refer to any of them. */
-    const char *other = "{\"user\":\"q\",\"name\":\"app/other\"}";
-    CHECK_INT_EQ(journey_ingest(host, other, strlen(other), NULL, NULL), JOURNEY_OK);
-    CHECK_INT_EQ(journey_advance_to(host, journey_now(host) + HOUR_MS), JOURNEY_OK);
-    uint64_t runs_pruned = 9, events_pruned = 9;
-    CHECK_INT_EQ(journey_prune(host, 0, &runs_pruned, &events_pruned), JOURNEY_OK);
-    CHECK_INT_EQ(events_pruned, 0);
 
     echo_result[0] = '\0';
     answer_now = 1;
@@ -737,9 +729,80 @@ static void parked_call_checks(const char *script_path, const char *broken_path)
     CHECK_INT_EQ(journey_advance_to(host, journey_now(host)), JOURNEY_OK);
     CHECK_INT_EQ(journey_live_runs(host), 0);
     CHECK_STR_EQ(echo_result, "{\"n\":4}");
-    CHECK_INT_EQ(journey_prune(host, 0, &runs_pruned, &events_pruned), JOURNEY_OK);
-    CHECK(events_pruned > 0);
     journey_host_close(host, NULL, NULL);
+}
+
+
+/* Takes an event from before its trigger, then sleeps for a month. */
+static const char reach_back_script[] =
+    "local journey = require 'journey'\n"
+    "journey.define{ name = 'reach', on = 'app/go', run = function(j, e)\n"
+    "  local old = j.wait_for('app/old', {since = 'ever', timeout = '1h'})\n"
+    "  j.sleep('30d')\n"
+    "  return {old = old ~= nil}\n"
+    "end }\n";
+
+static const char broken_reach_script[] =
+    "local journey = require 'journey'\n"
+    "journey.define{ name = 'reach', on = 'app/go', run = function(j, e)\n"
+    "  error('broken edit')\n"
+    "end }\n";
+
+
+/* Ingests one event of user at the host's clock. */
+static void ingest_now(journey_host *host, const char *user, const char *name)
+{
+    char line[160];
+    snprintf(line, sizeof line, "{\"user\":\"%s\",\"name\":\"%s\",\"ts\":%lld}", user, name,
+             (long long)journey_now(host));
+    CHECK_INT_EQ(journey_ingest(host, line, strlen(line), NULL, NULL), JOURNEY_OK);
+}
+
+
+/* A run that is parked, or whose journey no script defines, is not
+ * replayed, so retention learns what its journal refers to from before
+ * its trigger by reading it. Other old events are deleted as usual. */
+static void unreplayed_reference_checks(const char *script_path, const char *broken_path)
+{
+    const char *loads[][1] = {{broken_path}, {NULL}};
+    size_t load_counts[] = {1, 0};
+
+    for (int round = 0; round < 2; round++) {
+        journey_host *host = new_virtual_host("memory", NULL, NULL);
+        if (host == NULL)
+            return;
+        CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
+        CHECK_INT_EQ(journey_advance_to(host, T0), JOURNEY_OK);
+        CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+        ingest_now(host, "q", "app/other");
+        CHECK_INT_EQ(journey_advance_to(host, journey_now(host) + HOUR_MS), JOURNEY_OK);
+        ingest_now(host, "u", "app/old");
+        CHECK_INT_EQ(journey_advance_to(host, journey_now(host) + 24 * HOUR_MS), JOURNEY_OK);
+        ingest_now(host, "u", "app/go");
+        CHECK_INT_EQ(journey_live_runs(host), 1);
+
+        /* Parked in the first round, of an undefined journey in the second. */
+        journey_reload_scripts(host, loads[round], load_counts[round]);
+        journey_replay_report report;
+        journey_last_replay(host, &report);
+        CHECK_INT_EQ(round == 0 ? report.diverged : report.orphaned, 1);
+
+        CHECK_INT_EQ(journey_advance_to(host, journey_now(host) + 20 * 24 * HOUR_MS),
+                     JOURNEY_OK);
+        uint64_t runs_pruned = 0, events_pruned = 0;
+        CHECK_INT_EQ(journey_prune(host, 24 * HOUR_MS, &runs_pruned, &events_pruned),
+                     JOURNEY_OK);
+        CHECK_INT_EQ(events_pruned, 1); /* app/other; app/old is kept */
+
+        const char *fixed[] = {script_path};
+        CHECK_INT_EQ(journey_reload_scripts(host, fixed, 1), JOURNEY_OK);
+        journey_last_replay(host, &report);
+        CHECK_INT_EQ(report.diverged, 0);
+        CHECK_INT_EQ(journey_advance_to(host, journey_now(host) + 31 * 24 * HOUR_MS),
+                     JOURNEY_OK);
+        CHECK_INT_EQ(journey_live_runs(host), 0);
+        journey_host_close(host, NULL, NULL);
+    }
 }
 
 
@@ -875,6 +938,12 @@ int main(void)
     snprintf(broken_echo_path, sizeof broken_echo_path, "%s/broken_echo.lua", dir);
     write_file(broken_echo_path, broken_echo_script);
     parked_call_checks(echo_path, broken_echo_path);
+    char reach_path[128], broken_reach_path[128];
+    snprintf(reach_path, sizeof reach_path, "%s/reach.lua", dir);
+    snprintf(broken_reach_path, sizeof broken_reach_path, "%s/broken_reach.lua", dir);
+    write_file(reach_path, reach_back_script);
+    write_file(broken_reach_path, broken_reach_script);
+    unreplayed_reference_checks(reach_path, broken_reach_path);
     failed_commit_checks(script_path);
 
     char command[256];

@@ -75,8 +75,10 @@ static void apply_cancels(jy_host *host, const jy_event *event)
             }
             /* A running run is on the C stack of this very ingest (its
              * action handler ingested the event), so it is cancelled
-             * when its coroutine stops, not freed under it. */
-            if (cancel && run->status == JY_RUN_RUNNING) {
+             * when its coroutine stops, not freed under it. A parked run
+             * keeps the status it was stored with, running too, but runs
+             * nowhere. */
+            if (cancel && run->status == JY_RUN_RUNNING && !run->parked) {
                 if (run->cancel_seq == 0)
                     run->cancel_seq = event->seq;
             } else if (cancel) {

@@ -67,10 +67,11 @@ static int parse_url(const char *url, char *host, size_t size, char *port, size_
 }
 
 
-/* Posts body to /events and prints a 2xx response. Returns 0 for a 2xx
- * response, 1 otherwise, with *http_status set to the response's status
- * (0 when there was none). Without rejection, another response is
- * printed on stderr; with it, its body is kept there for the caller. */
+/* Posts body to /events and prints a 2xx response. Returns 0 when every
+ * event was stored or a duplicate, 1 otherwise, with *http_status set to
+ * the response's status (0 when there was none). Without rejection, a
+ * response that is not 2xx is printed on stderr; with it, its body is
+ * kept there for the caller. */
 static int post_events(const char *url, const char *body, size_t len, int *http_status,
                        jy_buf *rejection)
 {
@@ -144,12 +145,15 @@ static int post_events(const char *url, const char *body, size_t len, int *http_
     *http_status = status;
     const char *payload = strstr(answer.data, "\r\n\r\n");
     payload = payload != NULL ? payload + 4 : answer.data;
-    if (status / 100 != 2 && rejection != NULL)
+    /* A 200 lists each event; one the host could not store (it was
+     * closing, say) has an error instead of a seq. */
+    int stored = status / 100 == 2 && strstr(payload, "{\"error\":") == NULL;
+    if (!stored && status / 100 != 2 && rejection != NULL)
         jy_buf_append(rejection, payload, strcspn(payload, "\r\n"));
     else
-        fputs(payload, status / 100 == 2 ? stdout : stderr);
+        fputs(payload, stored ? stdout : stderr);
     jy_buf_free(&answer);
-    return status / 100 == 2 ? 0 : 1;
+    return stored ? 0 : 1;
 }
 
 

@@ -57,6 +57,16 @@ describe("recovery", function()
     }
   end
 
+  -- Leaves the store as a host that crashed with one checkout run
+  -- waiting for shop/shipped would.
+  local function crashed_with_checkout()
+    local h = open{start = T0}
+    define_checkout(h)
+    h:ingest{id = "c1", user = "u1", name = "shop/checkout", data = {order = 7}}
+    h:commit()
+    crash(h)
+  end
+
   it("keeps a waiting run and its original deadline", function()
     local h = open{start = T0}
     define_checkout(h)
@@ -85,11 +95,7 @@ describe("recovery", function()
 
   it("runs a journaled step and emit only once", function()
     side_effects = 0
-    local h = open{start = T0}
-    define_checkout(h)
-    h:ingest{id = "c1", user = "u1", name = "shop/checkout", data = {order = 7}}
-    h:commit()
-    crash(h)
+    crashed_with_checkout()
     assert.are.equal(1, side_effects)
 
     local h2 = open()
@@ -179,12 +185,8 @@ describe("recovery", function()
   end)
 
   it("parks a run whose script changed", function()
-    local h = open{start = T0}
-    define_checkout(h)
-    h:ingest{id = "c1", user = "u1", name = "shop/checkout", data = {order = 7}}
+    crashed_with_checkout()
     local charged = side_effects
-    h:commit()
-    crash(h)
 
     local h2 = open()
     h2:define{
@@ -222,11 +224,7 @@ describe("recovery", function()
   end)
 
   it("parks a run that now suspends elsewhere", function()
-    local h = open{start = T0}
-    define_checkout(h)
-    h:ingest{id = "c1", user = "u1", name = "shop/checkout", data = {order = 7}}
-    h:commit()
-    crash(h)
+    crashed_with_checkout()
 
     local h2 = open()
     h2:define{
@@ -245,11 +243,7 @@ describe("recovery", function()
   end)
 
   it("parks a run that now returns before its wait", function()
-    local h = open{start = T0}
-    define_checkout(h)
-    h:ingest{id = "c1", user = "u1", name = "shop/checkout", data = {order = 7}}
-    h:commit()
-    crash(h)
+    crashed_with_checkout()
 
     local h2 = open()
     h2:define{
@@ -269,11 +263,7 @@ describe("recovery", function()
   end)
 
   it("keeps a parked wait's deadline", function()
-    local h = open{start = T0}
-    define_checkout(h)
-    h:ingest{id = "c1", user = "u1", name = "shop/checkout", data = {order = 7}}
-    h:commit()
-    crash(h)
+    crashed_with_checkout()
 
     local h2 = open()
     h2:define{name = "checkout", on = "shop/checkout", run = function() error("broken edit") end}
@@ -294,11 +284,7 @@ describe("recovery", function()
   end)
 
   it("cancels a parked run on cancel_on", function()
-    local h = open{start = T0}
-    define_checkout(h)
-    h:ingest{id = "c1", user = "u1", name = "shop/checkout", data = {order = 7}}
-    h:commit()
-    crash(h)
+    crashed_with_checkout()
 
     local h2 = open()
     h2:define{
@@ -315,11 +301,7 @@ describe("recovery", function()
   end)
 
   it("leaves runs of undefined journeys stored", function()
-    local h = open{start = T0}
-    define_checkout(h)
-    h:ingest{id = "c1", user = "u1", name = "shop/checkout", data = {order = 7}}
-    h:commit()
-    crash(h)
+    crashed_with_checkout()
 
     local h2 = open()
     assert.are.equal(1, h2:recover().orphaned)

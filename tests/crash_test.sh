@@ -112,16 +112,22 @@ failed=0
 lost=0
 duplicates=0
 mismatched=0
-for cycle in $(seq 1 "$cycles"); do
-    db="$work/crash-$cycle.db"
+
+# Counts each view of DB that differs from the baseline's, and shows how.
+compare_views() { # compare_views DB LABEL
     for kind in input emitted runs journal; do
-        view "$db" "$kind" > "$work/crash.$kind"
-        if ! cmp -s "$work/baseline.$kind" "$work/crash.$kind"; then
-            echo "cycle $cycle: $kind differs from the run without crashes:"
-            diff "$work/baseline.$kind" "$work/crash.$kind" | head -10
+        view "$1" "$kind" > "$work/other.$kind"
+        if ! cmp -s "$work/baseline.$kind" "$work/other.$kind"; then
+            echo "$2: $kind differs from the replay without crashes, in one go:"
+            diff "$work/baseline.$kind" "$work/other.$kind" | head -10
             mismatched=$((mismatched + 1))
         fi
     done
+}
+
+for cycle in $(seq 1 "$cycles"); do
+    db="$work/crash-$cycle.db"
+    compare_views "$db" "cycle $cycle"
 
     # Every acknowledged id is stored, and ids are unique per user by the
     # schema; count what an acknowledgement promised but the store lacks.
@@ -139,14 +145,7 @@ for cycle in $(seq 1 "$cycles"); do
     duplicates=$((duplicates + dup_emits + dup_steps))
 done
 
-for kind in input emitted runs journal; do
-    view "$staged" "$kind" > "$work/staged.$kind"
-    if ! cmp -s "$work/baseline.$kind" "$work/staged.$kind"; then
-        echo "replay in stages: $kind differs from the replay in one go:"
-        diff "$work/baseline.$kind" "$work/staged.$kind" | head -10
-        mismatched=$((mismatched + 1))
-    fi
-done
+compare_views "$staged" "replay in stages"
 
 acked=$(cat "$work"/acks-*.txt | sort -u | wc -l)
 echo "crash test: $kills kills over $restarts starts in $cycles cycles," \

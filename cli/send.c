@@ -170,11 +170,11 @@ typedef struct batch {
 /* Sends each line of a rejected batch on its own, so that only the lines
  * the server rejects are lost. Each of those is named with its line
  * number. Returns 0, or 1 when the server could not be reached. */
-static int send_one_by_one(const char *url, const char *path, const batch *b, size_t *skipped)
+static int send_one_by_one(const char *url, const char *path, const batch *pending, size_t *skipped)
 {
-    const char *line = b->lines.data;
+    const char *line = pending->lines.data;
 
-    for (int i = 0; i < b->count; i++, line += strlen(line) + 1) {
+    for (int i = 0; i < pending->count; i++, line += strlen(line) + 1) {
         jy_buf rejection;
         jy_buf_init(&rejection);
         int http_status = 0;
@@ -184,11 +184,11 @@ static int send_one_by_one(const char *url, const char *path, const batch *b, si
                 fprintf(stderr, "journey send: %s: lines %zu to %zu and the rest of the file "
                                 "were not sent; send them again once the server accepts them "
                                 "(ids make a repeat harmless)\n",
-                        path, b->numbers[i], b->numbers[b->count - 1]);
+                        path, pending->numbers[i], pending->numbers[pending->count - 1]);
                 return 1;
             }
             fprintf(stderr, "journey send: %s:%zu: rejected by the server: %s; line not sent\n",
-                    path, b->numbers[i], rejection.data != NULL ? rejection.data : "");
+                    path, pending->numbers[i], rejection.data != NULL ? rejection.data : "");
             (*skipped)++;
         }
         jy_buf_free(&rejection);
@@ -202,38 +202,38 @@ static int send_one_by_one(const char *url, const char *path, const batch *b, si
  * again line by line.
  * Returns 1 when the server could not be reached, and the caller stops,
  * because the server is likely gone. */
-static int post_batch(const char *url, const char *path, batch *b, size_t *skipped)
+static int post_batch(const char *url, const char *path, batch *pending, size_t *skipped)
 {
-    jy_buf_append_str(&b->body, "]");
+    jy_buf_append_str(&pending->body, "]");
     int http_status = 0;
     int status = 0;
-    if (jy_buf_failed(&b->body) || jy_buf_failed(&b->lines)) {
+    if (jy_buf_failed(&pending->body) || jy_buf_failed(&pending->lines)) {
         fprintf(stderr, "journey send: out of memory reading %s\n", path);
         status = 1;
     } else {
         jy_buf rejection;
         jy_buf_init(&rejection);
-        if (post_events(url, b->body.data, b->body.len, &http_status, &rejection) != 0) {
+        if (post_events(url, pending->body.data, pending->body.len, &http_status, &rejection) != 0) {
             /* Only a rejection of the content is worth a retry line by
              * line. A 408 or 429 means the client should come back later. */
             if (http_status == 400 || http_status == 413 || http_status == 422) {
-                status = send_one_by_one(url, path, b, skipped);
+                status = send_one_by_one(url, path, pending, skipped);
             } else {
                 if (rejection.len > 0)
-                    fprintf(stderr, "journey send: the server answered %d: %s\n", http_status,
+                    fprintf(stderr, "journey send: the server responded with %d: %s\n", http_status,
                             rejection.data);
                 fprintf(stderr, "journey send: %s: lines %zu to %zu and the rest of the file "
                                 "were not sent; send them again once the server accepts them "
                                 "(ids make a repeat harmless)\n",
-                        path, b->numbers[0], b->numbers[b->count - 1]);
+                        path, pending->numbers[0], pending->numbers[pending->count - 1]);
                 status = 1;
             }
         }
         jy_buf_free(&rejection);
     }
-    jy_buf_reset(&b->body);
-    jy_buf_reset(&b->lines);
-    b->count = 0;
+    jy_buf_reset(&pending->body);
+    jy_buf_reset(&pending->lines);
+    pending->count = 0;
     return status;
 }
 
@@ -249,9 +249,9 @@ static int send_file(const char *url, const char *path)
         return 1;
     }
 
-    batch b = {.count = 0};
-    jy_buf_init(&b.body);
-    jy_buf_init(&b.lines);
+    batch pending = {.count = 0};
+    jy_buf_init(&pending.body);
+    jy_buf_init(&pending.lines);
     char *line = NULL;
     size_t capacity = 0;
     size_t number = 0, skipped = 0;
@@ -286,19 +286,19 @@ static int send_file(const char *url, const char *path)
         }
         jy_event_free(event);
 
-        jy_buf_append_str(&b.body, b.count == 0 ? "[" : ",");
-        jy_buf_append(&b.body, line, (size_t)len);
-        jy_buf_append(&b.lines, line, (size_t)len + 1);
-        b.numbers[b.count++] = number;
-        if (b.count == BATCH_EVENTS)
-            status = post_batch(url, path, &b, &skipped);
+        jy_buf_append_str(&pending.body, pending.count == 0 ? "[" : ",");
+        jy_buf_append(&pending.body, line, (size_t)len);
+        jy_buf_append(&pending.lines, line, (size_t)len + 1);
+        pending.numbers[pending.count++] = number;
+        if (pending.count == BATCH_EVENTS)
+            status = post_batch(url, path, &pending, &skipped);
     }
-    if (status == 0 && b.count > 0)
-        status = post_batch(url, path, &b, &skipped);
+    if (status == 0 && pending.count > 0)
+        status = post_batch(url, path, &pending, &skipped);
 
     free(line);
-    jy_buf_free(&b.body);
-    jy_buf_free(&b.lines);
+    jy_buf_free(&pending.body);
+    jy_buf_free(&pending.lines);
     if (file != stdin)
         fclose(file);
     if (skipped > 0) {

@@ -1511,8 +1511,9 @@ int jy_cli_simulate(int argc, char **argv)
     sim.resumed_past = start_at;
     if (fed)
         fprintf(stderr, "journey simulate: resumed from %s: replayed %llu live runs, %llu of "
-                        "which were parked (their replay failed or diverged); %llu runs of journeys that no script defines were left "
-                        "as they are; %zu input events were already committed\n",
+                        "which were parked (their replay failed or diverged); %llu runs of "
+                        "journeys that no script defines were left as they are; %zu input "
+                        "events were already committed\n",
                 sim.store_spec, (unsigned long long)recovery.replayed,
                 (unsigned long long)recovery.diverged, (unsigned long long)recovery.orphaned,
                 start_at);

@@ -302,11 +302,6 @@ int jy_host_check_emit(const jy_run *run, jy_error *err)
 
 int jy_host_emit(jy_host *host, jy_run *run, jy_event *event, jy_error *err)
 {
-    if (jy_host_check_emit(run, err) != 0) {
-        jy_event_free(event);
-        return JY_ERANGE;
-    }
-
     jy_pending_event *pending = malloc(sizeof *pending);
 
     if (pending == NULL) {

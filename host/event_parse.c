@@ -34,19 +34,6 @@ typedef struct scratch {
 } scratch;
 
 
-static const char *type_name(jy_json_type type)
-{
-    switch (type) {
-    case JY_JSON_NULL: return "nil";
-    case JY_JSON_FALSE:
-    case JY_JSON_TRUE: return "boolean";
-    case JY_JSON_NUMBER: return "number";
-    case JY_JSON_STRING: return "string";
-    default: return "table";
-    }
-}
-
-
 static int is_absent(const jy_json_span *span)
 {
     return span->type == JY_JSON_NULL;
@@ -108,7 +95,7 @@ static int read_fields(const char *line, size_t len, event_fields *fields, jy_er
         if (pos < len)
             return syntax_error(line, len, pos, "the end", err);
         return jy_error_set(err, JY_EINVAL, "an event must be a JSON object, got %s",
-                            top.type == JY_JSON_ARRAY ? "an array" : type_name(top.type));
+                            top.type == JY_JSON_ARRAY ? "an array" : jy_json_type_name(top.type));
     }
 
     pos++;
@@ -276,7 +263,7 @@ static int read_user(scratch *s, const jy_json_span *span, const char **user,
     if (is_absent(span))
         return jy_error_set(err, JY_EINVAL, "missing \"user\"");
     return jy_error_set(err, JY_EINVAL, "\"user\" must be a non-empty string or an object with "
-                        "an \"id\", got %s", type_name(span->type));
+                        "an \"id\", got %s", jy_json_type_name(span->type));
 }
 
 
@@ -294,7 +281,7 @@ static int read_name(scratch *s, const event_fields *fields, const char **name, 
     }
     return jy_error_set(err, JY_EINVAL, "\"name\" must be a non-empty string, got %s",
                         span->type == JY_JSON_STRING ? "an empty string"
-                                                     : type_name(span->type));
+                                                     : jy_json_type_name(span->type));
 }
 
 
@@ -318,7 +305,7 @@ static int read_id(scratch *s, const jy_json_span *span, const char **id, jy_err
         return 0;
     }
     return jy_error_set(err, JY_EINVAL, "\"id\" must be a string or an integer, got %s",
-                        type_name(span->type));
+                        jy_json_type_name(span->type));
 }
 
 
@@ -356,7 +343,7 @@ static int read_ts(scratch *s, const jy_json_span *span, int require_ts, jy_time
         return 0;
     }
     return jy_error_set(err, JY_EINVAL, "invalid \"ts\": expected an ISO-8601 string or "
-                        "milliseconds since 1970, got %s", type_name(span->type));
+                        "milliseconds since 1970, got %s", jy_json_type_name(span->type));
 }
 
 
@@ -379,7 +366,7 @@ static int read_data(scratch *s, const jy_json_span *span, const char **data_jso
         return jy_error_set(err, JY_EINVAL, "\"data\" must be a JSON object, got an array");
     }
     return jy_error_set(err, JY_EINVAL, "\"data\" must be a JSON object, got %s",
-                        type_name(span->type));
+                        jy_json_type_name(span->type));
 }
 
 

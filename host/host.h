@@ -278,7 +278,8 @@ int jy_host_resume_point(jy_host *host, jy_run *run, jy_run_status status, const
                          jy_error *err);
 
 /* Stores an event emitted by run and queues it; it is dispatched once
- * the run has suspended or ended. Takes ownership of event. */
+ * the run has suspended or ended. Takes ownership of event. The caller
+ * checks jy_host_check_emit first, before it journals the emit. */
 int jy_host_emit(jy_host *host, jy_run *run, jy_event *event, jy_error *err);
 
 /* Returns 0 when run may emit now. Returns JY_ERANGE with the reason

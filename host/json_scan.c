@@ -591,6 +591,19 @@ int jy_json_format_number(char *out, size_t size, double value, int precision)
 }
 
 
+const char *jy_json_type_name(jy_json_type type)
+{
+    switch (type) {
+    case JY_JSON_NULL: return "nil";
+    case JY_JSON_FALSE:
+    case JY_JSON_TRUE: return "boolean";
+    case JY_JSON_NUMBER: return "number";
+    case JY_JSON_STRING: return "string";
+    default: return "table";
+    }
+}
+
+
 int jy_json_format_double(char *out, size_t size, double value)
 {
     /* Fifteen digits keep a decimal of up to fifteen digits as written

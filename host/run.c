@@ -335,7 +335,7 @@ static void fail_stored_run(jy_host *host, jy_run *run, const char *why)
 
 
 /* Returns the lowest seq before trigger_seq that the stored journal of
- * run_id refers to, or 0 when none. A wait_for's entry holds
+ * run_id refers to, or 0 when none. A wait_for's entry contains
  * {"event":N} and a j.events entry {"events":[N,...]}, so every number
  * after the first colon is a seq. Read from the text, for the runs whose
  * journal is not replayed: a parked run stopped short, and a run of a
@@ -368,8 +368,8 @@ static uint64_t journal_oldest_reference(jy_store *store, uint64_t run_id, uint6
 }
 
 
-/* Parks a run whose replay failed or diverged, which a changed script
- * causes more often than a fault of the run. The store keeps the run as
+/* Parks a run whose replay failed or diverged, as a changed script makes
+ * it do. The store keeps the run as
  * it was, so the next start or reload replays it again, against fixed
  * scripts perhaps. In memory it keeps its key and its place among the
  * user's runs, so a second run with its key does not start and
@@ -459,17 +459,17 @@ static void restore_run(jy_host *host, const saved_run *saved, jy_host_recovery 
     jy_outcome outcome = {JY_OUTCOME_FAILED, NULL, NULL};
     host->runtime.run_start(host->runtime.ctx, run, trigger, &outcome);
     /* A run that returns before its replay reached the stored suspension
-     * took another path than before the restart. */
+     * took another path than the stored run. */
     if (outcome.kind == JY_OUTCOME_COMPLETED && run->recovering != JY_REPLAY_NONE &&
         run->divergence == NULL) {
-        jy_buf why;
-        jy_buf_init(&why);
-        jy_buf_printf(&why, "replay diverged at step %u: as stored the run was %s%s, "
+        jy_buf reason;
+        jy_buf_init(&reason);
+        jy_buf_printf(&reason, "replay diverged at step %u: as stored the run was %s%s, "
                             "but the script now returns", run->journal_len + 1,
                       run->restore_status == JY_RUN_SLEEPING ? "sleeping" : "waiting for ",
                       run->restore_status == JY_RUN_SLEEPING || run->restore_wait_names == NULL
                           ? "" : run->restore_wait_names);
-        run->divergence = jy_buf_take(&why);
+        run->divergence = jy_buf_take(&reason);
         if (run->divergence == NULL)
             run->divergence = strdup("replay diverged: the script now returns");
         outcome.kind = JY_OUTCOME_FAILED;
@@ -477,7 +477,7 @@ static void restore_run(jy_host *host, const saved_run *saved, jy_host_recovery 
 
     /* A failure before the replay reached the stored suspension, or a
      * suspension elsewhere, comes from the scripts. A failure after it is
-     * the run's own, as it would have been before the restart. */
+     * the run's own, as it would have been without the restart. */
     if (outcome.kind == JY_OUTCOME_FAILED &&
         (run->recovering != JY_REPLAY_NONE || run->divergence != NULL)) {
         park_run(host, run, &outcome);

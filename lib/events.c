@@ -63,11 +63,7 @@ static int split_batch(journey_host *host, const char *text, size_t len, size_t 
     }
     if (whole.type != JY_JSON_OBJECT && whole.type != JY_JSON_ARRAY)
         return jy_lib_fail(host, JOURNEY_EJSON, "the text must be a JSON object or an array of "
-                                               "objects, got %s",
-                           whole.type == JY_JSON_STRING   ? "a string"
-                           : whole.type == JY_JSON_NUMBER ? "a number"
-                           : whole.type == JY_JSON_NULL   ? "null"
-                                                          : "a boolean");
+                                               "objects, got %s", jy_json_type_name(whole.type));
 
     size_t capacity = whole.type == JY_JSON_OBJECT ? 1 : 16;
     jy_json_span *found = malloc(capacity * sizeof *found);

@@ -340,13 +340,13 @@ describe("j.step", function()
   end
 
   it("returns journaled values on replay", function()
-    local kept = seen_around_sleep(nil)
+    local resident = seen_around_sleep(nil)
     local rebuilt = seen_around_sleep(1)
 
     assert.is_true(h:stats().rebuilds >= 1)
-    assert.are.same(kept, rebuilt)
-    assert.are.equal("0.30000000000000004 nil x integer true", kept["u1 before"])
-    assert.are.equal(kept["u1 before"], kept["u2 after"])
+    assert.are.same(resident, rebuilt)
+    assert.are.equal("0.30000000000000004 nil x integer true", resident["u1 before"])
+    assert.are.equal(resident["u1 before"], resident["u2 after"])
   end)
 
   it("keeps nils among its values", function()

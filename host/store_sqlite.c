@@ -3,7 +3,8 @@
  *
  * Reads are served by a memory store that holds the same events and
  * live runs; SQLite holds the durable copy. Every write goes to both:
- * to memory at once, and to SQLite inside one transaction that commit()
+ * to memory at once, and to SQLite through the writer thread
+ * (sqlite_writer.h), inside one transaction per group that commit()
  * ends, so a group of events, journal entries and run changes becomes
  * durable together or not at all.
  *
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "hashmap.h"
+#include "sqlite_writer.h"
 
 /* The stored status of a running run (JY_RUN_RUNNING), as in the
  * schema's comment on runs_live. */
@@ -125,14 +127,22 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_DELETE_EVENT] = "DELETE FROM events WHERE seq = ?",
 };
 
+/* What failed when a statement does, for the store's error. */
+static const char *const statement_failure[STMT_COUNT] = {
+    [STMT_INSERT_EVENT] = "storing an event failed",
+    [STMT_UPSERT_RUN] = "storing a run failed",
+    [STMT_INSERT_JOURNAL] = "journaling a step failed",
+    [STMT_UPSERT_USER] = "storing a user failed",
+    [STMT_UPSERT_META] = "storing a setting failed",
+    [STMT_DELETE_EVENT] = "deleting an event failed",
+};
+
 typedef struct sqlite_store {
     jy_store base;
     jy_store *mem;
     sqlite3 *db;
     sqlite3_stmt *statements[STMT_COUNT];
-    int in_transaction;
-    int failed;              /* a write failed; commits are refused */
-    char failure[256];
+    jy_sqlite_writer *writer; /* runs every write once the store is open */
     char *path;
     int lock_fd;             /* holds the exclusive lock on PATH.lock */
     uint64_t max_run_id;
@@ -144,49 +154,43 @@ typedef struct sqlite_store {
 } sqlite_store;
 
 
+/* Reports a failure of the connection while the store opens, before
+ * the writer runs. */
 static int fail(sqlite_store *store, jy_error *err, const char *what)
 {
-    if (!store->failed) {
-        store->failed = 1;
-        snprintf(store->failure, sizeof store->failure, "%s in %s: %s", what, store->path,
-                 sqlite3_errmsg(store->db));
-    }
-    return jy_error_set(err, JY_EIO, "%s", store->failure);
+    return jy_error_set(err, JY_EIO, "%s in %s: %s", what, store->path,
+                        sqlite3_errmsg(store->db));
 }
 
 
-/* Starts the transaction of the current group on its first write. */
-static int begin(sqlite_store *store, jy_error *err)
+static jy_sql_value sql_int(sqlite3_int64 i)
 {
-    if (store->failed)
-        return jy_error_set(err, JY_EIO, "%s", store->failure);
-    if (store->in_transaction)
-        return 0;
-    if (sqlite3_exec(store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return fail(store, err, "starting a transaction failed");
-    store->in_transaction = 1;
-    return 0;
+    return (jy_sql_value){JY_SQL_INT, i, NULL};
 }
 
 
-static void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *text)
+static jy_sql_value sql_text(const char *text)
 {
-    if (text != NULL)
-        sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(stmt, index);
+    return text != NULL ? (jy_sql_value){JY_SQL_TEXT, 0, text}
+                        : (jy_sql_value){JY_SQL_NULL, 0, NULL};
 }
 
 
-/* Runs a bound statement to completion and resets it. */
+static jy_sql_value sql_null(void)
+{
+    return (jy_sql_value){JY_SQL_NULL, 0, NULL};
+}
+
+
+/* Runs a bound statement to completion on the paused writer's
+ * connection, and resets it. */
 static int step(sqlite_store *store, sqlite3_stmt *stmt, jy_error *err, const char *what)
 {
     int rc = sqlite3_step(stmt);
+    int failed = rc != SQLITE_DONE ? jy_sqlite_writer_fail(store->writer, what, err) : 0;
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
-    if (rc != SQLITE_DONE)
-        return fail(store, err, what);
-    return 0;
+    return failed;
 }
 
 
@@ -195,7 +199,7 @@ static int sqlite_event_append(jy_store *base, jy_event *event, jy_error *err)
     sqlite_store *store = (sqlite_store *)base;
     /* On this error the caller keeps the event, as on every error other
      * than JY_EEXIST. */
-    int rc = begin(store, err);
+    int rc = jy_sqlite_writer_check(store->writer, err);
     if (rc != 0)
         return rc;
 
@@ -204,20 +208,17 @@ static int sqlite_event_append(jy_store *base, jy_event *event, jy_error *err)
     if (rc != 0)
         return rc;
 
-    sqlite3_stmt *stmt = store->statements[STMT_INSERT_EVENT];
-    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)event->seq);
-    sqlite3_bind_text(stmt, 2, event->user, -1, SQLITE_STATIC);
-    bind_text_or_null(stmt, 3, event->id);
-    sqlite3_bind_text(stmt, 4, event->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 5, event->ts);
-    sqlite3_bind_text(stmt, 6, event->data_json, -1, SQLITE_STATIC);
-    bind_text_or_null(stmt, 7, event->user_json);
-    sqlite3_bind_int64(stmt, 8, (sqlite3_int64)event->origin_run);
+    const jy_sql_value values[] = {
+        sql_int((sqlite3_int64)event->seq), sql_text(event->user), sql_text(event->id),
+        sql_text(event->name), sql_int(event->ts), sql_text(event->data_json),
+        sql_text(event->user_json), sql_int((sqlite3_int64)event->origin_run),
+    };
 
-    /* The memory copy owns the event now, so a failed INSERT cannot hand
-     * it back. It marks the store failed instead: the next commit
-     * reports the error, and nothing of this group is acknowledged. */
-    step(store, stmt, err, "storing an event failed");
+    /* The memory copy owns the event now, so a write that fails cannot
+     * hand it back. It fails the writer instead: the next commit reports
+     * the error, and nothing of this group is acknowledged. */
+    jy_error ignored;
+    jy_sqlite_writer_queue(store->writer, STMT_INSERT_EVENT, values, 8, &ignored);
     return 0;
 }
 
@@ -241,23 +242,15 @@ static int sqlite_event_scan(jy_store *base, const char *user, uint64_t from_seq
  * one. */
 static int write_run(sqlite_store *store, const jy_run_record *record, jy_error *err)
 {
-    sqlite3_stmt *stmt = store->statements[STMT_UPSERT_RUN];
-    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)record->id);
-    sqlite3_bind_text(stmt, 2, record->journey, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, record->user, -1, SQLITE_STATIC);
-    bind_text_or_null(stmt, 4, record->key);
-    sqlite3_bind_int64(stmt, 5, (sqlite3_int64)record->trigger_seq);
-    sqlite3_bind_int(stmt, 6, record->status);
-    sqlite3_bind_int64(stmt, 7, record->started_at);
-    sqlite3_bind_int64(stmt, 8, record->ended_at);
-    bind_text_or_null(stmt, 9, record->result_json);
-    bind_text_or_null(stmt, 10, record->error);
-    bind_text_or_null(stmt, 11, record->wait_names);
-    if (record->status <= 2 && record->deadline != JY_TIME_MAX)
-        sqlite3_bind_int64(stmt, 12, record->deadline);
-    else
-        sqlite3_bind_null(stmt, 12);
-    return step(store, stmt, err, "storing a run failed");
+    int has_deadline = record->status <= 2 && record->deadline != JY_TIME_MAX;
+    const jy_sql_value values[] = {
+        sql_int((sqlite3_int64)record->id), sql_text(record->journey), sql_text(record->user),
+        sql_text(record->key), sql_int((sqlite3_int64)record->trigger_seq),
+        sql_int(record->status), sql_int(record->started_at), sql_int(record->ended_at),
+        sql_text(record->result_json), sql_text(record->error), sql_text(record->wait_names),
+        has_deadline ? sql_int(record->deadline) : sql_null(),
+    };
+    return jy_sqlite_writer_queue(store->writer, STMT_UPSERT_RUN, values, 12, err);
 }
 
 
@@ -303,7 +296,7 @@ static int hold_new_run(sqlite_store *store, uint64_t id)
 static int sqlite_run_put(jy_store *base, const jy_run_record *record, jy_error *err)
 {
     sqlite_store *store = (sqlite_store *)base;
-    int rc = begin(store, err);
+    int rc = jy_sqlite_writer_check(store->writer, err);
     if (rc != 0)
         return rc;
 
@@ -328,7 +321,7 @@ static int sqlite_journal_append(jy_store *base, const jy_journal_entry *entry,
                                  jy_error *err)
 {
     sqlite_store *store = (sqlite_store *)base;
-    int rc = begin(store, err);
+    int rc = jy_sqlite_writer_check(store->writer, err);
     if (rc != 0)
         return rc;
 
@@ -336,15 +329,12 @@ static int sqlite_journal_append(jy_store *base, const jy_journal_entry *entry,
     if (rc != 0)
         return rc;
 
-    sqlite3_stmt *stmt = store->statements[STMT_INSERT_JOURNAL];
-    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)entry->run_id);
-    sqlite3_bind_int64(stmt, 2, entry->index);
-    sqlite3_bind_int(stmt, 3, (int)entry->kind);
-    sqlite3_bind_text(stmt, 4, entry->name != NULL ? entry->name : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 5, entry->at);
-    sqlite3_bind_text(stmt, 6, entry->result_json != NULL ? entry->result_json : "null", -1,
-                      SQLITE_STATIC);
-    return step(store, stmt, err, "journaling a step failed");
+    const jy_sql_value values[] = {
+        sql_int((sqlite3_int64)entry->run_id), sql_int(entry->index), sql_int((int)entry->kind),
+        sql_text(entry->name != NULL ? entry->name : ""), sql_int(entry->at),
+        sql_text(entry->result_json != NULL ? entry->result_json : "null"),
+    };
+    return jy_sqlite_writer_queue(store->writer, STMT_INSERT_JOURNAL, values, 6, err);
 }
 
 
@@ -373,15 +363,8 @@ static int sqlite_user_put(jy_store *base, const char *user, const char *attribu
                            jy_time at, jy_error *err)
 {
     sqlite_store *store = (sqlite_store *)base;
-    int rc = begin(store, err);
-    if (rc != 0)
-        return rc;
-
-    sqlite3_stmt *stmt = store->statements[STMT_UPSERT_USER];
-    sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, attributes_json, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 3, at);
-    return step(store, stmt, err, "storing a user failed");
+    const jy_sql_value values[] = {sql_text(user), sql_text(attributes_json), sql_int(at)};
+    return jy_sqlite_writer_queue(store->writer, STMT_UPSERT_USER, values, 3, err);
 }
 
 
@@ -395,17 +378,15 @@ static int sqlite_meta_get(jy_store *base, const char *key, char **value, jy_err
 static int sqlite_meta_put(jy_store *base, const char *key, const char *value, jy_error *err)
 {
     sqlite_store *store = (sqlite_store *)base;
-    int rc = begin(store, err);
+    int rc = jy_sqlite_writer_check(store->writer, err);
     if (rc != 0)
         return rc;
 
     rc = store->mem->ops->meta_put(store->mem, key, value, err);
     if (rc != 0)
         return rc;
-    sqlite3_stmt *stmt = store->statements[STMT_UPSERT_META];
-    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
-    return step(store, stmt, err, "storing a setting failed");
+    const jy_sql_value values[] = {sql_text(key), sql_text(value)};
+    return jy_sqlite_writer_queue(store->writer, STMT_UPSERT_META, values, 2, err);
 }
 
 
@@ -415,13 +396,16 @@ static int exec_bounded(sqlite_store *store, const char *sql, jy_time a, jy_time
 {
     sqlite3_stmt *stmt = NULL;
     if (sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL) != SQLITE_OK)
-        return fail(store, err, "preparing a retention query failed");
+        return jy_sqlite_writer_fail(store->writer, "preparing a retention query failed", err);
     sqlite3_bind_int64(stmt, 1, a);
     sqlite3_bind_int64(stmt, 2, b);
     int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) {
+        rc = jy_sqlite_writer_fail(store->writer, "pruning failed", err);
+        sqlite3_finalize(stmt);
+        return rc;
+    }
     sqlite3_finalize(stmt);
-    if (rc != SQLITE_DONE)
-        return fail(store, err, "pruning failed");
     if (changes != NULL)
         *changes = (uint64_t)sqlite3_changes(store->db);
     return 0;
@@ -429,7 +413,7 @@ static int exec_bounded(sqlite_store *store, const char *sql, jy_time a, jy_time
 
 
 /* Deletes from the file an event that memory's prune deleted. A failure
- * marks the store failed, and prune reports it. */
+ * fails the writer, and prune reports it. */
 static void delete_stored_event(uint64_t seq, void *ctx)
 {
     sqlite_store *store = ctx;
@@ -444,13 +428,16 @@ static int sqlite_prune(jy_store *base, jy_time ended_before, jy_time events_bef
                         uint64_t *runs_deleted, uint64_t *events_deleted, jy_error *err)
 {
     sqlite_store *store = (sqlite_store *)base;
-    int rc = begin(store, err);
-    if (rc != 0)
-        return rc;
 
     /* The file's runs must be current before the queries below pick
      * which to delete, and before memory deletes runs of its own. */
-    rc = write_held_runs(store, err);
+    int rc = write_held_runs(store, err);
+    if (rc != 0)
+        return rc;
+
+    /* Retention reads the file and counts what it deletes, so it runs
+     * here, with the writer paused inside the current group. */
+    rc = jy_sqlite_writer_pause(store->writer, err);
     if (rc != 0)
         return rc;
 
@@ -470,10 +457,10 @@ static int sqlite_prune(jy_store *base, jy_time ended_before, jy_time events_bef
      * ones, so that both keep what the live runs can reach. */
     rc = jy_store_memory_prune(store->mem, ended_before, events_before, delete_stored_event,
                                store, runs_deleted, events_deleted);
+    if (rc == 0)
+        rc = jy_sqlite_writer_check(store->writer, err);
     if (rc != 0)
         return rc;
-    if (store->failed)
-        return jy_error_set(err, JY_EIO, "%s", store->failure);
 
     /* Ended runs by age, as in memory. The file may hold more of them,
      * since memory loads only the live runs. */
@@ -491,18 +478,42 @@ static int sqlite_prune(jy_store *base, jy_time ended_before, jy_time events_bef
 static int sqlite_commit(jy_store *base, jy_error *err)
 {
     sqlite_store *store = (sqlite_store *)base;
-
-    if (store->failed)
-        return jy_error_set(err, JY_EIO, "%s", store->failure);
-    if (!store->in_transaction)
-        return 0;
     int rc = write_held_runs(store, err);
     if (rc != 0)
         return rc;
-    if (sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        return fail(store, err, "committing failed");
-    store->in_transaction = 0;
-    return 0;
+    return jy_sqlite_writer_commit(store->writer, err);
+}
+
+
+int jy_store_sqlite_commit_start(jy_store *base, uint64_t *group, jy_error *err)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    *group = 0;
+    int rc = write_held_runs(store, err);
+    if (rc != 0)
+        return rc;
+    return jy_sqlite_writer_commit_start(store->writer, group, err);
+}
+
+
+int jy_store_sqlite_poll(jy_store *base, uint64_t *committed, double *seconds, jy_error *err)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    return jy_sqlite_writer_poll(store->writer, committed, seconds, err);
+}
+
+
+int jy_store_sqlite_wait(jy_store *base, uint64_t group, jy_error *err)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    return jy_sqlite_writer_wait(store->writer, group, err);
+}
+
+
+void jy_store_sqlite_set_notify(jy_store *base, void (*notify)(void *ctx), void *ctx)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    jy_sqlite_writer_set_notify(store->writer, notify, ctx);
 }
 
 
@@ -512,9 +523,9 @@ static void sqlite_destroy(jy_store *base)
 
     if (store == NULL)
         return;
-    /* An open transaction was never acknowledged: roll it back. */
-    if (store->in_transaction)
-        sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+    /* The writer rolls back a group that was never committed, and so
+     * never acknowledged. */
+    jy_sqlite_writer_stop(store->writer);
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize(store->statements[i]);
     sqlite3_close(store->db);
@@ -801,6 +812,12 @@ jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *
     }
 
     if (load(store, err) != 0)
+        goto failed;
+
+    /* From here on, only the writer uses the connection. */
+    store->writer = jy_sqlite_writer_start(store->db, store->statements, statement_failure,
+                                           STMT_COUNT, path, err);
+    if (store->writer == NULL)
         goto failed;
     return &store->base;
 

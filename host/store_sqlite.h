@@ -25,4 +25,20 @@ typedef enum jy_sqlite_sync {
  * newer schema version. Returns NULL then; free with ops->destroy. */
 jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *err);
 
+/* The store writes and commits on a thread of its own (sqlite_writer.h).
+ * ops->commit waits for the commit. These three let a loop go on while
+ * a group commits instead:
+ *
+ * commit_start ends the current group and sets *group to its number, or
+ * to 0 when nothing was written since the last one. poll sets
+ * *committed to the last group committed and *seconds to how long it
+ * took from its start; it returns JY_EIO once a write failed, and no
+ * group after *committed will commit. wait blocks until group is
+ * committed, or returns JY_EIO. set_notify names a function that the
+ * writer's thread calls after each group ends. */
+int jy_store_sqlite_commit_start(jy_store *store, uint64_t *group, jy_error *err);
+int jy_store_sqlite_poll(jy_store *store, uint64_t *committed, double *seconds, jy_error *err);
+int jy_store_sqlite_wait(jy_store *store, uint64_t group, jy_error *err);
+void jy_store_sqlite_set_notify(jy_store *store, void (*notify)(void *ctx), void *ctx);
+
 #endif

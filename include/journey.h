@@ -298,7 +298,8 @@ JOURNEY_API int journey_load(journey_host *host, const char *path);
  * When one fails, the previous scripts stay in force and the call
  * returns JOURNEY_EINVAL with the file and line in journey_error.
  * Otherwise the live runs move to the new scripts by replay. Runs whose
- * replay diverges are parked as failed, and the call returns
+ * replay diverges are parked: they stay stored as they were, and the
+ * next start or reload replays them again. The call then returns
  * JOURNEY_EDIVERGED with their count. Actions stay registered.
  * thread: the loop's. */
 JOURNEY_API int journey_reload(journey_host *host);

@@ -90,6 +90,16 @@ struct journey_host {
     ingest_done *done_head; /* waiting for the next commit */
     ingest_done *done_tail;
 
+    /* The SQLite store commits on its writer thread. The loop starts a
+     * group's commit and goes on; the writer's notice (through async)
+     * or a later poll finishes the group's callbacks. One group commits
+     * at a time, so the next one gathers what the loop did meanwhile. */
+    int async_commits;
+    uint64_t committing;         /* the group being committed, 0: none */
+    uint64_t committing_head_ns; /* when its oldest event was ingested */
+    ingest_done *committing_head; /* the callbacks of that group */
+    ingest_done *committing_tail;
+
     pthread_mutex_t queue_lock; /* guards queue_* for other threads */
     queued_event *queue_head;
     queued_event *queue_tail;
@@ -128,9 +138,14 @@ void jy_lib_free_generation(lua_State *L, jy_lua_host *lh);
 int jy_lib_replay(jy_lua_host *lh, size_t scripts, journey_replay_report *report,
                   jy_error *err);
 
-/* Commits the turn's work and calls the ingest callbacks it covered.
- * Returns 0 or JOURNEY_EIO. */
+/* Commits the turn's work, waiting for the store, and calls the ingest
+ * callbacks it covered. Returns 0 or JOURNEY_EIO. */
 int jy_lib_commit(journey_host *host);
+
+/* Commits as jy_lib_commit does, but with a store that commits on a
+ * thread of its own it only starts the commit, and the callbacks run
+ * once it ends. Returns 0 or JOURNEY_EIO. */
+int jy_lib_commit_async(journey_host *host);
 
 /* Makes the loop run the commit check without blocking in its poll. */
 void jy_lib_commit_soon(journey_host *host);

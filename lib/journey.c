@@ -8,6 +8,11 @@
  * On the real clock, a turn that ingests for longer than
  * COMMIT_INTERVAL_NS also commits between two ingests, so an
  * acknowledgement does not wait for the end of a long turn.
+ *
+ * The SQLite store commits on its writer thread. There the check handle
+ * only starts a group's commit, and the loop goes on with the next
+ * turn; the writer's notice finishes the group's callbacks and starts
+ * the next group.
  */
 #include "host_private.h"
 
@@ -32,6 +37,10 @@
  * then comes within a few milliseconds even when a caller ingests
  * thousands of events in one turn. */
 #define COMMIT_INTERVAL_NS 1000000u
+
+/* How long the oldest event of the group being committed on the SQLite
+ * writer's thread may wait before the loop waits with it. */
+#define ACK_WAIT_NS 1500000u
 
 /* The public store types must be the internal ones under another name,
  * so a backend written against journey.h is a jy_store. */
@@ -154,22 +163,31 @@ static void forward_trace(void *ctx, const jy_trace *trace)
 }
 
 
-/* Calls, in order, the callbacks of the events the last commit covered,
- * or reports to them that the commit failed. */
-static void finish_ingests(journey_host *host, int status)
+/* Calls, in order, the callbacks of a list of ingested events, or
+ * reports to them that their commit failed. */
+static void finish_list(journey_host *host, ingest_done **head, ingest_done **tail, int status)
 {
     host->busy++;
-    while (host->done_head != NULL) {
-        ingest_done *d = host->done_head;
-        host->done_head = d->next;
-        if (host->done_head == NULL)
-            host->done_tail = NULL;
+    while (*head != NULL) {
+        ingest_done *d = *head;
+        *head = d->next;
+        if (*head == NULL)
+            *tail = NULL;
         if (d->done != NULL)
             d->done(d->ctx, status == JOURNEY_OK ? d->status : status,
                     status == JOURNEY_OK ? d->seq : 0);
         free(d);
     }
     host->busy--;
+}
+
+
+/* Finishes every ingested event still waiting, the group being
+ * committed first, since it came first. */
+static void finish_ingests(journey_host *host, int status)
+{
+    finish_list(host, &host->committing_head, &host->committing_tail, status);
+    finish_list(host, &host->done_head, &host->done_tail, status);
 }
 
 
@@ -192,6 +210,67 @@ static double monotonic_seconds(void)
 }
 
 
+static void record_commit(journey_host *host, double seconds)
+{
+    size_t b = 0;
+    while (b < JOURNEY_COMMIT_BUCKETS && seconds > commit_bucket_bounds[b])
+        b++;
+    host->counters.commit_buckets[b]++;
+    host->counters.commits++;
+    host->counters.commit_seconds_sum += seconds;
+}
+
+
+/* After a commit failed: the host takes no more events, and every
+ * event still waiting hears of the failure. */
+static int store_failure(journey_host *host, const char *message)
+{
+    host->failed = 1;
+    host->committing = 0;
+    fail(host, JOURNEY_EIO, "%s", message);
+    forward_log(host, JY_LOG_ERROR, 0, NULL, message);
+    finish_ingests(host, JOURNEY_EIO);
+    if (host->store_failed != NULL)
+        host->store_failed(host->store_failed_ctx, message);
+    return JOURNEY_EIO;
+}
+
+
+/* Finishes the callbacks of the group being committed once the store
+ * has committed it. Returns 0, or JOURNEY_EIO once a write failed. */
+static int collect_commit(journey_host *host)
+{
+    if (host->committing == 0)
+        return JOURNEY_OK;
+
+    uint64_t committed = 0;
+    double seconds = 0;
+    jy_error err;
+    jy_error_clear(&err);
+    int rc = jy_store_sqlite_poll(host->store, &committed, &seconds, &err);
+
+    /* A group committed before a later write failed is durable. */
+    if (committed >= host->committing) {
+        host->committing = 0;
+        record_commit(host, seconds);
+        finish_list(host, &host->committing_head, &host->committing_tail, JOURNEY_OK);
+    }
+    if (rc != 0)
+        return store_failure(host, err.message);
+    return JOURNEY_OK;
+}
+
+
+/* The clock is saved with every group that wrote something, so a later
+ * start (and journey show) can read how far the host had come. */
+static int save_clock(journey_host *host, jy_error *err)
+{
+    char clock_text[32];
+    snprintf(clock_text, sizeof clock_text, "%lld", (long long)jy_host_now(host->lh->host));
+    return host->store->ops->meta_put(host->store, "clock", clock_text, err);
+}
+
+
 int jy_lib_commit(journey_host *host)
 {
     jy_error err;
@@ -201,41 +280,77 @@ int jy_lib_commit(journey_host *host)
         return JOURNEY_EIO;
     }
 
-    /* The clock is saved with every group that wrote something, so a
-     * later start (and journey show) can read how far the host had come.
-     * A turn that did nothing writes nothing. */
+    /* A turn that did nothing writes nothing. */
     int wrote = host->dirty || host->done_head != NULL;
     int rc = 0;
-    if (wrote) {
-        char clock_text[32];
-        snprintf(clock_text, sizeof clock_text, "%lld", (long long)jy_host_now(host->lh->host));
-        rc = host->store->ops->meta_put(host->store, "clock", clock_text, &err);
-    }
+    if (wrote)
+        rc = save_clock(host, &err);
     double before = monotonic_seconds();
     if (rc == 0)
         rc = host->store->ops->commit(host->store, &err);
     double seconds = monotonic_seconds() - before;
 
-    if (rc != 0) {
-        host->failed = 1;
-        fail(host, JOURNEY_EIO, "%s", err.message);
-        forward_log(host, JY_LOG_ERROR, 0, NULL, err.message);
-        finish_ingests(host, JOURNEY_EIO);
-        if (host->store_failed != NULL)
-            host->store_failed(host->store_failed_ctx, err.message);
-        return JOURNEY_EIO;
+    /* The group that was committing ended before this one. */
+    if (host->committing != 0) {
+        int failed = collect_commit(host);
+        if (rc == 0 && failed != 0)
+            return JOURNEY_EIO;
     }
-    if (wrote) {
-        size_t b = 0;
-        while (b < JOURNEY_COMMIT_BUCKETS && seconds > commit_bucket_bounds[b])
-            b++;
-        host->counters.commit_buckets[b]++;
-        host->counters.commits++;
-        host->counters.commit_seconds_sum += seconds;
-    }
+    if (rc != 0)
+        return store_failure(host, err.message);
+    if (wrote)
+        record_commit(host, seconds);
     host->dirty = 0;
     finish_ingests(host, JOURNEY_OK);
     return JOURNEY_OK;
+}
+
+
+int jy_lib_commit_async(journey_host *host)
+{
+    if (!host->async_commits)
+        return jy_lib_commit(host);
+    if (host->failed) {
+        finish_ingests(host, JOURNEY_EIO);
+        return JOURNEY_EIO;
+    }
+    if (collect_commit(host) != JOURNEY_OK)
+        return JOURNEY_EIO;
+
+    /* The end of the group being committed starts the next one. */
+    if (host->committing != 0)
+        return JOURNEY_OK;
+    if (!host->dirty && host->done_head == NULL)
+        return JOURNEY_OK;
+
+    jy_error err;
+    jy_error_clear(&err);
+    uint64_t group = 0;
+    int rc = save_clock(host, &err);
+    if (rc == 0)
+        rc = jy_store_sqlite_commit_start(host->store, &group, &err);
+    if (rc != 0)
+        return store_failure(host, err.message);
+    host->dirty = 0;
+    if (group == 0) {
+        finish_ingests(host, JOURNEY_OK);
+        return JOURNEY_OK;
+    }
+    host->committing = group;
+    host->committing_head_ns = host->done_head != NULL ? host->done_head->ingested_ns : uv_hrtime();
+    host->committing_head = host->done_head;
+    host->committing_tail = host->done_tail;
+    host->done_head = NULL;
+    host->done_tail = NULL;
+    return JOURNEY_OK;
+}
+
+
+/* Called on the writer's thread after a group ended: wakes the loop. */
+static void on_store_committed(void *ctx)
+{
+    journey_host *host = ctx;
+    uv_async_send(&host->async);
 }
 
 
@@ -302,7 +417,7 @@ static void on_check(uv_check_t *check)
     if (host->lh == NULL)
         return;
     uv_idle_stop(&host->commit_soon);
-    jy_lib_commit(host);
+    jy_lib_commit_async(host);
     jy_lib_arm_timer(host);
 }
 
@@ -446,6 +561,10 @@ int journey_host_new(const journey_config *config, journey_host **out, char *err
     host->deadline_timer.data = host;
     host->async.data = host;
     host->open_handles = 4;
+    if (config->store_backend == NULL && strncmp(store_spec, "sqlite:", 7) == 0) {
+        host->async_commits = 1;
+        jy_store_sqlite_set_notify(store, on_store_committed, host);
+    }
     /* Until journey_start, nothing keeps the caller's loop alive. */
     uv_unref((uv_handle_t *)&host->async);
 
@@ -572,9 +691,26 @@ int journey_ingest_event(journey_host *host, journey_event *public_event,
      * handler, which runs inside a run. A virtual clock commits when its
      * driver calls journey_commit. */
     uint64_t now_ns = uv_hrtime();
-    if (!host->is_virtual && host->busy == 0 && host->done_head != NULL &&
-        now_ns - host->done_head->ingested_ns >= COMMIT_INTERVAL_NS) {
-        if (jy_lib_commit(host) != JOURNEY_OK) {
+
+    /* The loop takes no more events while the group being committed has
+     * waited ACK_WAIT_NS: a writer that falls behind slows the senders
+     * down instead of making every acknowledgement later. */
+    if (host->committing != 0 && host->busy == 0 &&
+        now_ns - host->committing_head_ns >= ACK_WAIT_NS) {
+        jy_error err;
+        jy_error_clear(&err);
+        jy_store_sqlite_wait(host->store, host->committing, &err);
+        if (collect_commit(host) != JOURNEY_OK) {
+            jy_event_free(event);
+            return JOURNEY_EIO;
+        }
+    }
+    int commit_due = host->done_head != NULL &&
+                     now_ns - host->done_head->ingested_ns >= COMMIT_INTERVAL_NS;
+    /* A group committing on the writer's thread may have ended, and then
+     * the next one starts. */
+    if (!host->is_virtual && host->busy == 0 && (commit_due || host->committing != 0)) {
+        if (jy_lib_commit_async(host) != JOURNEY_OK) {
             jy_event_free(event);
             return JOURNEY_EIO;
         }
@@ -668,6 +804,11 @@ int journey_ingest_threadsafe(journey_host *host, const char *json, size_t len,
 static void drain_queue(uv_async_t *async)
 {
     journey_host *host = async->data;
+
+    /* The store's writer ended a group: finish its callbacks, and commit
+     * what the loop did meanwhile. */
+    if (host->committing != 0 && host->lh != NULL)
+        jy_lib_commit_async(host);
 
     pthread_mutex_lock(&host->queue_lock);
     queued_event *q = host->queue_head;
@@ -916,6 +1057,8 @@ void journey_host_close(journey_host *host, void (*closed)(void *ctx), void *ctx
     if (host->started)
         jy_lib_commit(host);
     finish_ingests(host, JOURNEY_ESTATE);
+    if (host->async_commits)
+        jy_store_sqlite_set_notify(host->store, NULL, NULL);
     jy_lua_host_free(host->lh);
     host->lh = NULL;
     jy_lua_close_state(host->L);

@@ -1,10 +1,12 @@
 /*
  * libjourney through its public header only: a host on the caller's
  * libuv loop, a C action handler that completes later, ingest callbacks
- * after the commit, ingest from another thread, bad input, and a clean
- * close that leaves the loop with no handles.
+ * after the commit, ingest from another thread, bad input, a clean
+ * close that leaves the loop with no handles, and SQLite acknowledgements
+ * that come only once the writer thread has committed the event.
  */
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +240,98 @@ static void handler_cancels_its_own_run(const char *path)
 }
 
 
+typedef struct durable_check {
+    sqlite3 *reader;       /* a connection of its own to the store file */
+    sqlite3_stmt *find;
+    int acked;
+    int found;             /* acknowledged events already in the file */
+    uint64_t last_seq;
+    int in_order;
+} durable_check;
+
+
+/* An acknowledged event must be committed: another connection to the
+ * file sees it when the callback fires. */
+static void on_durable(void *ctx, int status, uint64_t seq)
+{
+    durable_check *c = ctx;
+    CHECK_INT_EQ(status, JOURNEY_OK);
+    c->acked++;
+    if (seq <= c->last_seq)
+        c->in_order = 0;
+    c->last_seq = seq;
+    sqlite3_bind_int64(c->find, 1, (sqlite3_int64)seq);
+    if (sqlite3_step(c->find) == SQLITE_ROW && sqlite3_column_int(c->find, 0) == 1)
+        c->found++;
+    sqlite3_reset(c->find);
+}
+
+
+/* A SQLite host on the real clock commits on the store's writer thread
+ * while the loop goes on ingesting. Feeds 3,000 events in turns of 300,
+ * as a busy server would, and checks every acknowledgement against the
+ * file. */
+static void acks_follow_the_file(const char *script_path)
+{
+    char dir[] = "/tmp/journey-lib-durable-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char db_path[256], spec[300];
+    snprintf(db_path, sizeof db_path, "%s/store.db", dir);
+    snprintf(spec, sizeof spec, "sqlite:%s", db_path);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    journey_config config;
+    journey_config_init(&config);
+    config.loop = &loop;
+    config.store = spec;
+    journey_host *host = NULL;
+    char error[256];
+    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    if (host == NULL)
+        return;
+    CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
+    CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+
+    durable_check c = {.in_order = 1};
+    CHECK_INT_EQ(sqlite3_open_v2(db_path, &c.reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    CHECK_INT_EQ(sqlite3_prepare_v2(c.reader, "SELECT count(*) FROM events WHERE seq = ?", -1,
+                                    &c.find, NULL), SQLITE_OK);
+
+    int sent = 0;
+    for (int turn = 0; turn < 10; turn++) {
+        for (int i = 0; i < 300; i++, sent++) {
+            char line[128];
+            int n = snprintf(line, sizeof line, "{\"user\":\"d%d\",\"name\":\"app/other\"}", sent);
+            CHECK_INT_EQ(journey_ingest(host, line, (size_t)n, on_durable, &c), JOURNEY_OK);
+        }
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    for (int i = 0; i < 2000 && c.acked < sent; i++) {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
+        nanosleep(&pause, NULL);
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    CHECK_INT_EQ(c.acked, sent);
+    CHECK_INT_EQ(c.found, sent);
+    CHECK(c.in_order);
+
+    journey_stats stats;
+    journey_get_stats(host, &stats);
+    CHECK(stats.commits >= 2);
+
+    sqlite3_finalize(c.find);
+    sqlite3_close(c.reader);
+    journey_host_close(host, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT_EQ(uv_loop_close(&loop), 0);
+
+    char cleanup[400];
+    snprintf(cleanup, sizeof cleanup, "rm -rf '%s'", dir);
+    CHECK_INT_EQ(system(cleanup), 0);
+}
+
+
 int main(void)
 {
     uv_loop_t loop;
@@ -381,6 +475,7 @@ int main(void)
         uv_loop_close(&loop);
     }
     foreign_loop_answers_calls(path);
+    acks_follow_the_file(path);
 
     char stopper_path[] = "/tmp/journey-lib-stopper-XXXXXX";
     int stopper_fd = mkstemp(stopper_path);

@@ -1,0 +1,543 @@
+/*
+ * The SQLite store's writer thread (see sqlite_writer.h).
+ *
+ * The loop thread fills a batch of statements, with their text values
+ * copied into the batch, and hands it over once it holds BATCH_OPS
+ * statements or BATCH_TEXT bytes, or when a group ends. Handing over
+ * takes the lock once per batch rather than once per statement. The
+ * writer executes the batches in order; a batch that ends a group ends
+ * with the group's commit.
+ */
+#include "sqlite_writer.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A batch is handed over at this many statements or text bytes. */
+#define BATCH_OPS 256
+#define BATCH_TEXT (256 * 1024)
+
+/* Past this much work handed over and not yet executed, queue() waits
+ * for the writer. About 20 ms of writes at the rates measured; enough
+ * to cover the loop's bursts without holding much memory. */
+#define MAX_QUEUED_OPS 65536
+#define MAX_QUEUED_TEXT (64u * 1024 * 1024)
+
+/* Executed batches kept for reuse, and the largest text buffer kept. */
+#define MAX_SPARE_BATCHES 4
+#define MAX_SPARE_TEXT (1024 * 1024)
+
+typedef struct queued_value {
+    jy_sql_type type;
+    uint32_t len;        /* JY_SQL_TEXT: bytes, without the NUL */
+    sqlite3_int64 value; /* JY_SQL_INT: the value; JY_SQL_TEXT: the
+                          * offset into the batch's text */
+} queued_value;
+
+typedef struct queued_op {
+    int statement;
+    int count;
+    queued_value values[JY_SQLITE_MAX_VALUES];
+} queued_op;
+
+typedef struct batch {
+    struct batch *next;
+    queued_op *ops;
+    size_t count;
+    size_t capacity;
+    char *text;
+    size_t text_len;
+    size_t text_capacity;
+    uint64_t group;  /* nonzero: commit this group after the ops */
+    double started;  /* when the loop ended the group */
+} batch;
+
+struct jy_sqlite_writer {
+    sqlite3 *db;
+    sqlite3_stmt *const *statements;
+    const char *const *failures;
+    int statement_count;
+    char *path;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t work;     /* the writer waits for batches */
+    pthread_cond_t progress; /* the loop waits for the writer */
+
+    /* The loop thread's. */
+    batch *filling;
+    uint64_t groups_started;
+    int group_open;          /* written to since the last group ended */
+
+    /* Under lock. */
+    batch *head;
+    batch *tail;
+    batch *spare;
+    int spare_count;
+    size_t queued_ops;
+    size_t queued_text;
+    int busy;                /* the writer is executing a batch */
+    int stopping;
+    uint64_t committed;
+    double commit_seconds;
+    jy_sqlite_notify_fn notify;
+    void *notify_ctx;
+
+    /* The writer's, and the loop's while paused. */
+    int in_transaction;
+
+    /* Set once, after failure is written. */
+    atomic_int failed;
+    char failure[256];
+};
+
+
+static double monotonic_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+
+/* Records text as the failure unless one came first. Both threads may
+ * fail the writer (the loop when it runs out of memory queuing), so the
+ * text is written under the lock. */
+static void set_failure(jy_sqlite_writer *writer, const char *text)
+{
+    pthread_mutex_lock(&writer->lock);
+    if (!atomic_load_explicit(&writer->failed, memory_order_relaxed)) {
+        snprintf(writer->failure, sizeof writer->failure, "%s", text);
+        atomic_store_explicit(&writer->failed, 1, memory_order_release);
+    }
+    pthread_cond_broadcast(&writer->progress);
+    pthread_mutex_unlock(&writer->lock);
+}
+
+
+/* Records a failure with SQLite's message for the call that just
+ * failed. Called by the thread that owns the connection. */
+static void record_failure(jy_sqlite_writer *writer, const char *what)
+{
+    char text[sizeof writer->failure];
+    snprintf(text, sizeof text, "%s in %s: %s", what, writer->path, sqlite3_errmsg(writer->db));
+    set_failure(writer, text);
+}
+
+
+int jy_sqlite_writer_check(jy_sqlite_writer *writer, jy_error *err)
+{
+    if (!atomic_load_explicit(&writer->failed, memory_order_acquire))
+        return 0;
+    return jy_error_set(err, JY_EIO, "%s", writer->failure);
+}
+
+
+static void free_batch(batch *b)
+{
+    if (b == NULL)
+        return;
+    free(b->ops);
+    free(b->text);
+    free(b);
+}
+
+
+/* Keeps an executed batch for reuse, or frees it. Under lock. */
+static void recycle(jy_sqlite_writer *writer, batch *b)
+{
+    if (writer->spare_count >= MAX_SPARE_BATCHES || b->text_capacity > MAX_SPARE_TEXT) {
+        free_batch(b);
+        return;
+    }
+    b->count = 0;
+    b->text_len = 0;
+    b->group = 0;
+    b->next = writer->spare;
+    writer->spare = b;
+    writer->spare_count++;
+}
+
+
+/* Returns an empty batch, reused when one is spare, or NULL. */
+static batch *take_batch(jy_sqlite_writer *writer)
+{
+    pthread_mutex_lock(&writer->lock);
+    batch *b = writer->spare;
+    if (b != NULL) {
+        writer->spare = b->next;
+        writer->spare_count--;
+    }
+    pthread_mutex_unlock(&writer->lock);
+    if (b == NULL)
+        b = calloc(1, sizeof *b);
+    if (b != NULL)
+        b->next = NULL;
+    return b;
+}
+
+
+/* Runs one queued statement. Returns nonzero when it failed. */
+static int execute_op(jy_sqlite_writer *writer, const batch *b, const queued_op *op)
+{
+    sqlite3_stmt *stmt = writer->statements[op->statement];
+
+    for (int i = 0; i < op->count; i++) {
+        const queued_value *v = &op->values[i];
+        if (v->type == JY_SQL_INT)
+            sqlite3_bind_int64(stmt, i + 1, v->value);
+        else if (v->type == JY_SQL_TEXT)
+            sqlite3_bind_text(stmt, i + 1, b->text + v->value, (int)v->len, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(stmt, i + 1);
+    }
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE)
+        record_failure(writer, writer->failures[op->statement]);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return rc != SQLITE_DONE;
+}
+
+
+/* Executes a batch inside the current group's transaction, which it
+ * begins when needed, and commits the group the batch ends. After a
+ * failure it skips everything. */
+static void execute(jy_sqlite_writer *writer, const batch *b)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        if (atomic_load_explicit(&writer->failed, memory_order_relaxed))
+            return;
+        if (!writer->in_transaction) {
+            if (sqlite3_exec(writer->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+                record_failure(writer, "starting a transaction failed");
+                return;
+            }
+            writer->in_transaction = 1;
+        }
+        if (execute_op(writer, b, &b->ops[i]) != 0)
+            return;
+    }
+    if (b->group == 0 || !writer->in_transaction ||
+        atomic_load_explicit(&writer->failed, memory_order_relaxed))
+        return;
+    if (sqlite3_exec(writer->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        record_failure(writer, "committing failed");
+        return;
+    }
+    writer->in_transaction = 0;
+}
+
+
+static void *writer_main(void *arg)
+{
+    jy_sqlite_writer *writer = arg;
+
+    /* Signals are the loop thread's to handle. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+
+    pthread_mutex_lock(&writer->lock);
+    for (;;) {
+        while (writer->head == NULL && !writer->stopping)
+            pthread_cond_wait(&writer->work, &writer->lock);
+        batch *b = writer->head;
+        if (b == NULL)
+            break;
+        writer->head = b->next;
+        if (writer->head == NULL)
+            writer->tail = NULL;
+        writer->busy = 1;
+        pthread_mutex_unlock(&writer->lock);
+
+        execute(writer, b);
+        double now = monotonic_seconds();
+
+        pthread_mutex_lock(&writer->lock);
+        writer->busy = 0;
+        writer->queued_ops -= b->count;
+        writer->queued_text -= b->text_len;
+        int ended_group = b->group != 0;
+        if (ended_group && !atomic_load_explicit(&writer->failed, memory_order_relaxed)) {
+            writer->committed = b->group;
+            writer->commit_seconds = now - b->started;
+        }
+        recycle(writer, b);
+        pthread_cond_broadcast(&writer->progress);
+
+        /* The loop hears of every group's end, failed or not. */
+        jy_sqlite_notify_fn notify = writer->notify;
+        void *ctx = writer->notify_ctx;
+        if (ended_group && notify != NULL) {
+            pthread_mutex_unlock(&writer->lock);
+            notify(ctx);
+            pthread_mutex_lock(&writer->lock);
+        }
+    }
+    pthread_mutex_unlock(&writer->lock);
+    return NULL;
+}
+
+
+jy_sqlite_writer *jy_sqlite_writer_start(sqlite3 *db, sqlite3_stmt *const *statements,
+                                         const char *const *failures, int statement_count,
+                                         const char *path, jy_error *err)
+{
+    jy_sqlite_writer *writer = calloc(1, sizeof *writer);
+    if (writer == NULL || (writer->path = strdup(path)) == NULL) {
+        free(writer);
+        jy_error_set(err, JY_ENOMEM, "out of memory opening %s", path);
+        return NULL;
+    }
+    writer->db = db;
+    writer->statements = statements;
+    writer->failures = failures;
+    writer->statement_count = statement_count;
+    atomic_init(&writer->failed, 0);
+    pthread_mutex_init(&writer->lock, NULL);
+    pthread_cond_init(&writer->work, NULL);
+    pthread_cond_init(&writer->progress, NULL);
+
+    if (pthread_create(&writer->thread, NULL, writer_main, writer) != 0) {
+        jy_error_set(err, JY_ENOMEM, "cannot start the writer thread of %s", path);
+        pthread_cond_destroy(&writer->progress);
+        pthread_cond_destroy(&writer->work);
+        pthread_mutex_destroy(&writer->lock);
+        free(writer->path);
+        free(writer);
+        return NULL;
+    }
+    return writer;
+}
+
+
+/* Hands the batch being filled to the writer, and waits while the
+ * writer is too far behind. */
+static void hand_off(jy_sqlite_writer *writer)
+{
+    batch *b = writer->filling;
+    if (b == NULL)
+        return;
+    writer->filling = NULL;
+
+    pthread_mutex_lock(&writer->lock);
+    if (writer->tail != NULL)
+        writer->tail->next = b;
+    else
+        writer->head = b;
+    writer->tail = b;
+    writer->queued_ops += b->count;
+    writer->queued_text += b->text_len;
+    pthread_cond_signal(&writer->work);
+    while ((writer->queued_ops > MAX_QUEUED_OPS || writer->queued_text > MAX_QUEUED_TEXT) &&
+           !atomic_load_explicit(&writer->failed, memory_order_relaxed))
+        pthread_cond_wait(&writer->progress, &writer->lock);
+    pthread_mutex_unlock(&writer->lock);
+}
+
+
+static int grow(void **items, size_t *capacity, size_t need, size_t size)
+{
+    if (need <= *capacity)
+        return 0;
+    size_t n = *capacity > 0 ? *capacity : 64;
+    while (n < need)
+        n *= 2;
+    void *grown = realloc(*items, n * size);
+    if (grown == NULL)
+        return JY_ENOMEM;
+    *items = grown;
+    *capacity = n;
+    return 0;
+}
+
+
+/* Fails the writer for want of memory: the memory copy already has the
+ * write that could not be queued. */
+static int out_of_memory(jy_sqlite_writer *writer, jy_error *err)
+{
+    char text[sizeof writer->failure];
+    snprintf(text, sizeof text, "out of memory queuing a write to %s", writer->path);
+    set_failure(writer, text);
+    return jy_sqlite_writer_check(writer, err);
+}
+
+
+int jy_sqlite_writer_queue(jy_sqlite_writer *writer, int statement, const jy_sql_value *values,
+                           int count, jy_error *err)
+{
+    int rc = jy_sqlite_writer_check(writer, err);
+    if (rc != 0)
+        return rc;
+
+    if (writer->filling == NULL && (writer->filling = take_batch(writer)) == NULL)
+        return out_of_memory(writer, err);
+    batch *b = writer->filling;
+
+    size_t text_need = b->text_len;
+    size_t lens[JY_SQLITE_MAX_VALUES];
+    for (int i = 0; i < count; i++) {
+        lens[i] = values[i].type == JY_SQL_TEXT ? strlen(values[i].text) : 0;
+        text_need += lens[i];
+    }
+    if (grow((void **)&b->ops, &b->capacity, b->count + 1, sizeof *b->ops) != 0 ||
+        grow((void **)&b->text, &b->text_capacity, text_need, 1) != 0)
+        return out_of_memory(writer, err);
+
+    queued_op *op = &b->ops[b->count++];
+    op->statement = statement;
+    op->count = count;
+    for (int i = 0; i < count; i++) {
+        queued_value *v = &op->values[i];
+        v->type = values[i].type;
+        v->len = 0;
+        if (v->type == JY_SQL_INT) {
+            v->value = values[i].i;
+        } else if (v->type == JY_SQL_TEXT) {
+            memcpy(b->text + b->text_len, values[i].text, lens[i]);
+            v->value = (sqlite3_int64)b->text_len;
+            v->len = (uint32_t)lens[i];
+            b->text_len += lens[i];
+        }
+    }
+    writer->group_open = 1;
+
+    if (b->count >= BATCH_OPS || b->text_len >= BATCH_TEXT)
+        hand_off(writer);
+    return 0;
+}
+
+
+int jy_sqlite_writer_commit_start(jy_sqlite_writer *writer, uint64_t *group, jy_error *err)
+{
+    *group = 0;
+    int rc = jy_sqlite_writer_check(writer, err);
+    if (rc != 0)
+        return rc;
+    if (!writer->group_open)
+        return 0;
+
+    if (writer->filling == NULL && (writer->filling = take_batch(writer)) == NULL)
+        return out_of_memory(writer, err);
+    writer->filling->group = ++writer->groups_started;
+    writer->filling->started = monotonic_seconds();
+    writer->group_open = 0;
+    *group = writer->groups_started;
+    hand_off(writer);
+    return 0;
+}
+
+
+int jy_sqlite_writer_commit(jy_sqlite_writer *writer, jy_error *err)
+{
+    uint64_t group = 0;
+    int rc = jy_sqlite_writer_commit_start(writer, &group, err);
+    if (rc != 0)
+        return rc;
+
+    /* Groups commit in order, so the last one started covers the rest. */
+    return jy_sqlite_writer_wait(writer, writer->groups_started, err);
+}
+
+
+int jy_sqlite_writer_wait(jy_sqlite_writer *writer, uint64_t group, jy_error *err)
+{
+    pthread_mutex_lock(&writer->lock);
+    while (writer->committed < group &&
+           !atomic_load_explicit(&writer->failed, memory_order_relaxed))
+        pthread_cond_wait(&writer->progress, &writer->lock);
+    pthread_mutex_unlock(&writer->lock);
+    return jy_sqlite_writer_check(writer, err);
+}
+
+
+int jy_sqlite_writer_poll(jy_sqlite_writer *writer, uint64_t *committed, double *seconds,
+                          jy_error *err)
+{
+    pthread_mutex_lock(&writer->lock);
+    *committed = writer->committed;
+    *seconds = writer->commit_seconds;
+    pthread_mutex_unlock(&writer->lock);
+    return jy_sqlite_writer_check(writer, err);
+}
+
+
+void jy_sqlite_writer_set_notify(jy_sqlite_writer *writer, jy_sqlite_notify_fn notify, void *ctx)
+{
+    pthread_mutex_lock(&writer->lock);
+    writer->notify = notify;
+    writer->notify_ctx = ctx;
+    pthread_mutex_unlock(&writer->lock);
+}
+
+
+/* Waits until the writer has executed every batch handed to it. */
+static void wait_idle(jy_sqlite_writer *writer)
+{
+    pthread_mutex_lock(&writer->lock);
+    while (writer->head != NULL || writer->busy)
+        pthread_cond_wait(&writer->progress, &writer->lock);
+    pthread_mutex_unlock(&writer->lock);
+}
+
+
+int jy_sqlite_writer_pause(jy_sqlite_writer *writer, jy_error *err)
+{
+    hand_off(writer);
+    wait_idle(writer);
+    int rc = jy_sqlite_writer_check(writer, err);
+    if (rc != 0)
+        return rc;
+
+    if (!writer->in_transaction) {
+        if (sqlite3_exec(writer->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            return jy_sqlite_writer_fail(writer, "starting a transaction failed", err);
+        writer->in_transaction = 1;
+    }
+    writer->group_open = 1;
+    return 0;
+}
+
+
+int jy_sqlite_writer_fail(jy_sqlite_writer *writer, const char *what, jy_error *err)
+{
+    record_failure(writer, what);
+    return jy_sqlite_writer_check(writer, err);
+}
+
+
+void jy_sqlite_writer_stop(jy_sqlite_writer *writer)
+{
+    if (writer == NULL)
+        return;
+
+    /* What was never handed over was never committed either. */
+    free_batch(writer->filling);
+    writer->filling = NULL;
+
+    pthread_mutex_lock(&writer->lock);
+    writer->stopping = 1;
+    pthread_cond_signal(&writer->work);
+    pthread_mutex_unlock(&writer->lock);
+    pthread_join(writer->thread, NULL);
+
+    /* A group that was never committed was never acknowledged. */
+    if (writer->in_transaction)
+        sqlite3_exec(writer->db, "ROLLBACK", NULL, NULL, NULL);
+
+    while (writer->spare != NULL) {
+        batch *b = writer->spare;
+        writer->spare = b->next;
+        free_batch(b);
+    }
+    pthread_cond_destroy(&writer->progress);
+    pthread_cond_destroy(&writer->work);
+    pthread_mutex_destroy(&writer->lock);
+    free(writer->path);
+    free(writer);
+}

@@ -156,12 +156,21 @@ int ljy_call(lua_State *L)
             free(args);
             return jy_lua_raise(L, &err);
         }
-        action->fn(action->ctx, run->host, run->id, run->call_token, name,
-                   args != NULL ? args : "null");
+        /* A dry run only checks the replay: the handler is the live
+         * run's, and a second call would act twice. */
+        if (!run->host->dry_run)
+            action->fn(action->ctx, run->host, run->id, run->call_token, name,
+                       args != NULL ? args : "null");
         free(args);
         lua_pushstring(L, name);
         run->runtime_flags |= JY_RUN_AWAITING_CALL;
         return lua_yieldk(L, 0, 0, call_continue);
+    }
+
+    if (run->host->dry_run) {
+        free(args);
+        jy_error_set(&err, JY_ESTATE, "a dry run stops each run at the end of its replay");
+        return jy_lua_raise(L, &err);
     }
 
     /* A handler that finishes before it returns gives j.call its value at

@@ -738,10 +738,12 @@ int jy_host_journal(jy_host *host, jy_run *run, jy_step_kind kind,
         return JY_EDIVERGED;
     }
 
-    /* A dry run checks replays against new scripts; it keeps going as if
-     * the step were journaled, but writes nothing. */
+    /* A dry run checks that each run replays to where it was suspended.
+     * A step after that would act (store an emitted event, say), so the
+     * run stops at the first one. */
     if (host->dry_run)
-        return 0;
+        return jy_error_set(err, JY_ESTATE,
+                            "a dry run stops each run at the end of its replay");
 
     jy_journal_entry entry = {
         .run_id = run->id,
@@ -757,7 +759,10 @@ int jy_host_journal(jy_host *host, jy_run *run, jy_step_kind kind,
         return rc;
     run->journal_len++;
     run->replay_pos = run->journal_len;
-    /* A live step ran, so the restored deadline (if any) is spent. */
+    /* A live step ran, so the restored deadline (if any) is spent, and
+     * the run's next suspension differs from its stored record (a wait
+     * that took a stored event at once never suspended as stored). */
     run->restore_deadline = JY_TIME_MAX;
+    run->resumed_as_stored = 0;
     return 0;
 }

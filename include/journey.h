@@ -300,8 +300,9 @@ JOURNEY_API int journey_load(journey_host *host, const char *path);
  * Otherwise the live runs move to the new scripts by replay. Runs whose
  * replay diverges are parked: they stay stored as they were, and the
  * next start or reload replays them again. The call then returns
- * JOURNEY_EDIVERGED with their count. Actions stay registered.
- * thread: the loop's. */
+ * JOURNEY_EDIVERGED with their count. Actions stay registered, and a
+ * call still open moves to its run in the new scripts without calling
+ * the handler again. thread: the loop's. */
 JOURNEY_API int journey_reload(journey_host *host);
 
 /* Starts the host: replays the store's live runs from their journals,
@@ -471,8 +472,9 @@ JOURNEY_API int journey_reload_scripts(journey_host *host, const char *const *pa
                                        size_t count);
 
 /* Replays every live run against the scripts at paths in a separate Lua
- * state that writes nothing, and reports what a reload to them would do
- * (diverged: the runs it would park). The host and its runs do not
+ * state that writes nothing and calls no action handler, and reports
+ * what a reload to them would do (diverged: the runs it would park).
+ * Each run stops where its replay ends. The host and its runs do not
  * change, except that the turn's work is committed first. Returns
  * JOURNEY_EINVAL when a script does not load. thread: the loop's. */
 JOURNEY_API int journey_dry_run(journey_host *host, const char *const *paths, size_t count,

@@ -106,6 +106,8 @@ struct journey_host {
 
     action_entry *actions; /* owned */
     journey_call *open_calls; /* handed to handlers, not completed yet */
+    int adopting_calls;    /* a reload's replay: open calls move to the
+                            * new generation's runs */
 
     journey_log_fn log;
     void *log_ctx;

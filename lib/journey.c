@@ -832,6 +832,18 @@ static void call_action(void *ctx, jy_host *core, uint64_t run_id, uint64_t toke
 {
     (void)core;
     action_entry *entry = ctx;
+
+    /* A reload replays a run waiting in j.call up to the call again. The
+     * handler has the call already, so the open call moves to the new
+     * run instead of reaching the handler a second time. */
+    if (entry->host->adopting_calls) {
+        for (journey_call *open = entry->host->open_calls; open != NULL; open = open->next)
+            if (open->run_id == run_id && strcmp(open->name, name) == 0) {
+                open->token = token;
+                return;
+            }
+    }
+
     journey_call *call = malloc(sizeof *call + strlen(name) + 1);
     if (call == NULL) {
         jy_lua_complete_call(entry->host->lh, run_id, token, NULL,

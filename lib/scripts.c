@@ -168,7 +168,9 @@ int journey_reload_scripts(journey_host *host, const char *const *paths, size_t 
 
     jy_error err;
     jy_error_clear(&err);
+    host->adopting_calls = 1;
     rc = jy_lib_replay(lh, count, &host->last_replay, &err);
+    host->adopting_calls = 0;
     if (rc != 0)
         return jy_lib_fail(host, rc, "%s", err.message);
     if (!host->is_virtual)

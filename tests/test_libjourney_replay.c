@@ -733,6 +733,146 @@ static void parked_call_checks(const char *script_path, const char *broken_path)
 }
 
 
+/* Waits for a payment that matches, then emits and sleeps. The changed
+ * script matches the payment already stored, so a reload to it lets the
+ * restored wait take that event at once. */
+static const char pay_script[] =
+    "local journey = require 'journey'\n"
+    "journey.define{ name = 'pay', on = 'app/order', run = function(j, e)\n"
+    "  j.wait_for('app/pay', {match = {x = 1}, timeout = '1h'})\n"
+    "  j.emit('app/paid', {})\n"
+    "  j.sleep('10m')\n"
+    "end }\n";
+static const char pay_changed_script[] =
+    "local journey = require 'journey'\n"
+    "journey.define{ name = 'pay', on = 'app/order', run = function(j, e)\n"
+    "  j.wait_for('app/pay', {match = {x = 2}, timeout = '1h'})\n"
+    "  j.emit('app/paid', {})\n"
+    "  j.sleep('10m')\n"
+    "end }\n";
+
+static uint64_t last_seq;
+
+
+static void on_seq(void *ctx, int status, uint64_t seq)
+{
+    (void)ctx;
+    CHECK_INT_EQ(status, JOURNEY_OK);
+    last_seq = seq;
+}
+
+
+/* Returns the seq the store gives a new event, which tells how many it
+ * holds. */
+static uint64_t next_seq(journey_host *host, const char *user)
+{
+    char line[128];
+    int n = snprintf(line, sizeof line, "{\"user\":\"%s\",\"name\":\"app/probe\"}", user);
+    last_seq = 0;
+    CHECK_INT_EQ(journey_ingest(host, line, (size_t)n, on_seq, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_commit(host), JOURNEY_OK);
+    return last_seq;
+}
+
+
+/* A dry run writes nothing, even when the new script lets a run go on
+ * past its journal; the reload after it emits once. The run then
+ * sleeps, and its stored record says so: a second reload and a restart
+ * replay it to that sleep instead of parking it. */
+static void moved_run_checks(const char *script_path, const char *changed_path,
+                             const char *store)
+{
+    journey_host *host = new_virtual_host(store, NULL, NULL);
+    if (host == NULL)
+        return;
+    CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
+    CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+    const char *order = "{\"user\":\"m\",\"name\":\"app/order\",\"ts\":1700000000000}";
+    const char *pay = "{\"user\":\"m\",\"name\":\"app/pay\",\"ts\":1700000001000,"
+                      "\"data\":{\"x\":2}}";
+    CHECK_INT_EQ(journey_ingest(host, order, strlen(order), NULL, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_ingest(host, pay, strlen(pay), NULL, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_commit(host), JOURNEY_OK);
+
+    const char *changed[] = {changed_path};
+    journey_replay_report report;
+    CHECK_INT_EQ(journey_dry_run(host, changed, 1, &report), JOURNEY_OK);
+    CHECK_INT_EQ(report.diverged, 0);
+    CHECK_INT_EQ(next_seq(host, "probe1"), 3);
+
+    CHECK_INT_EQ(journey_reload_scripts(host, changed, 1), JOURNEY_OK);
+    CHECK_INT_EQ(journey_commit(host), JOURNEY_OK);
+    CHECK_INT_EQ(next_seq(host, "probe2"), 5); /* the reload's app/paid is 4 */
+
+    char *json = NULL;
+    CHECK_INT_EQ(journey_run_json(host, 1, &json), JOURNEY_OK);
+    CHECK_CONTAINS(json, "\"status\":\"sleeping\"");
+    journey_free(json);
+
+    CHECK_INT_EQ(journey_reload_scripts(host, changed, 1), JOURNEY_OK);
+    journey_last_replay(host, &report);
+    CHECK_INT_EQ(report.diverged, 0);
+    CHECK_INT_EQ(journey_commit(host), JOURNEY_OK);
+    journey_host_close(host, NULL, NULL);
+
+    host = new_virtual_host(store, NULL, NULL);
+    if (host == NULL)
+        return;
+    CHECK_INT_EQ(journey_load(host, changed_path), JOURNEY_OK);
+    CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+    journey_last_replay(host, &report);
+    CHECK_INT_EQ(report.replayed, 1);
+    CHECK_INT_EQ(report.diverged, 0);
+    CHECK_INT_EQ(journey_live_runs(host), 1);
+    CHECK_INT_EQ(next_seq(host, "probe3"), 6);
+    journey_host_close(host, NULL, NULL);
+}
+
+
+static int echo_calls;
+
+
+static void count_and_keep_call(void *ctx, journey_call *call, const char *args_json)
+{
+    echo_calls++;
+    keep_call(ctx, call, args_json);
+}
+
+
+/* A run waiting in j.call keeps its open call across a dry run and a
+ * reload: the handler is not called again, and the call it holds still
+ * completes the run. */
+static void kept_call_checks(const char *script_path)
+{
+    journey_host *host = new_virtual_host("memory", on_echo_trace, NULL);
+    if (host == NULL)
+        return;
+    open_call = NULL;
+    echo_calls = 0;
+    echo_result[0] = '\0';
+    CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
+    CHECK_INT_EQ(journey_register_action(host, "echo", count_and_keep_call, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+    const char *line = "{\"user\":\"k\",\"name\":\"app/echo\",\"ts\":1700000000000,"
+                       "\"data\":{\"n\":5}}";
+    CHECK_INT_EQ(journey_ingest(host, line, strlen(line), NULL, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(echo_calls, 1);
+
+    const char *same[] = {script_path};
+    journey_replay_report report;
+    CHECK_INT_EQ(journey_dry_run(host, same, 1, &report), JOURNEY_OK);
+    CHECK_INT_EQ(echo_calls, 1);
+    CHECK_INT_EQ(journey_reload(host), JOURNEY_OK);
+    CHECK_INT_EQ(echo_calls, 1);
+
+    CHECK_INT_EQ(journey_call_done(open_call, "{\"n\":5}", NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_advance_to(host, journey_now(host)), JOURNEY_OK);
+    CHECK_INT_EQ(journey_live_runs(host), 0);
+    CHECK_STR_EQ(echo_result, "{\"n\":5}");
+    journey_host_close(host, NULL, NULL);
+}
+
+
 /* Takes an event from before its trigger, then sleeps for a month. */
 static const char reach_back_script[] =
     "local journey = require 'journey'\n"
@@ -938,6 +1078,14 @@ int main(void)
     snprintf(broken_echo_path, sizeof broken_echo_path, "%s/broken_echo.lua", dir);
     write_file(broken_echo_path, broken_echo_script);
     parked_call_checks(echo_path, broken_echo_path);
+    kept_call_checks(echo_path);
+    char pay_path[128], pay_changed_path[128], pay_store[160];
+    snprintf(pay_path, sizeof pay_path, "%s/pay.lua", dir);
+    snprintf(pay_changed_path, sizeof pay_changed_path, "%s/pay_changed.lua", dir);
+    snprintf(pay_store, sizeof pay_store, "sqlite:%s/pay.db", dir);
+    write_file(pay_path, pay_script);
+    write_file(pay_changed_path, pay_changed_script);
+    moved_run_checks(pay_path, pay_changed_path, pay_store);
     char reach_path[128], broken_reach_path[128];
     snprintf(reach_path, sizeof reach_path, "%s/reach.lua", dir);
     snprintf(broken_reach_path, sizeof broken_reach_path, "%s/broken_reach.lua", dir);

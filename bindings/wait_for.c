@@ -132,6 +132,16 @@ static void check_wait_args(lua_State *L, jy_run *run, const char *function,
                       "time, got %s", function, luaL_typename(L, -1));
     }
     lua_pop(L, 1);
+
+    /* Retention deletes events older than its window, but only when it
+     * runs. Reading no further back than the window makes what a run
+     * sees independent of when that was. */
+    jy_time window = run->host->history_window;
+    if (args->since_seq == 0 && window > 0) {
+        jy_time oldest = jy_host_now(run->host) - window;
+        if (args->since_ts < oldest)
+            args->since_ts = oldest;
+    }
 }
 
 

@@ -566,9 +566,10 @@ int jy_cli_serve(int argc, char **argv)
         uv_loop_close(server.loop);
         return 1;
     }
+    /* The first prune runs at once: it also sets how far back runs read
+     * (see journey_prune). */
     if (server.retention_ms > 0)
-        uv_timer_start(&server.retention_timer, on_retention_timer, RETENTION_INTERVAL_MS,
-                       RETENTION_INTERVAL_MS);
+        uv_timer_start(&server.retention_timer, on_retention_timer, 0, RETENTION_INTERVAL_MS);
     char resident[96] = "";
     if (config.resident_runs > 0)
         snprintf(resident, sizeof resident, ", coroutines of at most %zu suspended runs kept",

@@ -116,6 +116,8 @@ typedef struct simulation {
     FILE *emitted;
     FILE *acks;
     jy_buf pending_acks; /* acknowledgements waiting for the next commit */
+    jy_buf pending_emitted; /* --emitted lines of a durable replay, written
+                             * once their commit is done */
     long uncommitted;
     uint64_t groups;
     double *commit_ms;   /* duration of each commit that wrote something */
@@ -151,6 +153,13 @@ static int job_of(const char *user, int jobs)
         h *= 1099511628211ULL;
     }
     return (int)(h % (uint64_t)jobs);
+}
+
+
+/* Whether the replay writes a store that a later run resumes. */
+static int is_durable(const simulation *sim)
+{
+    return strcmp(sim->store_spec, "memory") != 0;
 }
 
 
@@ -236,6 +245,8 @@ static void write_emitted(simulation *sim, const journey_trace *trace)
         return;
     if (sim->job != NULL)
         keep_line(sim, &sim->job->emitted, trace->at, sim->line.data, sim->line.len);
+    else if (is_durable(sim))
+        jy_buf_append(&sim->pending_emitted, sim->line.data, sim->line.len);
     else if (fwrite(sim->line.data, 1, sim->line.len, sim->emitted) != sim->line.len)
         sim->write_failed = 1;
 }
@@ -916,6 +927,16 @@ static int commit_group(simulation *sim, journey_host *host)
             sim->write_failed = 1;
     }
     jy_buf_reset(&sim->pending_acks);
+
+    /* An emitted event is in the file once its commit is, so a resumed
+     * replay, which does not emit it again, appends only what is new. */
+    if (sim->emitted != NULL && sim->pending_emitted.len > 0) {
+        if (fwrite(sim->pending_emitted.data, 1, sim->pending_emitted.len, sim->emitted) !=
+                sim->pending_emitted.len ||
+            fflush(sim->emitted) != 0)
+            sim->write_failed = 1;
+    }
+    jy_buf_reset(&sim->pending_emitted);
     sim->uncommitted = 0;
 
     /* Retention runs every few groups; its deletions commit with the
@@ -1008,6 +1029,10 @@ static int replay(simulation *sim, journey_host *host, input_event *events, size
     /* Until an event is fed, the position is where the replay resumed. */
     if (indices == NULL)
         sim->position = start_at;
+
+    /* Retention's window also bounds what runs read of the past, from
+     * the first event on (see journey_prune). */
+    apply_retention(sim, host);
     int stopped_at_horizon = 0;
     for (size_t k = start_at; k < count; k++) {
         size_t i = indices != NULL ? indices[k] : k;
@@ -1022,10 +1047,11 @@ static int replay(simulation *sim, journey_host *host, input_event *events, size
         }
         sim->position = i + 1;
         events[i].event = NULL;
-        /* Without an id, an event before the resumed clock cannot be
+        /* Without an id, an event at or before the resumed clock cannot be
          * distinguished from one the store already contains, so it is not
-         * fed again. */
-        if (start_at == 0 && fed && event->id == NULL && event->ts < resumed) {
+         * fed again. The clock stops at the last event fed, so an event
+         * at that instant was fed too. */
+        if (start_at == 0 && fed && event->id == NULL && event->ts <= resumed) {
             sim->skipped_before_resume++;
             journey_event_free(event);
             continue;
@@ -1349,6 +1375,7 @@ int jy_cli_simulate(int argc, char **argv)
     memset(&sim, 0, sizeof sim);
     jy_buf_init(&sim.line);
     jy_buf_init(&sim.pending_acks);
+    jy_buf_init(&sim.pending_emitted);
     sim.store_spec = "memory";
     sim.commit_every = 500;
     journey_config_init(&sim.config);
@@ -1458,7 +1485,9 @@ int jy_cli_simulate(int argc, char **argv)
     }
 
     if (sim.emitted_path != NULL) {
-        sim.emitted = fopen(sim.emitted_path, "w");
+        /* A durable replay appends, as it appends acknowledgements: a
+         * resumed run adds the events that the earlier runs did not. */
+        sim.emitted = fopen(sim.emitted_path, is_durable(&sim) ? "a" : "w");
         if (sim.emitted == NULL) {
             fprintf(stderr, "journey simulate: cannot write %s: %s\n", sim.emitted_path,
                     strerror(errno));
@@ -1530,8 +1559,8 @@ int jy_cli_simulate(int argc, char **argv)
         goto done;
     }
     if (sim.skipped_before_resume > 0)
-        fprintf(stderr, "journey simulate: skipped %llu events without an id that are older than "
-                        "the clock the store resumed at; give events ids to resume exactly\n",
+        fprintf(stderr, "journey simulate: skipped %llu events without an id at or before the "
+                        "clock the store resumed at; give events ids to resume exactly\n",
                 (unsigned long long)sim.skipped_before_resume);
 
     summary_counts counts;
@@ -1553,6 +1582,7 @@ done:
     if (sim.acks != NULL && fclose(sim.acks) != 0 && status == 0)
         status = 1;
     jy_buf_free(&sim.pending_acks);
+    jy_buf_free(&sim.pending_emitted);
     free(sim.commit_ms);
     for (size_t i = 0; i < count; i++)
         journey_event_free(events[i].event);

@@ -150,6 +150,9 @@ typedef struct jy_host {
     int keep_ended_runs; /* 1: ended runs stay in `runs` for inspection */
     uint64_t ingest_started_ns; /* monotonic time the current ingest began */
     int dry_run;          /* 1: replay checks only; nothing is written to the store */
+    jy_time history_window; /* 0, or the retention in force: reads that
+                             * reach back before the trigger (since) see
+                             * no event older than now minus this */
     uint32_t max_journal; /* steps a run may journal; the next one fails it */
 
     size_t resident_limit; /* suspended runs that keep a coroutine; 0: all */

@@ -487,7 +487,10 @@ JOURNEY_API void journey_last_replay(const journey_host *host, journey_replay_re
 /* Deletes runs that ended more than older_than ms before the clock, and
  * events older than that which no live run can reach. The deletions
  * commit with the next group. Counts go to runs and events (either may
- * be NULL). thread: the loop's. */
+ * be NULL). From the first call on, j.wait_for and j.events with since
+ * read no event older than older_than before the clock, so what a run
+ * reads does not depend on when the last prune ran; 0 lifts that
+ * bound. thread: the loop's. */
 JOURNEY_API int journey_prune(journey_host *host, int64_t older_than, uint64_t *runs,
                               uint64_t *events);
 

@@ -70,6 +70,7 @@ struct journey_host {
     size_t memory_cap;
     uint32_t max_journal;
     size_t resident_runs;
+    int64_t history_window; /* the retention of the last journey_prune, 0: none */
     pthread_t loop_thread; /* debug builds check the caller against it */
 
     uv_check_t commit_check;

@@ -453,6 +453,7 @@ int jy_lib_new_generation(journey_host *host, lua_State **out_L, jy_lua_host **o
     if (host->max_journal != 0)
         lh->host->max_journal = host->max_journal;
     lh->host->resident_limit = host->resident_runs;
+    lh->host->history_window = host->history_window;
     lh->host->keep_ended_runs = 0;
     jy_host_set_log(lh->host, forward_log, host);
     jy_host_set_trace(lh->host, forward_trace, host);

@@ -247,6 +247,11 @@ int journey_prune(journey_host *host, int64_t older_than, uint64_t *runs, uint64
         return jy_lib_fail(host, JOURNEY_EINVAL, "invalid retention %lld ms: give 0 or more",
                            (long long)older_than);
 
+    /* From now on, reads that reach back see the same window whenever
+     * the next prune runs. */
+    host->history_window = older_than;
+    host->lh->host->history_window = older_than;
+
     /* A cutoff before the start of time means nothing is old enough. */
     jy_time now = jy_host_now(host->lh->host);
     jy_time cutoff = now > JY_TIME_MIN + older_than ? now - older_than : JY_TIME_MIN;

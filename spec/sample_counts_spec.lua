@@ -467,7 +467,7 @@ for _, set in ipairs(DATA_SETS) do
 end
 
 
-describe("journey simulate --jobs", function()
+describe("journey simulate", function()
     local dir
 
     before_each(function()
@@ -658,7 +658,8 @@ journey.define {
     it("keeps an event a live run took from before its trigger", function()
         -- Retention deletes events older than the oldest live trigger,
         -- but a run that took an older event with since needs it again
-        -- whenever it is replayed: here at every wake, past the limit.
+        -- whenever it is replayed: here at its wake, when the event it
+        -- took 31 days back is 102 days old, past the default 90 days.
         local bin = simulator_path()
         if bin == nil then
             pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
@@ -678,26 +679,135 @@ journey.define {
 }
 ]])
         script:close()
-        local lines = {
-            '{"user":"u1","name":"app/old","ts":"2024-01-01T00:00:00Z"}',
-            '{"user":"u1","name":"app/start","ts":"2024-04-10T00:00:00Z"}',
-            '{"user":"u2","name":"app/start","ts":"2024-04-10T00:00:01Z"}',
-        }
-        for n = 1, 50 do
-            lines[#lines + 1] = ('{"user":"u3","name":"app/noise","ts":"2024-04-10T01:%02d:00Z"}')
-                :format(n % 60)
+        local lines = {'{"user":"u1","name":"app/old","ts":"2024-03-10T00:00:00Z"}'}
+        local function noise(day)
+            for n = 1, 50 do
+                lines[#lines + 1] = ('{"user":"u3","name":"app/noise","ts":"%sT01:%02d:00Z"}')
+                    :format(day, n % 60)
+            end
         end
-        lines[#lines + 1] = '{"user":"u1","name":"app/x","ts":"2024-04-11T00:00:00Z"}'
+        noise("2024-03-11")
+        lines[#lines + 1] = '{"user":"u1","name":"app/start","ts":"2024-04-10T00:00:00Z"}'
+        lines[#lines + 1] = '{"user":"u2","name":"app/start","ts":"2024-04-10T00:00:01Z"}'
+        noise("2024-06-19")
+        lines[#lines + 1] = '{"user":"u1","name":"app/x","ts":"2024-06-20T00:00:00Z"}'
         local events = assert(io.open(dir .. "/events.jsonl", "w"))
         events:write(table.concat(lines, "\n"), "\n")
         events:close()
 
         local summary = run_simulator(bin, {dir .. "/back.lua"}, dir .. "/events.jsonl",
                                       {"--resident-runs", "1", "--commit-every", "1",
-                                       "--until", "2024-04-12T00:00:00Z"})
+                                       "--until", "2024-06-21T00:00:00Z"})
         assert.are.same({started = 2, completed = 1, failed = 0, cancelled = 0, waiting = 1},
                         summary.journeys.back)
         assert.is_true(summary.pruned_events > 0, "retention deleted nothing")
+    end)
+
+    it("reads the same past whenever retention runs", function()
+        -- A run counts its user's orders since ever. Retention deletes
+        -- old orders only every few commit groups, so without a window on
+        -- what runs read, the counts followed --commit-every and --jobs.
+        local bin = simulator_path()
+        if bin == nil then
+            pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+            return
+        end
+        local script = assert(io.open(dir .. "/count.lua", "w"))
+        script:write([[
+local journey = require "journey"
+journey.define {
+  name = "count",
+  on = "shop/order_placed",
+  key = false,
+  run = function(j)
+    return {n = #j.events("shop/order_placed", {since = "ever"})}
+  end,
+}
+]])
+        script:close()
+        local events = assert(io.open(dir .. "/events.jsonl", "w"))
+        local start = 1704067200000
+        for i = 0, 199 do
+            local ts = start + i * 6 * HOUR
+            events:write(('{"id":"a%d","user":"a","name":"shop/order_placed","ts":%d}\n')
+                :format(i, ts))
+            for k = 0, 4 do
+                events:write(('{"id":"f%d_%d","user":"f%d","name":"shop/viewed","ts":%d}\n')
+                    :format(i, k, k, ts + (k + 1) * SECOND))
+            end
+        end
+        events:close()
+
+        -- Returns the transcript's lines with the results, sorted.
+        local function results(extra)
+            local command = shell_quote(bin) .. " simulate " .. shell_quote(dir .. "/count.lua") ..
+                " --events " .. shell_quote(dir .. "/events.jsonl") .. " --retention 2d " .. extra
+            local pipe = assert(io.popen(command, "r"))
+            local lines = {}
+            for line in pipe:lines() do
+                local ts, result = line:match("^(%S+)%s+count #%d+ a%s+completed (.*)$")
+                if ts ~= nil then
+                    lines[#lines + 1] = ts .. " " .. result
+                end
+            end
+            assert(pipe:close())
+            table.sort(lines)
+            return lines
+        end
+
+        local one = results("--commit-every 5")
+        assert.are.equal(200, #one)
+        -- Two days of orders every 6 hours, the current one included.
+        assert.are.equal('2024-01-05T06:00:00Z {"n":9}', one[18])
+        assert.are.same(one, results("--commit-every 500"))
+        assert.are.same(one, results("--commit-every 5 --jobs 2"))
+    end)
+
+    it("resumes an appended input without replaying its last event", function()
+        -- Stage one stops at its last event, which has no id. The input
+        -- then grows by one line, so the second stage cannot resume by
+        -- position: it must skip the event at the resumed clock too.
+        local bin = simulator_path()
+        if bin == nil then
+            pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+            return
+        end
+        local script = assert(io.open(dir .. "/welcome.lua", "w"))
+        script:write([[
+local journey = require "journey"
+journey.define {
+  name = "welcome",
+  on = "app/signed_up",
+  key = false,
+  run = function(j) j.emit("app/welcomed", {}) end,
+}
+]])
+        script:close()
+        local lines = {
+            '{"user":"41","name":"app/signed_up","ts":"2024-05-01T08:00:00Z"}',
+            '{"user":"42","name":"app/signed_up","ts":"2024-05-01T09:00:00Z"}',
+        }
+        local function write_events()
+            local events = assert(io.open(dir .. "/events.jsonl", "w"))
+            events:write(table.concat(lines, "\n"), "\n")
+            events:close()
+        end
+        local extra = {"--store", "sqlite:" .. dir .. "/s.db", "--emitted", dir .. "/emitted.jsonl"}
+
+        write_events()
+        local first = run_simulator(bin, {dir .. "/welcome.lua"}, dir .. "/events.jsonl", extra)
+        lines[#lines + 1] = '{"user":"44","name":"app/signed_up","ts":"2024-05-03T08:00:00Z"}'
+        write_events()
+        local second = run_simulator(bin, {dir .. "/welcome.lua"}, dir .. "/events.jsonl", extra)
+
+        assert.are.equal(2, first.runs_started)
+        assert.are.equal(1, second.runs_started)
+        -- The emitted file gains the new run's event and keeps the others.
+        local users = {}
+        for line in io.lines(dir .. "/emitted.jsonl") do
+            users[#users + 1] = cjson.decode(line).user
+        end
+        assert.are.same({"41", "42", "44"}, users)
     end)
 
     it("needs the memory store", function()

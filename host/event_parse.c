@@ -151,6 +151,18 @@ static const char *take_string(scratch *s, const jy_json_span *span, size_t *len
 }
 
 
+/* Rejects a decoded user, id or name with a NUL character (\u0000):
+ * these are C strings from here on, so the text would end there and
+ * name another user or event. */
+static int reject_nul(const char *field, const char *text, size_t len, jy_error *err)
+{
+    if (strlen(text) == len)
+        return 0;
+    return jy_error_set(err, JY_EINVAL, "%s contains a NUL character (\\u0000), which ids and "
+                        "names cannot hold; remove it", field);
+}
+
+
 /* Writes a whole number as id text into the scratch, as
  * jy_json_integer_text does: "17850" stays "17850" at any length, and
  * 42.0 gives "42". Returns NULL with the reason in *status otherwise. */
@@ -232,7 +244,7 @@ static int read_user(scratch *s, const jy_json_span *span, const char **user,
     if (span->type == JY_JSON_STRING) {
         *user = take_string(s, span, &len);
         if (len > 0)
-            return 0;
+            return reject_nul("\"user\"", *user, len, err);
         return jy_error_set(err, JY_EINVAL, "\"user\" must be a non-empty string or an object "
                             "with an \"id\", got an empty string");
     }
@@ -257,6 +269,8 @@ static int read_user(scratch *s, const jy_json_span *span, const char **user,
         if (*user == NULL || (id.type == JY_JSON_STRING && len == 0))
             return jy_error_set(err, JY_EINVAL, "\"user\" object needs a non-empty \"id\" "
                                 "string");
+        if (id.type == JY_JSON_STRING && reject_nul("\"id\" of \"user\"", *user, len, err) != 0)
+            return JY_EINVAL;
         *user_json = take_compact(s, span);
         return 0;
     }
@@ -277,7 +291,7 @@ static int read_name(scratch *s, const event_fields *fields, const char **name, 
     if (span->type == JY_JSON_STRING) {
         *name = take_string(s, span, &len);
         if (len > 0)
-            return 0;
+            return reject_nul("\"name\"", *name, len, err);
     }
     return jy_error_set(err, JY_EINVAL, "\"name\" must be a non-empty string, got %s",
                         span->type == JY_JSON_STRING ? "an empty string"
@@ -302,7 +316,7 @@ static int read_id(scratch *s, const jy_json_span *span, const char **id, jy_err
         *id = take_string(s, span, &len);
         if (len == 0)
             return jy_error_set(err, JY_EINVAL, "\"id\" must not be empty");
-        return 0;
+        return reject_nul("\"id\"", *id, len, err);
     }
     return jy_error_set(err, JY_EINVAL, "\"id\" must be a string or an integer, got %s",
                         jy_json_type_name(span->type));

@@ -332,7 +332,8 @@ JOURNEY_API int journey_ingest(journey_host *host, const char *json, size_t len,
  * to the loop thread through a uv_async handle, and taken in once the
  * host is started. done fires on the loop thread, also with a negative
  * status (JOURNEY_EINVAL for a bad event, whose reason is then in
- * journey_error). Returns JOURNEY_OK or JOURNEY_ENOMEM.
+ * journey_error). Returns JOURNEY_OK, JOURNEY_ENOMEM, or JOURNEY_EINVAL
+ * for a NULL json (no message: journey_error is the loop thread's).
  * thread: any, until journey_host_close starts. */
 JOURNEY_API int journey_ingest_threadsafe(journey_host *host, const char *json, size_t len,
                                           journey_ingest_cb done, void *ctx);

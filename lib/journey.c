@@ -622,6 +622,7 @@ int journey_start(journey_host *host)
     host->dirty = 1;
     jy_lib_commit_soon(host);
     uv_ref((uv_handle_t *)&host->async);
+    uv_async_send(&host->async); /* events queued by other threads before */
     uv_check_start(&host->commit_check, on_check);
     if (jy_lib_commit(host) != 0)
         return JOURNEY_EIO;
@@ -778,6 +779,8 @@ int journey_ingest(journey_host *host, const char *json, size_t len, journey_ing
 int journey_ingest_threadsafe(journey_host *host, const char *json, size_t len,
                               journey_ingest_cb done, void *ctx)
 {
+    if (json == NULL)
+        return JOURNEY_EINVAL;
     queued_event *q = malloc(sizeof *q + len + 1);
     if (q == NULL)
         return JOURNEY_ENOMEM;
@@ -810,6 +813,10 @@ static void drain_queue(uv_async_t *async)
      * what the loop did meanwhile. */
     if (host->committing != 0 && host->lh != NULL)
         jy_lib_commit_async(host);
+
+    /* Events queued before journey_start wait for it; it drains them. */
+    if (!host->started)
+        return;
 
     pthread_mutex_lock(&host->queue_lock);
     queued_event *q = host->queue_head;
@@ -1014,16 +1021,10 @@ int journey_run_once(journey_host *host)
 }
 
 
-static void free_host(journey_host *host)
+/* Tells the callers of events queued by other threads and not ingested
+ * that the host is closing. */
+static void reject_queued(journey_host *host)
 {
-    while (host->actions != NULL) {
-        action_entry *next = host->actions->next;
-        free(host->actions);
-        host->actions = next;
-    }
-    void (*closed)(void *) = host->closed;
-    void *closed_ctx = host->closed_ctx;
-
     pthread_mutex_lock(&host->queue_lock);
     queued_event *q = host->queue_head;
     host->queue_head = host->queue_tail = NULL;
@@ -1035,6 +1036,20 @@ static void free_host(journey_host *host)
         free(q);
         q = next;
     }
+}
+
+
+static void free_host(journey_host *host)
+{
+    while (host->actions != NULL) {
+        action_entry *next = host->actions->next;
+        free(host->actions);
+        host->actions = next;
+    }
+    void (*closed)(void *) = host->closed;
+    void *closed_ctx = host->closed_ctx;
+
+    reject_queued(host);
     pthread_mutex_destroy(&host->queue_lock);
     free(host);
     if (closed != NULL)
@@ -1070,6 +1085,7 @@ void journey_host_close(journey_host *host, void (*closed)(void *ctx), void *ctx
     if (host->started)
         jy_lib_commit(host);
     finish_ingests(host, JOURNEY_ESTATE);
+    reject_queued(host);
     if (host->async_commits)
         jy_store_sqlite_set_notify(host->store, NULL, NULL);
     jy_lua_host_free(host->lh);

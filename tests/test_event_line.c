@@ -140,6 +140,16 @@ static void event_line_rejects_with_reasons(void)
     check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"id\":{}}", "\"id\" must be a string or an integer");
     check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"id\":1.5}",
                    "invalid \"id\" 1.5: give an integer or a string");
+
+    /* A NUL would cut these short and name another user or event. */
+    check_rejected("{\"user\":\"u\\u0000v\",\"name\":\"x\",\"ts\":0}",
+                   "\"user\" contains a NUL character");
+    check_rejected("{\"user\":{\"id\":\"q\\u0000\"},\"name\":\"x\",\"ts\":0}",
+                   "\"id\" of \"user\" contains a NUL character");
+    check_rejected("{\"user\":\"u\",\"name\":\"x\\u0000y\",\"ts\":0}",
+                   "\"name\" contains a NUL character");
+    check_rejected("{\"user\":\"u\",\"name\":\"x\",\"ts\":0,\"id\":\"a\\u0000b\"}",
+                   "\"id\" contains a NUL character");
 }
 
 

@@ -332,6 +332,76 @@ static void acks_follow_the_file(const char *script_path)
 }
 
 
+typedef struct early_acks {
+    int ok;
+    int closing;
+} early_acks;
+
+
+static void on_early_ack(void *ctx, int status, uint64_t seq)
+{
+    early_acks *acks = ctx;
+    (void)seq;
+    if (status == JOURNEY_OK)
+        acks->ok++;
+    else if (status == JOURNEY_ESTATE)
+        acks->closing++;
+}
+
+
+static void on_idle_timer(uv_timer_t *timer)
+{
+    (void)timer;
+}
+
+
+/* Events queued from another thread before journey_start wait for it,
+ * even when the loop turns before the start; events still queued when
+ * the host closes hear of it inside journey_host_close. */
+static void early_threadsafe_events(void)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    uv_timer_t busy;
+    uv_timer_init(&loop, &busy);
+    uv_timer_start(&busy, on_idle_timer, 1, 1);
+
+    journey_config config;
+    journey_config_init(&config);
+    config.loop = &loop;
+    journey_host *host = NULL;
+    char error[256];
+    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    if (host == NULL)
+        return;
+
+    early_acks acks = {0, 0};
+    const char *line = "{\"user\":\"e\",\"name\":\"app/other\"}";
+    CHECK_INT_EQ(journey_ingest_threadsafe(host, line, strlen(line), on_early_ack, &acks),
+                 JOURNEY_OK);
+    CHECK_INT_EQ(journey_ingest_threadsafe(host, NULL, 5, on_early_ack, &acks), JOURNEY_EINVAL);
+    uv_run(&loop, UV_RUN_ONCE);
+    CHECK_INT_EQ(acks.ok + acks.closing, 0);
+
+    CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+    for (int i = 0; i < 100 && acks.ok == 0; i++)
+        uv_run(&loop, UV_RUN_ONCE);
+    CHECK_INT_EQ(acks.ok, 1);
+    journey_stats stats;
+    journey_get_stats(host, &stats);
+    CHECK_INT_EQ(stats.events_ingested, 1);
+
+    CHECK_INT_EQ(journey_ingest_threadsafe(host, line, strlen(line), on_early_ack, &acks),
+                 JOURNEY_OK);
+    journey_host_close(host, NULL, NULL);
+    CHECK_INT_EQ(acks.closing, 1);
+
+    uv_close((uv_handle_t *)&busy, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT_EQ(uv_loop_close(&loop), 0);
+}
+
+
 int main(void)
 {
     uv_loop_t loop;
@@ -476,6 +546,7 @@ int main(void)
     }
     foreign_loop_answers_calls(path);
     acks_follow_the_file(path);
+    early_threadsafe_events();
 
     char stopper_path[] = "/tmp/journey-lib-stopper-XXXXXX";
     int stopper_fd = mkstemp(stopper_path);

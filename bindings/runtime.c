@@ -761,6 +761,22 @@ static void rt_journey_release(void *ctx, jy_journey *journey)
 }
 
 
+/* Creates the host's own thread and installs the sandbox, inside a
+ * protected call: under a small memory cap either may fail. */
+static int setup_host_state(lua_State *L)
+{
+    jy_lua_host *lh = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+
+    /* A thread of its own gives the host a stack for its work that no
+     * running coroutine is using at the same time. */
+    lh->L = lua_newthread(L);                          /* stack: thread */
+    lh->thread_ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* stack: (empty) */
+    jy_lua_install_sandbox(L);
+    return 0;
+}
+
+
 jy_lua_host *jy_lua_host_new(lua_State *L, int is_virtual, jy_time start, jy_store *store)
 {
     jy_lua_host *lh = calloc(1, sizeof *lh);
@@ -779,12 +795,20 @@ jy_lua_host *jy_lua_host_new(lua_State *L, int is_virtual, jy_time start, jy_sto
     else
         jy_clock_init_real(&lh->clock);
 
-    /* A thread of its own gives the host a stack for its work that no
-     * running coroutine is using at the same time. */
-    lh->L = lua_newthread(L);                          /* stack: thread */
-    lh->thread_ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* stack: (empty) */
+    lh->thread_ref = LUA_NOREF;
     lh->log_ref = LUA_NOREF;
     lh->event_data_ref = LUA_NOREF;
+    lua_pushcfunction(L, setup_host_state);
+    lua_pushlightuserdata(L, lh);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        if (lh->thread_ref != LUA_NOREF)
+            luaL_unref(L, LUA_REGISTRYINDEX, lh->thread_ref);
+        if (store == NULL)
+            lh->store->ops->destroy(lh->store);
+        free(lh);
+        return NULL;
+    }
 
     jy_runtime runtime = {
         .ctx = lh,
@@ -806,7 +830,6 @@ jy_lua_host *jy_lua_host_new(lua_State *L, int is_virtual, jy_time start, jy_sto
         free(lh);
         return NULL;
     }
-    jy_lua_install_sandbox(L);
     return lh;
 }
 

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "event_parse.h"
 #include "json_scan.h"
+#include "store_option.h"
 
 #define DEFAULT_URL "http://127.0.0.1:8640"
 #define BATCH_EVENTS 500
@@ -326,6 +327,17 @@ int jy_cli_send(int argc, char **argv)
         if (arg[0] != '-' && name == NULL) {
             name = arg;
             continue;
+        }
+        if (arg[0] != '-') {
+            fprintf(stderr, "journey send: unexpected argument \"%s\" after the event name "
+                            "\"%s\"\n\n%s", arg, name, send_usage);
+            return 2;
+        }
+        static const char *const known[] = {"--url", "--user", "--data", "--id", "--file",
+                                            NULL};
+        if (!jy_cli_is_one_of(arg, known)) {
+            fprintf(stderr, "journey send: unknown option %s\n\n%s", arg, send_usage);
+            return 2;
         }
         if (i + 1 >= argc) {
             fprintf(stderr, "journey send: %s needs a value\n\n%s", arg, send_usage);

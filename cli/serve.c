@@ -63,7 +63,24 @@ void jy_server_log(jy_server *server, const char *level, const char *fmt, ...)
     jy_time_format((jy_time)now.tv_sec * 1000 + now.tv_nsec / 1000000, when);
 
     if (!server->json_logs) {
-        fprintf(stderr, "%s %s %s\n", when, level, message);
+        /* One entry per line: a newline from a request path or a run's
+         * traceback is written as \n, so a log reader cannot take its
+         * rest for an entry of its own. */
+        jy_buf text;
+        jy_buf_init(&text);
+        for (const unsigned char *p = (const unsigned char *)message; *p != '\0'; p++) {
+            if (*p == '\n')
+                jy_buf_append_str(&text, "\\n");
+            else if (*p == '\t')
+                jy_buf_append_str(&text, "\\t");
+            else if (*p < 0x20 || *p == 0x7f)
+                jy_buf_printf(&text, "\\x%02x", *p);
+            else
+                jy_buf_append(&text, p, 1);
+        }
+        if (!jy_buf_failed(&text))
+            fprintf(stderr, "%s %s %s\n", when, level, text.data);
+        jy_buf_free(&text);
         return;
     }
     jy_buf line;
@@ -425,6 +442,19 @@ int jy_cli_serve(int argc, char **argv)
         if (arg[0] != '-' && server.scripts_dir == NULL) {
             server.scripts_dir = arg;
             continue;
+        }
+        if (arg[0] != '-') {
+            fprintf(stderr, "journey serve: unexpected argument \"%s\" after the scripts "
+                            "directory \"%s\"\n\n%s", arg, server.scripts_dir, serve_usage);
+            return 2;
+        }
+        static const char *const known[] = {
+            "--store", "--listen", "--max-body", "--sync", "--instruction-budget",
+            "--memory-cap", "--max-journal", "--resident-runs", "--retention", "--log-format",
+            NULL};
+        if (!jy_cli_is_one_of(arg, known)) {
+            fprintf(stderr, "journey serve: unknown option %s\n\n%s", arg, serve_usage);
+            return 2;
         }
         if (value == NULL) {
             fprintf(stderr, "journey serve: %s needs a value\n\n%s", arg, serve_usage);

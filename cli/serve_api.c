@@ -3,6 +3,7 @@
  * /runs/{id}, GET /healthz and GET /metrics (see docs/http-api.md).
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,13 +390,27 @@ static const char run_columns[] =
     " r.error, r.wait_names, r.deadline FROM runs r";
 
 
+/* Returns the number that text writes in plain digits, without a sign,
+ * spaces or a leading zero, or 0 when it writes none of 1 or more that
+ * fits in 63 bits. A run id, a limit and a cursor are such numbers. */
+static long long parse_positive(const char *text)
+{
+    if (text[0] < '1' || text[0] > '9')
+        return 0;
+    for (const char *p = text; *p != '\0'; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    errno = 0;
+    long long n = strtoll(text, NULL, 10);
+    return errno == ERANGE ? 0 : n;
+}
+
+
 /* Returns the run id that text (the part of the path after "/runs/")
  * names, or 0 when it is not a whole number of 1 or more. */
 static long long parse_run_id(const char *text)
 {
-    char *end = NULL;
-    long long id = strtoll(text, &end, 10);
-    return text[0] != '\0' && *end == '\0' && id >= 1 ? id : 0;
+    return parse_positive(text);
 }
 
 
@@ -484,7 +499,7 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
             sqlite3_finalize(stmt);
             sqlite3_close(db);
             server->rejected.not_found++;
-            reject(server, request, response, 404, "not_found", "run %lld not found", id);
+            reject(server, request, response, 404, "not_found", "run %s not found", id_text + 1);
             return;
         }
         append_run(&body, stmt);
@@ -530,9 +545,8 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
             return;
         }
         if (query_value(request->query, "limit", value, sizeof value)) {
-            char *end = NULL;
-            limit = strtoll(value, &end, 10);
-            if (*end != '\0' || limit < 1 || limit > MAX_PAGE) {
+            limit = parse_positive(value);
+            if (limit < 1 || limit > MAX_PAGE) {
                 reject(server, request, response, 400, "invalid_query",
                                 "invalid limit \"%s\": give 1 to %d", value, MAX_PAGE);
                 sqlite3_close(db);
@@ -540,9 +554,8 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
             }
         }
         if (query_value(request->query, "before", value, sizeof value)) {
-            char *end = NULL;
-            before = strtoll(value, &end, 10);
-            if (value[0] == '\0' || *end != '\0' || before < 1) {
+            before = parse_positive(value);
+            if (before < 1) {
                 reject(server, request, response, 400, "invalid_query",
                        "invalid before \"%s\": give a run id, as next_before returns it", value);
                 sqlite3_close(db);

@@ -1392,11 +1392,15 @@ int jy_cli_simulate(int argc, char **argv)
         sim.retention_text = "90d";
     if (strcmp(sim.retention_text, "off") != 0) {
         jy_error err;
+        jy_error_clear(&err);
         if (jy_duration_parse(sim.retention_text, strlen(sim.retention_text), &sim.retention,
-                              &err) != 0 || sim.retention.months != 0) {
+                              &err) != 0 || sim.retention.months != 0 || sim.retention.ms == 0) {
             fprintf(stderr, "journey simulate: invalid --retention \"%s\": %s\n",
                     sim.retention_text,
-                    sim.retention.months != 0 ? "use days, not calendar months" : err.message);
+                    sim.retention.months != 0 ? "use days, not calendar months"
+                    : sim.retention.ms == 0 && err.message[0] == '\0'
+                        ? "give a duration above zero, or off to keep everything"
+                        : err.message);
             free(scripts);
             return 2;
         }
@@ -1438,7 +1442,8 @@ int jy_cli_simulate(int argc, char **argv)
     if (rc != JOURNEY_OK) {
         fprintf(stderr, "journey simulate: %s\n", host_error);
         /* A malformed --store is bad usage; a store that fails to open is not. */
-        status = rc == JOURNEY_EINVAL && strncmp(sim.store_spec, "sqlite:", 7) != 0 ? 2 : 1;
+        status = rc == JOURNEY_EINVAL && (strncmp(sim.store_spec, "sqlite:", 7) != 0 ||
+                                          sim.store_spec[7] == '\0') ? 2 : 1;
         goto done;
     }
 

@@ -1,5 +1,6 @@
 /*
- * Options that simulate and serve share: --sync and the per-run limits.
+ * Options that the subcommands share: --sync, the per-run limits, and
+ * the check of an option's name.
  */
 #ifndef JOURNEY_CLI_STORE_OPTION_H
 #define JOURNEY_CLI_STORE_OPTION_H
@@ -17,5 +18,8 @@ int jy_cli_parse_limit(const char *option, const char *text, unsigned long long 
 /* Returns the range that jy_cli_parse_limit accepts for option, in
  * words, for error messages. */
 const char *jy_cli_limit_range(const char *option);
+
+/* Returns 1 when arg is one of the NULL-terminated names, else 0. */
+int jy_cli_is_one_of(const char *arg, const char *const *names);
 
 #endif

@@ -95,7 +95,7 @@ static int read_fields(const char *line, size_t len, event_fields *fields, jy_er
         if (pos < len)
             return syntax_error(line, len, pos, "the end", err);
         return jy_error_set(err, JY_EINVAL, "an event must be a JSON object, got %s",
-                            top.type == JY_JSON_ARRAY ? "an array" : jy_json_type_name(top.type));
+                            jy_json_type_name(top.type));
     }
 
     pos++;

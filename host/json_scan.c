@@ -594,12 +594,13 @@ int jy_json_format_number(char *out, size_t size, double value, int precision)
 const char *jy_json_type_name(jy_json_type type)
 {
     switch (type) {
-    case JY_JSON_NULL: return "nil";
+    case JY_JSON_NULL: return "null";
     case JY_JSON_FALSE:
-    case JY_JSON_TRUE: return "boolean";
-    case JY_JSON_NUMBER: return "number";
-    case JY_JSON_STRING: return "string";
-    default: return "table";
+    case JY_JSON_TRUE: return "a boolean";
+    case JY_JSON_NUMBER: return "a number";
+    case JY_JSON_STRING: return "a string";
+    case JY_JSON_ARRAY: return "an array";
+    default: return "an object";
     }
 }
 

@@ -93,9 +93,9 @@ jy_json_integer_status jy_json_integer_text(const jy_json_span *span, char *out,
  * what snprintf returns. */
 int jy_json_format_number(char *out, size_t size, double value, int precision);
 
-/* Returns the name of the Lua type that a value of type decodes to
- * ("nil", "boolean", "number", "string" or "table"), as error messages
- * about input name it. */
+/* Returns the JSON name of a value of type, with its article, as error
+ * messages about input name it: "null", "a boolean", "a number", "a
+ * string", "an array" or "an object". */
 const char *jy_json_type_name(jy_json_type type);
 
 /* Writes value with the fewest significant digits (15 to 17) that read

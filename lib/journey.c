@@ -427,6 +427,17 @@ static void call_action(void *ctx, jy_host *core, uint64_t run_id, uint64_t toke
                         const char *name, const char *args_json);
 
 
+/* Opens Lua's libraries and the journey module, inside a protected
+ * call: under a small memory cap they may not fit. */
+static int open_libraries(lua_State *L)
+{
+    luaL_openlibs(L);
+    luaL_requiref(L, "journey", luaopen_journey, 0);
+    lua_pop(L, 1);
+    return 0;
+}
+
+
 int jy_lib_new_generation(journey_host *host, lua_State **out_L, jy_lua_host **out_lh)
 {
     /* A host on a virtual clock is a replay, such as journey simulate,
@@ -436,9 +447,11 @@ int jy_lib_new_generation(journey_host *host, lua_State **out_L, jy_lua_host **o
                                     : jy_lua_new_state(host->memory_cap);
     if (L == NULL)
         return JOURNEY_ENOMEM;
-    luaL_openlibs(L);
-    luaL_requiref(L, "journey", luaopen_journey, 0);
-    lua_pop(L, 1);
+    lua_pushcfunction(L, open_libraries);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+        jy_lua_close_state(L);
+        return JOURNEY_ENOMEM;
+    }
 
     /* A virtual clock carries over from the generation it replaces. */
     jy_time now = host->lh != NULL ? jy_host_now(host->lh->host) : 0;
@@ -540,7 +553,9 @@ int journey_host_new(const journey_config *config, journey_host **out, char *err
     if (jy_lib_new_generation(host, &host->L, &host->lh) != 0) {
         store->ops->destroy(store);
         if (error != NULL && error_size > 0)
-            snprintf(error, error_size, "out of memory creating the host");
+            snprintf(error, error_size, "out of memory creating the host's Lua state, with a "
+                     "memory cap of %zu bytes; raise the cap (memory_cap, --memory-cap)",
+                     host->memory_cap);
         pthread_mutex_destroy(&host->queue_lock);
         free(host);
         return JOURNEY_ENOMEM;

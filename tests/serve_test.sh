@@ -116,6 +116,9 @@ check "nothing of a rejected array is stored" contains "$(get '/runs?user=u9')" 
 printf '{"user":"u","name":"x","data":{"pad":"%01100000d"}}' 0 > "$work/big.json"
 check "a body over the default 1 MiB limit is 413" contains "$(post @"$work/big.json")" '413 '
 check "an unknown path is 404" contains "$(get /nowhere)" '404 '
+check "a newline in a path is 404" contains "$(get '/no%0Afake%20entry')" '404 '
+check "a newline in a path stays on its log line" lacks "$(cat "$work/server.log")" $'\nfake entry'
+check "the log writes that newline as \\n" contains "$(cat "$work/server.log")" 'GET /no\nfake entry from'
 check "a wrong method is 405" contains \
     "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$url/events")" '405'
 check "user ids keep slashes and spaces" contains \
@@ -130,6 +133,10 @@ live_runs=$(get '/runs?status=live&limit=1000')
 check "live runs are listed" contains "$live_runs" '"status":"waiting"'
 check "live runs leave out ended ones" lacks "$live_runs" '"status":"completed"'
 check "a missing run is 404" contains "$(get /runs/999)" '404 '
+check "a run id past 63 bits is named as sent" contains \
+    "$(get /runs/99999999999999999999999)" '404 {"error":"no run with id \"99999999999999999999999\"'
+check "a run id with a sign is 404" contains "$(get /runs/+1)" '404 '
+check "a limit with a space is 400" contains "$(get '/runs?limit=%205')" '400 '
 check "a bad status filter is 400" contains "$(get '/runs?status=asleep')" '400 '
 check "paging returns a cursor" contains "$(get '/runs?limit=1')" '"next_before":'
 check "an invalid cursor is 400" contains "$(get '/runs?before=abc')" '400 '

@@ -118,7 +118,8 @@ static void event_line_rejects_with_reasons(void)
 {
     check_rejected("{\"user\":\"1\",\"name\":", "invalid JSON");
     check_rejected("not json", "invalid JSON");
-    check_rejected("[1,2]", "must be a JSON object");
+    check_rejected("[1,2]", "must be a JSON object, got an array");
+    check_rejected("null", "must be a JSON object, got null");
     check_rejected("\"text\"", "must be a JSON object");
     check_rejected("{\"name\":\"x\",\"ts\":0}", "missing \"user\"");
     check_rejected("{\"user\":\"\",\"name\":\"x\",\"ts\":0}", "\"user\" must be a non-empty string");
@@ -136,7 +137,8 @@ static void event_line_rejects_with_reasons(void)
     check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":1.5}", "whole milliseconds");
     check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":true}", "invalid \"ts\"");
     check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"data\":[1]}", "\"data\" must be a JSON object");
-    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"data\":\"s\"}", "\"data\" must be a JSON object");
+    check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"data\":\"s\"}",
+                   "\"data\" must be a JSON object, got a string");
     check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"id\":{}}", "\"id\" must be a string or an integer");
     check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"id\":1.5}",
                    "invalid \"id\" 1.5: give an integer or a string");

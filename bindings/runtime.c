@@ -402,8 +402,8 @@ static void resume_once(jy_lua_host *lh, jy_run *run, lua_State *co, int nargs,
     default:
         outcome->kind = JY_OUTCOME_FAILED;
         outcome->error = failure_message(lh->L, co, status);
-        jy_host_log(lh->host, JY_LOG_DEBUG, run, "run %llu of journey %s ended with status %d",
-                    (unsigned long long)run->id, run->journey->name, status);
+        jy_host_log(lh->host, JY_LOG_DEBUG, run, "run %llu of journey %s raised a Lua error "
+                    "(Lua status %d)", (unsigned long long)run->id, run->journey->name, status);
         break;
     }
 }

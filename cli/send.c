@@ -360,6 +360,11 @@ int jy_cli_send(int argc, char **argv)
         }
     }
 
+    if (file != NULL && (name != NULL || user != NULL || id != NULL || strcmp(data, "{}") != 0)) {
+        fprintf(stderr, "journey send: --file sends the events of its lines; give either --file "
+                        "or an event NAME with --user, --data and --id\n\n%s", send_usage);
+        return 2;
+    }
     if (file != NULL)
         return send_file(url, file);
     if (name == NULL || user == NULL) {

@@ -7,6 +7,7 @@
 #include "serve.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,7 +149,9 @@ static char **list_scripts(const char *dir, size_t *count, jy_error *err)
     DIR *d = opendir(dir);
     *count = 0;
     if (d == NULL) {
-        jy_error_set(err, JY_EIO, "cannot read the scripts directory %s", dir);
+        jy_error_set(err, JY_EIO, "cannot read the scripts directory %s: %s%s", dir,
+                     strerror(errno), errno == ENOENT ? "; create it, or give the directory "
+                                                        "that holds the .lua files" : "");
         return NULL;
     }
 

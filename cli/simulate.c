@@ -1564,9 +1564,10 @@ int jy_cli_simulate(int argc, char **argv)
         goto done;
     }
     if (sim.skipped_before_resume > 0)
-        fprintf(stderr, "journey simulate: skipped %llu events without an id at or before the "
+        fprintf(stderr, "journey simulate: skipped %llu event%s without an id at or before the "
                         "clock the store resumed at; give events ids to resume exactly\n",
-                (unsigned long long)sim.skipped_before_resume);
+                (unsigned long long)sim.skipped_before_resume,
+                sim.skipped_before_resume == 1 ? "" : "s");
 
     summary_counts counts;
     count_host(host, &counts);

@@ -106,7 +106,7 @@ struct jy_http_conn {
     int keep_alive;
     int reject_status; /* set by a parser callback that fails on purpose */
     const char *reject_reason;
-    char reject_message[160];
+    char reject_message[200];
 
     /* Responses not yet handed to uv_write, oldest first. */
     jy_http_response *queue_head;
@@ -1131,7 +1131,8 @@ static int on_headers_complete(http_parser *parser)
         conn->reject_status = 413;
         conn->reject_reason = "body_too_large";
         snprintf(conn->reject_message, sizeof conn->reject_message,
-                 "the request body of %llu bytes exceeds the limit of %zu bytes",
+                 "the request body of %llu bytes exceeds the limit of %zu bytes; send "
+                 "smaller batches, or raise the limit (journey serve --max-body)",
                  (unsigned long long)parser->content_length, max_body);
         return -1;
     }
@@ -1150,7 +1151,8 @@ static int on_body(http_parser *parser, const char *at, size_t len)
         conn->reject_status = 413;
         conn->reject_reason = "body_too_large";
         snprintf(conn->reject_message, sizeof conn->reject_message,
-                 "the request body exceeds the limit of %zu bytes", max_body);
+                 "the request body exceeds the limit of %zu bytes; send smaller batches, "
+                 "or raise the limit (journey serve --max-body)", max_body);
         return -1;
     }
     jy_buf_append(&conn->body, at, len);

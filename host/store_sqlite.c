@@ -595,9 +595,9 @@ static int lock_store(sqlite_store *store, jy_error *err)
     }
     if (flock(store->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         int rc = errno == EWOULDBLOCK
-            ? jy_error_set(err, JY_ESTATE, "the store %s is in use by another journey process; "
-                                           "stop it first, or give another store path",
-                           store->path)
+            ? jy_error_set(err, JY_ESTATE, "the store %s is in use by another journey host, in "
+                                           "this process or another; stop it first, or give "
+                                           "another store path", store->path)
             : jy_error_set(err, JY_EIO, "cannot lock %s: %s", lock_path, strerror(errno));
         free(lock_path);
         return rc;

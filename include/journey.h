@@ -14,7 +14,10 @@
  *
  * Errors: functions return JOURNEY_OK (0) or a negative journey_status.
  * journey_error(host) returns the message of the last failed call on
- * that host. No function aborts the process on bad input.
+ * that host. No function aborts the process on bad input: invalid JSON,
+ * unknown names, out-of-range values, calls in the wrong state, and the
+ * NULL arguments that a function's comment lists. Other pointers,
+ * the host and output pointers among them, must not be NULL.
  *
  * Compiling: journey.h includes uv.h, which needs POSIX declarations;
  * with -std=c11 define _POSIX_C_SOURCE=200809L (or use -std=gnu11).

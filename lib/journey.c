@@ -741,31 +741,34 @@ int journey_ingest_event(journey_host *host, journey_event *public_event,
         jy_event_free(event);
         return fail(host, JOURNEY_ENOMEM, "out of memory ingesting an event");
     }
+
+    /* The callback waits for the next commit: at the end of this loop
+     * turn, or at a later ingest of this turn once the oldest waiting
+     * event has waited COMMIT_INTERVAL_NS. It takes its place before the
+     * dispatch, so that an event an action handler ingests during the
+     * dispatch is acknowledged after this one. */
+    if (d != NULL) {
+        d->ingested_ns = now_ns;
+        if (host->done_tail != NULL)
+            host->done_tail->next = d;
+        else
+            host->done_head = d;
+        host->done_tail = d;
+    }
+
     jy_error err;
     jy_error_clear(&err);
     host->busy++;
     rc = jy_host_ingest(host->lh->host, event, &err);
     host->busy--;
-    if (rc != 0 && rc != JY_EEXIST) {
-        free(d);
-        return fail(host, rc, "%s", err.message);
-    }
+    if (rc != 0 && rc != JY_EEXIST)
+        return fail(host, rc, "%s", err.message); /* d stays, without a callback */
     host->dirty = 1;
     if (d != NULL) {
         d->done = done;
         d->ctx = ctx;
         d->status = rc == 0 ? JOURNEY_OK : JOURNEY_EEXIST;
         d->seq = rc == 0 ? event->seq : 0;
-        d->ingested_ns = now_ns;
-
-        /* The callback waits for the next commit: at the end of this loop
-         * turn, or at a later ingest of this turn once the oldest waiting
-         * event has waited COMMIT_INTERVAL_NS. */
-        if (host->done_tail != NULL)
-            host->done_tail->next = d;
-        else
-            host->done_head = d;
-        host->done_tail = d;
     }
     if (!host->is_virtual)
         jy_lib_commit_soon(host);

@@ -321,6 +321,11 @@ int journey_meta_put(journey_host *host, const char *key, const char *value)
     if (value == NULL)
         return jy_lib_fail(host, JOURNEY_EINVAL, "the value of meta key %s is NULL; give a "
                                                  "string", key);
+    /* After a failed commit nothing written reaches the store, so the
+     * value would be lost without a word. */
+    if (host->failed)
+        return jy_lib_fail(host, JOURNEY_EIO, "a commit failed, so meta key %s is not stored; "
+                                              "close the host and start again", key);
     jy_error err;
     jy_error_clear(&err);
     if (host->store->ops->meta_put(host->store, full, value, &err) != 0)

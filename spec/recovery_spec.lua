@@ -360,7 +360,7 @@ describe("the SQLite store", function()
     local ok, message = pcall(journey.host, {store = "sqlite:" .. path})
     h:close()
     assert.is_false(ok)
-    assert.matches("is in use by another journey process", message, 1, true)
+    assert.matches("is in use by another journey host", message, 1, true)
   end)
 end)
 

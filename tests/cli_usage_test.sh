@@ -47,11 +47,16 @@ run send app/x extra --user u
 expect "send: extra argument" 2 'unexpected argument "extra" after the event name "app/x"'
 run send app/x --user
 expect "send: option without a value" 2 "--user needs a value"
+run send app/x --user u --file "$events"
+expect "send: an event and a file" 2 "give either --file or an event NAME"
 
 run serve "$work" --bogus
 expect "serve: unknown option last" 2 "unknown option --bogus"
 run serve "$work" "$work/other"
 expect "serve: extra argument" 2 "unexpected argument \"$work/other\" after the scripts directory"
+
+run serve "$work/missing"
+expect "serve: missing scripts directory" 1 "cannot read the scripts directory $work/missing: No such file or directory; create it"
 
 run simulate "$script" --events "$events" --retention 0s
 expect "simulate: zero retention" 2 'invalid --retention "0s": give a duration above zero, or off'

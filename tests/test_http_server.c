@@ -857,7 +857,8 @@ static void http_rejects_oversized_content_length(void)
     CHECK_STR_EQ(replies[0].connection, "close");
     CHECK(reply_body_is(&replies[0],
                         "{\"error\":\"the request body of 1000 bytes exceeds the limit of "
-                        "16 bytes\",\"reason\":\"body_too_large\"}"));
+                        "16 bytes; send smaller batches, or raise the limit (journey serve "
+                        "--max-body)\",\"reason\":\"body_too_large\"}"));
     CHECK_INT_EQ(env.request_count, 0);
     CHECK_INT_EQ(env.log_count, 1);
     CHECK_CONTAINS(env.logs[0], "http: rejected request from 127.0.0.1:");
@@ -886,7 +887,8 @@ static void http_rejects_oversized_chunked_body(void)
     CHECK_INT_EQ(replies[0].status, 413);
     CHECK_STR_EQ(replies[0].connection, "close");
     CHECK(reply_body_is(&replies[0],
-                        "{\"error\":\"the request body exceeds the limit of 16 bytes\","
+                        "{\"error\":\"the request body exceeds the limit of 16 bytes; send "
+                        "smaller batches, or raise the limit (journey serve --max-body)\","
                         "\"reason\":\"body_too_large\"}"));
     CHECK_INT_EQ(env.request_count, 0);
     CHECK_INT_EQ(env.log_count, 1);

@@ -332,6 +332,74 @@ static void acks_follow_the_file(const char *script_path)
 }
 
 
+static const char noting_script[] =
+    "local journey = require 'journey'\n"
+    "journey.define{ name = 'noting', on = 'app/order', run = function(j)\n"
+    "  j.call('note')\n"
+    "end }\n";
+
+static journey_host *noting_host;
+static uint64_t acked_seqs[4];
+static int acked_count;
+
+
+static void on_ordered_ack(void *ctx, int status, uint64_t seq)
+{
+    (void)ctx;
+    CHECK_INT_EQ(status, JOURNEY_OK);
+    if (acked_count < 4)
+        acked_seqs[acked_count++] = seq;
+}
+
+
+/* Ingests an event of its own from inside the dispatch of the trigger. */
+static void note(void *ctx, journey_call *call, const char *args_json)
+{
+    (void)ctx;
+    (void)args_json;
+    const char *line = "{\"user\":\"n\",\"name\":\"app/noted\",\"ts\":1700000000000}";
+    CHECK_INT_EQ(journey_ingest(noting_host, line, strlen(line), on_ordered_ack, NULL),
+                 JOURNEY_OK);
+    CHECK_INT_EQ(journey_call_done(call, NULL, NULL), JOURNEY_OK);
+}
+
+
+/* Acknowledgements come in the order of the events' seqs, also for an
+ * event that an action handler ingests while its trigger dispatches. */
+static void acks_in_seq_order(const char *dir_path)
+{
+    char script_path[256];
+    snprintf(script_path, sizeof script_path, "%s.noting.lua", dir_path);
+    FILE *file = fopen(script_path, "w");
+    CHECK(file != NULL);
+    if (file == NULL)
+        return;
+    fputs(noting_script, file);
+    fclose(file);
+
+    journey_config config;
+    journey_config_init(&config);
+    config.clock = JOURNEY_CLOCK_VIRTUAL;
+    char error[256];
+    CHECK_INT_EQ(journey_host_new(&config, &noting_host, error, sizeof error), JOURNEY_OK);
+    if (noting_host == NULL)
+        return;
+    CHECK_INT_EQ(journey_load(noting_host, script_path), JOURNEY_OK);
+    CHECK_INT_EQ(journey_register_action(noting_host, "note", note, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_start(noting_host), JOURNEY_OK);
+
+    const char *order = "{\"user\":\"n\",\"name\":\"app/order\",\"ts\":1700000000000}";
+    CHECK_INT_EQ(journey_ingest(noting_host, order, strlen(order), on_ordered_ack, NULL),
+                 JOURNEY_OK);
+    CHECK_INT_EQ(journey_commit(noting_host), JOURNEY_OK);
+    CHECK_INT_EQ(acked_count, 2);
+    CHECK_INT_EQ(acked_seqs[0], 1);
+    CHECK_INT_EQ(acked_seqs[1], 2);
+    journey_host_close(noting_host, NULL, NULL);
+    remove(script_path);
+}
+
+
 typedef struct early_acks {
     int ok;
     int closing;
@@ -547,6 +615,7 @@ int main(void)
     foreign_loop_answers_calls(path);
     acks_follow_the_file(path);
     early_threadsafe_events();
+    acks_in_seq_order(path);
 
     char stopper_path[] = "/tmp/journey-lib-stopper-XXXXXX";
     int stopper_fd = mkstemp(stopper_path);

@@ -58,7 +58,16 @@ for _ in 1 2 3 4; do
     read -r -t 5 answer <&3 || break
     answers="$answers$answer;"
 done
+# A line over the 64 KiB buffer gets one answer, and the next line is
+# read as a line of its own.
+long_line="{\"user\":\"zed\",\"name\":\"app/other\",\"data\":{\"pad\":\"$(head -c 70000 /dev/zero | tr '\0' a)\"}}"
+printf '%s\n' "$long_line" '{"user":"zed","name":"app/other"}' >&3
+for _ in 1 2; do
+    read -r -t 5 answer <&3 || break
+    long_answers="${long_answers:-}$answer;"
+done
 exec 3>&-
+check "the line server answers a long line once" contains "${long_answers:-}" "error line too long;ok "
 # A refused line is answered at once, the others after the commit, so
 # only the acknowledgements have a fixed order.
 acks=$(echo "$answers" | tr ';' '\n' | grep -v '^error' | paste -sd ';' -)
@@ -84,6 +93,15 @@ check "the poll loop ran until no run was live" contains "$(cat "$work/poll.log"
 runs=$("$journey" runs --store "sqlite:$work/poll.db" --json)
 check "a deadline fired on the poll loop's real clock" contains "$runs" '"result":{"result":"timed_out"}'
 check "an event woke a run on the poll loop" contains "$runs" '"result":{"result":"created"}'
+
+# A line over the poll loop's buffer is reported and dropped whole; the
+# lines after it are read.
+printf '%s\n' "$long_line" '{"id":"q1","user":"dee","name":"app/other"}' |
+    "$poll_loop" memory 100 "$script" > "$work/poll_long.out" 2> "$work/poll_long.log"
+check "the poll loop reports a long line" contains "$(cat "$work/poll_long.out")" \
+    "error line too long"
+check "the poll loop reads on after a long line" contains "$(cat "$work/poll_long.log")" \
+    "1 events acknowledged"
 
 echo "examples test: $checks checks, $failed failed"
 [ "$failed" -eq 0 ]

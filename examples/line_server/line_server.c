@@ -19,6 +19,7 @@ typedef struct client {
     uv_tcp_t tcp;
     char line[65536];
     size_t used;
+    int skipping; /* the line was too long: drop bytes up to its end */
     int pending; /* answers still owed; the client is freed at zero */
     int closed;
 } client;
@@ -132,13 +133,19 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     for (size_t i = 0; i < c->used; i++) {
         if (c->line[i] != '\n')
             continue;
-        take_line(c, c->line + start, i - start);
+        /* The end of a line that was too long: it had its one answer. */
+        if (c->skipping)
+            c->skipping = 0;
+        else
+            take_line(c, c->line + start, i - start);
         start = i + 1;
     }
     memmove(c->line, c->line + start, c->used - start);
     c->used -= start;
     if (c->used == sizeof c->line) {
-        send_line(c, "error line too long");
+        if (!c->skipping)
+            send_line(c, "error line too long");
+        c->skipping = 1;
         c->used = 0;
     }
 }

@@ -270,8 +270,9 @@ static void on_trace(void *ctx, const journey_trace *host_trace)
             job_of(trace.event->user, sim->job->count) != sim->job->index) {
             jy_buf message;
             jy_buf_init(&message);
-            jy_buf_printf(&message, "journey %s emitted %s for user %s, whose events another job "
-                                "replays; run this replay without --jobs",
+            jy_buf_printf(&message, "journey %s emitted %s for user %s, whom another job replays "
+                                "(users go to jobs by a hash of their id); run this replay "
+                                "without --jobs",
                           trace.journey, trace.event->name, trace.event->user);
             sim->job->foreign_emit = jy_buf_take(&message);
         }

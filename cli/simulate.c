@@ -809,8 +809,9 @@ static void print_summary(simulation *sim, const summary_counts *counts, jy_time
         printf(",\"first_event\":\"%s\",\"last_event\":\"%s\",\"until\":\"%s\","
                "\"ended_at\":\"%s\",\"wall_seconds\":%.6f,\"events_per_second\":%.0f,"
                "\"peak_rss_kib\":%ld}\n",
-               stored > 0 ? first_text : "", stored > 0 ? last_text : "", horizon_text,
-               end_text, wall, rate, peak_rss_kib());
+               stored > 0 ? first_text : "", stored > 0 ? last_text : "",
+               stored > 0 ? horizon_text : "", stored > 0 ? end_text : "", wall, rate,
+               peak_rss_kib());
         return;
     }
 

@@ -530,6 +530,18 @@ int jy_cli_serve(int argc, char **argv)
                 serve_usage);
         return 2;
     }
+
+    /* Checked before the store opens, so a mistyped directory leaves no
+     * store file behind. */
+    DIR *probe = opendir(server.scripts_dir);
+    if (probe == NULL) {
+        fprintf(stderr, "journey serve: cannot read the scripts directory %s: %s%s\n",
+                server.scripts_dir, strerror(errno),
+                errno == ENOENT ? "; create it, or give the directory that holds the .lua files"
+                                : "");
+        return 1;
+    }
+    closedir(probe);
     int memory_store = strcmp(store_spec, "memory") == 0;
     if (!memory_store && (strncmp(store_spec, "sqlite:", 7) != 0 || store_spec[7] == '\0')) {
         fprintf(stderr, "journey serve: invalid --store \"%s\": use sqlite:PATH or memory\n",
@@ -573,8 +585,8 @@ int jy_cli_serve(int argc, char **argv)
 
     if (start_host(&server) != 0) {
         /* At start there is no previous version to keep serving. */
-        fprintf(stderr, "journey serve: the scripts in %s do not load; fix them and start "
-                        "again\n", server.scripts_dir);
+        fprintf(stderr, "journey serve: the scripts in %s do not load (the line above names "
+                        "the file and line); fix them and start again\n", server.scripts_dir);
         stop_server(&server, 1);
         uv_run(server.loop, UV_RUN_DEFAULT);
         uv_loop_close(server.loop);

@@ -19,11 +19,20 @@ trap 'rm -rf "$work"' EXIT
 checks=0
 failures=0
 
-# Runs journey with the given arguments; sets status and err.
+# Runs journey in the work directory with the given arguments; sets
+# status and err.
 run() {
-    "$journey" "$@" > "$work/out" 2> "$work/err"
+    (cd "$work" && "$journey" "$@") > "$work/out" 2> "$work/err"
     status=$?
     err=$(cat "$work/err")
+}
+
+check_no_file() { # NAME PATH
+    checks=$((checks + 1))
+    if [ -e "$2" ]; then
+        failures=$((failures + 1))
+        echo "FAIL: $1: $2 exists"
+    fi
 }
 
 # Checks the last run's exit status and that its standard error holds
@@ -57,6 +66,7 @@ expect "serve: extra argument" 2 "unexpected argument \"$work/other\" after the 
 
 run serve "$work/missing"
 expect "serve: missing scripts directory" 1 "cannot read the scripts directory $work/missing: No such file or directory; create it"
+check_no_file "serve: no store file for a missing directory" "$work/journey.db"
 
 run simulate "$script" --events "$events" --retention 0s
 expect "simulate: zero retention" 2 'invalid --retention "0s": give a duration above zero, or off'

@@ -624,6 +624,128 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
 }
 
 
+/* GET /events: the committed events in seq order, with the run and
+ * journey of each emitted one. An application reads what its journeys
+ * emit here, by name, and keeps next_after as its cursor. */
+static void handle_event_feed(jy_server *server, const jy_http_request *request,
+                              jy_http_response *response)
+{
+    if (server->store_path == NULL) {
+        reject(server, request, response, 501, "no_history",
+               "the memory store keeps no event history to read; start the server with "
+               "--store sqlite:PATH to read events");
+        return;
+    }
+
+    char value[64];
+    long long after = 0, limit = 100;
+    if (query_value(request->query, "after", value, sizeof value) &&
+        strcmp(value, "0") != 0 && (after = parse_positive(value)) < 1) {
+        reject(server, request, response, 400, "invalid_query",
+               "invalid after \"%s\": give 0 or a seq, as next_after returns it", value);
+        return;
+    }
+    if (query_value(request->query, "limit", value, sizeof value) &&
+        ((limit = parse_positive(value)) < 1 || limit > MAX_PAGE)) {
+        reject(server, request, response, 400, "invalid_query",
+               "invalid limit \"%s\": give 1 to %d", value, MAX_PAGE);
+        return;
+    }
+    int emitted = -1;
+    if (query_value(request->query, "emitted", value, sizeof value)) {
+        emitted = strcmp(value, "true") == 0 ? 1 : strcmp(value, "false") == 0 ? 0 : -2;
+        if (emitted == -2) {
+            reject(server, request, response, 400, "invalid_query",
+                   "invalid emitted \"%s\": give true or false", value);
+            return;
+        }
+    }
+
+    /* A name ending in "*" selects the names that start with the rest,
+     * as a journey's on does. */
+    char name[256] = "", user[512] = "";
+    int has_name = query_value(request->query, "name", name, sizeof name);
+    int has_user = query_value(request->query, "user", user, sizeof user);
+    size_t name_len = strlen(name);
+    int prefix = has_name && name_len > 0 && name[name_len - 1] == '*';
+    if (prefix)
+        name[name_len - 1] = '\0';
+
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(server->store_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        jy_server_error(response, 503, "store_unavailable", "cannot read the store: %s",
+                        db != NULL ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return;
+    }
+    sqlite3_busy_timeout(db, 1000);
+
+    sqlite3_stmt *stmt = NULL;
+    sqlite3_prepare_v2(db,
+                       "SELECT e.seq, e.id, e.user, e.name, e.ts, e.data, e.origin_run,"
+                       " r.journey FROM events e LEFT JOIN runs r ON r.id = e.origin_run"
+                       " WHERE e.seq > ?1 AND (?2 IS NULL OR e.user = ?2)"
+                       " AND (?3 IS NULL OR e.name = ?3)"
+                       " AND (?4 IS NULL OR substr(e.name, 1, length(?4)) = ?4)"
+                       " AND (?5 < 0 OR (?5 = 1) = (e.origin_run > 0))"
+                       " ORDER BY e.seq LIMIT ?6", -1, &stmt, NULL);
+    sqlite3_bind_int64(stmt, 1, after);
+    if (has_user)
+        sqlite3_bind_text(stmt, 2, user, -1, SQLITE_STATIC);
+    if (has_name)
+        sqlite3_bind_text(stmt, prefix ? 4 : 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 5, emitted);
+    sqlite3_bind_int64(stmt, 6, limit);
+
+    jy_buf body;
+    jy_buf_init(&body);
+    jy_buf_append_str(&body, "{\"events\":[");
+    long long last_seq = after;
+    int rows = 0;
+    while (stmt != NULL && sqlite3_step(stmt) == SQLITE_ROW) {
+        last_seq = sqlite3_column_int64(stmt, 0);
+        jy_buf_printf(&body, "%s{\"seq\":%lld", rows++ > 0 ? "," : "", last_seq);
+        if (sqlite3_column_type(stmt, 1) != SQLITE_NULL) {
+            jy_buf_append_str(&body, ",\"id\":");
+            jy_buf_append_json_string(&body, (const char *)sqlite3_column_text(stmt, 1));
+        }
+        jy_buf_append_str(&body, ",\"user\":");
+        jy_buf_append_json_string(&body, (const char *)sqlite3_column_text(stmt, 2));
+        jy_buf_append_str(&body, ",\"name\":");
+        jy_buf_append_json_string(&body, (const char *)sqlite3_column_text(stmt, 3));
+        jy_buf_append_str(&body, ",\"ts\":");
+        append_time(&body, sqlite3_column_int64(stmt, 4));
+        jy_buf_append_str(&body, ",\"data\":");
+        jy_buf_append_str(&body, (const char *)sqlite3_column_text(stmt, 5));
+        if (sqlite3_column_int64(stmt, 6) > 0) {
+            jy_buf_printf(&body, ",\"run\":%lld", (long long)sqlite3_column_int64(stmt, 6));
+            if (sqlite3_column_type(stmt, 7) != SQLITE_NULL) {
+                jy_buf_append_str(&body, ",\"journey\":");
+                jy_buf_append_json_string(&body, (const char *)sqlite3_column_text(stmt, 7));
+            }
+        }
+        jy_buf_append_str(&body, "}");
+    }
+    int failed = stmt == NULL;
+    sqlite3_finalize(stmt);
+    if (failed) {
+        jy_server_error(response, 503, "store_unavailable", "cannot read the store: %s",
+                        sqlite3_errmsg(db));
+        sqlite3_close(db);
+        jy_buf_free(&body);
+        return;
+    }
+    sqlite3_close(db);
+    jy_buf_printf(&body, "],\"next_after\":%lld}\n", last_seq);
+
+    if (jy_buf_failed(&body))
+        jy_server_error(response, 503, "out_of_memory", "out of memory building the answer");
+    else
+        jy_http_respond(response, 200, "application/json", body.data, body.len);
+    jy_buf_free(&body);
+}
+
+
 void jy_server_handle(void *ctx, const jy_http_request *request, jy_http_response *response)
 {
     jy_server *server = ctx;
@@ -639,6 +761,10 @@ void jy_server_handle(void *ctx, const jy_http_request *request, jy_http_respons
     if (strcmp(path, "/events") == 0) {
         if (is_post) {
             handle_post_events(server, request, response);
+            return;
+        }
+        if (is_get) {
+            handle_event_feed(server, request, response);
             return;
         }
     } else if (strcmp(path, "/healthz") == 0) {

@@ -133,6 +133,21 @@ live_runs=$(get '/runs?status=live&limit=1000')
 check "live runs are listed" contains "$live_runs" '"status":"waiting"'
 check "live runs leave out ended ones" lacks "$live_runs" '"status":"completed"'
 check "a missing run is 404" contains "$(get /runs/999)" '404 '
+
+# --- the event feed ---
+welcome=$(get '/events?emitted=true&name=app/welcome')
+check "the feed lists an emitted event" contains "$welcome" '"user":"u1","name":"app/welcome"'
+check "the feed names the emitting run and journey" contains "$welcome" '"run":1,"journey":"signup"'
+check "the feed leaves out events from outside" lacks "$welcome" '"name":"app/signed_up"'
+first_page=$(get '/events?limit=1')
+check "the feed starts at seq 1" contains "$first_page" '200 {"events":[{"seq":1,"id":"e1"'
+check "the feed gives a cursor" contains "$first_page" '"next_after":1}'
+check "the feed goes on after the cursor" contains "$(get '/events?limit=1&after=1')" \
+    '{"events":[{"seq":2,'
+check "the feed selects names by prefix" lacks "$(get '/events?name=app/a*')" '"name":"app/signed_up"'
+check "the feed keeps its cursor past the end" contains "$(get '/events?after=100000')" \
+    '{"events":[],"next_after":100000}'
+check "a bad feed cursor is 400" contains "$(get '/events?after=-1')" '400 '
 check "a run id past 63 bits is named as sent" contains \
     "$(get /runs/99999999999999999999999)" '404 {"error":"no run with id \"99999999999999999999999\"'
 check "a run id with a sign is 404" contains "$(get /runs/+1)" '404 '
@@ -275,6 +290,7 @@ check "the memory store is logged" contains "$(cat "$work/server.log")" "store m
 check "the memory store takes events" contains "$(post '{"user":"m1","name":"app/signed_up"}')" '200 {"events":[{"seq":1}]'
 check "a live run is shown by id" contains "$(get /runs/1)" '"status":"waiting"'
 check "the run list needs a SQLite store" contains "$(get /runs)" '501 {"error":"the memory store keeps no run history'
+check "the event feed needs a SQLite store" contains "$(get /events)" '501 {"error":"the memory store keeps no event history'
 check "an unknown run is 404" contains "$(get /runs/2)" '404 '
 stop
 check "SIGTERM exits 0 with the memory store" equals "$status" 0

@@ -1371,8 +1371,11 @@ int jy_http_server_start(uv_loop_t *loop, const char *address, int port,
          * loop runs the close callback. */
         uv_close((uv_handle_t *)&server->listener, free_server_on_close);
         int ipv6 = strchr(address, ':') != NULL;
-        return jy_error_set(err, JY_EIO, "cannot listen on %s%s%s:%d: %s", ipv6 ? "[" : "",
-                            address, ipv6 ? "]" : "", port, uv_strerror(rc));
+        return jy_error_set(err, JY_EIO, "cannot listen on %s%s%s:%d: %s%s", ipv6 ? "[" : "",
+                            address, ipv6 ? "]" : "", port, uv_strerror(rc),
+                            rc == UV_EADDRINUSE ? "; stop the program that listens there, or "
+                                                  "give another port (port 0 picks a free one)"
+                                                : "");
     }
 
     if (addr.ss_family == AF_INET6)

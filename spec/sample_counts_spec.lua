@@ -315,14 +315,23 @@ local function run_simulator(bin, scripts, path, extra)
     for _, word in ipairs(extra or {}) do
         words[#words + 1] = shell_quote(word)
     end
-    local command = table.concat(words, " ")
+    -- Standard error goes to a file, so that warnings the replay is
+    -- expected to give do not break up busted's progress line.
+    local errors = os.tmpname()
+    local command = table.concat(words, " ") .. " 2> " .. shell_quote(errors)
 
     local pipe = assert(io.popen(command, "r"))
     local output = pipe:read("a")
     local ok, how, code = pipe:close()
-    assert(ok, ("%s: exited with %s %s; output: %s"):format(command, how, code, output))
+    local file = io.open(errors)
+    local err = file ~= nil and file:read("a") or ""
+    if file ~= nil then
+        file:close()
+    end
+    os.remove(errors)
+    assert(ok, ("%s: exited with %s %s; output: %s%s"):format(command, how, code, output, err))
     local decoded, summary = pcall(cjson.decode, output)
-    assert(decoded, ("%s: output is not JSON (%s): %s"):format(command, summary, output))
+    assert(decoded, ("%s: output is not JSON (%s): %s%s"):format(command, summary, output, err))
     return summary
 end
 

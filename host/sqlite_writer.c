@@ -206,30 +206,33 @@ static int execute_op(jy_sqlite_writer *writer, const batch *b, const queued_op 
 
 /* Executes a batch inside the current group's transaction, which it
  * begins when needed, and commits the group the batch ends. After a
- * failure it skips everything. */
-static void execute(jy_sqlite_writer *writer, const batch *b)
+ * failure it skips everything. Returns 1 when the batch ends a group
+ * and the group is durable. */
+static int execute(jy_sqlite_writer *writer, const batch *b)
 {
     for (size_t i = 0; i < b->count; i++) {
         if (atomic_load_explicit(&writer->failed, memory_order_relaxed))
-            return;
+            return 0;
         if (!writer->in_transaction) {
             if (sqlite3_exec(writer->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
                 record_failure(writer, "starting a transaction failed");
-                return;
+                return 0;
             }
             writer->in_transaction = 1;
         }
         if (execute_op(writer, b, &b->ops[i]) != 0)
-            return;
+            return 0;
     }
-    if (b->group == 0 || !writer->in_transaction ||
-        atomic_load_explicit(&writer->failed, memory_order_relaxed))
-        return;
+    if (b->group == 0 || atomic_load_explicit(&writer->failed, memory_order_relaxed))
+        return 0;
+    if (!writer->in_transaction)
+        return 1; /* nothing written since the last commit */
     if (sqlite3_exec(writer->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         record_failure(writer, "committing failed");
-        return;
+        return 0;
     }
     writer->in_transaction = 0;
+    return 1;
 }
 
 
@@ -255,7 +258,9 @@ static void *writer_main(void *arg)
         writer->busy = 1;
         pthread_mutex_unlock(&writer->lock);
 
-        execute(writer, b);
+        /* A group that committed is durable, even when the loop fails
+         * the writer a moment later. */
+        int committed = execute(writer, b);
         double now = monotonic_seconds();
 
         pthread_mutex_lock(&writer->lock);
@@ -263,7 +268,7 @@ static void *writer_main(void *arg)
         writer->queued_ops -= b->count;
         writer->queued_text -= b->text_len;
         int ended_group = b->group != 0;
-        if (ended_group && !atomic_load_explicit(&writer->failed, memory_order_relaxed)) {
+        if (committed) {
             writer->committed = b->group;
             writer->commit_seconds = now - b->started;
         }

@@ -280,8 +280,16 @@ int jy_lib_commit(journey_host *host)
         return JOURNEY_EIO;
     }
 
+    /* This commit covers the events ingested before it. One that a
+     * callback ingests while this commit's callbacks run joins the next
+     * group, so it is set apart here. */
+    ingest_done *head = host->done_head;
+    ingest_done *tail = host->done_tail;
+    host->done_head = NULL;
+    host->done_tail = NULL;
+
     /* A turn that did nothing writes nothing. */
-    int wrote = host->dirty || host->done_head != NULL;
+    int wrote = host->dirty || head != NULL;
     int rc = 0;
     if (wrote)
         rc = save_clock(host, &err);
@@ -289,19 +297,32 @@ int jy_lib_commit(journey_host *host)
     if (rc == 0)
         rc = host->store->ops->commit(host->store, &err);
     double seconds = monotonic_seconds() - before;
+    host->dirty = 0;
 
-    /* The group that was committing ended before this one. */
-    if (host->committing != 0) {
-        int failed = collect_commit(host);
-        if (rc == 0 && failed != 0)
+    /* The group that was committing ended before this one: a group
+     * committed before a failure is acknowledged as durable. */
+    int collect_failed = host->committing != 0 && collect_commit(host) != JOURNEY_OK;
+
+    /* After a failure, the set-apart callbacks come back to the front of
+     * the queue. store_failure reports the failure once and finishes
+     * them, or did already when collect_commit found it. */
+    if (rc != 0 || collect_failed) {
+        if (head != NULL) {
+            tail->next = host->done_head;
+            if (host->done_head == NULL)
+                host->done_tail = tail;
+            host->done_head = head;
+        }
+        if (host->failed) {
+            finish_ingests(host, JOURNEY_EIO);
             return JOURNEY_EIO;
-    }
-    if (rc != 0)
+        }
         return store_failure(host, err.message);
+    }
+
     if (wrote)
         record_commit(host, seconds);
-    host->dirty = 0;
-    finish_ingests(host, JOURNEY_OK);
+    finish_list(host, &head, &tail, JOURNEY_OK);
     return JOURNEY_OK;
 }
 

@@ -269,11 +269,11 @@ int journey_prune(journey_host *host, int64_t older_than, uint64_t *runs, uint64
                                 &events_deleted, &err) != 0)
         return jy_lib_fail(host, err.code != 0 ? err.code : JOURNEY_EIO, "retention failed: %s",
                            err.message);
-    if (runs_deleted > 0 || events_deleted > 0) {
-        host->dirty = 1;
-        if (!host->is_virtual)
-            jy_lib_commit_soon(host);
-    }
+    /* A prune writes the store's high-water marks even when it deletes
+     * nothing, so its group needs a commit either way. */
+    host->dirty = 1;
+    if (!host->is_virtual)
+        jy_lib_commit_soon(host);
     if (runs != NULL)
         *runs = runs_deleted;
     if (events != NULL)

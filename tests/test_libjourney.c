@@ -400,6 +400,155 @@ static void acks_in_seq_order(const char *dir_path)
 }
 
 
+typedef struct writer_case {
+    journey_host *host;
+    sqlite3 *reader;
+    int failures_reported;
+    int acks_ok;
+    int acks_failed;
+    int second_ok;          /* acks of the event a callback ingested */
+    int second_in_file;     /* of those, found in the file at ack time */
+    int ingest_in_callback;
+} writer_case;
+
+
+static void on_writer_failure(void *ctx, const char *message)
+{
+    writer_case *c = ctx;
+    (void)message;
+    c->failures_reported++;
+}
+
+
+static int seq_in_file(sqlite3 *reader, uint64_t seq)
+{
+    sqlite3_stmt *stmt = NULL;
+    sqlite3_prepare_v2(reader, "SELECT count(*) FROM events WHERE seq = ?", -1, &stmt, NULL);
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)seq);
+    int found = stmt != NULL && sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_int(stmt, 0) == 1;
+    sqlite3_finalize(stmt);
+    return found;
+}
+
+
+static void on_second_ack(void *ctx, int status, uint64_t seq)
+{
+    writer_case *c = ctx;
+    if (status == JOURNEY_OK) {
+        c->second_ok++;
+        c->second_in_file += seq_in_file(c->reader, seq);
+    }
+}
+
+
+/* Acknowledges the first event, and ingests a second one from inside
+ * the callback when asked to. */
+static void on_writer_ack(void *ctx, int status, uint64_t seq)
+{
+    writer_case *c = ctx;
+    (void)seq;
+    if (status == JOURNEY_OK)
+        c->acks_ok++;
+    else
+        c->acks_failed++;
+    if (status == JOURNEY_OK && c->ingest_in_callback) {
+        c->ingest_in_callback = 0;
+        const char *line = "{\"user\":\"w\",\"name\":\"app/second\"}";
+        CHECK_INT_EQ(journey_ingest(c->host, line, strlen(line), on_second_ack, c), JOURNEY_OK);
+    }
+}
+
+
+static journey_host *open_real_sqlite(uv_loop_t *loop, const char *spec, writer_case *c)
+{
+    journey_config config;
+    journey_config_init(&config);
+    config.loop = loop;
+    config.store = spec;
+    config.store_failed = on_writer_failure;
+    config.store_failed_ctx = c;
+    journey_host *host = NULL;
+    char error[256];
+    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    if (host != NULL)
+        CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+    return host;
+}
+
+
+/* Three cases of the SQLite writer on the real clock: an event that an
+ * acknowledgement callback ingests waits for its own commit; a prune
+ * that deletes nothing still ends its transaction; and a commit that
+ * fails while another group commits reports the failure once. */
+static void writer_edge_cases(void)
+{
+    char dir[] = "/tmp/journey-lib-writer-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char db_path[256], spec[300];
+    snprintf(db_path, sizeof db_path, "%s/store.db", dir);
+    snprintf(spec, sizeof spec, "sqlite:%s", db_path);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    writer_case c = {0};
+    c.host = open_real_sqlite(&loop, spec, &c);
+    if (c.host == NULL)
+        return;
+    CHECK_INT_EQ(sqlite3_open_v2(db_path, &c.reader, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(c.reader, 0);
+
+    /* The callback of the first event ingests a second: journey_commit
+     * covers the first alone, and the second is acknowledged only once
+     * the file has it. */
+    c.ingest_in_callback = 1;
+    const char *first = "{\"user\":\"w\",\"name\":\"app/first\"}";
+    CHECK_INT_EQ(journey_ingest(c.host, first, strlen(first), on_writer_ack, &c), JOURNEY_OK);
+    CHECK_INT_EQ(journey_commit(c.host), JOURNEY_OK);
+    CHECK_INT_EQ(c.acks_ok, 1);
+    CHECK_INT_EQ(c.second_ok, 0);
+    CHECK_INT_EQ(journey_commit(c.host), JOURNEY_OK);
+    CHECK_INT_EQ(c.second_ok, 1);
+    CHECK_INT_EQ(c.second_in_file, 1);
+
+    /* A prune with nothing to delete still writes, and its group must
+     * end, or the host holds the write lock. */
+    uint64_t runs = 0, events = 0;
+    CHECK_INT_EQ(journey_prune(c.host, 1000, &runs, &events), JOURNEY_OK);
+    for (int i = 0; i < 20; i++) {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 2000000};
+        nanosleep(&pause, NULL);
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    int rc = sqlite3_exec(c.reader, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    CHECK_INT_EQ(rc, SQLITE_OK);
+
+    /* With the lock held here, the writer's next transaction cannot
+     * begin (after SQLite's 5 s busy timeout). A group starts committing
+     * on the loop, then journey_commit waits for it: one failure, and
+     * the event's callback hears of it once. */
+    const char *third = "{\"user\":\"w\",\"name\":\"app/third\"}";
+    CHECK_INT_EQ(journey_ingest(c.host, third, strlen(third), on_writer_ack, &c), JOURNEY_OK);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK_INT_EQ(journey_commit(c.host), JOURNEY_EIO);
+    CHECK_INT_EQ(c.failures_reported, 1);
+    CHECK_INT_EQ(c.acks_failed, 1);
+    CHECK_INT_EQ(journey_commit(c.host), JOURNEY_EIO);
+    CHECK_INT_EQ(c.failures_reported, 1);
+    if (rc == SQLITE_OK)
+        sqlite3_exec(c.reader, "ROLLBACK", NULL, NULL, NULL);
+
+    sqlite3_close(c.reader);
+    journey_host_close(c.host, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT_EQ(uv_loop_close(&loop), 0);
+    CHECK_INT_EQ(c.failures_reported, 1);
+
+    char cleanup[400];
+    snprintf(cleanup, sizeof cleanup, "rm -rf '%s'", dir);
+    CHECK_INT_EQ(system(cleanup), 0);
+}
+
+
 typedef struct early_acks {
     int ok;
     int closing;
@@ -616,6 +765,7 @@ int main(void)
     acks_follow_the_file(path);
     early_threadsafe_events();
     acks_in_seq_order(path);
+    writer_edge_cases();
 
     char stopper_path[] = "/tmp/journey-lib-stopper-XXXXXX";
     int stopper_fd = mkstemp(stopper_path);

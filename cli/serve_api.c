@@ -460,6 +460,22 @@ static void append_parked(jy_server *server, uint64_t id, jy_buf *body)
 
 
 /* GET /runs and GET /runs/{id}, from the committed state of the file. */
+/* Opens the store file read-only for one request, which then sees the
+ * committed state. Answers 503 and returns NULL when it cannot. */
+static sqlite3 *open_reader(jy_server *server, jy_http_response *response)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(server->store_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        jy_server_error(response, 503, "store_unavailable", "cannot read the store: %s",
+                        db != NULL ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 1000);
+    return db;
+}
+
+
 static void handle_runs(jy_server *server, const jy_http_request *request,
                         jy_http_response *response)
 {
@@ -467,14 +483,9 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
         handle_live_runs(server, request, response);
         return;
     }
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(server->store_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        jy_server_error(response, 503, "store_unavailable", "cannot read the store: %s",
-                        db != NULL ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
+    sqlite3 *db = open_reader(server, response);
+    if (db == NULL)
         return;
-    }
-    sqlite3_busy_timeout(db, 1000);
 
     jy_buf body;
     jy_buf_init(&body);
@@ -671,14 +682,9 @@ static void handle_event_feed(jy_server *server, const jy_http_request *request,
     if (prefix)
         name[name_len - 1] = '\0';
 
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(server->store_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        jy_server_error(response, 503, "store_unavailable", "cannot read the store: %s",
-                        db != NULL ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
+    sqlite3 *db = open_reader(server, response);
+    if (db == NULL)
         return;
-    }
-    sqlite3_busy_timeout(db, 1000);
 
     sqlite3_stmt *stmt = NULL;
     sqlite3_prepare_v2(db,

@@ -896,6 +896,17 @@ static void record_commit(simulation *sim, double ms)
 }
 
 
+/* Writes the lines a commit covered to file (when there is one), and
+ * empties them. */
+static void write_pending(simulation *sim, FILE *file, jy_buf *lines)
+{
+    if (file != NULL && lines->len > 0 &&
+        (fwrite(lines->data, 1, lines->len, file) != lines->len || fflush(file) != 0))
+        sim->write_failed = 1;
+    jy_buf_reset(lines);
+}
+
+
 /* Ends a commit group: saves how far the input was read, commits (the
  * host saves its clock with it), and only then writes the
  * acknowledgements of the group's events. Returns 0 or 1. */
@@ -922,23 +933,11 @@ static int commit_group(simulation *sim, journey_host *host)
                         "acknowledged: %s\n", journey_error(host));
         return 1;
     }
-    if (sim->acks != NULL && sim->pending_acks.len > 0) {
-        if (fwrite(sim->pending_acks.data, 1, sim->pending_acks.len, sim->acks) !=
-                sim->pending_acks.len ||
-            fflush(sim->acks) != 0)
-            sim->write_failed = 1;
-    }
-    jy_buf_reset(&sim->pending_acks);
+    write_pending(sim, sim->acks, &sim->pending_acks);
 
     /* An emitted event is in the file once its commit is, so a resumed
      * replay, which does not emit it again, appends only what is new. */
-    if (sim->emitted != NULL && sim->pending_emitted.len > 0) {
-        if (fwrite(sim->pending_emitted.data, 1, sim->pending_emitted.len, sim->emitted) !=
-                sim->pending_emitted.len ||
-            fflush(sim->emitted) != 0)
-            sim->write_failed = 1;
-    }
-    jy_buf_reset(&sim->pending_emitted);
+    write_pending(sim, sim->emitted, &sim->pending_emitted);
     sim->uncommitted = 0;
 
     /* Retention runs every few groups; its deletions commit with the

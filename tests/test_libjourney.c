@@ -267,17 +267,26 @@ static void on_durable(void *ctx, int status, uint64_t seq)
 }
 
 
+/* Makes the directory dir (a mkdtemp template) and names a SQLite store
+ * in it: its path and its store spec. */
+static void new_store_dir(char *dir, char *db_path, size_t path_size, char *spec,
+                          size_t spec_size)
+{
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(db_path, path_size, "%s/store.db", dir);
+    snprintf(spec, spec_size, "sqlite:%s", db_path);
+}
+
+
 /* A SQLite host on the real clock commits on the store's writer thread
  * while the loop goes on ingesting. Feeds 3,000 events in turns of 300,
  * as a busy server would, and checks every acknowledgement against the
  * file. */
 static void acks_follow_the_file(const char *script_path)
 {
-    char dir[] = "/tmp/journey-lib-durable-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
+    char dir[] = "/tmp/journey-lib-store-XXXXXX";
     char db_path[256], spec[300];
-    snprintf(db_path, sizeof db_path, "%s/store.db", dir);
-    snprintf(spec, sizeof spec, "sqlite:%s", db_path);
+    new_store_dir(dir, db_path, sizeof db_path, spec, sizeof spec);
 
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -482,11 +491,9 @@ static journey_host *open_real_sqlite(uv_loop_t *loop, const char *spec, writer_
  * fails while another group commits reports the failure once. */
 static void writer_edge_cases(void)
 {
-    char dir[] = "/tmp/journey-lib-writer-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
+    char dir[] = "/tmp/journey-lib-store-XXXXXX";
     char db_path[256], spec[300];
-    snprintf(db_path, sizeof db_path, "%s/store.db", dir);
-    snprintf(spec, sizeof spec, "sqlite:%s", db_path);
+    new_store_dir(dir, db_path, sizeof db_path, spec, sizeof spec);
 
     uv_loop_t loop;
     uv_loop_init(&loop);

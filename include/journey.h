@@ -324,9 +324,13 @@ typedef void (*journey_ingest_cb)(void *ctx, int status, uint64_t seq);
  * now. Dispatches it at once and returns JOURNEY_OK. done (may be NULL)
  * fires after the next commit, which is the loop turn's, unless on the
  * real clock a later journey_ingest of the same turn commits first
- * because the oldest event waiting for a commit has waited 1 ms. Any
- * other return (JOURNEY_EINVAL for a bad event, JOURNEY_ESTATE before
- * journey_start) sets journey_error, and done never fires.
+ * because the oldest event waiting for a commit has waited 1 ms. A
+ * SQLite store commits on its writer thread: done then fires on the
+ * loop thread once that commit ended, from the loop or from a later
+ * journey_ingest, and a journey_ingest may wait for the writer when the
+ * group it commits has waited 1.5 ms. Any other return (JOURNEY_EINVAL
+ * for a bad event, JOURNEY_ESTATE before journey_start) sets
+ * journey_error, and done never fires.
  * thread: the loop's. */
 JOURNEY_API int journey_ingest(journey_host *host, const char *json, size_t len,
                                journey_ingest_cb done, void *ctx);
@@ -448,8 +452,10 @@ JOURNEY_API int64_t journey_next_deadline(const journey_host *host);
  * Returns JOURNEY_ESTATE on a real clock. thread: the loop's. */
 JOURNEY_API int journey_advance_to(journey_host *host, int64_t at);
 
-/* Commits now what the host did since the last commit, then calls the
- * ingest callbacks it covered. The host also commits after every loop
+/* Commits now what the host did since the last commit, waiting for the
+ * store (also for a SQLite store's writer thread), then calls the ingest
+ * callbacks it covered. An event that a callback ingests meanwhile
+ * waits for the next commit. The host also commits after every loop
  * turn, so only a program that does not run the loop (a replay) needs
  * this. Returns JOURNEY_EIO when the commit failed. thread: the loop's. */
 JOURNEY_API int journey_commit(journey_host *host);

@@ -1579,13 +1579,15 @@ static void append_label(jy_buf *out, const char *label)
 
 
 /* Appends the pending wait or sleep as the journal's last line. */
-static void append_pending_line(show_context *ctx, jy_buf *out, int number_width)
+static void append_pending_line(show_context *ctx, jy_buf *out, int number_width,
+                                int time_width)
 {
     const run_view *run = &ctx->run;
     if (run->status != JY_RUN_WAITING && run->status != JY_RUN_SLEEPING)
         return;
 
-    jy_buf_printf(out, "  %*zu  %-20s  ", number_width, ctx->journal_count + 1, "(pending)");
+    jy_buf_printf(out, "  %*zu  %-*s  ", number_width, ctx->journal_count + 1, time_width,
+                  "(pending)");
     if (run->status == JY_RUN_WAITING) {
         jy_buf_append_str(out, "wait_for ");
         append_names_words(out, run->wait_names != NULL ? run->wait_names : "(names not stored)");
@@ -1675,16 +1677,26 @@ static void append_show_text(show_context *ctx, jy_buf *out)
     int number_width = 1;
     for (size_t n = ctx->journal_count + 1; n >= 10; n /= 10)
         number_width++;
+
+    /* Times with milliseconds are 4 characters longer, so the column
+     * takes the width of the longest one. */
+    int time_width = 20;
+    for (size_t i = 0; i < ctx->journal_count; i++) {
+        char text[JY_TIME_TEXT_SIZE];
+        jy_time_format(ctx->journal[i].at, text);
+        if ((int)strlen(text) > time_width)
+            time_width = (int)strlen(text);
+    }
     jy_buf_printf(out, "\njournal: %zu step%s\n", ctx->journal_count,
                   ctx->journal_count == 1 ? "" : "s");
     for (size_t i = 0; i < ctx->journal_count; i++) {
         const journal_view *entry = &ctx->journal[i];
-        jy_buf_printf(out, "  %*u  ", number_width, entry->index + 1);
-        append_time(out, entry->at);
-        jy_buf_append_str(out, "  ");
+        char text[JY_TIME_TEXT_SIZE];
+        jy_time_format(entry->at, text);
+        jy_buf_printf(out, "  %*u  %-*s  ", number_width, entry->index + 1, time_width, text);
         append_indented(out, entry->words != NULL ? entry->words : "?", "      ");
     }
-    append_pending_line(ctx, out, number_width);
+    append_pending_line(ctx, out, number_width, time_width);
 
     jy_buf_printf(out, "\nemitted: %zu event%s\n", ctx->emitted_count,
                   ctx->emitted_count == 1 ? "" : "s");

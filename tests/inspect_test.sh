@@ -523,5 +523,24 @@ check_status "runs after the writing host" 0
 check_equal "runs after the writing host: every run" "$(json_eval '#rows')" \
     "$(sqlite3 "$busy" 'SELECT count(*) FROM runs')"
 
+# ---- times with milliseconds ----
+
+# A journal time with milliseconds is 4 characters longer; the pending
+# line keeps the column of the steps above it.
+cat > "$work/ms.lua" <<'LUA'
+local journey = require "journey"
+journey.define{ name = "ms", on = "app/go", run = function(j)
+  j.now()
+  j.wait_for("app/done", {timeout = "1h"})
+end }
+LUA
+printf '%s\n' '{"user":"m","name":"app/go","ts":"2024-01-01T10:00:00.250Z"}' > "$work/ms.jsonl"
+run simulate "$work/ms.lua" --events "$work/ms.jsonl" --store "sqlite:$work/ms.db" \
+    --until 2024-01-01T10:30:00Z --quiet
+check_status "simulate with millisecond times" 0
+run show 1 --store "sqlite:$work/ms.db"
+check_out "show: a step at a millisecond time" "  1  2024-01-01T10:00:00.250Z  now"
+check_out "show: the pending line in the same column" "  2  (pending)                 wait_for app/done"
+
 echo "inspect test: $checks checks, $failures failed"
 [ "$failures" -eq 0 ]

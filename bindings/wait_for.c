@@ -138,7 +138,11 @@ static void check_wait_args(lua_State *L, jy_run *run, const char *function,
      * sees independent of when that was. */
     jy_time window = run->host->history_window;
     if (args->since_seq == 0 && window > 0) {
+        /* Retention keeps a live run's events from its trigger on, so
+         * the window never hides what the default since would see. */
         jy_time oldest = jy_host_now(run->host) - window;
+        if (run->started_at < oldest)
+            oldest = run->started_at;
         if (args->since_ts < oldest)
             args->since_ts = oldest;
     }

@@ -239,6 +239,11 @@ static int start_host(jy_server *server)
         }
     }
     free_paths(paths, count);
+
+    /* Before the start this only sets the window of reads that reach
+     * back, which the restored waits of the start read within. */
+    if (server->retention_ms > 0)
+        journey_prune(server->host, server->retention_ms, NULL, NULL);
     if (journey_start(server->host) != JOURNEY_OK) {
         jy_server_log(server, "error", "start failed: %s", journey_error(server->host));
         return -1;

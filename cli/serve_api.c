@@ -287,8 +287,40 @@ static void handle_metrics(jy_server *server, jy_http_response *response)
 }
 
 
-/* Reads the value of key in a query string into out (not decoded beyond
- * "+"/"%XX"). Returns 1 when present. */
+/* The longest query value the handlers read, in bytes once decoded. */
+#define MAX_QUERY_VALUE 4095
+
+/* Decodes len bytes of a query value ("+" and "%XX") into out (size
+ * bytes, NUL-terminated, cut to fit). Returns the decoded length, and
+ * sets *nul when the value holds a NUL. */
+static size_t decode_query_value(const char *p, size_t len, char *out, size_t size, int *nul)
+{
+    size_t used = 0;
+    *nul = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = p[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%' && i + 2 < len && isxdigit((unsigned char)p[i + 1]) &&
+                   isxdigit((unsigned char)p[i + 2])) {
+            char hex[3] = {p[i + 1], p[i + 2], '\0'};
+            c = (char)strtol(hex, NULL, 16);
+            i += 2;
+        }
+        if (c == '\0')
+            *nul = 1;
+        if (used + 1 < size)
+            out[used] = c;
+        used++;
+    }
+    if (size > 0)
+        out[used < size ? used : size - 1] = '\0';
+    return used;
+}
+
+
+/* Reads the value of key in a query string into out. Returns 1 when
+ * present. reject_bad_query has checked that it fits. */
 static int query_value(const char *query, const char *key, char *out, size_t size)
 {
     size_t key_len = strlen(key);
@@ -297,21 +329,40 @@ static int query_value(const char *query, const char *key, char *out, size_t siz
         const char *end = strchr(p, '&');
         size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
         if (len > key_len && strncmp(p, key, key_len) == 0 && p[key_len] == '=') {
-            size_t used = 0;
-            for (size_t i = key_len + 1; i < len && used + 1 < size; i++) {
-                char c = p[i];
-                if (c == '+') {
-                    c = ' ';
-                } else if (c == '%' && i + 2 < len && isxdigit((unsigned char)p[i + 1]) &&
-                           isxdigit((unsigned char)p[i + 2])) {
-                    char hex[3] = {p[i + 1], p[i + 2], '\0'};
-                    c = (char)strtol(hex, NULL, 16);
-                    i += 2;
-                }
-                out[used++] = c;
-            }
-            out[used] = '\0';
+            int nul = 0;
+            decode_query_value(p + key_len + 1, len - key_len - 1, out, size, &nul);
             return 1;
+        }
+        p = end != NULL ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+
+/* Answers 400 and returns 1 when a value of the query is longer than
+ * MAX_QUERY_VALUE or holds a NUL. A user id or event name has neither,
+ * and cutting such a value would select other runs or events. */
+static int reject_bad_query(jy_server *server, const jy_http_request *request,
+                            jy_http_response *response)
+{
+    const char *p = request->query;
+    while (p != NULL && *p != '\0') {
+        const char *end = strchr(p, '&');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        const char *equals = memchr(p, '=', len);
+        if (equals != NULL) {
+            char scratch[1];
+            int nul = 0;
+            size_t key_len = (size_t)(equals - p);
+            size_t value_len = decode_query_value(equals + 1, len - key_len - 1, scratch,
+                                                  sizeof scratch, &nul);
+            if (nul || value_len > MAX_QUERY_VALUE) {
+                reject(server, request, response, 400, "invalid_query",
+                       "invalid %.*s: %s", (int)(key_len < 40 ? key_len : 40), p,
+                       nul ? "it holds a NUL character (%00), which no id or name has"
+                           : "longer than 4095 bytes");
+                return 1;
+            }
         }
         p = end != NULL ? end + 1 : NULL;
     }
@@ -483,6 +534,8 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
         handle_live_runs(server, request, response);
         return;
     }
+    if (reject_bad_query(server, request, response))
+        return;
     sqlite3 *db = open_reader(server, response);
     if (db == NULL)
         return;
@@ -573,7 +626,7 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
                 return;
             }
         }
-        char user[512] = "", journey[256] = "";
+        char user[MAX_QUERY_VALUE + 1] = "", journey[MAX_QUERY_VALUE + 1] = "";
         int has_user = query_value(request->query, "user", user, sizeof user);
         int has_journey = query_value(request->query, "journey", journey, sizeof journey);
 
@@ -647,6 +700,8 @@ static void handle_event_feed(jy_server *server, const jy_http_request *request,
                "--store sqlite:PATH to read events");
         return;
     }
+    if (reject_bad_query(server, request, response))
+        return;
 
     char value[64];
     long long after = 0, limit = 100;
@@ -674,7 +729,7 @@ static void handle_event_feed(jy_server *server, const jy_http_request *request,
 
     /* A name ending in "*" selects the names that start with the rest,
      * as a journey's on does. */
-    char name[256] = "", user[512] = "";
+    char name[MAX_QUERY_VALUE + 1] = "", user[MAX_QUERY_VALUE + 1] = "";
     int has_name = query_value(request->query, "name", name, sizeof name);
     int has_user = query_value(request->query, "user", user, sizeof user);
     size_t name_len = strlen(name);
@@ -686,6 +741,9 @@ static void handle_event_feed(jy_server *server, const jy_http_request *request,
     if (db == NULL)
         return;
 
+    /* One read transaction for the page and the highest seq, so that a
+     * commit between the two cannot slip events past the cursor. */
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     sqlite3_stmt *stmt = NULL;
     sqlite3_prepare_v2(db,
                        "SELECT e.seq, e.id, e.user, e.name, e.ts, e.data, e.origin_run,"
@@ -734,6 +792,19 @@ static void handle_event_feed(jy_server *server, const jy_http_request *request,
     }
     int failed = stmt == NULL;
     sqlite3_finalize(stmt);
+
+    /* A page shorter than the limit read to the end of the events, so
+     * the cursor moves to the highest seq: a filter that matches
+     * nothing does not make the next poll read the same events again. */
+    if (!failed && rows < limit) {
+        sqlite3_stmt *max = NULL;
+        sqlite3_prepare_v2(db, "SELECT max(seq) FROM events", -1, &max, NULL);
+        if (max != NULL && sqlite3_step(max) == SQLITE_ROW &&
+            sqlite3_column_int64(max, 0) > last_seq)
+            last_seq = sqlite3_column_int64(max, 0);
+        sqlite3_finalize(max);
+    }
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (failed) {
         jy_server_error(response, 503, "store_unavailable", "cannot read the store: %s",
                         sqlite3_errmsg(db));

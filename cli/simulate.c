@@ -1154,6 +1154,7 @@ static void *job_main(void *arg)
         }
     }
     journey_advance_to(host, t->first);
+    apply_retention(sim, host); /* before the start, it sets the window only */
     if (journey_start(host) != JOURNEY_OK) {
         fprintf(stderr, "journey simulate: job %d: %s\n", t->job.index + 1,
                 journey_error(host));
@@ -1530,6 +1531,9 @@ int jy_cli_simulate(int argc, char **argv)
     journey_advance_to(host, first);
     int fed = 0;
     size_t start_at = saved_position(host, sim.fingerprint, &fed);
+    /* Before the start it sets only the window of reads that reach back,
+     * which the restored waits of the start read within. */
+    apply_retention(&sim, host);
     if (journey_start(host) != JOURNEY_OK) {
         fprintf(stderr, "journey simulate: recovery failed: %s\n", journey_error(host));
         status = 1;

@@ -498,9 +498,12 @@ JOURNEY_API void journey_last_replay(const journey_host *host, journey_replay_re
  * events older than that which no live run can reach. The deletions
  * commit with the next group. Counts go to runs and events (either may
  * be NULL). From the first call on, j.wait_for and j.events with since
- * read no event older than older_than before the clock, so what a run
- * reads does not depend on when the last prune ran; 0 lifts that
- * bound. thread: the loop's. */
+ * read no event older than older_than before the clock (or than the
+ * run's start, when that is earlier), so what a run reads does not
+ * depend on when the last prune ran; 0 lifts that bound. Before
+ * journey_start the call only sets this bound, which the start's
+ * restored waits then read within: call it there when you prune.
+ * thread: the loop's. */
 JOURNEY_API int journey_prune(journey_host *host, int64_t older_than, uint64_t *runs,
                               uint64_t *events);
 

@@ -252,6 +252,12 @@ int journey_prune(journey_host *host, int64_t older_than, uint64_t *runs, uint64
     host->history_window = older_than;
     host->lh->host->history_window = older_than;
 
+    /* Before the start the live runs are not replayed yet, so what their
+     * journals refer to is unknown: only the window is set, and the
+     * restored waits of the start read within it. */
+    if (!host->started)
+        return JOURNEY_OK;
+
     /* A cutoff before the start of time means nothing is old enough. */
     jy_time now = jy_host_now(host->lh->host);
     jy_time cutoff = now > JY_TIME_MIN + older_than ? now - older_than : JY_TIME_MIN;

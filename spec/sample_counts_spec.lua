@@ -772,6 +772,87 @@ journey.define {
         assert.are.same(one, results("--commit-every 5 --jobs 2"))
     end)
 
+    it("reads within the retention window after a resume too", function()
+        -- A run that waits across the stop of a durable replay is
+        -- restored at the start, before the first prune. Its wait must
+        -- not see further back then than a replay in one go does.
+        local bin = simulator_path()
+        if bin == nil then
+            pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+            return
+        end
+        local script = assert(io.open(dir .. "/probe.lua", "w"))
+        script:write([[
+local journey = require "journey"
+journey.define { name = "long", on = "app/start",
+  run = function(j) j.wait_for("app/never", {timeout = "365d"}) end }
+journey.define { name = "probe", on = "app/t",
+  run = function(j)
+    local got = j.wait_for("app/x", {since = "ever", timeout = "1d"})
+    return {found = got ~= nil}
+  end }
+]])
+        script:close()
+        local events = assert(io.open(dir .. "/events.jsonl", "w"))
+        events:write('{"user":"u","name":"app/start","id":"s","ts":"2026-01-01T00:00:00Z"}\n',
+                     '{"user":"u","name":"app/x","id":"x","ts":"2026-01-02T00:00:00Z"}\n',
+                     '{"user":"u","name":"app/t","id":"t","ts":"2026-04-12T00:00:00Z"}\n')
+        events:close()
+
+        -- Returns the result line of the probe run.
+        local function probe_result(store, until_text)
+            local command = shell_quote(bin) .. " simulate " .. shell_quote(dir .. "/probe.lua") ..
+                " --events " .. shell_quote(dir .. "/events.jsonl") .. " --until " .. until_text ..
+                (store and (" --store sqlite:" .. shell_quote(store)) or "") .. " 2> /dev/null"
+            local pipe = assert(io.popen(command, "r"))
+            local result = nil
+            for line in pipe:lines() do
+                result = line:match("probe #%d+ u%s+completed (.*)$") or result
+            end
+            pipe:close()
+            return result
+        end
+
+        assert.are.equal('{"found":false}', probe_result(nil, "2026-04-15T00:00:00Z"))
+        local store = dir .. "/staged.db"
+        assert.is_nil(probe_result(store, "2026-04-12T01:00:00Z"))
+        assert.are.equal('{"found":false}', probe_result(store, "2026-04-15T00:00:00Z"))
+    end)
+
+    it("lets since = ever see what the default since sees", function()
+        -- The run sleeps past the retention period. Its own events from
+        -- its trigger on are kept, so since = "ever" must still see them.
+        local bin = simulator_path()
+        if bin == nil then
+            pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+            return
+        end
+        local script = assert(io.open(dir .. "/ever.lua", "w"))
+        script:write([[
+local journey = require "journey"
+journey.define { name = "ever", on = "app/start",
+  run = function(j)
+    j.sleep("100d")
+    return {ever = #j.events("app/x", {since = "ever"}), run = #j.events("app/x")}
+  end }
+]])
+        script:close()
+        local events = assert(io.open(dir .. "/events.jsonl", "w"))
+        events:write('{"user":"u","name":"app/start","ts":"2026-01-01T00:00:00Z"}\n',
+                     '{"user":"u","name":"app/x","ts":"2026-01-02T00:00:00Z"}\n')
+        events:close()
+        local pipe = assert(io.popen(shell_quote(bin) .. " simulate " ..
+            shell_quote(dir .. "/ever.lua") .. " --events " .. shell_quote(dir .. "/events.jsonl") ..
+            " --until 200d 2> /dev/null", "r"))
+        local result = nil
+        for line in pipe:lines() do
+            result = line:match("ever #1 u%s+completed (.*)$") or result
+        end
+        pipe:close()
+        assert.is_not_nil(result)
+        assert.are.same({ever = 1, run = 1}, cjson.decode(result))
+    end)
+
     it("resumes an appended input without replaying its last event", function()
         -- Stage one stops at its last event, which has no id. The input
         -- then grows by one line, so the second stage cannot resume by

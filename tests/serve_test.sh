@@ -145,9 +145,17 @@ check "the feed gives a cursor" contains "$first_page" '"next_after":1}'
 check "the feed goes on after the cursor" contains "$(get '/events?limit=1&after=1')" \
     '{"events":[{"seq":2,'
 check "the feed selects names by prefix" lacks "$(get '/events?name=app/a*')" '"name":"app/signed_up"'
+check "a filter without a match still moves the cursor" lacks \
+    "$(get '/events?name=nothing/here')" '"next_after":0}'
 check "the feed keeps its cursor past the end" contains "$(get '/events?after=100000')" \
     '{"events":[],"next_after":100000}'
 check "a bad feed cursor is 400" contains "$(get '/events?after=-1')" '400 '
+long_user=$(printf 'u%.0s' $(seq 4096))
+check "a feed filter too long to read is 400" contains "$(get "/events?user=$long_user")" \
+    '400 {"error":"invalid user: longer than 4095 bytes'
+check "a feed filter with a NUL is 400" contains "$(get '/events?user=u1%00x')" \
+    '400 {"error":"invalid user: it holds a NUL character'
+check "a run filter with a NUL is 400" contains "$(get '/runs?user=u1%00x')" '400 '
 check "a run id past 63 bits is named as sent" contains \
     "$(get /runs/99999999999999999999999)" '404 {"error":"no run with id \"99999999999999999999999\"'
 check "a run id with a sign is 404" contains "$(get /runs/+1)" '404 '

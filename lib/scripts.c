@@ -9,6 +9,7 @@
  */
 #include "host_private.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,17 @@ int journey_reload_scripts(journey_host *host, const char *const *paths, size_t 
                                          "%s", reason);
         }
         return rc;
+    }
+
+    /* A call that its handler finished waits for its run to resume at a
+     * deadline set to now. Firing what is due here lets the old scripts
+     * journal its result, which the new ones then replay, instead of
+     * calling the handler again. */
+    if (host->started) {
+        host->busy++;
+        jy_host_fire_due(host->lh->host, jy_host_now(host->lh->host), SIZE_MAX);
+        host->busy--;
+        host->dirty = 1;
     }
 
     /* Commit what the old scripts did, then move the live runs to the

@@ -873,6 +873,35 @@ static void kept_call_checks(const char *script_path)
 }
 
 
+/* A call its handler finished, whose run has not resumed yet, is not
+ * lost to a reload: the handler is not called again, and the run ends
+ * with the value given. */
+static void finished_call_checks(const char *script_path)
+{
+    journey_host *host = new_virtual_host("memory", on_echo_trace, NULL);
+    if (host == NULL)
+        return;
+    open_call = NULL;
+    echo_calls = 0;
+    echo_result[0] = '\0';
+    CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
+    CHECK_INT_EQ(journey_register_action(host, "echo", count_and_keep_call, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+    const char *line = "{\"user\":\"f\",\"name\":\"app/echo\",\"ts\":1700000000000,"
+                       "\"data\":{\"n\":6}}";
+    CHECK_INT_EQ(journey_ingest(host, line, strlen(line), NULL, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(echo_calls, 1);
+
+    CHECK_INT_EQ(journey_call_done(open_call, "{\"n\":6}", NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_reload(host), JOURNEY_OK);
+    CHECK_INT_EQ(echo_calls, 1);
+    CHECK_INT_EQ(journey_advance_to(host, journey_now(host)), JOURNEY_OK);
+    CHECK_INT_EQ(journey_live_runs(host), 0);
+    CHECK_STR_EQ(echo_result, "{\"n\":6}");
+    journey_host_close(host, NULL, NULL);
+}
+
+
 /* Takes an event from before its trigger, then sleeps for a month. */
 static const char reach_back_script[] =
     "local journey = require 'journey'\n"
@@ -1079,6 +1108,7 @@ int main(void)
     write_file(broken_echo_path, broken_echo_script);
     parked_call_checks(echo_path, broken_echo_path);
     kept_call_checks(echo_path);
+    finished_call_checks(echo_path);
     char pay_path[128], pay_changed_path[128], pay_store[160];
     snprintf(pay_path, sizeof pay_path, "%s/pay.lua", dir);
     snprintf(pay_changed_path, sizeof pay_changed_path, "%s/pay_changed.lua", dir);

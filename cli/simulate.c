@@ -1492,9 +1492,16 @@ int jy_cli_simulate(int argc, char **argv)
     }
 
     if (sim.emitted_path != NULL) {
-        /* A durable replay appends, as it appends acknowledgements: a
-         * resumed run adds the events that the earlier runs did not. */
-        sim.emitted = fopen(sim.emitted_path, is_durable(&sim) ? "a" : "w");
+        /* A durable replay that resumes a store appends: it adds the
+         * events that the earlier runs did not emit. A new store starts
+         * the file afresh, as a replay in memory does. */
+        int resumes = 0;
+        char *saved = NULL;
+        if (is_durable(&sim) &&
+            journey_meta_get(host, "input_fingerprint", &saved) == JOURNEY_OK && saved != NULL)
+            resumes = 1;
+        journey_free(saved);
+        sim.emitted = fopen(sim.emitted_path, resumes ? "a" : "w");
         if (sim.emitted == NULL) {
             fprintf(stderr, "journey simulate: cannot write %s: %s\n", sim.emitted_path,
                     strerror(errno));

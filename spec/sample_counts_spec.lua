@@ -884,6 +884,10 @@ journey.define {
         end
         local extra = {"--store", "sqlite:" .. dir .. "/s.db", "--emitted", dir .. "/emitted.jsonl"}
 
+        -- A file left from another replay is started afresh with a new store.
+        local stale = assert(io.open(dir .. "/emitted.jsonl", "w"))
+        stale:write('{"user":"old","name":"app/welcomed","ts":"2020-01-01T00:00:00Z","data":{}}\n')
+        stale:close()
         write_events()
         local first = run_simulator(bin, {dir .. "/welcome.lua"}, dir .. "/events.jsonl", extra)
         lines[#lines + 1] = '{"user":"44","name":"app/signed_up","ts":"2024-05-03T08:00:00Z"}'

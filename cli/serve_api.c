@@ -827,7 +827,9 @@ void jy_server_handle(void *ctx, const jy_http_request *request, jy_http_respons
 {
     jy_server *server = ctx;
     const char *path = request->path;
-    int is_get = strcmp(request->method, "GET") == 0;
+    /* HEAD answers as GET does, without the body (the HTTP server drops
+     * it), as health checks of load balancers send it. */
+    int is_get = strcmp(request->method, "GET") == 0 || strcmp(request->method, "HEAD") == 0;
     int is_post = strcmp(request->method, "POST") == 0;
 
     if (server->stopping || server->host == NULL) {

@@ -97,6 +97,8 @@ start
 
 # --- endpoints and statuses ---
 check "healthz answers" contains "$(get /healthz)" '200 {"status":"ok"'
+check "healthz answers HEAD" contains \
+    "$(curl -s -o /dev/null -w '%{http_code}' -I "$url/healthz")" '200'
 check "one event is stored" contains \
     "$(post '{"id":"e1","user":"u1","name":"app/signed_up","data":{"plan":"pro"}}')" \
     '200 {"events":[{"seq":1,"id":"e1"}],"accepted":1,"duplicates":0}'

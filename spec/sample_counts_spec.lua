@@ -536,6 +536,19 @@ journey.define {
         assert.are.equal(0, code)
     end)
 
+    -- Runs `journey simulate ARGS` and returns, in order, what pick
+    -- returns for the lines of its transcript, leaving out nil.
+    local function transcript_picks(bin, args, pick)
+        local pipe = assert(io.popen(shell_quote(bin) .. " simulate " .. args .. " 2> /dev/null",
+                                     "r"))
+        local picked = {}
+        for line in pipe:lines() do
+            picked[#picked + 1] = pick(line)
+        end
+        assert(pipe:close())
+        return picked
+    end
+
     -- Writes none.lua: a journey that no event starts, for replays that
     -- only read their input.
     local function write_idle_script()
@@ -749,17 +762,12 @@ journey.define {
 
         -- Returns the transcript's lines with the results, sorted.
         local function results(extra)
-            local command = shell_quote(bin) .. " simulate " .. shell_quote(dir .. "/count.lua") ..
-                " --events " .. shell_quote(dir .. "/events.jsonl") .. " --retention 2d " .. extra
-            local pipe = assert(io.popen(command, "r"))
-            local lines = {}
-            for line in pipe:lines() do
-                local ts, result = line:match("^(%S+)%s+count #%d+ a%s+completed (.*)$")
-                if ts ~= nil then
-                    lines[#lines + 1] = ts .. " " .. result
-                end
-            end
-            assert(pipe:close())
+            local lines = transcript_picks(bin, shell_quote(dir .. "/count.lua") .. " --events " ..
+                shell_quote(dir .. "/events.jsonl") .. " --retention 2d " .. extra,
+                function(line)
+                    local ts, result = line:match("^(%S+)%s+count #%d+ a%s+completed (.*)$")
+                    return ts ~= nil and ts .. " " .. result or nil
+                end)
             table.sort(lines)
             return lines
         end
@@ -801,16 +809,11 @@ journey.define { name = "probe", on = "app/t",
 
         -- Returns the result line of the probe run.
         local function probe_result(store, until_text)
-            local command = shell_quote(bin) .. " simulate " .. shell_quote(dir .. "/probe.lua") ..
-                " --events " .. shell_quote(dir .. "/events.jsonl") .. " --until " .. until_text ..
-                (store and (" --store sqlite:" .. shell_quote(store)) or "") .. " 2> /dev/null"
-            local pipe = assert(io.popen(command, "r"))
-            local result = nil
-            for line in pipe:lines() do
-                result = line:match("probe #%d+ u%s+completed (.*)$") or result
-            end
-            pipe:close()
-            return result
+            local results = transcript_picks(bin, shell_quote(dir .. "/probe.lua") .. " --events " ..
+                shell_quote(dir .. "/events.jsonl") .. " --until " .. until_text ..
+                (store and (" --store sqlite:" .. shell_quote(store)) or ""),
+                function(line) return line:match("probe #%d+ u%s+completed (.*)$") end)
+            return results[#results]
         end
 
         assert.are.equal('{"found":false}', probe_result(nil, "2026-04-15T00:00:00Z"))
@@ -841,16 +844,11 @@ journey.define { name = "ever", on = "app/start",
         events:write('{"user":"u","name":"app/start","ts":"2026-01-01T00:00:00Z"}\n',
                      '{"user":"u","name":"app/x","ts":"2026-01-02T00:00:00Z"}\n')
         events:close()
-        local pipe = assert(io.popen(shell_quote(bin) .. " simulate " ..
-            shell_quote(dir .. "/ever.lua") .. " --events " .. shell_quote(dir .. "/events.jsonl") ..
-            " --until 200d 2> /dev/null", "r"))
-        local result = nil
-        for line in pipe:lines() do
-            result = line:match("ever #1 u%s+completed (.*)$") or result
-        end
-        pipe:close()
-        assert.is_not_nil(result)
-        assert.are.same({ever = 1, run = 1}, cjson.decode(result))
+        local results = transcript_picks(bin, shell_quote(dir .. "/ever.lua") .. " --events " ..
+            shell_quote(dir .. "/events.jsonl") .. " --until 200d",
+            function(line) return line:match("ever #1 u%s+completed (.*)$") end)
+        assert.are.equal(1, #results)
+        assert.are.same({ever = 1, run = 1}, cjson.decode(results[1]))
     end)
 
     it("resumes an appended input without replaying its last event", function()

@@ -762,8 +762,8 @@ static void on_seq(void *ctx, int status, uint64_t seq)
 }
 
 
-/* Returns the seq the store gives a new event, which tells how many it
- * holds. */
+/* Returns the seq the store gives a new event, which is one more than
+ * the number of events stored. */
 static uint64_t next_seq(journey_host *host, const char *user)
 {
     char line[128];
@@ -776,8 +776,8 @@ static uint64_t next_seq(journey_host *host, const char *user)
 
 
 /* A dry run writes nothing, even when the new script lets a run go on
- * past its journal; the reload after it emits once. The run then
- * sleeps, and its stored record says so: a second reload and a restart
+ * past its journal, and the reload after it emits once. The run then
+ * sleeps, and its stored record is updated: a second reload and a restart
  * replay it to that sleep instead of parking it. */
 static void moved_run_checks(const char *script_path, const char *changed_path,
                              const char *store)
@@ -839,24 +839,37 @@ static void count_and_keep_call(void *ctx, journey_call *call, const char *args_
 }
 
 
-/* A run waiting in j.call keeps its open call across a dry run and a
- * reload: the handler is not called again, and the call it holds still
- * completes the run. */
-static void kept_call_checks(const char *script_path)
+/* Starts a host on script_path whose echo run waits in j.call with
+ * {"n": n}, its call kept in open_call. Returns NULL when the host does
+ * not open. */
+static journey_host *start_echo_call(const char *script_path, int n)
 {
     journey_host *host = new_virtual_host("memory", on_echo_trace, NULL);
     if (host == NULL)
-        return;
+        return NULL;
     open_call = NULL;
     echo_calls = 0;
     echo_result[0] = '\0';
     CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
     CHECK_INT_EQ(journey_register_action(host, "echo", count_and_keep_call, NULL), JOURNEY_OK);
     CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
-    const char *line = "{\"user\":\"k\",\"name\":\"app/echo\",\"ts\":1700000000000,"
-                       "\"data\":{\"n\":5}}";
-    CHECK_INT_EQ(journey_ingest(host, line, strlen(line), NULL, NULL), JOURNEY_OK);
+    char line[160];
+    int len = snprintf(line, sizeof line, "{\"user\":\"u%d\",\"name\":\"app/echo\","
+                       "\"ts\":1700000000000,\"data\":{\"n\":%d}}", n, n);
+    CHECK_INT_EQ(journey_ingest(host, line, (size_t)len, NULL, NULL), JOURNEY_OK);
     CHECK_INT_EQ(echo_calls, 1);
+    return host;
+}
+
+
+/* A run waiting in j.call keeps its open call across a dry run and a
+ * reload: the handler is not called again, and its journey_call still
+ * completes the run. */
+static void kept_call_checks(const char *script_path)
+{
+    journey_host *host = start_echo_call(script_path, 5);
+    if (host == NULL)
+        return;
 
     const char *same[] = {script_path};
     journey_replay_report report;
@@ -878,19 +891,9 @@ static void kept_call_checks(const char *script_path)
  * with the value given. */
 static void finished_call_checks(const char *script_path)
 {
-    journey_host *host = new_virtual_host("memory", on_echo_trace, NULL);
+    journey_host *host = start_echo_call(script_path, 6);
     if (host == NULL)
         return;
-    open_call = NULL;
-    echo_calls = 0;
-    echo_result[0] = '\0';
-    CHECK_INT_EQ(journey_load(host, script_path), JOURNEY_OK);
-    CHECK_INT_EQ(journey_register_action(host, "echo", count_and_keep_call, NULL), JOURNEY_OK);
-    CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
-    const char *line = "{\"user\":\"f\",\"name\":\"app/echo\",\"ts\":1700000000000,"
-                       "\"data\":{\"n\":6}}";
-    CHECK_INT_EQ(journey_ingest(host, line, strlen(line), NULL, NULL), JOURNEY_OK);
-    CHECK_INT_EQ(echo_calls, 1);
 
     CHECK_INT_EQ(journey_call_done(open_call, "{\"n\":6}", NULL), JOURNEY_OK);
     CHECK_INT_EQ(journey_reload(host), JOURNEY_OK);

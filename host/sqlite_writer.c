@@ -18,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "buffer.h"
+
 /* A batch is handed over at this many statements or text bytes. */
 #define BATCH_OPS 256
 #define BATCH_TEXT (256 * 1024)
@@ -50,9 +52,7 @@ typedef struct batch {
     queued_op *ops;
     size_t count;
     size_t capacity;
-    char *text;
-    size_t text_len;
-    size_t text_capacity;
+    jy_buf text;     /* the ops' text values, one after another */
     uint64_t group;  /* nonzero: commit this group after the ops */
     double started;  /* when the loop ended the group */
 } batch;
@@ -142,7 +142,7 @@ static void free_batch(batch *b)
     if (b == NULL)
         return;
     free(b->ops);
-    free(b->text);
+    jy_buf_free(&b->text);
     free(b);
 }
 
@@ -150,12 +150,12 @@ static void free_batch(batch *b)
 /* Keeps an executed batch for reuse, or frees it. Under lock. */
 static void recycle(jy_sqlite_writer *writer, batch *b)
 {
-    if (writer->spare_count >= MAX_SPARE_BATCHES || b->text_capacity > MAX_SPARE_TEXT) {
+    if (writer->spare_count >= MAX_SPARE_BATCHES || b->text.capacity > MAX_SPARE_TEXT) {
         free_batch(b);
         return;
     }
     b->count = 0;
-    b->text_len = 0;
+    jy_buf_reset(&b->text);
     b->group = 0;
     b->next = writer->spare;
     writer->spare = b;
@@ -191,7 +191,7 @@ static int execute_op(jy_sqlite_writer *writer, const batch *b, const queued_op 
         if (v->type == JY_SQL_INT)
             sqlite3_bind_int64(stmt, i + 1, v->value);
         else if (v->type == JY_SQL_TEXT)
-            sqlite3_bind_text(stmt, i + 1, b->text + v->value, (int)v->len, SQLITE_STATIC);
+            sqlite3_bind_text(stmt, i + 1, b->text.data + v->value, (int)v->len, SQLITE_STATIC);
         else
             sqlite3_bind_null(stmt, i + 1);
     }
@@ -266,7 +266,7 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&writer->lock);
         writer->busy = 0;
         writer->queued_ops -= b->count;
-        writer->queued_text -= b->text_len;
+        writer->queued_text -= b->text.len;
         int ended_group = b->group != 0;
         if (committed) {
             writer->committed = b->group;
@@ -337,7 +337,7 @@ static void hand_off(jy_sqlite_writer *writer)
         writer->head = b;
     writer->tail = b;
     writer->queued_ops += b->count;
-    writer->queued_text += b->text_len;
+    writer->queued_text += b->text.len;
     pthread_cond_signal(&writer->work);
     while ((writer->queued_ops > MAX_QUEUED_OPS || writer->queued_text > MAX_QUEUED_TEXT) &&
            !atomic_load_explicit(&writer->failed, memory_order_relaxed))
@@ -384,17 +384,10 @@ int jy_sqlite_writer_queue(jy_sqlite_writer *writer, int statement, const jy_sql
         return out_of_memory(writer, err);
     batch *b = writer->filling;
 
-    size_t text_need = b->text_len;
-    size_t lens[JY_SQLITE_MAX_VALUES];
-    for (int i = 0; i < count; i++) {
-        lens[i] = values[i].type == JY_SQL_TEXT ? strlen(values[i].text) : 0;
-        text_need += lens[i];
-    }
-    if (grow((void **)&b->ops, &b->capacity, b->count + 1, sizeof *b->ops) != 0 ||
-        grow((void **)&b->text, &b->text_capacity, text_need, 1) != 0)
+    if (grow((void **)&b->ops, &b->capacity, b->count + 1, sizeof *b->ops) != 0)
         return out_of_memory(writer, err);
 
-    queued_op *op = &b->ops[b->count++];
+    queued_op *op = &b->ops[b->count];
     op->statement = statement;
     op->count = count;
     for (int i = 0; i < count; i++) {
@@ -404,15 +397,18 @@ int jy_sqlite_writer_queue(jy_sqlite_writer *writer, int statement, const jy_sql
         if (v->type == JY_SQL_INT) {
             v->value = values[i].i;
         } else if (v->type == JY_SQL_TEXT) {
-            memcpy(b->text + b->text_len, values[i].text, lens[i]);
-            v->value = (sqlite3_int64)b->text_len;
-            v->len = (uint32_t)lens[i];
-            b->text_len += lens[i];
+            size_t len = strlen(values[i].text);
+            v->value = (sqlite3_int64)b->text.len;
+            v->len = (uint32_t)len;
+            jy_buf_append(&b->text, values[i].text, len);
         }
     }
+    if (jy_buf_failed(&b->text))
+        return out_of_memory(writer, err);
+    b->count++;
     writer->group_open = 1;
 
-    if (b->count >= BATCH_OPS || b->text_len >= BATCH_TEXT)
+    if (b->count >= BATCH_OPS || b->text.len >= BATCH_TEXT)
         hand_off(writer);
     return 0;
 }

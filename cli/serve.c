@@ -538,15 +538,16 @@ int jy_cli_serve(int argc, char **argv)
 
     /* Checked before the store opens, so a mistyped directory leaves no
      * store file behind. */
-    DIR *probe = opendir(server.scripts_dir);
-    if (probe == NULL) {
-        fprintf(stderr, "journey serve: cannot read the scripts directory %s: %s%s\n",
-                server.scripts_dir, strerror(errno),
-                errno == ENOENT ? "; create it, or give the directory that holds the .lua files"
-                                : "");
+    jy_error dir_err;
+    jy_error_clear(&dir_err);
+    size_t script_count = 0;
+    char **script_paths = list_scripts(server.scripts_dir, &script_count, &dir_err);
+    if (script_paths == NULL && script_count == 0 && dir_err.code != 0) {
+        fprintf(stderr, "journey serve: %s\n", dir_err.message);
         return 1;
     }
-    closedir(probe);
+    free_paths(script_paths, script_count);
+
     int memory_store = strcmp(store_spec, "memory") == 0;
     if (!memory_store && (strncmp(store_spec, "sqlite:", 7) != 0 || store_spec[7] == '\0')) {
         fprintf(stderr, "journey serve: invalid --store \"%s\": use sqlite:PATH or memory\n",

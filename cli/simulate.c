@@ -843,7 +843,7 @@ static void print_summary(simulation *sim, const summary_counts *counts, jy_time
                 (unsigned long long)sim->emitted_names[i].count);
     fprintf(out, "\n  wall time         %.3f s, %.0f events/s, peak RSS %.1f MiB\n", wall, rate,
             (double)peak_rss_kib() / 1024.0);
-    if (sim->commit_count > 0 && strcmp(sim->store_spec, "memory") != 0) {
+    if (sim->commit_count > 0 && is_durable(sim)) {
         qsort(sim->commit_ms, sim->commit_count, sizeof *sim->commit_ms, compare_doubles);
         fprintf(out, "  commits           %zu, latency p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
                 sim->commit_count, percentile(sim->commit_ms, sim->commit_count, 50),
@@ -1409,7 +1409,7 @@ int jy_cli_simulate(int argc, char **argv)
     }
 
     /* Each job keeps its own host, and a durable replay writes one store. */
-    if (sim.jobs > 1 && (strcmp(sim.store_spec, "memory") != 0 || sim.acks_path != NULL)) {
+    if (sim.jobs > 1 && (is_durable(&sim) || sim.acks_path != NULL)) {
         fprintf(stderr, "journey simulate: --jobs %d needs the memory store, without --store "
                         "sqlite:PATH and --acks; give one or the other\n", sim.jobs);
         free(scripts);
@@ -1474,7 +1474,7 @@ int jy_cli_simulate(int argc, char **argv)
     }
     /* Only a durable store is resumed by position, and hashing a large
      * input byte by byte takes about a second per gigabyte. */
-    if (strcmp(sim.store_spec, "memory") != 0)
+    if (is_durable(&sim))
         fingerprint(text, text_len, sim.fingerprint);
     free(text);
     text = NULL;

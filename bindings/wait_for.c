@@ -135,7 +135,7 @@ static void check_wait_args(lua_State *L, jy_run *run, const char *function,
 
     /* Retention deletes events older than its window, but only when it
      * runs. Reading no further back than the window makes what a run
-     * sees independent of when that was. */
+     * reads independent of when that was. */
     jy_time window = run->host->history_window;
     if (args->since_seq == 0 && window > 0) {
         /* Retention keeps a live run's events from its trigger on, so

@@ -287,12 +287,13 @@ static void handle_metrics(jy_server *server, jy_http_response *response)
 }
 
 
-/* The longest query value the handlers read, in bytes once decoded. */
+/* The maximum length of a query value the handlers read, in bytes once
+ * decoded. */
 #define MAX_QUERY_VALUE 4095
 
 /* Decodes len bytes of a query value ("+" and "%XX") into out (size
  * bytes, NUL-terminated, cut to fit). Returns the decoded length, and
- * sets *nul when the value holds a NUL. */
+ * sets *nul when the value contains a NUL. */
 static size_t decode_query_value(const char *p, size_t len, char *out, size_t size, int *nul)
 {
     size_t used = 0;
@@ -339,8 +340,8 @@ static int query_value(const char *query, const char *key, char *out, size_t siz
 }
 
 
-/* Answers 400 and returns 1 when a value of the query is longer than
- * MAX_QUERY_VALUE or holds a NUL. A user id or event name has neither,
+/* Rejects the request with 400 and returns 1 when a value of the query
+ * is longer than MAX_QUERY_VALUE or contains a NUL. A user id or event name has neither,
  * and cutting such a value would select other runs or events. */
 static int reject_bad_query(jy_server *server, const jy_http_request *request,
                             jy_http_response *response)
@@ -511,8 +512,8 @@ static void append_parked(jy_server *server, uint64_t id, jy_buf *body)
 
 
 /* GET /runs and GET /runs/{id}, from the committed state of the file. */
-/* Opens the store file read-only for one request, which then sees the
- * committed state. Answers 503 and returns NULL when it cannot. */
+/* Opens the store file read-only for one request, which then reads the
+ * committed state. Responds with 503 and returns NULL when it cannot. */
 static sqlite3 *open_reader(jy_server *server, jy_http_response *response)
 {
     sqlite3 *db = NULL;
@@ -827,8 +828,8 @@ void jy_server_handle(void *ctx, const jy_http_request *request, jy_http_respons
 {
     jy_server *server = ctx;
     const char *path = request->path;
-    /* HEAD answers as GET does, without the body (the HTTP server drops
-     * it), as health checks of load balancers send it. */
+    /* HEAD gets the response of GET without its body, which the HTTP
+     * server drops, because load balancers' health checks send HEAD. */
     int is_get = strcmp(request->method, "GET") == 0 || strcmp(request->method, "HEAD") == 0;
     int is_post = strcmp(request->method, "POST") == 0;
 

@@ -50,8 +50,8 @@ typedef void (*jy_sqlite_notify_fn)(void *ctx);
 
 /* Starts the writer on db, which the caller opened and keeps open until
  * jy_sqlite_writer_stop. statements are the prepared statements that
- * queue() refers to by index, and failures[i] names what failed when
- * statement i does ("storing an event failed"); both arrays must
+ * queue() refers to by index. failures[i] names what failed when
+ * statement i does ("storing an event failed"). Both arrays must
  * outlive the writer. path names the file in messages. Returns NULL
  * with err set when the thread cannot start. */
 jy_sqlite_writer *jy_sqlite_writer_start(sqlite3 *db, sqlite3_stmt *const *statements,

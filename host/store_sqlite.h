@@ -32,8 +32,8 @@ jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *
  * commit_start ends the current group and sets *group to its number, or
  * to 0 when nothing was written since the last one. poll sets
  * *committed to the last group committed and *seconds to how long it
- * took from its start; it returns JY_EIO once a write failed, and no
- * group after *committed will commit. wait blocks until group is
+ * took from its start. It returns JY_EIO once a write failed, and then
+ * no group after *committed will commit. wait blocks until group is
  * committed, or returns JY_EIO. set_notify names a function that the
  * writer's thread calls after each group ends. */
 int jy_store_sqlite_commit_start(jy_store *store, uint64_t *group, jy_error *err);

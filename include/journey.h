@@ -325,10 +325,10 @@ typedef void (*journey_ingest_cb)(void *ctx, int status, uint64_t seq);
  * fires after the next commit, which is the loop turn's, unless on the
  * real clock a later journey_ingest of the same turn commits first
  * because the oldest event waiting for a commit has waited 1 ms. A
- * SQLite store commits on its writer thread: done then fires on the
+ * SQLite store commits on its writer thread. done then fires on the
  * loop thread once that commit ended, from the loop or from a later
- * journey_ingest, and a journey_ingest may wait for the writer when the
- * group it commits has waited 1.5 ms. Any other return (JOURNEY_EINVAL
+ * journey_ingest. A journey_ingest may wait for the writer when the
+ * group being committed has waited 1.5 ms. Any other return (JOURNEY_EINVAL
  * for a bad event, JOURNEY_ESTATE before journey_start) sets
  * journey_error, and done never fires.
  * thread: the loop's. */
@@ -498,9 +498,9 @@ JOURNEY_API void journey_last_replay(const journey_host *host, journey_replay_re
  * events older than that which no live run can reach. The deletions
  * commit with the next group. Counts go to runs and events (either may
  * be NULL). From the first call on, j.wait_for and j.events with since
- * read no event older than older_than before the clock (or than the
- * run's start, when that is earlier), so what a run reads does not
- * depend on when the last prune ran; 0 lifts that bound. Before
+ * read no event older than older_than before the clock, or than the
+ * run's start when that is earlier. So what a run reads does not depend
+ * on when the last prune ran. 0 lifts that bound. Before
  * journey_start the call only sets this bound, which the start's
  * restored waits then read within: call it there when you prune.
  * thread: the loop's. */

@@ -11,7 +11,7 @@
  *
  * The SQLite store commits on its writer thread. There the check handle
  * only starts a group's commit, and the loop goes on with the next
- * turn; the writer's notice finishes the group's callbacks and starts
+ * turn. The writer's notice finishes the group's callbacks and starts
  * the next group.
  */
 #include "host_private.h"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Tests how the journey subcommands answer bad usage: each names the bad
+# Tests how the journey subcommands respond to bad usage: each names the bad
 # option, argument or value, says what to give instead, and exits with
 # status 2, or 1 for a setting that is valid but cannot work. None of
 # them may abort.
@@ -35,7 +35,7 @@ check_no_file() { # NAME PATH
     fi
 }
 
-# Checks the last run's exit status and that its standard error holds
+# Checks the last run's exit status and that its standard error contains
 # the text.
 expect() { # NAME STATUS TEXT
     checks=$((checks + 1))

@@ -58,7 +58,7 @@ for _ in 1 2 3 4; do
     read -r -t 5 answer <&3 || break
     answers="$answers$answer;"
 done
-# A line over the 64 KiB buffer gets one answer, and the next line is
+# A line over the 64 KiB buffer gets one reply, and the next line is
 # read as a line of its own.
 long_line="{\"user\":\"zed\",\"name\":\"app/other\",\"data\":{\"pad\":\"$(head -c 70000 /dev/zero | tr '\0' a)\"}}"
 printf '%s\n' "$long_line" '{"user":"zed","name":"app/other"}' >&3
@@ -67,7 +67,7 @@ for _ in 1 2; do
     long_answers="${long_answers:-}$answer;"
 done
 exec 3>&-
-check "the line server answers a long line once" contains "${long_answers:-}" "error line too long;ok "
+check "the line server replies once to a long line" contains "${long_answers:-}" "error line too long;ok "
 # A refused line is answered at once, the others after the commit, so
 # only the acknowledgements have a fixed order.
 acks=$(echo "$answers" | tr ';' '\n' | grep -v '^error' | paste -sd ';' -)

@@ -250,8 +250,8 @@ typedef struct durable_check {
 } durable_check;
 
 
-/* An acknowledged event must be committed: another connection to the
- * file sees it when the callback fires. */
+/* An acknowledged event must be committed, so another connection to the
+ * file finds it when the callback fires. */
 static void on_durable(void *ctx, int status, uint64_t seq)
 {
     durable_check *c = ctx;
@@ -485,10 +485,10 @@ static journey_host *open_real_sqlite(uv_loop_t *loop, const char *spec, writer_
 }
 
 
-/* Three cases of the SQLite writer on the real clock: an event that an
- * acknowledgement callback ingests waits for its own commit; a prune
- * that deletes nothing still ends its transaction; and a commit that
- * fails while another group commits reports the failure once. */
+/* Three cases of the SQLite writer on the real clock. An event that an
+ * acknowledgement callback ingests waits for its own commit. A prune
+ * that deletes nothing still ends its transaction. A commit that fails
+ * while another group commits reports the failure once. */
 static void writer_edge_cases(void)
 {
     char dir[] = "/tmp/journey-lib-store-XXXXXX";
@@ -580,8 +580,8 @@ static void on_idle_timer(uv_timer_t *timer)
 
 
 /* Events queued from another thread before journey_start wait for it,
- * even when the loop turns before the start; events still queued when
- * the host closes hear of it inside journey_host_close. */
+ * even when the loop turns before the start. Events still queued when
+ * the host closes get JOURNEY_ESTATE inside journey_host_close. */
 static void early_threadsafe_events(void)
 {
     uv_loop_t loop;

@@ -133,7 +133,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     for (size_t i = 0; i < c->used; i++) {
         if (c->line[i] != '\n')
             continue;
-        /* The end of a line that was too long: it had its one answer. */
+        /* The end of a line that was too long, which got its one error reply. */
         if (c->skipping)
             c->skipping = 0;
         else

@@ -112,7 +112,7 @@ int main(int argc, char **argv)
                 }
                 memmove(line, line + start, used - start);
                 used -= start;
-                /* A full buffer without a newline holds part of a line
+                /* A full buffer without a newline contains part of a line
                  * too long to take; the rest of it is dropped. */
                 if (used == sizeof line) {
                     if (!skipping)

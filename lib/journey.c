@@ -39,7 +39,10 @@
 #define COMMIT_INTERVAL_NS 1000000u
 
 /* How long the oldest event of the group being committed on the SQLite
- * writer's thread may wait before the loop waits with it. */
+ * writer's thread may wait before the loop waits with it.
+ * NOTE: tuned on one 2-core machine with W1. At 1 ms the loop waited at
+ * nearly every commit and lost the writer's gain; a slower disk may need
+ * more (docs/benchmarks.md, "A writer thread for the SQLite store"). */
 #define ACK_WAIT_NS 1500000u
 
 /* The public store types must be the internal ones under another name,

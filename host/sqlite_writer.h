@@ -9,8 +9,9 @@
  * file catches up, and one host uses both cores.
  *
  * The loop thread queues statements with their values copied. The
- * writer executes them in order, inside one transaction per commit
- * group that it begins itself, and commits a group when it reaches that
+ * writer executes them, in order within each kind of statement and
+ * several rows per statement where it can, inside one transaction per
+ * commit group that it begins itself, and commits a group when it reaches that
  * group's commit mark. The loop either waits for a commit (commit) or
  * starts it and polls for its end (commit_start, poll). After each
  * commit, the writer calls a notify function from its own thread.
@@ -48,15 +49,31 @@ typedef struct jy_sql_value {
 /* Called by the writer's thread after it committed a group. */
 typedef void (*jy_sqlite_notify_fn)(void *ctx);
 
+/* The maximum number of kinds of statement that one writer runs. */
+#define JY_SQLITE_MAX_KINDS 8
+
+/* The rows that one multi-row statement writes. */
+#define JY_SQLITE_ROWS 16
+
+/* A kind of statement that queue() refers to by its index. */
+typedef struct jy_sql_statement {
+    sqlite3_stmt *one;   /* writes one row */
+    sqlite3_stmt *many;  /* the same for JY_SQLITE_ROWS rows, whose values
+                          * follow one another; NULL when there is none */
+    const char *failure; /* names what failed ("storing an event failed") */
+} jy_sql_statement;
+
 /* Starts the writer on db, which the caller opened and keeps open until
- * jy_sqlite_writer_stop. statements are the prepared statements that
- * queue() refers to by index. failures[i] names what failed when
- * statement i does ("storing an event failed"). Both arrays must
- * outlive the writer. path names the file in messages. Returns NULL
- * with err set when the thread cannot start. */
-jy_sqlite_writer *jy_sqlite_writer_start(sqlite3 *db, sqlite3_stmt *const *statements,
-                                         const char *const *failures, int statement_count,
-                                         const char *path, jy_error *err);
+ * jy_sqlite_writer_stop. statements describes the statement_count kinds
+ * of statement, and must outlive the writer. path names the file in
+ * messages. Returns NULL with err set when the thread cannot start.
+ *
+ * The writer keeps the order of the statements of one kind, and runs
+ * those of a batch together, JY_SQLITE_ROWS at a time where it can.
+ * So statements of different kinds must not depend on their order, as
+ * inserts into different tables do not. */
+jy_sqlite_writer *jy_sqlite_writer_start(sqlite3 *db, const jy_sql_statement *statements,
+                                         int statement_count, const char *path, jy_error *err);
 
 /* Executes what is queued, rolls back a group that was never
  * committed, and stops the thread. NULL is ignored. */

@@ -28,6 +28,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "buffer.h"
 #include "hashmap.h"
 #include "sqlite_writer.h"
 
@@ -105,43 +106,52 @@ enum {
     STMT_COUNT
 };
 
-static const char *const statement_sql[STMT_COUNT] = {
-    [STMT_INSERT_EVENT] =
+/* A statement's SQL: head, then the row of parameters once per row it
+ * writes, separated by commas, then tail. A statement without a row
+ * writes one row only. */
+typedef struct statement_text {
+    const char *head;
+    const char *row;
+    const char *tail;
+    const char *failure; /* what failed when it does, for the store's error */
+} statement_text;
+
+static const statement_text statement_texts[STMT_COUNT] = {
+    [STMT_INSERT_EVENT] = {
         "INSERT INTO events (seq, user, id, name, ts, data, user_attributes, origin_run)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES ",
+        "(?, ?, ?, ?, ?, ?, ?, ?)", "", "storing an event failed"},
     /* A run's journey, user, key, trigger and start never change, so an
      * update leaves the indexes on them alone (REPLACE would delete and
-     * insert the row, and rewrite every index). */
-    [STMT_UPSERT_RUN] =
+     * insert the row, and rewrite every index). A run that appears
+     * twice among the rows is updated in their order. */
+    [STMT_UPSERT_RUN] = {
         "INSERT INTO runs (id, journey, user, key, trigger_seq, status, started_at,"
-        " ended_at, result, error, wait_names, deadline)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ended_at, result, error, wait_names, deadline) VALUES ",
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
         " ended_at = excluded.ended_at, result = excluded.result, error = excluded.error,"
         " wait_names = excluded.wait_names, deadline = excluded.deadline",
-    [STMT_INSERT_JOURNAL] =
-        "INSERT INTO journal (run_id, idx, kind, name, at, result) VALUES (?, ?, ?, ?, ?, ?)",
-    [STMT_UPSERT_USER] =
-        "INSERT OR REPLACE INTO users (id, attributes, updated_at) VALUES (?, ?, ?)",
-    [STMT_UPSERT_META] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-    [STMT_DELETE_EVENT] = "DELETE FROM events WHERE seq = ?",
-};
-
-/* What failed when a statement does, for the store's error. */
-static const char *const statement_failure[STMT_COUNT] = {
-    [STMT_INSERT_EVENT] = "storing an event failed",
-    [STMT_UPSERT_RUN] = "storing a run failed",
-    [STMT_INSERT_JOURNAL] = "journaling a step failed",
-    [STMT_UPSERT_USER] = "storing a user failed",
-    [STMT_UPSERT_META] = "storing a setting failed",
-    [STMT_DELETE_EVENT] = "deleting an event failed",
+        "storing a run failed"},
+    [STMT_INSERT_JOURNAL] = {
+        "INSERT INTO journal (run_id, idx, kind, name, at, result) VALUES ",
+        "(?, ?, ?, ?, ?, ?)", "", "journaling a step failed"},
+    [STMT_UPSERT_USER] = {
+        "INSERT OR REPLACE INTO users (id, attributes, updated_at) VALUES ", "(?, ?, ?)", "",
+        "storing a user failed"},
+    [STMT_UPSERT_META] = {
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ", "(?, ?)", "",
+        "storing a setting failed"},
+    /* Run by prune on the loop's thread while the writer is paused. */
+    [STMT_DELETE_EVENT] = {"DELETE FROM events WHERE seq = ?", NULL, "",
+                           "deleting an event failed"},
 };
 
 typedef struct sqlite_store {
     jy_store base;
     jy_store *mem;
     sqlite3 *db;
-    sqlite3_stmt *statements[STMT_COUNT];
+    jy_sql_statement statements[STMT_COUNT];
     jy_sqlite_writer *writer; /* runs every write once the store is open */
     char *path;
     int lock_fd;             /* holds the exclusive lock on PATH.lock */
@@ -417,7 +427,7 @@ static int exec_bounded(sqlite_store *store, const char *sql, jy_time a, jy_time
 static void delete_stored_event(uint64_t seq, void *ctx)
 {
     sqlite_store *store = ctx;
-    sqlite3_stmt *stmt = store->statements[STMT_DELETE_EVENT];
+    sqlite3_stmt *stmt = store->statements[STMT_DELETE_EVENT].one;
 
     sqlite3_bind_int64(stmt, 1, (sqlite3_int64)seq);
     step(store, stmt, NULL, "deleting an event failed");
@@ -526,8 +536,10 @@ static void sqlite_destroy(jy_store *base)
     /* The writer rolls back a group that was never committed, and so
      * never acknowledged. */
     jy_sqlite_writer_stop(store->writer);
-    for (int i = 0; i < STMT_COUNT; i++)
-        sqlite3_finalize(store->statements[i]);
+    for (int i = 0; i < STMT_COUNT; i++) {
+        sqlite3_finalize(store->statements[i].one);
+        sqlite3_finalize(store->statements[i].many);
+    }
     sqlite3_close(store->db);
     if (store->lock_fd >= 0)
         close(store->lock_fd);
@@ -761,6 +773,34 @@ static int load(sqlite_store *store, jy_error *err)
 }
 
 
+/* Prepares the statement of the given kind that writes rows rows. */
+static int prepare(sqlite_store *store, int kind, int rows, sqlite3_stmt **stmt, jy_error *err)
+{
+    const statement_text *text = &statement_texts[kind];
+    jy_buf sql;
+    jy_buf_init(&sql);
+    jy_buf_append_str(&sql, text->head);
+    for (int r = 0; r < rows && text->row != NULL; r++) {
+        if (r > 0)
+            jy_buf_append_str(&sql, ", ");
+        jy_buf_append_str(&sql, text->row);
+    }
+    jy_buf_append_str(&sql, text->tail);
+    if (jy_buf_failed(&sql)) {
+        jy_buf_free(&sql);
+        return jy_error_set(err, JY_ENOMEM, "out of memory opening %s", store->path);
+    }
+
+    int rc = sqlite3_prepare_v3(store->db, sql.data, (int)sql.len, SQLITE_PREPARE_PERSISTENT,
+                                stmt, NULL);
+    jy_buf_free(&sql);
+    if (rc != SQLITE_OK)
+        return jy_error_set(err, JY_EIO, "cannot prepare a statement on %s: %s", store->path,
+                            sqlite3_errmsg(store->db));
+    return 0;
+}
+
+
 jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *err)
 {
     sqlite_store *store = calloc(1, sizeof *store);
@@ -781,8 +821,13 @@ jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *
     if (lock_store(store, err) != 0)
         goto failed;
 
-    if (sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    /* One thread at a time uses the connection: the loop while the store
+     * opens and while the writer is paused, the writer otherwise, with
+     * the writer's lock between them. So the connection needs no mutex
+     * of its own, which SQLite would take at every bind and step. */
+    if (sqlite3_open_v2(path, &store->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         jy_error_set(err, JY_EIO, "cannot open the store %s: %s", path,
                      store->db != NULL ? sqlite3_errmsg(store->db) : "out of memory");
         goto failed;
@@ -803,20 +848,18 @@ jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *
     }
 
     for (int i = 0; i < STMT_COUNT; i++) {
-        if (sqlite3_prepare_v3(store->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                               &store->statements[i], NULL) != SQLITE_OK) {
-            jy_error_set(err, JY_EIO, "cannot prepare a statement on %s: %s", path,
-                         sqlite3_errmsg(store->db));
+        if (prepare(store, i, 1, &store->statements[i].one, err) != 0 ||
+            (statement_texts[i].row != NULL &&
+             prepare(store, i, JY_SQLITE_ROWS, &store->statements[i].many, err) != 0))
             goto failed;
-        }
+        store->statements[i].failure = statement_texts[i].failure;
     }
 
     if (load(store, err) != 0)
         goto failed;
 
     /* From here on, only the writer uses the connection. */
-    store->writer = jy_sqlite_writer_start(store->db, store->statements, statement_failure,
-                                           STMT_COUNT, path, err);
+    store->writer = jy_sqlite_writer_start(store->db, store->statements, STMT_COUNT, path, err);
     if (store->writer == NULL)
         goto failed;
     return &store->base;

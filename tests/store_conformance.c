@@ -1590,6 +1590,66 @@ static void durable_last_change_in_group_survives(suite *s)
 }
 
 
+/* A large group, in which every kind of write comes many times and
+ * interleaved, and each run changes twice, is stored as its last
+ * changes left it. A backend that batches or reorders its writes must
+ * keep the order of the changes to one run and one key. */
+static void durable_large_interleaved_group_survives(suite *s)
+{
+    enum { RUNS = 40 };
+    char users[RUNS][16];
+    jy_run_record last[RUNS];
+
+    for (int i = 0; i < RUNS; i++) {
+        snprintf(users[i], sizeof users[i], "user-%d", i);
+        jy_run_record waiting = make_run(100 + (uint64_t)i, JY_RUN_WAITING);
+        waiting.user = users[i];
+        put_run(s->store, &waiting);
+    }
+    CHECK_INT_EQ(commit(s->store), 0);
+
+    for (int i = 0; i < RUNS; i++) {
+        char key[16], value[16];
+        CHECK(append_event(s->store, NULL, users[i], "tick", 1000 + i) != 0);
+        jy_run_record sleeping = make_run(100 + (uint64_t)i, JY_RUN_SLEEPING);
+        sleeping.user = users[i];
+        sleeping.deadline = 6000 + i;
+        put_run(s->store, &sleeping);
+        for (uint32_t index = 0; index < 2; index++)
+            CHECK_INT_EQ(try_append_entry(s->store, 100 + (uint64_t)i, index), 0);
+        last[i] = make_run(100 + (uint64_t)i, JY_RUN_WAITING);
+        last[i].user = users[i];
+        last[i].deadline = 8000 + i;
+        last[i].wait_names = "paid";
+        put_run(s->store, &last[i]);
+        snprintf(key, sizeof key, "key-%d", i % 3);
+        snprintf(value, sizeof value, "value-%d", i);
+        put_meta(s->store, key, value);
+    }
+    if (close_and_reopen(s) != 0)
+        return;
+
+    run_list list = {0};
+    CHECK_INT_EQ(scan_live(s->store, &list), 0);
+    CHECK_INT_EQ(list.count, RUNS);
+    for (int i = 0; i < RUNS; i++) {
+        check_live_run(s->store, &last[i]);
+        CHECK_INT_EQ(journal_length(s->store, 100 + (uint64_t)i), 2);
+        seq_list seqs = {0};
+        CHECK_INT_EQ(scan_events(s->store, users[i], 0, &seqs), 0);
+        CHECK_INT_EQ(seqs.count, 1);
+    }
+    const char *expected_values[3] = {"value-39", "value-37", "value-38"};
+    for (int k = 0; k < 3; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "key-%d", k);
+        char *value = get_meta(s->store, key);
+        CHECK_STR_EQ(value, expected_values[k]);
+        free(value);
+    }
+}
+
+
 /* A run put once, as running, is stored by the commit. */
 static void durable_running_run_survives_reopen(suite *s)
 {
@@ -1949,6 +2009,7 @@ static const check_case cases[] = {
     DURABLE_CASE(durable_rejected_writes_not_stored),
     DURABLE_CASE(durable_ended_run_not_live_after_reopen),
     DURABLE_CASE(durable_last_change_in_group_survives),
+    DURABLE_CASE(durable_large_interleaved_group_survives),
     DURABLE_CASE(durable_running_run_survives_reopen),
     DURABLE_CASE(durable_deadline_dropped_in_later_group),
     DURABLE_CASE(durable_run_ended_and_pruned_in_one_group),

@@ -10,6 +10,9 @@
  */
 #include "sqlite_writer.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buffer.h"
 
@@ -83,10 +87,23 @@ struct jy_sqlite_writer {
     size_t queued_text;
     int busy;                /* the writer is executing a batch */
     int stopping;
-    uint64_t committed;
+    uint64_t written;        /* the last group committed to the file */
+    double written_started;  /* when the loop ended that group */
+    uint64_t committed;      /* the last group durable: written and, with
+                              * sync_wal, its WAL synced */
     double commit_seconds;
     jy_sqlite_notify_fn notify;
     void *notify_ctx;
+
+    /* With sync_wal, the syncer thread makes written groups durable by
+     * syncing the WAL file, while the writer goes on with the next. */
+    int sync_wal;
+    char *wal_path;
+    int wal_fd;              /* the syncer's; -1 until its first sync */
+    pthread_t syncer;
+    int syncer_started;
+    int syncer_stopping;     /* under lock */
+    pthread_cond_t written_cond; /* the syncer waits for written groups */
 
     /* The writer's, and the loop's while paused. */
     int in_transaction;
@@ -293,6 +310,99 @@ static int execute(jy_sqlite_writer *writer, const batch *b)
 }
 
 
+/* Calls the loop's notify function, if any. Under lock, which it
+ * releases for the call. */
+static void notify_loop(jy_sqlite_writer *writer)
+{
+    jy_sqlite_notify_fn notify = writer->notify;
+    void *ctx = writer->notify_ctx;
+    if (notify == NULL)
+        return;
+    pthread_mutex_unlock(&writer->lock);
+    notify(ctx);
+    pthread_mutex_lock(&writer->lock);
+}
+
+
+/* Syncs the directory of the WAL file once, so that the file's entry
+ * survives a power loss as its contents do. Returns 0 or an errno. */
+static int sync_directory(const char *file)
+{
+    char *copy = strdup(file);
+    if (copy == NULL)
+        return ENOMEM;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(copy);
+    if (fd < 0)
+        return errno;
+    int rc = fsync(fd) != 0 ? errno : 0;
+    close(fd);
+    /* Some file systems cannot sync a directory; the file's own sync
+     * is what they offer. */
+    return rc == EINVAL ? 0 : rc;
+}
+
+
+/* Syncs the WAL file. Whatever was written to it before the call is
+ * durable when it returns 0; else returns an errno. */
+static int sync_wal_file(jy_sqlite_writer *writer)
+{
+    if (writer->wal_fd < 0) {
+        writer->wal_fd = open(writer->wal_path, O_RDWR | O_CLOEXEC);
+        if (writer->wal_fd < 0)
+            return errno;
+        int rc = sync_directory(writer->wal_path);
+        if (rc != 0)
+            return rc;
+    }
+    return fdatasync(writer->wal_fd) != 0 ? errno : 0;
+}
+
+
+/* The syncer thread: one sync of the WAL makes every group written
+ * before it durable, so a sync covers each group that the writer wrote
+ * while the previous sync ran. */
+static void *syncer_main(void *arg)
+{
+    jy_sqlite_writer *writer = arg;
+
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+
+    pthread_mutex_lock(&writer->lock);
+    for (;;) {
+        while (writer->written == writer->committed && !writer->syncer_stopping)
+            pthread_cond_wait(&writer->written_cond, &writer->lock);
+        if (writer->written == writer->committed)
+            break;
+        uint64_t group = writer->written;
+        double started = writer->written_started;
+        pthread_mutex_unlock(&writer->lock);
+
+        int rc = sync_wal_file(writer);
+        if (rc != 0) {
+            char text[sizeof writer->failure];
+            snprintf(text, sizeof text, "syncing %s failed: %s", writer->wal_path,
+                     strerror(rc));
+            set_failure(writer, text);
+        }
+
+        pthread_mutex_lock(&writer->lock);
+        if (rc == 0) {
+            writer->committed = group;
+            writer->commit_seconds = monotonic_seconds() - started;
+        }
+        pthread_cond_broadcast(&writer->progress);
+        notify_loop(writer);
+        if (rc != 0)
+            break;
+    }
+    pthread_mutex_unlock(&writer->lock);
+    return NULL;
+}
+
+
 static void *writer_main(void *arg)
 {
     jy_sqlite_writer *writer = arg;
@@ -315,9 +425,9 @@ static void *writer_main(void *arg)
         writer->busy = 1;
         pthread_mutex_unlock(&writer->lock);
 
-        /* A group that committed is durable, even when the loop fails
-         * the writer a moment later. */
-        int committed = execute(writer, b);
+        /* A group that committed is written, and durable once synced,
+         * even when the loop fails the writer a moment later. */
+        int written = execute(writer, b);
         double now = monotonic_seconds();
 
         pthread_mutex_lock(&writer->lock);
@@ -325,29 +435,52 @@ static void *writer_main(void *arg)
         writer->queued_ops -= b->count;
         writer->queued_text -= b->text.len;
         int ended_group = b->group != 0;
-        if (committed) {
-            writer->committed = b->group;
-            writer->commit_seconds = now - b->started;
+        if (written) {
+            writer->written = b->group;
+            writer->written_started = b->started;
+            if (writer->sync_wal) {
+                pthread_cond_signal(&writer->written_cond);
+            } else {
+                writer->committed = b->group;
+                writer->commit_seconds = now - b->started;
+            }
         }
         recycle(writer, b);
         pthread_cond_broadcast(&writer->progress);
 
-        /* The loop hears of every group's end, failed or not. */
-        jy_sqlite_notify_fn notify = writer->notify;
-        void *ctx = writer->notify_ctx;
-        if (ended_group && notify != NULL) {
-            pthread_mutex_unlock(&writer->lock);
-            notify(ctx);
-            pthread_mutex_lock(&writer->lock);
-        }
+        /* The loop hears of every group's end, failed or not, and with
+         * sync_wal also of its sync, from the syncer. */
+        if (ended_group)
+            notify_loop(writer);
     }
     pthread_mutex_unlock(&writer->lock);
     return NULL;
 }
 
 
+/* Frees the writer once its threads are gone. */
+static void destroy(jy_sqlite_writer *writer)
+{
+    while (writer->spare != NULL) {
+        batch *b = writer->spare;
+        writer->spare = b->next;
+        free_batch(b);
+    }
+    if (writer->wal_fd >= 0)
+        close(writer->wal_fd);
+    pthread_cond_destroy(&writer->written_cond);
+    pthread_cond_destroy(&writer->progress);
+    pthread_cond_destroy(&writer->work);
+    pthread_mutex_destroy(&writer->lock);
+    free(writer->wal_path);
+    free(writer->path);
+    free(writer);
+}
+
+
 jy_sqlite_writer *jy_sqlite_writer_start(sqlite3 *db, const jy_sql_statement *statements,
-                                         int statement_count, const char *path, jy_error *err)
+                                         int statement_count, const char *path, int sync_wal,
+                                         jy_error *err)
 {
     if (statement_count > JY_SQLITE_MAX_KINDS) {
         jy_error_set(err, JY_EINVAL, "the writer of %s takes at most %d kinds of statement",
@@ -363,19 +496,35 @@ jy_sqlite_writer *jy_sqlite_writer_start(sqlite3 *db, const jy_sql_statement *st
     writer->db = db;
     writer->statements = statements;
     writer->statement_count = statement_count;
+    writer->sync_wal = sync_wal;
+    writer->wal_fd = -1;
+    if (sync_wal) {
+        const char *wal = sqlite3_filename_wal(sqlite3_db_filename(db, "main"));
+        if (wal == NULL || (writer->wal_path = strdup(wal)) == NULL) {
+            free(writer->path);
+            free(writer);
+            jy_error_set(err, JY_ENOMEM, "out of memory opening %s", path);
+            return NULL;
+        }
+    }
     atomic_init(&writer->failed, 0);
     pthread_mutex_init(&writer->lock, NULL);
     pthread_cond_init(&writer->work, NULL);
     pthread_cond_init(&writer->progress, NULL);
+    pthread_cond_init(&writer->written_cond, NULL);
 
     if (pthread_create(&writer->thread, NULL, writer_main, writer) != 0) {
         jy_error_set(err, JY_ENOMEM, "cannot start the writer thread of %s", path);
-        pthread_cond_destroy(&writer->progress);
-        pthread_cond_destroy(&writer->work);
-        pthread_mutex_destroy(&writer->lock);
-        free(writer->path);
-        free(writer);
+        destroy(writer);
         return NULL;
+    }
+    if (sync_wal) {
+        if (pthread_create(&writer->syncer, NULL, syncer_main, writer) != 0) {
+            jy_error_set(err, JY_ENOMEM, "cannot start the syncer thread of %s", path);
+            jy_sqlite_writer_stop(writer);
+            return NULL;
+        }
+        writer->syncer_started = 1;
     }
     return writer;
 }
@@ -517,11 +666,12 @@ int jy_sqlite_writer_wait(jy_sqlite_writer *writer, uint64_t group, jy_error *er
 }
 
 
-int jy_sqlite_writer_poll(jy_sqlite_writer *writer, uint64_t *committed, double *seconds,
-                          jy_error *err)
+int jy_sqlite_writer_poll(jy_sqlite_writer *writer, uint64_t *committed, uint64_t *written,
+                          double *seconds, jy_error *err)
 {
     pthread_mutex_lock(&writer->lock);
     *committed = writer->committed;
+    *written = writer->written;
     *seconds = writer->commit_seconds;
     pthread_mutex_unlock(&writer->lock);
     return jy_sqlite_writer_check(writer, err);
@@ -587,18 +737,17 @@ void jy_sqlite_writer_stop(jy_sqlite_writer *writer)
     pthread_mutex_unlock(&writer->lock);
     pthread_join(writer->thread, NULL);
 
+    /* The syncer ends after the sync of the last group written. */
+    if (writer->syncer_started) {
+        pthread_mutex_lock(&writer->lock);
+        writer->syncer_stopping = 1;
+        pthread_cond_signal(&writer->written_cond);
+        pthread_mutex_unlock(&writer->lock);
+        pthread_join(writer->syncer, NULL);
+    }
+
     /* A group that was never committed was never acknowledged. */
     if (writer->in_transaction)
         sqlite3_exec(writer->db, "ROLLBACK", NULL, NULL, NULL);
-
-    while (writer->spare != NULL) {
-        batch *b = writer->spare;
-        writer->spare = b->next;
-        free_batch(b);
-    }
-    pthread_cond_destroy(&writer->progress);
-    pthread_cond_destroy(&writer->work);
-    pthread_mutex_destroy(&writer->lock);
-    free(writer->path);
-    free(writer);
+    destroy(writer);
 }

@@ -66,14 +66,18 @@ typedef struct jy_sql_statement {
 /* Starts the writer on db, which the caller opened and keeps open until
  * jy_sqlite_writer_stop. statements describes the statement_count kinds
  * of statement, and must outlive the writer. path names the file in
- * messages. Returns NULL with err set when the thread cannot start.
+ * messages. With sync_wal nonzero, a second thread syncs db's WAL file
+ * after commits, and a group counts as committed only once synced; db
+ * then should run at synchronous = NORMAL, which leaves the commits
+ * unsynced. Returns NULL with err set when a thread cannot start.
  *
  * The writer keeps the order of the statements of one kind, and runs
  * those of a batch together, JY_SQLITE_ROWS at a time where it can.
  * So statements of different kinds must not depend on their order, as
  * inserts into different tables do not. */
 jy_sqlite_writer *jy_sqlite_writer_start(sqlite3 *db, const jy_sql_statement *statements,
-                                         int statement_count, const char *path, jy_error *err);
+                                         int statement_count, const char *path, int sync_wal,
+                                         jy_error *err);
 
 /* Executes what is queued, rolls back a group that was never
  * committed, and stops the thread. NULL is ignored. */
@@ -100,12 +104,15 @@ int jy_sqlite_writer_commit(jy_sqlite_writer *writer, jy_error *err);
 int jy_sqlite_writer_wait(jy_sqlite_writer *writer, uint64_t group, jy_error *err);
 
 /* Reads, without waiting, the number of the last group committed and
- * the seconds from its commit_start to its commit. Returns 0, or JY_EIO
- * once the writer has failed. */
-int jy_sqlite_writer_poll(jy_sqlite_writer *writer, uint64_t *committed, double *seconds,
-                          jy_error *err);
+ * that of the last group written. Without sync_wal the two are the
+ * same; with it, a written group waits for its sync. Also reads the
+ * seconds from the last committed group's commit_start to its commit.
+ * Returns 0, or JY_EIO once the writer has failed. */
+int jy_sqlite_writer_poll(jy_sqlite_writer *writer, uint64_t *committed, uint64_t *written,
+                          double *seconds, jy_error *err);
 
-/* Sets the function the writer calls after each commit (NULL: none). */
+/* Sets the function the writer calls after each group is written and
+ * after each sync (NULL: none). */
 void jy_sqlite_writer_set_notify(jy_sqlite_writer *writer, jy_sqlite_notify_fn notify,
                                  void *ctx);
 

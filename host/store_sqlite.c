@@ -506,10 +506,11 @@ int jy_store_sqlite_commit_start(jy_store *base, uint64_t *group, jy_error *err)
 }
 
 
-int jy_store_sqlite_poll(jy_store *base, uint64_t *committed, double *seconds, jy_error *err)
+int jy_store_sqlite_poll(jy_store *base, uint64_t *committed, uint64_t *written,
+                         double *seconds, jy_error *err)
 {
     sqlite_store *store = (sqlite_store *)base;
-    return jy_sqlite_writer_poll(store->writer, committed, seconds, err);
+    return jy_sqlite_writer_poll(store->writer, committed, written, seconds, err);
 }
 
 
@@ -837,10 +838,12 @@ jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *
         goto failed;
 
     /* WAL lets readers (journey runs, journey show) work beside the
-     * host; the synchronous level decides what a power loss may undo. */
-    const char *pragmas = sync == JY_SQLITE_SYNC_FULL
-        ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-        : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+     * host. SQLite itself runs at synchronous = NORMAL, which syncs at
+     * checkpoints only. At the full level the writer syncs the WAL after
+     * each commit as FULL would, but on a thread of its own, so the
+     * next group's statements run during the sync and one sync can
+     * cover several groups. */
+    const char *pragmas = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
     if (sqlite3_exec(store->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
         jy_error_set(err, JY_EIO, "cannot set WAL mode on %s: %s", path,
                      sqlite3_errmsg(store->db));
@@ -859,7 +862,8 @@ jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *
         goto failed;
 
     /* From here on, only the writer uses the connection. */
-    store->writer = jy_sqlite_writer_start(store->db, store->statements, STMT_COUNT, path, err);
+    store->writer = jy_sqlite_writer_start(store->db, store->statements, STMT_COUNT, path,
+                                           sync == JY_SQLITE_SYNC_FULL, err);
     if (store->writer == NULL)
         goto failed;
     return &store->base;

@@ -30,14 +30,19 @@ jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *
  * a group commits instead:
  *
  * commit_start ends the current group and sets *group to its number, or
- * to 0 when nothing was written since the last one. poll sets
- * *committed to the last group committed and *seconds to how long it
- * took from its start. It returns JY_EIO once a write failed, and then
- * no group after *committed will commit. wait blocks until group is
- * committed, or returns JY_EIO. set_notify names a function that the
- * writer's thread calls after each group ends. */
+ * to 0 when nothing was written since the last one. Groups commit in
+ * the order they started. poll sets *committed to the last group
+ * committed (durable) and *written to the last group written to the
+ * file, which at the full level then waits for its WAL sync. It sets
+ * *seconds to how long the last committed group took from its start,
+ * and returns
+ * JY_EIO once a write failed, and then no group after *committed will
+ * commit. wait blocks until group is committed, or returns JY_EIO.
+ * set_notify names a function that the writer's threads call after a
+ * group is written and after it is synced. */
 int jy_store_sqlite_commit_start(jy_store *store, uint64_t *group, jy_error *err);
-int jy_store_sqlite_poll(jy_store *store, uint64_t *committed, double *seconds, jy_error *err);
+int jy_store_sqlite_poll(jy_store *store, uint64_t *committed, uint64_t *written,
+                         double *seconds, jy_error *err);
 int jy_store_sqlite_wait(jy_store *store, uint64_t group, jy_error *err);
 void jy_store_sqlite_set_notify(jy_store *store, void (*notify)(void *ctx), void *ctx);
 

@@ -251,7 +251,8 @@ typedef struct journey_config {
     journey_store *store_backend; /* a backend of the embedder's; when set,
                                   * store is ignored and the host owns the
                                   * backend, also when creation fails */
-    int sync_normal;             /* SQLite: 1 for synchronous NORMAL, 0 FULL */
+    int sync_normal;             /* SQLite: 1 skips the WAL sync after each commit
+                                  * (synchronous NORMAL), 0 syncs it as FULL would */
     uint64_t instruction_budget; /* per run between waits; 0: the default */
     size_t memory_cap;           /* bytes for all Lua code; 0: the default */
     uint32_t max_journal;        /* steps per run; 0: the default */

@@ -45,7 +45,13 @@ typedef struct ingest_done {
     int status;
     uint64_t seq;
     uint64_t ingested_ns; /* uv_hrtime() when ingested */
+    uint64_t group;       /* the commit group it waits for, once started */
 } ingest_done;
+
+/* The maximum number of commit groups that the SQLite store's threads
+ * work on at once: one is written while earlier ones wait for their
+ * sync. */
+#define JY_GROUPS_IN_FLIGHT 4
 
 typedef struct queued_event {
     struct queued_event *next;
@@ -92,13 +98,19 @@ struct journey_host {
     ingest_done *done_tail;
 
     /* The SQLite store commits on its writer thread. The loop starts a
-     * group's commit and goes on; the writer's notice (through async)
-     * or a later poll finishes the group's callbacks. One group commits
-     * at a time, so the next one gathers what the loop did meanwhile. */
+     * group's commit and goes on; the writer's notices (through async)
+     * or a later poll finish the group's callbacks. The next group
+     * starts once the writer has written the last one, so it gathers
+     * what the loop did meanwhile, and up to JY_GROUPS_IN_FLIGHT wait
+     * for their WAL sync or their write together. */
     int async_commits;
-    uint64_t committing;         /* the group being committed, 0: none */
-    uint64_t committing_head_ns; /* when its oldest event was ingested */
-    ingest_done *committing_head; /* the callbacks of that group */
+    struct {
+        uint64_t group;
+        uint64_t head_ns;        /* when its oldest event was ingested */
+    } in_flight[JY_GROUPS_IN_FLIGHT]; /* oldest first, from in_flight_first */
+    int in_flight_first;
+    int in_flight_count;
+    ingest_done *committing_head; /* the callbacks of the groups in flight */
     ingest_done *committing_tail;
 
     pthread_mutex_t queue_lock; /* guards queue_* for other threads */

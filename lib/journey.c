@@ -229,7 +229,7 @@ static void record_commit(journey_host *host, double seconds)
 static int store_failure(journey_host *host, const char *message)
 {
     host->failed = 1;
-    host->committing = 0;
+    host->in_flight_count = 0;
     fail(host, JOURNEY_EIO, "%s", message);
     forward_log(host, JY_LOG_ERROR, 0, NULL, message);
     finish_ingests(host, JOURNEY_EIO);
@@ -239,25 +239,39 @@ static int store_failure(journey_host *host, const char *message)
 }
 
 
-/* Finishes the callbacks of the group being committed once the store
- * has committed it. Returns 0, or JOURNEY_EIO once a write failed. */
-static int collect_commit(journey_host *host)
+/* Finishes the callbacks of the groups in flight that the store has
+ * committed, and sets *written to the last group written. Returns 0, or
+ * JOURNEY_EIO once a write failed. */
+static int collect_commit(journey_host *host, uint64_t *written)
 {
-    if (host->committing == 0)
+    *written = 0;
+    if (host->in_flight_count == 0)
         return JOURNEY_OK;
 
     uint64_t committed = 0;
     double seconds = 0;
     jy_error err;
     jy_error_clear(&err);
-    int rc = jy_store_sqlite_poll(host->store, &committed, &seconds, &err);
+    int rc = jy_store_sqlite_poll(host->store, &committed, written, &seconds, &err);
 
     /* A group committed before a later write failed is durable. */
-    if (committed >= host->committing) {
-        host->committing = 0;
+    while (host->in_flight_count > 0 &&
+           host->in_flight[host->in_flight_first].group <= committed) {
+        host->in_flight_first = (host->in_flight_first + 1) % JY_GROUPS_IN_FLIGHT;
+        host->in_flight_count--;
         record_commit(host, seconds);
-        finish_list(host, &host->committing_head, &host->committing_tail, JOURNEY_OK);
     }
+    host->busy++;
+    while (host->committing_head != NULL && host->committing_head->group <= committed) {
+        ingest_done *d = host->committing_head;
+        host->committing_head = d->next;
+        if (host->committing_head == NULL)
+            host->committing_tail = NULL;
+        if (d->done != NULL)
+            d->done(d->ctx, d->status, d->seq);
+        free(d);
+    }
+    host->busy--;
     if (rc != 0)
         return store_failure(host, err.message);
     return JOURNEY_OK;
@@ -302,9 +316,11 @@ int jy_lib_commit(journey_host *host)
     double seconds = monotonic_seconds() - before;
     host->dirty = 0;
 
-    /* The group that was committing ended before this one: a group
+    /* The groups in flight ended before this one: a group
      * committed before a failure is acknowledged as durable. */
-    int collect_failed = host->committing != 0 && collect_commit(host) != JOURNEY_OK;
+    uint64_t written = 0;
+    int collect_failed = host->in_flight_count != 0 &&
+                         collect_commit(host, &written) != JOURNEY_OK;
 
     /* After a failure, the set-apart callbacks come back to the front of
      * the queue. store_failure reports the failure once and finishes
@@ -338,11 +354,15 @@ int jy_lib_commit_async(journey_host *host)
         finish_ingests(host, JOURNEY_EIO);
         return JOURNEY_EIO;
     }
-    if (collect_commit(host) != JOURNEY_OK)
+    uint64_t written = 0;
+    if (collect_commit(host, &written) != JOURNEY_OK)
         return JOURNEY_EIO;
 
-    /* The end of the group being committed starts the next one. */
-    if (host->committing != 0)
+    /* A group starts once the writer has written the last one, so it
+     * gathers what the loop did meanwhile. */
+    int newest = (host->in_flight_first + host->in_flight_count - 1) % JY_GROUPS_IN_FLIGHT;
+    if (host->in_flight_count == JY_GROUPS_IN_FLIGHT ||
+        (host->in_flight_count > 0 && written < host->in_flight[newest].group))
         return JOURNEY_OK;
     if (!host->dirty && host->done_head == NULL)
         return JOURNEY_OK;
@@ -356,14 +376,31 @@ int jy_lib_commit_async(journey_host *host)
     if (rc != 0)
         return store_failure(host, err.message);
     host->dirty = 0;
-    if (group == 0) {
-        finish_ingests(host, JOURNEY_OK);
+
+    /* With nothing written, the events are acknowledged with the newest
+     * group in flight, or now when there is none. */
+    if (group == 0 && host->in_flight_count == 0) {
+        finish_list(host, &host->done_head, &host->done_tail, JOURNEY_OK);
         return JOURNEY_OK;
     }
-    host->committing = group;
-    host->committing_head_ns = host->done_head != NULL ? host->done_head->ingested_ns : uv_hrtime();
-    host->committing_head = host->done_head;
-    host->committing_tail = host->done_tail;
+    if (group != 0) {
+        int slot = (host->in_flight_first + host->in_flight_count) % JY_GROUPS_IN_FLIGHT;
+        host->in_flight[slot].group = group;
+        host->in_flight[slot].head_ns =
+            host->done_head != NULL ? host->done_head->ingested_ns : uv_hrtime();
+        host->in_flight_count++;
+    } else {
+        group = host->in_flight[newest].group;
+    }
+    for (ingest_done *d = host->done_head; d != NULL; d = d->next)
+        d->group = group;
+    if (host->done_head != NULL) {
+        if (host->committing_tail != NULL)
+            host->committing_tail->next = host->done_head;
+        else
+            host->committing_head = host->done_head;
+        host->committing_tail = host->done_tail;
+    }
     host->done_head = NULL;
     host->done_tail = NULL;
     return JOURNEY_OK;
@@ -736,12 +773,14 @@ int journey_ingest_event(journey_host *host, journey_event *public_event,
     /* The loop takes no more events while the group being committed has
      * waited ACK_WAIT_NS: a writer that falls behind slows the senders
      * down instead of making every acknowledgement later. */
-    if (host->committing != 0 && host->busy == 0 &&
-        now_ns - host->committing_head_ns >= ACK_WAIT_NS) {
+    int oldest = host->in_flight_first;
+    if (host->in_flight_count > 0 && host->busy == 0 &&
+        now_ns - host->in_flight[oldest].head_ns >= ACK_WAIT_NS) {
         jy_error err;
         jy_error_clear(&err);
-        jy_store_sqlite_wait(host->store, host->committing, &err);
-        if (collect_commit(host) != JOURNEY_OK) {
+        jy_store_sqlite_wait(host->store, host->in_flight[oldest].group, &err);
+        uint64_t written = 0;
+        if (collect_commit(host, &written) != JOURNEY_OK) {
             jy_event_free(event);
             return JOURNEY_EIO;
         }
@@ -750,7 +789,7 @@ int journey_ingest_event(journey_host *host, journey_event *public_event,
                      now_ns - host->done_head->ingested_ns >= COMMIT_INTERVAL_NS;
     /* A group committing on the writer's thread may have ended, and then
      * the next one starts. */
-    if (!host->is_virtual && host->busy == 0 && (commit_due || host->committing != 0)) {
+    if (!host->is_virtual && host->busy == 0 && (commit_due || host->in_flight_count > 0)) {
         if (jy_lib_commit_async(host) != JOURNEY_OK) {
             jy_event_free(event);
             return JOURNEY_EIO;
@@ -853,7 +892,7 @@ static void drain_queue(uv_async_t *async)
 
     /* The store's writer ended a group: finish its callbacks, and commit
      * what the loop did meanwhile. */
-    if (host->committing != 0 && host->lh != NULL)
+    if (host->in_flight_count > 0 && host->lh != NULL)
         jy_lib_commit_async(host);
 
     /* Events queued before journey_start wait for it; it drains them. */

@@ -1,0 +1,228 @@
+/*
+ * The SQLite store's WAL sync. At the full synchronous level an event
+ * is acknowledged only after a sync of the WAL file that began after
+ * the event was ingested. The normal level syncs nothing per commit.
+ * A sync that fails fails the host.
+ *
+ * This program defines fdatasync, so the store's calls reach this
+ * definition, which calls the C library's own. For the WAL file it
+ * first sleeps SYNC_DELAY_MS, so that an acknowledgement sent before
+ * the sync ended would arrive while it still runs, and it can make
+ * the sync fail with EIO.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "journey.h"
+
+#include "check.h"
+
+#define SYNC_DELAY_MS 20
+#define EVENTS 12
+
+/* A clock of steps: ingests and the starts and ends of WAL syncs each
+ * take the next tick, so the test can order them across threads. */
+static atomic_long ticks;
+static atomic_long wal_syncs_started;
+static atomic_long last_sync_start_done; /* start tick of the last finished sync */
+static atomic_int fail_wal_sync;
+
+
+/* Tells whether fd is open on a file whose name ends in "-wal". */
+static int is_wal_file(int fd)
+{
+    char link[64], target[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n < 4)
+        return 0;
+    target[n] = '\0';
+    return strcmp(target + n - 4, "-wal") == 0;
+}
+
+
+int fdatasync(int fd)
+{
+    static int (*real_fdatasync)(int);
+    if (real_fdatasync == NULL)
+        real_fdatasync = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    if (!is_wal_file(fd))
+        return real_fdatasync(fd);
+
+    long start = atomic_fetch_add(&ticks, 1) + 1;
+    atomic_fetch_add(&wal_syncs_started, 1);
+    struct timespec delay = {.tv_sec = 0, .tv_nsec = SYNC_DELAY_MS * 1000000L};
+    nanosleep(&delay, NULL);
+    if (atomic_load(&fail_wal_sync)) {
+        errno = EIO;
+        return -1;
+    }
+    int rc = real_fdatasync(fd);
+
+    /* The syncer syncs one at a time, and these few events make no
+     * checkpoint, so the last sync to end is the last one begun. */
+    atomic_store(&last_sync_start_done, start);
+    atomic_fetch_add(&ticks, 1);
+    return rc;
+}
+
+
+typedef struct ack {
+    int done;
+    int status;
+    long ingested_at; /* tick of the ingest */
+    long synced_after; /* start tick of the last finished sync at the ack */
+} ack;
+
+
+static void on_ack(void *ctx, int status, uint64_t seq)
+{
+    (void)seq;
+    ack *a = ctx;
+    a->done = 1;
+    a->status = status;
+    a->synced_after = atomic_load(&last_sync_start_done);
+}
+
+
+static journey_host *open_host(uv_loop_t *loop, const char *spec, int sync_normal)
+{
+    journey_config config;
+    journey_config_init(&config);
+    config.loop = loop;
+    config.store = spec;
+    config.sync_normal = sync_normal;
+    journey_host *host = NULL;
+    char error[256];
+    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    if (host != NULL)
+        CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+    return host;
+}
+
+
+/* Ingests one event and runs the loop until it is acknowledged, for at
+ * most two seconds. */
+static void ingest_and_wait(uv_loop_t *loop, journey_host *host, int n, ack *a)
+{
+    char line[96];
+    int len = snprintf(line, sizeof line, "{\"user\":\"u%d\",\"name\":\"app/visited\"}", n);
+    a->ingested_at = atomic_fetch_add(&ticks, 1) + 1;
+    CHECK_INT_EQ(journey_ingest(host, line, (size_t)len, on_ack, a), JOURNEY_OK);
+    for (int i = 0; i < 2000 && !a->done; i++) {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
+        nanosleep(&pause, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+    }
+    CHECK(a->done);
+}
+
+
+static void close_host(uv_loop_t *loop, journey_host *host, const char *dir)
+{
+    journey_host_close(host, NULL, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK_INT_EQ(uv_loop_close(loop), 0);
+    char cleanup[400];
+    snprintf(cleanup, sizeof cleanup, "rm -rf '%s'", dir);
+    CHECK_INT_EQ(system(cleanup), 0);
+}
+
+
+/* At the full level each acknowledgement comes after a WAL sync that
+ * began after its event was ingested, which is after its commit. */
+static void full_acks_after_sync(void)
+{
+    char dir[] = "/tmp/journey-wal-sync-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char spec[300];
+    snprintf(spec, sizeof spec, "sqlite:%s/store.db", dir);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    journey_host *host = open_host(&loop, spec, 0);
+    if (host == NULL)
+        return;
+
+    for (int n = 0; n < EVENTS; n++) {
+        ack a = {0};
+        ingest_and_wait(&loop, host, n, &a);
+        CHECK_INT_EQ(a.status, JOURNEY_OK);
+        CHECK(a.synced_after > a.ingested_at);
+    }
+    CHECK(atomic_load(&wal_syncs_started) >= EVENTS);
+    close_host(&loop, host, dir);
+}
+
+
+/* At the normal level the commits do not sync the WAL, and events are
+ * acknowledged all the same. */
+static void normal_acks_without_sync(void)
+{
+    char dir[] = "/tmp/journey-wal-sync-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char spec[300];
+    snprintf(spec, sizeof spec, "sqlite:%s/store.db", dir);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    journey_host *host = open_host(&loop, spec, 1);
+    if (host == NULL)
+        return;
+
+    long syncs_before = atomic_load(&wal_syncs_started);
+    for (int n = 0; n < EVENTS; n++) {
+        ack a = {0};
+        ingest_and_wait(&loop, host, n, &a);
+        CHECK_INT_EQ(a.status, JOURNEY_OK);
+    }
+    CHECK_INT_EQ(atomic_load(&wal_syncs_started) - syncs_before, 0);
+    close_host(&loop, host, dir);
+}
+
+
+/* A WAL sync that fails leaves the group not durable: its event hears
+ * of the failure, and the host takes no more events. */
+static void failed_sync_fails_host(void)
+{
+    char dir[] = "/tmp/journey-wal-sync-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char spec[300];
+    snprintf(spec, sizeof spec, "sqlite:%s/store.db", dir);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    journey_host *host = open_host(&loop, spec, 0);
+    if (host == NULL)
+        return;
+
+    ack first = {0};
+    ingest_and_wait(&loop, host, 0, &first);
+    CHECK_INT_EQ(first.status, JOURNEY_OK);
+
+    atomic_store(&fail_wal_sync, 1);
+    ack second = {0};
+    ingest_and_wait(&loop, host, 1, &second);
+    CHECK_INT_EQ(second.status, JOURNEY_EIO);
+    CHECK_CONTAINS(journey_error(host), "syncing");
+    CHECK_CONTAINS(journey_error(host), "store.db-wal");
+
+    const char *line = "{\"user\":\"u2\",\"name\":\"app/visited\"}";
+    CHECK_INT_EQ(journey_ingest(host, line, strlen(line), NULL, NULL), JOURNEY_EIO);
+    atomic_store(&fail_wal_sync, 0);
+    close_host(&loop, host, dir);
+}
+
+
+int main(void)
+{
+    full_acks_after_sync();
+    normal_acks_without_sync();
+    failed_sync_fails_host();
+    return check_summary("test_wal_sync");
+}

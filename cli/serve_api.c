@@ -877,7 +877,10 @@ void jy_server_handle(void *ctx, const jy_http_request *request, jy_http_respons
         return;
     }
 
+    /* A 405 names the methods the resource takes (RFC 9110, 15.5.6). */
     server->rejected.method_not_allowed++;
+    jy_http_response_allow(response, strcmp(path, "/events") == 0 ? "GET, HEAD, POST"
+                                                                   : "GET, HEAD");
     reject(server, request, response, 405, "method_not_allowed", "%s is not allowed on %s",
                     request->method, path);
 }

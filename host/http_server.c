@@ -63,6 +63,7 @@ struct jy_http_response {
     int head_request; /* a HEAD request: the body is not sent */
     int status;
     char *content_type; /* NULL when the copy failed */
+    char *allow;        /* the Allow header of a 405, or NULL */
     char *body;
     size_t body_len;
     char *head; /* status line and headers, built when the response is written */
@@ -308,15 +309,16 @@ static void trim_value(jy_buf *value)
 static void response_free(jy_http_response *response)
 {
     free(response->content_type);
+    free(response->allow);
     free(response->body);
     free(response->head);
     free(response);
 }
 
 
-/* Returns nonzero when a Content-Type value could be sent as it is: no
+/* Returns nonzero when a header value could be sent as it is: no
  * control characters, so it cannot split the header section. */
-static int content_type_is_valid(const char *content_type)
+static int header_value_is_valid(const char *content_type)
 {
     for (const unsigned char *p = (const unsigned char *)content_type; *p != '\0'; p++)
         if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
@@ -335,7 +337,7 @@ static void response_set(jy_http_response *response, jy_http_server *server, int
 
     if (status < 200 || status > 599)
         problem = "an invalid status";
-    else if (content_type != NULL && !content_type_is_valid(content_type))
+    else if (content_type != NULL && !header_value_is_valid(content_type))
         problem = "a Content-Type with control characters";
     else if (body == NULL && body_len > 0)
         problem = "a NULL body with a nonzero length";
@@ -632,6 +634,8 @@ static int conn_write_response(jy_http_conn *conn, jy_http_response *response,
     jy_buf_printf(&head, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, reason, date);
     if (response->content_type != NULL)
         jy_buf_printf(&head, "Content-Type: %s\r\n", response->content_type);
+    if (response->allow != NULL)
+        jy_buf_printf(&head, "Allow: %s\r\n", response->allow);
     if (!no_body)
         jy_buf_printf(&head, "Content-Length: %zu\r\n", response->body_len);
     jy_buf_printf(&head, "Connection: %s\r\n\r\n", close_after ? "close" : "keep-alive");
@@ -1418,6 +1422,19 @@ void jy_http_respond(jy_http_response *response, int status, const char *content
         return;
     response_set(response, conn->server, status, content_type, body, body_len);
     conn_flush(conn);
+}
+
+
+int jy_http_response_allow(jy_http_response *response, const char *methods)
+{
+    if (response == NULL || response->ready || !header_value_is_valid(methods))
+        return JY_EINVAL;
+    char *copy = strdup(methods);
+    if (copy == NULL)
+        return JY_ENOMEM;
+    free(response->allow);
+    response->allow = copy;
+    return 0;
 }
 
 

@@ -103,6 +103,11 @@ int jy_http_server_port(const jy_http_server *server);
 void jy_http_respond(jy_http_response *response, int status, const char *content_type,
                      const char *body, size_t body_len);
 
+/* Sets the Allow header of a response before jy_http_respond, as a 405
+ * needs: methods is a list such as "GET, HEAD", copied. Returns 0,
+ * JY_EINVAL for a list with control characters, or JY_ENOMEM. */
+int jy_http_response_allow(jy_http_response *response, const char *methods);
+
 /* Returns the number of open connections. */
 size_t jy_http_server_connections(const jy_http_server *server);
 

@@ -123,6 +123,10 @@ check "a newline in a path stays on its log line" lacks "$(cat "$work/server.log
 check "the log writes that newline as \\n" contains "$(cat "$work/server.log")" 'GET /no\nfake entry from'
 check "a wrong method is 405" contains \
     "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$url/events")" '405'
+check "a 405 on /events allows GET, HEAD and POST" contains \
+    "$(curl -s -o /dev/null -D - -X DELETE "$url/events" | tr -d '\r')" 'Allow: GET, HEAD, POST'
+check "a 405 on /runs allows GET and HEAD" contains \
+    "$(curl -s -o /dev/null -D - -X POST "$url/runs" | tr -d '\r')" 'Allow: GET, HEAD'
 check "user ids keep slashes and spaces" contains \
     "$(post '{"user":"../a b/é","name":"app/signed_up"}')" '"accepted":1'
 check "runs filter by user" contains "$(get '/runs?user=..%2Fa%20b%2F%C3%A9')" '"user":"../a b/é"'

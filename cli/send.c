@@ -263,6 +263,13 @@ static int send_file(const char *url, const char *path)
         number++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
+
+        /* A byte order mark that an editor put at the start of the file
+         * is not part of the first event (RFC 8259, section 8.1). */
+        if (number == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+            len -= 3;
+            memmove(line, line + 3, (size_t)len + 1);
+        }
         if (strspn(line, " \t") == (size_t)len)
             continue;
 

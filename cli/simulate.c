@@ -354,6 +354,13 @@ static char *read_input(const char *path, size_t *len)
     }
     if (file != stdin)
         fclose(file);
+
+    /* Editors on some systems start a UTF-8 file with a byte order mark,
+     * which JSON parsers may ignore (RFC 8259, section 8.1). */
+    if (text != NULL && used >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+        used -= 3;
+        memmove(text, text + 3, used);
+    }
     if (text != NULL) {
         text[used] = '\0';
         *len = used;

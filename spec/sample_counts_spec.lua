@@ -601,6 +601,27 @@ journey.define { name = "none", on = "app/never", run = function() end }
         assert.matches("stopped at the first invalid line (--strict)", err, 1, true)
     end)
 
+    it("skips a byte order mark at the start of the input", function()
+        local bin = simulator_path()
+        if bin == nil then
+            pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+            return
+        end
+        write_idle_script()
+        local events = assert(io.open(dir .. "/events.jsonl", "w"))
+        events:write('\239\187\191{"user":"u1","name":"app/seen","ts":1700000000001}\n')
+        events:write('{"user":"u2","name":"app/seen","ts":1700000000002}\n')
+        events:close()
+
+        local code, err = simulate(bin, shell_quote(dir .. "/none.lua") .. " --events " ..
+            shell_quote(dir .. "/events.jsonl") .. " --strict")
+        assert.are.equal(0, code)
+        assert.are.equal("", err)
+        local summary = run_simulator(bin, {dir .. "/none.lua"}, dir .. "/events.jsonl")
+        assert.are.equal(2, summary.events_read)
+        assert.are.equal(0, summary.events_rejected)
+    end)
+
     it("shows the first 20 invalid lines and counts the rest", function()
         local bin = simulator_path()
         if bin == nil then

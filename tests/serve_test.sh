@@ -231,6 +231,12 @@ check "the line the server rejects is named" contains "$(cat "$work/send.err")" 
 check "the other 1,198 lines are stored" equals \
     "$(sqlite3 "$work/store.db" "SELECT count(*) FROM events WHERE user LIKE 'f%'")" 1198
 
+printf '\357\273\277{"id":"bom1","user":"bom","name":"app/visited"}\n' > "$work/bom.jsonl"
+check "a file that starts with a byte order mark is sent" equals \
+    "$("$journey" send --url "$url" --file "$work/bom.jsonl" > /dev/null 2>&1; echo $?)" 0
+check "its first event is stored" equals \
+    "$(sqlite3 "$work/store.db" "SELECT count(*) FROM events WHERE id = 'bom1'")" 1
+
 # --- deleting a journey's file parks its runs; restoring it resumes them ---
 post '{"id":"d1","user":"parked","name":"app/signed_up"}' > /dev/null
 mv "$work/scripts/signup.lua" "$work/signup.lua.away"

@@ -810,6 +810,7 @@ static void print_summary(simulation *sim, const summary_counts *counts, jy_time
                percentile(sim->commit_ms, sim->commit_count, 99),
                percentile(sim->commit_ms, sim->commit_count, 100),
                (unsigned long long)sim->pruned_runs, (unsigned long long)sim->pruned_events);
+        printf(",\"runs_parked\":%llu", (unsigned long long)stats.runs_parked);
         printf(",\"resident_runs\":%zu,\"evictions\":%llu,\"rebuilds\":%llu,\"jobs\":%d",
                sim->config.resident_runs, (unsigned long long)stats.evictions,
                (unsigned long long)stats.rebuilds, sim->jobs > 1 ? sim->jobs : 1);
@@ -844,6 +845,10 @@ static void print_summary(simulation *sim, const summary_counts *counts, jy_time
                 (unsigned long long)j->failed, (unsigned long long)j->cancelled,
                 (unsigned long long)(j->running + j->waiting + j->sleeping));
     }
+    if (stats.runs_parked > 0)
+        fprintf(out, "\n  parked runs       %llu of the waiting runs above: their replay failed "
+                     "or diverged, so they stay as stored until a start with fixed scripts\n",
+                (unsigned long long)stats.runs_parked);
     fprintf(out, "\n  events emitted    %llu\n", (unsigned long long)sim->emitted_total);
     for (size_t i = 0; i < sim->emitted_name_count; i++)
         fprintf(out, "    %-30s %llu\n", sim->emitted_names[i].name,

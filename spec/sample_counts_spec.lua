@@ -923,6 +923,39 @@ journey.define {
         assert.are.same({"41", "42", "44"}, users)
     end)
 
+    it("counts the runs that a resume parked", function()
+        local bin = simulator_path()
+        if bin == nil then
+            pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+            return
+        end
+        local function write_script(path, steps)
+            local script = assert(io.open(path, "w"))
+            script:write('local journey = require "journey"\n' ..
+                'journey.define { name = "a", on = "app/start", run = function(j)\n' ..
+                steps .. '\n  j.wait_for("app/next", {timeout = "30d"})\nend }\n')
+            script:close()
+        end
+        write_script(dir .. "/waits.lua", "")
+        write_script(dir .. "/sleeps.lua", '  j.sleep("1d")')
+        local events = assert(io.open(dir .. "/events.jsonl", "w"))
+        events:write('{"id":"1","user":"u1","name":"app/start","ts":"2024-01-01T00:00:00Z"}\n')
+        events:write('{"id":"2","user":"u2","name":"app/start","ts":"2024-01-01T00:00:01Z"}\n')
+        events:close()
+        -- The clock stops before the waits time out, so the runs stay
+        -- live in the store.
+        local store = {"--store", "sqlite:" .. dir .. "/s.db", "--until", "2024-01-01T01:00:00Z"}
+
+        local first = run_simulator(bin, {dir .. "/waits.lua"}, dir .. "/events.jsonl", store)
+        -- The same runs under a script that sleeps first diverge from
+        -- their journals.
+        local second = run_simulator(bin, {dir .. "/sleeps.lua"}, dir .. "/events.jsonl", store)
+
+        assert.are.equal(0, first.runs_parked)
+        assert.are.equal(2, second.runs_parked)
+        assert.are.equal(2, second.journeys.a.waiting)
+    end)
+
     it("needs the memory store", function()
         local bin = simulator_path()
         if bin == nil then

@@ -255,7 +255,7 @@ static int send_file(const char *url, const char *path)
     jy_buf_init(&pending.lines);
     char *line = NULL;
     size_t capacity = 0;
-    size_t number = 0, skipped = 0;
+    size_t number = 0, skipped = 0, queued = 0;
     int status = 0;
     ssize_t len;
 
@@ -298,6 +298,7 @@ static int send_file(const char *url, const char *path)
         jy_buf_append(&pending.body, line, (size_t)len);
         jy_buf_append(&pending.lines, line, (size_t)len + 1);
         pending.numbers[pending.count++] = number;
+        queued++;
         if (pending.count == BATCH_EVENTS)
             status = post_batch(url, path, &pending, &skipped);
     }
@@ -309,6 +310,10 @@ static int send_file(const char *url, const char *path)
     jy_buf_free(&pending.lines);
     if (file != stdin)
         fclose(file);
+    /* Nothing to send is not a failure, but most likely the wrong file. */
+    if (status == 0 && queued == 0 && skipped == 0)
+        fprintf(stderr, "journey send: %s has no events, only blank lines or none; nothing "
+                        "was sent\n", path);
     if (skipped > 0) {
         fprintf(stderr, "journey send: %s: %zu line%s not sent; fix %s and send %s again\n",
                 path, skipped, skipped == 1 ? "" : "s", skipped == 1 ? "it" : "them",

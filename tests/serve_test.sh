@@ -236,6 +236,11 @@ check "a file that starts with a byte order mark is sent" equals \
     "$("$journey" send --url "$url" --file "$work/bom.jsonl" > /dev/null 2>&1; echo $?)" 0
 check "its first event is stored" equals \
     "$(sqlite3 "$work/store.db" "SELECT count(*) FROM events WHERE id = 'bom1'")" 1
+printf '\n  \n' > "$work/blank.jsonl"
+check "a file without events says that nothing was sent" contains \
+    "$("$journey" send --url "$url" --file "$work/blank.jsonl" 2>&1; echo "status $?")" \
+    "blank.jsonl has no events, only blank lines or none; nothing was sent
+status 0"
 
 # --- deleting a journey's file parks its runs; restoring it resumes them ---
 post '{"id":"d1","user":"parked","name":"app/signed_up"}' > /dev/null

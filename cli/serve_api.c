@@ -742,6 +742,12 @@ static void handle_event_feed(jy_server *server, const jy_http_request *request,
     if (db == NULL)
         return;
 
+    /* The file shows a group as soon as it is written, before the sync
+     * that makes it durable, so the page stops at the durable seq: an
+     * application must not act on an event that a power loss can undo.
+     * Events up to it are written, so this read finds them all. */
+    long long durable = (long long)journey_durable_seq(server->host);
+
     /* One read transaction for the page and the highest seq, so that a
      * commit between the two cannot slip events past the cursor. */
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
@@ -749,7 +755,7 @@ static void handle_event_feed(jy_server *server, const jy_http_request *request,
     sqlite3_prepare_v2(db,
                        "SELECT e.seq, e.id, e.user, e.name, e.ts, e.data, e.origin_run,"
                        " r.journey FROM events e LEFT JOIN runs r ON r.id = e.origin_run"
-                       " WHERE e.seq > ?1 AND (?2 IS NULL OR e.user = ?2)"
+                       " WHERE e.seq > ?1 AND e.seq <= ?7 AND (?2 IS NULL OR e.user = ?2)"
                        " AND (?3 IS NULL OR e.name = ?3)"
                        " AND (?4 IS NULL OR substr(e.name, 1, length(?4)) = ?4)"
                        " AND (?5 < 0 OR (?5 = 1) = (e.origin_run > 0))"
@@ -761,6 +767,7 @@ static void handle_event_feed(jy_server *server, const jy_http_request *request,
         sqlite3_bind_text(stmt, prefix ? 4 : 3, name, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 5, emitted);
     sqlite3_bind_int64(stmt, 6, limit);
+    sqlite3_bind_int64(stmt, 7, durable);
 
     jy_buf body;
     jy_buf_init(&body);
@@ -799,7 +806,8 @@ static void handle_event_feed(jy_server *server, const jy_http_request *request,
      * nothing does not make the next poll read the same events again. */
     if (!failed && rows < limit) {
         sqlite3_stmt *max = NULL;
-        sqlite3_prepare_v2(db, "SELECT max(seq) FROM events", -1, &max, NULL);
+        sqlite3_prepare_v2(db, "SELECT max(seq) FROM events WHERE seq <= ?", -1, &max, NULL);
+        sqlite3_bind_int64(max, 1, durable);
         if (max != NULL && sqlite3_step(max) == SQLITE_ROW &&
             sqlite3_column_int64(max, 0) > last_seq)
             last_seq = sqlite3_column_int64(max, 0);

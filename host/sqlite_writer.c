@@ -60,6 +60,7 @@ typedef struct batch {
     size_t capacity;
     jy_buf text;     /* the ops' text values, one after another */
     uint64_t group;  /* nonzero: commit this group after the ops */
+    uint64_t mark;   /* the caller's mark for that group */
     double started;  /* when the loop ended the group */
 } batch;
 
@@ -75,6 +76,7 @@ struct jy_sqlite_writer {
 
     /* The loop thread's. */
     batch *filling;
+    uint64_t next_mark;      /* the mark of the next group to end */
     uint64_t groups_started;
     int group_open;          /* written to since the last group ended */
 
@@ -89,8 +91,10 @@ struct jy_sqlite_writer {
     int stopping;
     uint64_t written;        /* the last group committed to the file */
     double written_started;  /* when the loop ended that group */
+    uint64_t written_mark;   /* and its mark */
     uint64_t committed;      /* the last group durable: written and, with
                               * sync_wal, its WAL synced */
+    uint64_t committed_mark; /* and its mark */
     double commit_seconds;
     jy_sqlite_notify_fn notify;
     void *notify_ctx;
@@ -103,6 +107,7 @@ struct jy_sqlite_writer {
     pthread_t syncer;
     int syncer_started;
     int syncer_stopping;     /* under lock */
+    int syncer_done;         /* under lock: the syncer syncs no more */
     pthread_cond_t written_cond; /* the syncer waits for written groups */
 
     /* The writer's, and the loop's while paused. */
@@ -175,6 +180,7 @@ static void recycle(jy_sqlite_writer *writer, batch *b)
     b->count = 0;
     jy_buf_reset(&b->text);
     b->group = 0;
+    b->mark = 0;
     b->next = writer->spare;
     writer->spare = b;
     writer->spare_count++;
@@ -377,6 +383,7 @@ static void *syncer_main(void *arg)
         if (writer->written == writer->committed)
             break;
         uint64_t group = writer->written;
+        uint64_t mark = writer->written_mark;
         double started = writer->written_started;
         pthread_mutex_unlock(&writer->lock);
 
@@ -391,6 +398,7 @@ static void *syncer_main(void *arg)
         pthread_mutex_lock(&writer->lock);
         if (rc == 0) {
             writer->committed = group;
+            writer->committed_mark = mark;
             writer->commit_seconds = monotonic_seconds() - started;
         }
         pthread_cond_broadcast(&writer->progress);
@@ -398,6 +406,10 @@ static void *syncer_main(void *arg)
         if (rc != 0)
             break;
     }
+
+    /* Who waits for the syncer to settle after a failure stops waiting. */
+    writer->syncer_done = 1;
+    pthread_cond_broadcast(&writer->progress);
     pthread_mutex_unlock(&writer->lock);
     return NULL;
 }
@@ -438,10 +450,12 @@ static void *writer_main(void *arg)
         if (written) {
             writer->written = b->group;
             writer->written_started = b->started;
+            writer->written_mark = b->mark;
             if (writer->sync_wal) {
                 pthread_cond_signal(&writer->written_cond);
             } else {
                 writer->committed = b->group;
+                writer->committed_mark = b->mark;
                 writer->commit_seconds = now - b->started;
             }
         }
@@ -635,6 +649,7 @@ int jy_sqlite_writer_commit_start(jy_sqlite_writer *writer, uint64_t *group, jy_
     if (writer->filling == NULL && (writer->filling = take_batch(writer)) == NULL)
         return out_of_memory(writer, err);
     writer->filling->group = ++writer->groups_started;
+    writer->filling->mark = writer->next_mark;
     writer->filling->started = monotonic_seconds();
     writer->group_open = 0;
     *group = writer->groups_started;
@@ -655,12 +670,26 @@ int jy_sqlite_writer_commit(jy_sqlite_writer *writer, jy_error *err)
 }
 
 
+/* After a failure, waits until the syncer has synced every group written
+ * before it, or can sync no more: such a group is durable, and must be
+ * reported as committed rather than failed. Under lock. */
+static void settle_after_failure(jy_sqlite_writer *writer)
+{
+    if (!writer->syncer_started)
+        return;
+    while (atomic_load_explicit(&writer->failed, memory_order_relaxed) &&
+           writer->committed < writer->written && !writer->syncer_done)
+        pthread_cond_wait(&writer->progress, &writer->lock);
+}
+
+
 int jy_sqlite_writer_wait(jy_sqlite_writer *writer, uint64_t group, jy_error *err)
 {
     pthread_mutex_lock(&writer->lock);
     while (writer->committed < group &&
            !atomic_load_explicit(&writer->failed, memory_order_relaxed))
         pthread_cond_wait(&writer->progress, &writer->lock);
+    settle_after_failure(writer);
     pthread_mutex_unlock(&writer->lock);
     return jy_sqlite_writer_check(writer, err);
 }
@@ -670,11 +699,27 @@ int jy_sqlite_writer_poll(jy_sqlite_writer *writer, uint64_t *committed, uint64_
                           double *seconds, jy_error *err)
 {
     pthread_mutex_lock(&writer->lock);
+    settle_after_failure(writer);
     *committed = writer->committed;
     *written = writer->written;
     *seconds = writer->commit_seconds;
     pthread_mutex_unlock(&writer->lock);
     return jy_sqlite_writer_check(writer, err);
+}
+
+
+void jy_sqlite_writer_set_mark(jy_sqlite_writer *writer, uint64_t mark)
+{
+    writer->next_mark = mark;
+}
+
+
+uint64_t jy_sqlite_writer_committed_mark(jy_sqlite_writer *writer)
+{
+    pthread_mutex_lock(&writer->lock);
+    uint64_t mark = writer->committed_mark;
+    pthread_mutex_unlock(&writer->lock);
+    return mark;
 }
 
 

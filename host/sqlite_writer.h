@@ -100,16 +100,28 @@ int jy_sqlite_writer_commit_start(jy_sqlite_writer *writer, uint64_t *group, jy_
  * Returns 0 or JY_EIO. */
 int jy_sqlite_writer_commit(jy_sqlite_writer *writer, jy_error *err);
 
-/* Waits until group is committed. Returns 0 or JY_EIO. */
+/* Waits until group is committed. Returns 0 or JY_EIO. After a failure
+ * it first waits for the sync of the groups written before it, so that
+ * the caller can tell them apart by poll. */
 int jy_sqlite_writer_wait(jy_sqlite_writer *writer, uint64_t group, jy_error *err);
 
-/* Reads, without waiting, the number of the last group committed and
- * that of the last group written. Without sync_wal the two are the
- * same; with it, a written group waits for its sync. Also reads the
- * seconds from the last committed group's commit_start to its commit.
+/* Reads the number of the last group committed and that of the last
+ * group written. Without sync_wal the two are the same; with it, a
+ * written group waits for its sync. Also reads the seconds from the
+ * last committed group's commit_start to its commit. Does not wait,
+ * except after a failure, for the sync of the groups written before it.
  * Returns 0, or JY_EIO once the writer has failed. */
 int jy_sqlite_writer_poll(jy_sqlite_writer *writer, uint64_t *committed, uint64_t *written,
                           double *seconds, jy_error *err);
+
+/* Sets the mark of the group being filled, such as the highest event
+ * seq written so far. Once the group is committed, committed_mark
+ * returns it. Loop thread only. */
+void jy_sqlite_writer_set_mark(jy_sqlite_writer *writer, uint64_t mark);
+
+/* Returns the mark of the last group committed (durable), 0 before the
+ * first. */
+uint64_t jy_sqlite_writer_committed_mark(jy_sqlite_writer *writer);
 
 /* Sets the function the writer calls after each group is written and
  * after each sync (NULL: none). */

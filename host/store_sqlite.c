@@ -156,6 +156,7 @@ typedef struct sqlite_store {
     char *path;
     int lock_fd;             /* holds the exclusive lock on PATH.lock */
     uint64_t max_run_id;
+    uint64_t loaded_seq;     /* the highest event seq in the file at open */
     uint64_t *held;          /* new runs whose first record is held back */
     size_t held_count;
     size_t held_capacity;
@@ -229,6 +230,7 @@ static int sqlite_event_append(jy_store *base, jy_event *event, jy_error *err)
      * the error, and nothing of this group is acknowledged. */
     jy_error ignored;
     jy_sqlite_writer_queue(store->writer, STMT_INSERT_EVENT, values, 8, &ignored);
+    jy_sqlite_writer_set_mark(store->writer, event->seq);
     return 0;
 }
 
@@ -506,6 +508,14 @@ int jy_store_sqlite_commit_start(jy_store *base, uint64_t *group, jy_error *err)
 }
 
 
+uint64_t jy_store_sqlite_durable_seq(jy_store *base)
+{
+    sqlite_store *store = (sqlite_store *)base;
+    uint64_t mark = jy_sqlite_writer_committed_mark(store->writer);
+    return mark > store->loaded_seq ? mark : store->loaded_seq;
+}
+
+
 int jy_store_sqlite_poll(jy_store *base, uint64_t *committed, uint64_t *written,
                          double *seconds, jy_error *err)
 {
@@ -770,6 +780,10 @@ static int load(sqlite_store *store, jy_error *err)
                                       " WHERE key = 'max_event_seq'), 0)");
     if (rc == 0 && max_seq > 0)
         jy_store_memory_reserve_seq(store->mem, (uint64_t)max_seq + 1);
+
+    /* What the file holds at open is as durable as it will get. */
+    sqlite3_int64 stored_seq = query_int(store->db, "SELECT coalesce(max(seq), 0) FROM events");
+    store->loaded_seq = (uint64_t)(stored_seq > max_seq ? stored_seq : max_seq);
     return rc;
 }
 

@@ -41,6 +41,10 @@ jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *
  * set_notify names a function that the writer's threads call after a
  * group is written and after it is synced. */
 int jy_store_sqlite_commit_start(jy_store *store, uint64_t *group, jy_error *err);
+/* Returns the highest event seq such that every event at or below it is
+ * durable: committed, and synced at the full level. Another connection
+ * to the file may see later events, which a power loss can still undo. */
+uint64_t jy_store_sqlite_durable_seq(jy_store *store);
 int jy_store_sqlite_poll(jy_store *store, uint64_t *committed, uint64_t *written,
                          double *seconds, jy_error *err);
 int jy_store_sqlite_wait(jy_store *store, uint64_t group, jy_error *err);

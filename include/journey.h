@@ -393,6 +393,14 @@ JOURNEY_API int journey_run_json(journey_host *host, uint64_t run_id, char **jso
 /* Returns the number of live runs. thread: the loop's. */
 JOURNEY_API uint64_t journey_live_runs(const journey_host *host);
 
+/* Returns, for a host on the SQLite store, the highest event seq such
+ * that every event at or below it is durable: committed and, at the full
+ * sync level, synced. Another connection to the store file can see later
+ * events, which a power loss may still undo, so a reader that must see
+ * only durable events (as GET /events of journey serve does) reads up to
+ * this seq. Returns 0 for other stores. thread: the loop's. */
+JOURNEY_API uint64_t journey_durable_seq(const journey_host *host);
+
 /* Runs a full cycle of the garbage collector of the host's Lua state and
  * returns the bytes the state uses afterwards. The collector runs
  * incrementally on its own, so a host never needs this call. It lets a

@@ -1076,6 +1076,14 @@ uint64_t journey_live_runs(const journey_host *host)
 }
 
 
+uint64_t journey_durable_seq(const journey_host *host)
+{
+    if (host == NULL || !host->async_commits)
+        return 0;
+    return jy_store_sqlite_durable_seq(host->store);
+}
+
+
 size_t journey_collect_garbage(journey_host *host)
 {
     ON_LOOP_THREAD(host);

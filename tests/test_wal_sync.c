@@ -1,17 +1,20 @@
 /*
  * The SQLite store's WAL sync. At the full synchronous level an event
  * is acknowledged only after a sync of the WAL file that began after
- * the event was ingested. The normal level syncs nothing per commit.
- * A sync that fails fails the host.
+ * the event was ingested, and journey_durable_seq reaches it no sooner.
+ * The normal level syncs nothing per commit. A sync that fails fails
+ * the host, and a write that fails while an earlier group syncs leaves
+ * that group acknowledged.
  *
  * This program defines fdatasync, so the store's calls reach this
  * definition, which calls the C library's own. For the WAL file it
- * first sleeps SYNC_DELAY_MS, so that an acknowledgement sent before
+ * first sleeps sync_delay_ms, so that an acknowledgement sent before
  * the sync ended would arrive while it still runs, and it can make
  * the sync fail with EIO.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <sqlite3.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -25,7 +28,6 @@
 
 #include "check.h"
 
-#define SYNC_DELAY_MS 20
 #define EVENTS 12
 
 /* A clock of steps: ingests and the starts and ends of WAL syncs each
@@ -34,6 +36,7 @@ static atomic_long ticks;
 static atomic_long wal_syncs_started;
 static atomic_long last_sync_start_done; /* start tick of the last finished sync */
 static atomic_int fail_wal_sync;
+static atomic_int sync_delay_ms = 20;
 
 
 /* Tells whether fd is open on a file whose name ends in "-wal". */
@@ -59,7 +62,7 @@ int fdatasync(int fd)
 
     long start = atomic_fetch_add(&ticks, 1) + 1;
     atomic_fetch_add(&wal_syncs_started, 1);
-    struct timespec delay = {.tv_sec = 0, .tv_nsec = SYNC_DELAY_MS * 1000000L};
+    struct timespec delay = {.tv_sec = 0, .tv_nsec = atomic_load(&sync_delay_ms) * 1000000L};
     nanosleep(&delay, NULL);
     if (atomic_load(&fail_wal_sync)) {
         errno = EIO;
@@ -76,20 +79,24 @@ int fdatasync(int fd)
 
 
 typedef struct ack {
+    journey_host *host;
     int done;
     int status;
-    long ingested_at; /* tick of the ingest */
+    uint64_t seq;
+    long ingested_at;  /* tick of the ingest */
     long synced_after; /* start tick of the last finished sync at the ack */
+    uint64_t durable;  /* journey_durable_seq at the ack */
 } ack;
 
 
 static void on_ack(void *ctx, int status, uint64_t seq)
 {
-    (void)seq;
     ack *a = ctx;
     a->done = 1;
     a->status = status;
+    a->seq = seq;
     a->synced_after = atomic_load(&last_sync_start_done);
+    a->durable = journey_durable_seq(a->host);
 }
 
 
@@ -115,6 +122,7 @@ static void ingest_and_wait(uv_loop_t *loop, journey_host *host, int n, ack *a)
 {
     char line[96];
     int len = snprintf(line, sizeof line, "{\"user\":\"u%d\",\"name\":\"app/visited\"}", n);
+    a->host = host;
     a->ingested_at = atomic_fetch_add(&ticks, 1) + 1;
     CHECK_INT_EQ(journey_ingest(host, line, (size_t)len, on_ack, a), JOURNEY_OK);
     for (int i = 0; i < 2000 && !a->done; i++) {
@@ -126,11 +134,16 @@ static void ingest_and_wait(uv_loop_t *loop, journey_host *host, int n, ack *a)
 }
 
 
-static void close_host(uv_loop_t *loop, journey_host *host, const char *dir)
+static void close_host(uv_loop_t *loop, journey_host *host)
 {
     journey_host_close(host, NULL, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     CHECK_INT_EQ(uv_loop_close(loop), 0);
+}
+
+
+static void remove_dir(const char *dir)
+{
     char cleanup[400];
     snprintf(cleanup, sizeof cleanup, "rm -rf '%s'", dir);
     CHECK_INT_EQ(system(cleanup), 0);
@@ -156,9 +169,129 @@ static void full_acks_after_sync(void)
         ingest_and_wait(&loop, host, n, &a);
         CHECK_INT_EQ(a.status, JOURNEY_OK);
         CHECK(a.synced_after > a.ingested_at);
+        CHECK(a.durable >= a.seq);
     }
     CHECK(atomic_load(&wal_syncs_started) >= EVENTS);
-    close_host(&loop, host, dir);
+    close_host(&loop, host);
+    remove_dir(dir);
+}
+
+
+/* Another connection reads a group once it is written, while its sync
+ * still runs, but journey_durable_seq stays below the group's events
+ * until the sync ends. */
+static void durable_seq_waits_for_sync(void)
+{
+    char dir[] = "/tmp/journey-wal-sync-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[300], spec[320];
+    snprintf(path, sizeof path, "%s/store.db", dir);
+    snprintf(spec, sizeof spec, "sqlite:%s", path);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    journey_host *host = open_host(&loop, spec, 0);
+    if (host == NULL)
+        return;
+    sqlite3 *reader = NULL;
+    CHECK_INT_EQ(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *find = NULL;
+    CHECK_INT_EQ(sqlite3_prepare_v2(reader, "SELECT max(seq) FROM events WHERE user = 'seen'",
+                                    -1, &find, NULL), SQLITE_OK);
+
+    atomic_store(&sync_delay_ms, 200);
+    ack a = {.host = host};
+    const char *line = "{\"user\":\"seen\",\"name\":\"app/visited\"}";
+    CHECK_INT_EQ(journey_ingest(host, line, strlen(line), on_ack, &a), JOURNEY_OK);
+    int64_t visible = 0;
+    uint64_t durable_while_visible = 0;
+    for (int i = 0; i < 2000 && !a.done; i++) {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
+        nanosleep(&pause, NULL);
+        uv_run(&loop, UV_RUN_NOWAIT);
+        if (visible == 0 && !a.done && sqlite3_step(find) == SQLITE_ROW) {
+            visible = sqlite3_column_int64(find, 0);
+            durable_while_visible = journey_durable_seq(host);
+        }
+        sqlite3_reset(find);
+    }
+    atomic_store(&sync_delay_ms, 20);
+
+    CHECK(a.done);
+    CHECK_INT_EQ(a.status, JOURNEY_OK);
+    CHECK(visible > 0);
+    CHECK_INT_EQ(visible, (int64_t)a.seq);
+    CHECK(durable_while_visible < a.seq);
+    CHECK(a.durable >= a.seq);
+    sqlite3_finalize(find);
+    sqlite3_close(reader);
+    close_host(&loop, host);
+    remove_dir(dir);
+}
+
+
+/* A write that fails while the group before it waits for its sync: that
+ * group becomes durable, so its event is acknowledged, and only the
+ * failed group's event hears of the failure. Another connection takes
+ * the seq of the second event, so the writer's insert of it fails. */
+static void failed_write_keeps_synced_group(void)
+{
+    char dir[] = "/tmp/journey-wal-sync-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[300], spec[320];
+    snprintf(path, sizeof path, "%s/store.db", dir);
+    snprintf(spec, sizeof spec, "sqlite:%s", path);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    journey_host *host = open_host(&loop, spec, 0);
+    if (host == NULL)
+        return;
+    sqlite3 *other = NULL;
+    CHECK_INT_EQ(sqlite3_open(path, &other), SQLITE_OK);
+    sqlite3_busy_timeout(other, 5000);
+    CHECK_INT_EQ(sqlite3_exec(other, "INSERT INTO events (seq, user, id, name, ts, data)"
+                                     " VALUES (2, 'other', 'x', 'app/x', 0, '{}')",
+                              NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+
+    atomic_store(&sync_delay_ms, 300);
+    ack first = {.host = host}, second = {.host = host};
+    const char *e1 = "{\"id\":\"e1\",\"user\":\"u1\",\"name\":\"app/visited\"}";
+    const char *e2 = "{\"id\":\"e2\",\"user\":\"u2\",\"name\":\"app/visited\"}";
+    CHECK_INT_EQ(journey_ingest(host, e1, strlen(e1), on_ack, &first), JOURNEY_OK);
+
+    /* A few short turns write e1's group and start its sync; e2 follows
+     * well within the 1.5 ms after which an ingest waits for it. */
+    for (int i = 0; i < 4; i++) {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 100000};
+        nanosleep(&pause, NULL);
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    CHECK_INT_EQ(journey_ingest(host, e2, strlen(e2), on_ack, &second), JOURNEY_OK);
+    for (int i = 0; i < 2000 && !(first.done && second.done); i++) {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
+        nanosleep(&pause, NULL);
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    atomic_store(&sync_delay_ms, 20);
+
+    CHECK(first.done);
+    CHECK_INT_EQ(first.status, JOURNEY_OK);
+    CHECK(second.done);
+    CHECK_INT_EQ(second.status, JOURNEY_EIO);
+    CHECK_CONTAINS(journey_error(host), "storing an event failed");
+    close_host(&loop, host);
+
+    /* The file contains e1, as its acknowledgement promised. */
+    sqlite3 *db = NULL;
+    CHECK_INT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    CHECK_INT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM events WHERE id = 'e1'", -1,
+                                    &stmt, NULL), SQLITE_OK);
+    CHECK_INT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    CHECK_INT_EQ(sqlite3_column_int(stmt, 0), 1);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    remove_dir(dir);
 }
 
 
@@ -183,7 +316,8 @@ static void normal_acks_without_sync(void)
         CHECK_INT_EQ(a.status, JOURNEY_OK);
     }
     CHECK_INT_EQ(atomic_load(&wal_syncs_started) - syncs_before, 0);
-    close_host(&loop, host, dir);
+    close_host(&loop, host);
+    remove_dir(dir);
 }
 
 
@@ -215,13 +349,16 @@ static void failed_sync_fails_host(void)
     const char *line = "{\"user\":\"u2\",\"name\":\"app/visited\"}";
     CHECK_INT_EQ(journey_ingest(host, line, strlen(line), NULL, NULL), JOURNEY_EIO);
     atomic_store(&fail_wal_sync, 0);
-    close_host(&loop, host, dir);
+    close_host(&loop, host);
+    remove_dir(dir);
 }
 
 
 int main(void)
 {
     full_acks_after_sync();
+    durable_seq_waits_for_sync();
+    failed_write_keeps_synced_group();
     normal_acks_without_sync();
     failed_sync_fails_host();
     return check_summary("test_wal_sync");

@@ -302,6 +302,11 @@ static int send_file(const char *url, const char *path)
         if (pending.count == BATCH_EVENTS)
             status = post_batch(url, path, &pending, &skipped);
     }
+    /* getline ends on a read error as on the end of the file; a
+     * directory given as the file fails this way. */
+    int read_failed = status == 0 && ferror(file);
+    int read_errno = errno;
+
     if (status == 0 && pending.count > 0)
         status = post_batch(url, path, &pending, &skipped);
 
@@ -310,6 +315,15 @@ static int send_file(const char *url, const char *path)
     jy_buf_free(&pending.lines);
     if (file != stdin)
         fclose(file);
+    if (read_failed && status == 0) {
+        if (number == 0)
+            fprintf(stderr, "journey send: cannot read %s: %s\n", path, strerror(read_errno));
+        else
+            fprintf(stderr, "journey send: cannot read %s after line %zu: %s; the lines up "
+                            "to it were sent\n", path, number, strerror(read_errno));
+        return 1;
+    }
+
     /* Nothing to send is not a failure, but most likely the wrong file. */
     if (status == 0 && queued == 0 && skipped == 0)
         fprintf(stderr, "journey send: %s has no events, only blank lines or none; nothing "

@@ -357,8 +357,10 @@ static void response_set(jy_http_response *response, jy_http_server *server, int
                    "instead", problem, status);
         free(response->content_type);
         free(response->body);
+        free(response->allow);
         response->content_type = NULL;
         response->body = NULL;
+        response->allow = NULL;
         body_len = 0;
         status = 500;
     }

@@ -365,6 +365,33 @@ static int sync_wal_file(jy_sqlite_writer *writer)
 }
 
 
+/* Syncs the database file and its WAL, when there is one, once at the
+ * start. A process that crashed may have left writes in the operating
+ * system's cache that no sync covered, and what the file contains at
+ * open counts as durable. The database file is synced through SQLite's own
+ * handle: closing a descriptor of our own on it would drop the locks
+ * that SQLite holds on the file, which are per process. SQLite takes no
+ * lock on the WAL file. Returns 0 or an errno. */
+static int sync_at_start(sqlite3 *db, const char *wal_path)
+{
+    sqlite3_file *file = NULL;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+        file == NULL || file->pMethods == NULL)
+        return EIO;
+    if (file->pMethods->xSync(file, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+        return EIO;
+
+    int fd = open(wal_path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : errno;
+    int rc = fdatasync(fd) != 0 ? errno : 0;
+    close(fd);
+    if (rc != 0)
+        return rc;
+    return sync_directory(wal_path);
+}
+
+
 /* The syncer thread: one sync of the WAL makes every group written
  * before it durable, so a sync covers each group that the writer wrote
  * while the previous sync ran. */
@@ -513,11 +540,20 @@ jy_sqlite_writer *jy_sqlite_writer_start(sqlite3 *db, const jy_sql_statement *st
     writer->sync_wal = sync_wal;
     writer->wal_fd = -1;
     if (sync_wal) {
-        const char *wal = sqlite3_filename_wal(sqlite3_db_filename(db, "main"));
+        const char *db_path = sqlite3_db_filename(db, "main");
+        const char *wal = sqlite3_filename_wal(db_path);
         if (wal == NULL || (writer->wal_path = strdup(wal)) == NULL) {
             free(writer->path);
             free(writer);
             jy_error_set(err, JY_ENOMEM, "out of memory opening %s", path);
+            return NULL;
+        }
+        int rc = sync_at_start(db, writer->wal_path);
+        if (rc != 0) {
+            jy_error_set(err, JY_EIO, "syncing %s at open failed: %s", path, strerror(rc));
+            free(writer->wal_path);
+            free(writer->path);
+            free(writer);
             return NULL;
         }
     }

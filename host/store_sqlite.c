@@ -781,7 +781,8 @@ static int load(sqlite_store *store, jy_error *err)
     if (rc == 0 && max_seq > 0)
         jy_store_memory_reserve_seq(store->mem, (uint64_t)max_seq + 1);
 
-    /* What the file holds at open is as durable as it will get. */
+    /* What the file holds at open counts as durable: at the full level
+     * the writer syncs the file and its WAL before the store is used. */
     sqlite3_int64 stored_seq = query_int(store->db, "SELECT coalesce(max(seq), 0) FROM events");
     store->loaded_seq = (uint64_t)(stored_seq > max_seq ? stored_seq : max_seq);
     return rc;

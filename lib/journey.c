@@ -373,8 +373,14 @@ int jy_lib_commit_async(journey_host *host)
     int rc = save_clock(host, &err);
     if (rc == 0)
         rc = jy_store_sqlite_commit_start(host->store, &group, &err);
-    if (rc != 0)
+    if (rc != 0) {
+        /* The writer failed since the poll above. The groups it wrote
+         * before that are synced all the same, and acknowledged by a
+         * second collect, which reports the failure itself. */
+        if (host->in_flight_count > 0 && collect_commit(host, &written) != JOURNEY_OK)
+            return JOURNEY_EIO;
         return store_failure(host, err.message);
+    }
     host->dirty = 0;
 
     /* With nothing written, the events are acknowledged with the newest

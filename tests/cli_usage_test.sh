@@ -58,6 +58,9 @@ run send app/x --user
 expect "send: option without a value" 2 "--user needs a value"
 run send app/x --user u --file "$events"
 expect "send: an event and a file" 2 "give either --file or an event NAME"
+mkdir "$work/a_directory"
+run send --file "$work/a_directory" --url http://127.0.0.1:9
+expect "send: a directory as the file" 1 "cannot read $work/a_directory: Is a directory"
 
 run serve "$work" --bogus
 expect "serve: unknown option last" 2 "unknown option --bogus"

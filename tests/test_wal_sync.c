@@ -295,6 +295,52 @@ static void failed_write_keeps_synced_group(void)
 }
 
 
+/* A store opened at the full level syncs the WAL it finds before its
+ * events count as durable: a process that crashed may have left them
+ * unsynced. A host at the normal level writes the events; a reader
+ * keeps its WAL from being removed when that host closes. */
+static void open_syncs_left_wal(void)
+{
+    char dir[] = "/tmp/journey-wal-sync-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[300], spec[320];
+    snprintf(path, sizeof path, "%s/store.db", dir);
+    snprintf(spec, sizeof spec, "sqlite:%s", path);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    journey_host *host = open_host(&loop, spec, 1);
+    if (host == NULL)
+        return;
+    sqlite3 *reader = NULL;
+    CHECK_INT_EQ(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    CHECK_INT_EQ(sqlite3_exec(reader, "SELECT count(*) FROM events", NULL, NULL, NULL),
+                 SQLITE_OK);
+    for (int n = 0; n < 3; n++) {
+        ack a = {0};
+        ingest_and_wait(&loop, host, n, &a);
+        CHECK_INT_EQ(a.status, JOURNEY_OK);
+    }
+    close_host(&loop, host);
+    char wal[320];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    CHECK(access(wal, F_OK) == 0);
+
+    long syncs_before = atomic_load(&wal_syncs_started);
+    uv_loop_init(&loop);
+    journey_config config;
+    journey_config_init(&config);
+    config.loop = &loop;
+    config.store = spec;
+    char error[256];
+    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    CHECK(atomic_load(&wal_syncs_started) > syncs_before);
+    CHECK_INT_EQ(journey_durable_seq(host), 3);
+    sqlite3_close(reader);
+    close_host(&loop, host);
+    remove_dir(dir);
+}
+
+
 /* At the normal level the commits do not sync the WAL, and events are
  * acknowledged all the same. */
 static void normal_acks_without_sync(void)
@@ -359,6 +405,7 @@ int main(void)
     full_acks_after_sync();
     durable_seq_waits_for_sync();
     failed_write_keeps_synced_group();
+    open_syncs_left_wal();
     normal_acks_without_sync();
     failed_sync_fails_host();
     return check_summary("test_wal_sync");

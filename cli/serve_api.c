@@ -340,17 +340,38 @@ static int query_value(const char *query, const char *key, char *out, size_t siz
 }
 
 
-/* Rejects the request with 400 and returns 1 when a value of the query
- * is longer than MAX_QUERY_VALUE or contains a NUL. A user id or event name has neither,
- * and cutting such a value would select other runs or events. */
+/* Tells whether the query parameter name of len bytes is in known, a
+ * NULL-terminated list. */
+static int is_known_parameter(const char *name, size_t len, const char *const *known)
+{
+    for (size_t i = 0; known[i] != NULL; i++)
+        if (strlen(known[i]) == len && memcmp(known[i], name, len) == 0)
+            return 1;
+    return 0;
+}
+
+
+/* Rejects the request with 400 and returns 1 when the query has a
+ * parameter that known (a NULL-terminated list) does not name, or a
+ * value longer than MAX_QUERY_VALUE or with a NUL. A misspelt filter
+ * would otherwise select everything, and a user id or event name has
+ * neither such value, whose cut would select other runs or events. */
 static int reject_bad_query(jy_server *server, const jy_http_request *request,
-                            jy_http_response *response)
+                            jy_http_response *response, const char *const *known,
+                            const char *takes)
 {
     const char *p = request->query;
     while (p != NULL && *p != '\0') {
         const char *end = strchr(p, '&');
         size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
         const char *equals = memchr(p, '=', len);
+        size_t name_len = equals != NULL ? (size_t)(equals - p) : len;
+        if (len > 0 && !is_known_parameter(p, name_len, known)) {
+            reject(server, request, response, 400, "invalid_query",
+                   "unknown parameter \"%.*s\": %s", (int)(name_len < 40 ? name_len : 40), p,
+                   takes);
+            return 1;
+        }
         if (equals != NULL) {
             char scratch[1];
             int nul = 0;
@@ -535,7 +556,13 @@ static void handle_runs(jy_server *server, const jy_http_request *request,
         handle_live_runs(server, request, response);
         return;
     }
-    if (reject_bad_query(server, request, response))
+    static const char *const list_parameters[] = {"status", "user", "journey", "limit",
+                                                  "before", NULL};
+    static const char *const no_parameters[] = {NULL};
+    int listing = strcmp(request->path, "/runs") == 0;
+    if (reject_bad_query(server, request, response, listing ? list_parameters : no_parameters,
+                         listing ? "GET /runs takes status, user, journey, limit and before"
+                                 : "GET /runs/{id} takes no parameters"))
         return;
     sqlite3 *db = open_reader(server, response);
     if (db == NULL)
@@ -701,7 +728,10 @@ static void handle_event_feed(jy_server *server, const jy_http_request *request,
                "--store sqlite:PATH to read events");
         return;
     }
-    if (reject_bad_query(server, request, response))
+    static const char *const feed_parameters[] = {"after", "limit", "emitted", "name", "user",
+                                                  NULL};
+    if (reject_bad_query(server, request, response, feed_parameters,
+                         "GET /events takes after, limit, emitted, name and user"))
         return;
 
     char value[64];

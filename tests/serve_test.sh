@@ -166,6 +166,12 @@ check "a run id past 63 bits is named as sent" contains \
     "$(get /runs/99999999999999999999999)" '404 {"error":"no run with id \"99999999999999999999999\"'
 check "a run id with a sign is 404" contains "$(get /runs/+1)" '404 '
 check "a limit with a space is 400" contains "$(get '/runs?limit=%205')" '400 '
+check "a misspelt feed filter is 400" contains "$(get '/events?emited=true')" \
+    '400 {"error":"unknown parameter \"emited\": GET /events takes after, limit, emitted, name and user"'
+check "a misspelt run filter is 400" contains "$(get '/runs?staus=waiting')" \
+    'unknown parameter \"staus\": GET /runs takes status, user, journey, limit and before'
+check "a run takes no parameters" contains "$(get '/runs/1?user=x')" \
+    '400 {"error":"unknown parameter \"user\": GET /runs/{id} takes no parameters"'
 check "a bad status filter is 400" contains "$(get '/runs?status=asleep')" '400 '
 check "paging returns a cursor" contains "$(get '/runs?limit=1')" '"next_before":'
 check "an invalid cursor is 400" contains "$(get '/runs?before=abc')" '400 '

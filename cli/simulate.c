@@ -678,6 +678,22 @@ static int parse_input(simulation *sim, char *text, input_event **events, size_t
         total += part->count;
     }
 
+    /* Invalid lines in an input that starts like a JSON array are most
+     * likely one array of events, and an input without one valid line is
+     * in another format. */
+    if (status == 0 && !out_of_memory && sim->lines_rejected > 0) {
+        const char *first = text + strspn(text, " \t\r\n");
+        if (*first == '[')
+            fprintf(stderr, "journey simulate: %s looks like one JSON array, but the input is "
+                            "JSON Lines, one event object per line: convert it with "
+                            "jq -c '.[]'\n", sim->events_path);
+        if (total == 0) {
+            fprintf(stderr, "journey simulate: no line of %s is a valid event; nothing to "
+                            "replay\n", sim->events_path);
+            status = 1;
+        }
+    }
+
     if (status == 0 && total > 0 && !out_of_memory) {
         *events = malloc(total * sizeof **events);
         out_of_memory = *events == NULL;

@@ -36,8 +36,9 @@ journey.define{
         local plan = event.data.plan
         local days = event.data.days or DEFAULT_TRIAL_DAYS
         if type(days) ~= "number" or days <= 0 then
-            error(("app/trial.started: invalid days %s: expected a positive number")
-                :format(tostring(days)))
+            error(("app/trial.started: invalid days %s (a %s): expected a positive number")
+                :format(type(days) == "string" and ("%q"):format(days) or tostring(days),
+                        type(days)))
         end
         local trial_end = event.ts + days * DAY
 

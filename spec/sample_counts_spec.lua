@@ -622,6 +622,34 @@ journey.define { name = "none", on = "app/never", run = function() end }
         assert.are.equal(0, summary.events_rejected)
     end)
 
+    it("points a JSON array to JSON Lines, and fails without a valid line", function()
+        local bin = simulator_path()
+        if bin == nil then
+            pending(DEFAULT_BIN .. " not found; build it or set JOURNEY_BIN")
+            return
+        end
+        write_idle_script()
+        local array = assert(io.open(dir .. "/array.json", "w"))
+        array:write('[\n  {"user":"u1","name":"app/seen","ts":1700000000001},\n' ..
+                    '  {"user":"u2","name":"app/seen","ts":1700000000002}\n]\n')
+        array:close()
+        local invalid = assert(io.open(dir .. "/invalid.jsonl", "w"))
+        invalid:write('user,name\nu1,app/seen\n')
+        invalid:close()
+        local script = shell_quote(dir .. "/none.lua")
+
+        -- The last element has no comma after it, so one line is valid.
+        local code, err = simulate(bin, script .. " --events " .. shell_quote(dir .. "/array.json"))
+        assert.are.equal(0, code)
+        assert.matches("array.json looks like one JSON array, but the input is JSON Lines, " ..
+                       "one event object per line: convert it with jq -c '.[]'", err, 1, true)
+
+        code, err = simulate(bin, script .. " --events " .. shell_quote(dir .. "/invalid.jsonl"))
+        assert.are.equal(1, code)
+        assert.matches("no line of .*invalid.jsonl is a valid event; nothing to replay", err)
+        assert.is_nil(err:find("looks like one JSON array", 1, true))
+    end)
+
     it("shows the first 20 invalid lines and counts the rest", function()
         local bin = simulator_path()
         if bin == nil then

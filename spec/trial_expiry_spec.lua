@@ -122,6 +122,14 @@ describe("trial_expiry journey", function()
 
         local run = only_run(h)
         assert.are.equal("failed", run.status)
-        assert.truthy(run.error:find("invalid days two weeks", 1, true))
+        assert.truthy(run.error:find('invalid days "two weeks" (a string)', 1, true))
+    end)
+
+    it("names a number sent as text in the trial length's error", function()
+        event(h, "u1", "app/trial.started", 0, {plan = "team", days = "14"})
+
+        local run = only_run(h)
+        assert.are.equal("failed", run.status)
+        assert.truthy(run.error:find('invalid days "14" (a string)', 1, true))
     end)
 end)

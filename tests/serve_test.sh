@@ -108,6 +108,8 @@ check "an array of events is stored" contains \
     "$(post '[{"user":"u2","name":"app/signed_up"},{"user":"u1","name":"app/account.created"}]')" \
     '"accepted":2'
 check "malformed JSON is 400" contains "$(post '{"user":')" '400 {"error":"invalid JSON'
+check "a body with a byte order mark is 400 and says so" contains \
+    "$(post $'\xEF\xBB\xBF{"user":"u","name":"x"}')" 'starts with a UTF-8 byte order mark'
 check "a wrong content type is 415" contains "$(post '{}' text/plain)" '415 '
 check "a missing user is 422" contains "$(post '{"name":"x"}')" '422 {"error":"event 0: missing \"user\""'
 check "a ts far ahead is 422" contains "$(post '{"user":"u","name":"x","ts":"2999-01-01T00:00:00Z"}')" \

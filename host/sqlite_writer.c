@@ -316,6 +316,16 @@ static int execute(jy_sqlite_writer *writer, const batch *b)
 }
 
 
+/* Blocks every signal on the calling thread: signals are the loop
+ * thread's to handle. */
+static void block_signals(void)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+}
+
+
 /* Calls the loop's notify function, if any. Under lock, which it
  * releases for the call. */
 static void notify_loop(jy_sqlite_writer *writer)
@@ -399,10 +409,7 @@ static void *syncer_main(void *arg)
 {
     jy_sqlite_writer *writer = arg;
 
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-
+    block_signals();
     pthread_mutex_lock(&writer->lock);
     for (;;) {
         while (writer->written == writer->committed && !writer->syncer_stopping)
@@ -446,11 +453,7 @@ static void *writer_main(void *arg)
 {
     jy_sqlite_writer *writer = arg;
 
-    /* Signals are the loop thread's to handle. */
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-
+    block_signals();
     pthread_mutex_lock(&writer->lock);
     for (;;) {
         while (writer->head == NULL && !writer->stopping)

@@ -16,7 +16,6 @@
 #include <dlfcn.h>
 #include <sqlite3.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 #include "journey.h"
 
 #include "check.h"
+#include "wal_file.h"
 
 #define EVENTS 12
 
@@ -37,19 +37,6 @@ static atomic_long wal_syncs_started;
 static atomic_long last_sync_start_done; /* start tick of the last finished sync */
 static atomic_int fail_wal_sync;
 static atomic_int sync_delay_ms = 20;
-
-
-/* Tells whether fd is open on a file whose name ends in "-wal". */
-static int is_wal_file(int fd)
-{
-    char link[64], target[PATH_MAX];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(link, target, sizeof target - 1);
-    if (n < 4)
-        return 0;
-    target[n] = '\0';
-    return strcmp(target + n - 4, "-wal") == 0;
-}
 
 
 int fdatasync(int fd)
@@ -100,19 +87,68 @@ static void on_ack(void *ctx, int status, uint64_t seq)
 }
 
 
-static journey_host *open_host(uv_loop_t *loop, const char *spec, int sync_normal)
+/* One case: a store file in a directory of its own, and a host on it. */
+typedef struct store_case {
+    char dir[64];
+    char path[128];
+    char spec[160];
+    uv_loop_t loop;
+    journey_host *host;
+} store_case;
+
+
+/* Creates the host over the case's file without starting it. */
+static journey_host *new_host(store_case *c, int sync_normal)
 {
+    uv_loop_init(&c->loop);
     journey_config config;
     journey_config_init(&config);
-    config.loop = loop;
-    config.store = spec;
+    config.loop = &c->loop;
+    config.store = c->spec;
     config.sync_normal = sync_normal;
-    journey_host *host = NULL;
     char error[256];
-    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
-    if (host != NULL)
-        CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
-    return host;
+    c->host = NULL;
+    CHECK_INT_EQ(journey_host_new(&config, &c->host, error, sizeof error), JOURNEY_OK);
+    return c->host;
+}
+
+
+/* Makes the case's directory and starts a host on a new store there, at
+ * the normal sync level or the full one. Returns NULL on failure. */
+static journey_host *begin_case(store_case *c, int sync_normal)
+{
+    snprintf(c->dir, sizeof c->dir, "/tmp/journey-wal-sync-XXXXXX");
+    CHECK(mkdtemp(c->dir) != NULL);
+    snprintf(c->path, sizeof c->path, "%s/store.db", c->dir);
+    snprintf(c->spec, sizeof c->spec, "sqlite:%s", c->path);
+    if (new_host(c, sync_normal) != NULL)
+        CHECK_INT_EQ(journey_start(c->host), JOURNEY_OK);
+    return c->host;
+}
+
+
+static void close_host(store_case *c)
+{
+    journey_host_close(c->host, NULL, NULL);
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    CHECK_INT_EQ(uv_loop_close(&c->loop), 0);
+}
+
+
+static void remove_dir(const store_case *c)
+{
+    char cleanup[200];
+    snprintf(cleanup, sizeof cleanup, "rm -rf '%s'", c->dir);
+    CHECK_INT_EQ(system(cleanup), 0);
+}
+
+
+/* Sleeps a millisecond and runs the loop's due work once. */
+static void turn(uv_loop_t *loop)
+{
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
+    nanosleep(&pause, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
 }
 
 
@@ -125,28 +161,9 @@ static void ingest_and_wait(uv_loop_t *loop, journey_host *host, int n, ack *a)
     a->host = host;
     a->ingested_at = atomic_fetch_add(&ticks, 1) + 1;
     CHECK_INT_EQ(journey_ingest(host, line, (size_t)len, on_ack, a), JOURNEY_OK);
-    for (int i = 0; i < 2000 && !a->done; i++) {
-        struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
-        nanosleep(&pause, NULL);
-        uv_run(loop, UV_RUN_NOWAIT);
-    }
+    for (int i = 0; i < 2000 && !a->done; i++)
+        turn(loop);
     CHECK(a->done);
-}
-
-
-static void close_host(uv_loop_t *loop, journey_host *host)
-{
-    journey_host_close(host, NULL, NULL);
-    uv_run(loop, UV_RUN_DEFAULT);
-    CHECK_INT_EQ(uv_loop_close(loop), 0);
-}
-
-
-static void remove_dir(const char *dir)
-{
-    char cleanup[400];
-    snprintf(cleanup, sizeof cleanup, "rm -rf '%s'", dir);
-    CHECK_INT_EQ(system(cleanup), 0);
 }
 
 
@@ -154,26 +171,20 @@ static void remove_dir(const char *dir)
  * began after its event was ingested, which is after its commit. */
 static void full_acks_after_sync(void)
 {
-    char dir[] = "/tmp/journey-wal-sync-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char spec[300];
-    snprintf(spec, sizeof spec, "sqlite:%s/store.db", dir);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    journey_host *host = open_host(&loop, spec, 0);
-    if (host == NULL)
+    store_case c;
+    if (begin_case(&c, 0) == NULL)
         return;
 
     for (int n = 0; n < EVENTS; n++) {
         ack a = {0};
-        ingest_and_wait(&loop, host, n, &a);
+        ingest_and_wait(&c.loop, c.host, n, &a);
         CHECK_INT_EQ(a.status, JOURNEY_OK);
         CHECK(a.synced_after > a.ingested_at);
         CHECK(a.durable >= a.seq);
     }
     CHECK(atomic_load(&wal_syncs_started) >= EVENTS);
-    close_host(&loop, host);
-    remove_dir(dir);
+    close_host(&c);
+    remove_dir(&c);
 }
 
 
@@ -182,35 +193,26 @@ static void full_acks_after_sync(void)
  * until the sync ends. */
 static void durable_seq_waits_for_sync(void)
 {
-    char dir[] = "/tmp/journey-wal-sync-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char path[300], spec[320];
-    snprintf(path, sizeof path, "%s/store.db", dir);
-    snprintf(spec, sizeof spec, "sqlite:%s", path);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    journey_host *host = open_host(&loop, spec, 0);
-    if (host == NULL)
+    store_case c;
+    if (begin_case(&c, 0) == NULL)
         return;
     sqlite3 *reader = NULL;
-    CHECK_INT_EQ(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    CHECK_INT_EQ(sqlite3_open_v2(c.path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *find = NULL;
     CHECK_INT_EQ(sqlite3_prepare_v2(reader, "SELECT max(seq) FROM events WHERE user = 'seen'",
                                     -1, &find, NULL), SQLITE_OK);
 
     atomic_store(&sync_delay_ms, 200);
-    ack a = {.host = host};
+    ack a = {.host = c.host};
     const char *line = "{\"user\":\"seen\",\"name\":\"app/visited\"}";
-    CHECK_INT_EQ(journey_ingest(host, line, strlen(line), on_ack, &a), JOURNEY_OK);
+    CHECK_INT_EQ(journey_ingest(c.host, line, strlen(line), on_ack, &a), JOURNEY_OK);
     int64_t visible = 0;
     uint64_t durable_while_visible = 0;
     for (int i = 0; i < 2000 && !a.done; i++) {
-        struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
-        nanosleep(&pause, NULL);
-        uv_run(&loop, UV_RUN_NOWAIT);
+        turn(&c.loop);
         if (visible == 0 && !a.done && sqlite3_step(find) == SQLITE_ROW) {
             visible = sqlite3_column_int64(find, 0);
-            durable_while_visible = journey_durable_seq(host);
+            durable_while_visible = journey_durable_seq(c.host);
         }
         sqlite3_reset(find);
     }
@@ -224,8 +226,8 @@ static void durable_seq_waits_for_sync(void)
     CHECK(a.durable >= a.seq);
     sqlite3_finalize(find);
     sqlite3_close(reader);
-    close_host(&loop, host);
-    remove_dir(dir);
+    close_host(&c);
+    remove_dir(&c);
 }
 
 
@@ -235,18 +237,11 @@ static void durable_seq_waits_for_sync(void)
  * the seq of the second event, so the writer's insert of it fails. */
 static void failed_write_keeps_synced_group(void)
 {
-    char dir[] = "/tmp/journey-wal-sync-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char path[300], spec[320];
-    snprintf(path, sizeof path, "%s/store.db", dir);
-    snprintf(spec, sizeof spec, "sqlite:%s", path);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    journey_host *host = open_host(&loop, spec, 0);
-    if (host == NULL)
+    store_case c;
+    if (begin_case(&c, 0) == NULL)
         return;
     sqlite3 *other = NULL;
-    CHECK_INT_EQ(sqlite3_open(path, &other), SQLITE_OK);
+    CHECK_INT_EQ(sqlite3_open(c.path, &other), SQLITE_OK);
     sqlite3_busy_timeout(other, 5000);
     CHECK_INT_EQ(sqlite3_exec(other, "INSERT INTO events (seq, user, id, name, ts, data)"
                                      " VALUES (2, 'other', 'x', 'app/x', 0, '{}')",
@@ -254,36 +249,33 @@ static void failed_write_keeps_synced_group(void)
     sqlite3_close(other);
 
     atomic_store(&sync_delay_ms, 300);
-    ack first = {.host = host}, second = {.host = host};
+    ack first = {.host = c.host}, second = {.host = c.host};
     const char *e1 = "{\"id\":\"e1\",\"user\":\"u1\",\"name\":\"app/visited\"}";
     const char *e2 = "{\"id\":\"e2\",\"user\":\"u2\",\"name\":\"app/visited\"}";
-    CHECK_INT_EQ(journey_ingest(host, e1, strlen(e1), on_ack, &first), JOURNEY_OK);
+    CHECK_INT_EQ(journey_ingest(c.host, e1, strlen(e1), on_ack, &first), JOURNEY_OK);
 
     /* A few short turns write e1's group and start its sync; e2 follows
      * well within the 1.5 ms after which an ingest waits for it. */
     for (int i = 0; i < 4; i++) {
         struct timespec pause = {.tv_sec = 0, .tv_nsec = 100000};
         nanosleep(&pause, NULL);
-        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_run(&c.loop, UV_RUN_NOWAIT);
     }
-    CHECK_INT_EQ(journey_ingest(host, e2, strlen(e2), on_ack, &second), JOURNEY_OK);
-    for (int i = 0; i < 2000 && !(first.done && second.done); i++) {
-        struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
-        nanosleep(&pause, NULL);
-        uv_run(&loop, UV_RUN_NOWAIT);
-    }
+    CHECK_INT_EQ(journey_ingest(c.host, e2, strlen(e2), on_ack, &second), JOURNEY_OK);
+    for (int i = 0; i < 2000 && !(first.done && second.done); i++)
+        turn(&c.loop);
     atomic_store(&sync_delay_ms, 20);
 
     CHECK(first.done);
     CHECK_INT_EQ(first.status, JOURNEY_OK);
     CHECK(second.done);
     CHECK_INT_EQ(second.status, JOURNEY_EIO);
-    CHECK_CONTAINS(journey_error(host), "storing an event failed");
-    close_host(&loop, host);
+    CHECK_CONTAINS(journey_error(c.host), "storing an event failed");
+    close_host(&c);
 
     /* The file contains e1, as its acknowledgement promised. */
     sqlite3 *db = NULL;
-    CHECK_INT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    CHECK_INT_EQ(sqlite3_open_v2(c.path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *stmt = NULL;
     CHECK_INT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM events WHERE id = 'e1'", -1,
                                     &stmt, NULL), SQLITE_OK);
@@ -291,7 +283,7 @@ static void failed_write_keeps_synced_group(void)
     CHECK_INT_EQ(sqlite3_column_int(stmt, 0), 1);
     sqlite3_finalize(stmt);
     sqlite3_close(db);
-    remove_dir(dir);
+    remove_dir(&c);
 }
 
 
@@ -301,43 +293,31 @@ static void failed_write_keeps_synced_group(void)
  * keeps its WAL from being removed when that host closes. */
 static void open_syncs_left_wal(void)
 {
-    char dir[] = "/tmp/journey-wal-sync-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char path[300], spec[320];
-    snprintf(path, sizeof path, "%s/store.db", dir);
-    snprintf(spec, sizeof spec, "sqlite:%s", path);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    journey_host *host = open_host(&loop, spec, 1);
-    if (host == NULL)
+    store_case c;
+    if (begin_case(&c, 1) == NULL)
         return;
     sqlite3 *reader = NULL;
-    CHECK_INT_EQ(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    CHECK_INT_EQ(sqlite3_open_v2(c.path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     CHECK_INT_EQ(sqlite3_exec(reader, "SELECT count(*) FROM events", NULL, NULL, NULL),
                  SQLITE_OK);
     for (int n = 0; n < 3; n++) {
         ack a = {0};
-        ingest_and_wait(&loop, host, n, &a);
+        ingest_and_wait(&c.loop, c.host, n, &a);
         CHECK_INT_EQ(a.status, JOURNEY_OK);
     }
-    close_host(&loop, host);
-    char wal[320];
-    snprintf(wal, sizeof wal, "%s-wal", path);
+    close_host(&c);
+    char wal[200];
+    snprintf(wal, sizeof wal, "%s-wal", c.path);
     CHECK(access(wal, F_OK) == 0);
 
     long syncs_before = atomic_load(&wal_syncs_started);
-    uv_loop_init(&loop);
-    journey_config config;
-    journey_config_init(&config);
-    config.loop = &loop;
-    config.store = spec;
-    char error[256];
-    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
-    CHECK(atomic_load(&wal_syncs_started) > syncs_before);
-    CHECK_INT_EQ(journey_durable_seq(host), 3);
+    if (new_host(&c, 0) != NULL) {
+        CHECK(atomic_load(&wal_syncs_started) > syncs_before);
+        CHECK_INT_EQ(journey_durable_seq(c.host), 3);
+        close_host(&c);
+    }
     sqlite3_close(reader);
-    close_host(&loop, host);
-    remove_dir(dir);
+    remove_dir(&c);
 }
 
 
@@ -345,25 +325,19 @@ static void open_syncs_left_wal(void)
  * acknowledged all the same. */
 static void normal_acks_without_sync(void)
 {
-    char dir[] = "/tmp/journey-wal-sync-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char spec[300];
-    snprintf(spec, sizeof spec, "sqlite:%s/store.db", dir);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    journey_host *host = open_host(&loop, spec, 1);
-    if (host == NULL)
+    store_case c;
+    if (begin_case(&c, 1) == NULL)
         return;
 
     long syncs_before = atomic_load(&wal_syncs_started);
     for (int n = 0; n < EVENTS; n++) {
         ack a = {0};
-        ingest_and_wait(&loop, host, n, &a);
+        ingest_and_wait(&c.loop, c.host, n, &a);
         CHECK_INT_EQ(a.status, JOURNEY_OK);
     }
     CHECK_INT_EQ(atomic_load(&wal_syncs_started) - syncs_before, 0);
-    close_host(&loop, host);
-    remove_dir(dir);
+    close_host(&c);
+    remove_dir(&c);
 }
 
 
@@ -371,32 +345,26 @@ static void normal_acks_without_sync(void)
  * of the failure, and the host takes no more events. */
 static void failed_sync_fails_host(void)
 {
-    char dir[] = "/tmp/journey-wal-sync-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char spec[300];
-    snprintf(spec, sizeof spec, "sqlite:%s/store.db", dir);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    journey_host *host = open_host(&loop, spec, 0);
-    if (host == NULL)
+    store_case c;
+    if (begin_case(&c, 0) == NULL)
         return;
 
     ack first = {0};
-    ingest_and_wait(&loop, host, 0, &first);
+    ingest_and_wait(&c.loop, c.host, 0, &first);
     CHECK_INT_EQ(first.status, JOURNEY_OK);
 
     atomic_store(&fail_wal_sync, 1);
     ack second = {0};
-    ingest_and_wait(&loop, host, 1, &second);
+    ingest_and_wait(&c.loop, c.host, 1, &second);
     CHECK_INT_EQ(second.status, JOURNEY_EIO);
-    CHECK_CONTAINS(journey_error(host), "syncing");
-    CHECK_CONTAINS(journey_error(host), "store.db-wal");
+    CHECK_CONTAINS(journey_error(c.host), "syncing");
+    CHECK_CONTAINS(journey_error(c.host), "store.db-wal");
 
     const char *line = "{\"user\":\"u2\",\"name\":\"app/visited\"}";
-    CHECK_INT_EQ(journey_ingest(host, line, strlen(line), NULL, NULL), JOURNEY_EIO);
+    CHECK_INT_EQ(journey_ingest(c.host, line, strlen(line), NULL, NULL), JOURNEY_EIO);
     atomic_store(&fail_wal_sync, 0);
-    close_host(&loop, host);
-    remove_dir(dir);
+    close_host(&c);
+    remove_dir(&c);
 }
 
 

@@ -6,26 +6,15 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "wal_file.h"
+
 int fdatasync(int fd);
-
-
-static int is_wal_file(int fd)
-{
-    char link[64], target[PATH_MAX];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(link, target, sizeof target - 1);
-    if (n < 4)
-        return 0;
-    target[n] = '\0';
-    return strcmp(target + n - 4, "-wal") == 0;
-}
 
 
 int fdatasync(int fd)

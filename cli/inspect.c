@@ -23,6 +23,7 @@
 
 #include "buffer.h"
 #include "cli.h"
+#include "option_hint.h"
 #include "run.h"
 #include "store.h"
 #include "store_sqlite.h"
@@ -512,7 +513,7 @@ static int parse_runs_args(runs_options *opts, int argc, char **argv)
             }
             continue;
         } else if (arg[0] == '-') {
-            fprintf(stderr, "journey runs: unknown option %s\n\n%s", arg, runs_usage);
+            jy_cli_unknown_option("runs", arg, runs_usage);
             return 2;
         } else {
             fprintf(stderr, "journey runs: unexpected argument \"%s\"; to explain one run, use "
@@ -1913,7 +1914,7 @@ int jy_cli_show(int argc, char **argv)
             }
             store_spec = argv[++i];
         } else if (arg[0] == '-' && arg[1] == '-') {
-            fprintf(stderr, "journey show: unknown option %s\n\n%s", arg, show_usage);
+            jy_cli_unknown_option("show", arg, show_usage);
             return 2;
         } else if (run_text != NULL) {
             fprintf(stderr, "journey show: give one run id, got \"%s\" and \"%s\"\n\n%s",

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "event_parse.h"
 #include "json_scan.h"
+#include "option_hint.h"
 #include "store_option.h"
 
 #define DEFAULT_URL "http://127.0.0.1:8640"
@@ -362,7 +363,7 @@ int jy_cli_send(int argc, char **argv)
         static const char *const known[] = {"--url", "--user", "--data", "--id", "--file",
                                             NULL};
         if (!jy_cli_is_one_of(arg, known)) {
-            fprintf(stderr, "journey send: unknown option %s\n\n%s", arg, send_usage);
+            jy_cli_unknown_option("send", arg, send_usage);
             return 2;
         }
         if (i + 1 >= argc) {
@@ -381,7 +382,7 @@ int jy_cli_send(int argc, char **argv)
         else if (strcmp(arg, "--file") == 0)
             file = value;
         else {
-            fprintf(stderr, "journey send: unknown option %s\n\n%s", arg, send_usage);
+            jy_cli_unknown_option("send", arg, send_usage);
             return 2;
         }
     }

@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "duration.h"
+#include "option_hint.h"
 #include "store_option.h"
 #include "timefmt.h"
 
@@ -461,7 +462,7 @@ int jy_cli_serve(int argc, char **argv)
             "--memory-cap", "--max-journal", "--resident-runs", "--retention", "--log-format",
             NULL};
         if (!jy_cli_is_one_of(arg, known)) {
-            fprintf(stderr, "journey serve: unknown option %s\n\n%s", arg, serve_usage);
+            jy_cli_unknown_option("serve", arg, serve_usage);
             return 2;
         }
         if (value == NULL) {
@@ -526,7 +527,7 @@ int jy_cli_serve(int argc, char **argv)
             }
             server.json_logs = strcmp(value, "json") == 0;
         } else {
-            fprintf(stderr, "journey serve: unknown option %s\n\n%s", arg, serve_usage);
+            jy_cli_unknown_option("serve", arg, serve_usage);
             return 2;
         }
     }

@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "duration.h"
 #include "event_parse.h"
+#include "option_hint.h"
 #include "store_option.h"
 #include "timefmt.h"
 
@@ -477,7 +478,7 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
                 return 2;
             }
         } else if (arg[0] == '-' && arg[1] == '-') {
-            fprintf(stderr, "journey simulate: unknown option %s\n\n%s", arg, simulate_usage);
+            jy_cli_unknown_option("simulate", arg, simulate_usage);
             return 2;
         } else {
             (*scripts)[(*script_count)++] = arg;

@@ -52,6 +52,23 @@ script="$here/scripts/winback.lua"
 
 run send app/x --user u --bogus
 expect "send: unknown option last" 2 "unknown option --bogus"
+run send app/x --usr u
+expect "send: a misspelt option gets a suggestion" 2 "unknown option --usr; did you mean --user?"
+run simulate "$script" --event "$events"
+expect "simulate: a cut-off option gets a suggestion" 2 \
+    "unknown option --event; did you mean --events?"
+run simulate "$script" --events "$events" --untill 2012-01-01T00:00:00Z
+expect "simulate: a doubled letter gets a suggestion" 2 \
+    "unknown option --untill; did you mean --until?"
+run runs --staus waiting
+expect "runs: a misspelt option gets a suggestion" 2 "unknown option --staus; did you mean --status?"
+run show --bogus 1
+expect "show: a far option gets no suggestion" 2 "unknown option --bogus"
+checks=$((checks + 1))
+if [[ "$err" == *"did you mean"* ]]; then
+    failures=$((failures + 1))
+    echo "FAIL: show: a far option gets no suggestion: $err"
+fi
 run send app/x extra --user u
 expect "send: extra argument" 2 'unexpected argument "extra" after the event name "app/x"'
 run send app/x --user

@@ -572,9 +572,25 @@ int jy_cli_serve(int argc, char **argv)
     config.log_ctx = &server;
     config.store_failed = on_store_failed;
     config.store_failed_ctx = &server;
+    /* The port is taken before the store opens, so a port in use leaves
+     * no store file behind. Nothing is served before the loop runs, and
+     * by then the host is started. */
+    jy_error err;
+    jy_error_clear(&err);
+    if (jy_http_server_start(server.loop, address, port, &options, jy_server_handle, on_http_log,
+                             &server, &server.http, &err) != 0) {
+        fprintf(stderr, "journey serve: %s\n", err.message);
+        uv_run(server.loop, UV_RUN_DEFAULT);
+        uv_loop_close(server.loop);
+        return 1;
+    }
+
     char error[1024];
     if (journey_host_new(&config, &server.host, error, sizeof error) != JOURNEY_OK) {
         fprintf(stderr, "journey serve: %s\n", error);
+        jy_http_server_close(server.http, NULL, NULL);
+        uv_run(server.loop, UV_RUN_DEFAULT);
+        uv_loop_close(server.loop);
         return 1;
     }
 
@@ -609,16 +625,6 @@ int jy_cli_serve(int argc, char **argv)
     else
         jy_server_log(&server, "warn", "cannot watch %s; reload with SIGHUP", server.scripts_dir);
 
-    jy_error err;
-    jy_error_clear(&err);
-    if (jy_http_server_start(server.loop, address, port, &options, jy_server_handle, on_http_log,
-                             &server, &server.http, &err) != 0) {
-        fprintf(stderr, "journey serve: %s\n", err.message);
-        stop_server(&server, 1);
-        uv_run(server.loop, UV_RUN_DEFAULT);
-        uv_loop_close(server.loop);
-        return 1;
-    }
     /* The first prune runs at once: it also sets how far back runs read
      * (see journey_prune). */
     if (server.retention_ms > 0)

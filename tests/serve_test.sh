@@ -95,6 +95,19 @@ cp "$here/serve/journeys.lua" "$work/scripts/signup.lua"
 starts=1
 start
 
+# --- a second server ---
+second_status=0
+"$journey" serve "$work/scripts" --store "sqlite:$work/second.db" --listen "127.0.0.1:$port" \
+    2> "$work/second.log" || second_status=$?
+check "a second server on a port in use exits with 1" equals "$second_status" 1
+check "it says the port is in use and what to do" contains "$(cat "$work/second.log")" \
+    "cannot listen on 127.0.0.1:$port: address already in use; stop the program that listens there"
+check "it leaves no store file behind" equals "$(ls "$work" | grep -c '^second\.db')" 0
+second_status=0
+timeout 20 "$journey" serve "$work/scripts" --store "sqlite:$work/store.db" --listen 127.0.0.1:0 \
+    2> "$work/second.log" || second_status=$?
+check "a second server on a store in use exits with 1" equals "$second_status" 1
+
 # --- endpoints and statuses ---
 check "healthz answers" contains "$(get /healthz)" '200 {"status":"ok"'
 check "healthz answers HEAD" contains \

@@ -38,8 +38,8 @@
  * thousands of events in one turn. */
 #define COMMIT_INTERVAL_NS 1000000u
 
-/* How long the oldest event of the group being committed on the SQLite
- * writer's thread may wait before the loop waits with it.
+/* How long the oldest event of the oldest group in flight on the SQLite
+ * store's threads may wait before the loop waits with it.
  * NOTE: tuned on one 2-core machine with W1. At 1 ms the loop waited at
  * nearly every commit and lost the writer's gain; a slower disk may need
  * more (docs/benchmarks.md, "A writer thread for the SQLite store"). */
@@ -776,7 +776,7 @@ int journey_ingest_event(journey_host *host, journey_event *public_event,
      * driver calls journey_commit. */
     uint64_t now_ns = uv_hrtime();
 
-    /* The loop takes no more events while the group being committed has
+    /* The loop takes no more events while the oldest group in flight has
      * waited ACK_WAIT_NS: a writer that falls behind slows the senders
      * down instead of making every acknowledgement later. */
     int oldest = host->in_flight_first;

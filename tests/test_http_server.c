@@ -1460,6 +1460,7 @@ static void http_sends_status_given_by_handler(void)
     CHECK_INT_EQ(jy_http_response_allow(env.pending[1], "GET\r\nX-Evil: 1"), JY_EINVAL);
     CHECK_INT_EQ(jy_http_response_allow(env.pending[1], "GET, HEAD"), 0);
     jy_http_respond(env.pending[1], 204, "text/plain", NULL, 0);
+    CHECK_INT_EQ(jy_http_response_allow(env.pending[2], "POST"), 0);
     jy_http_respond(env.pending[2], 42, "text/plain", "x", 1);
     jy_http_respond(env.pending[3], 200, NULL, "raw", 3);
     for (int i = 0; i < 4; i++)
@@ -1476,6 +1477,7 @@ static void http_sends_status_given_by_handler(void)
     CHECK_CONTAINS(client.received.data, "HTTP/1.1 204 No Content\r\n");
     CHECK_CONTAINS(client.received.data, "Allow: GET, HEAD\r\n");
     CHECK(strstr(client.received.data, "X-Evil") == NULL);
+    CHECK(strstr(client.received.data, "Allow: POST") == NULL);
     CHECK_INT_EQ(replies[2].status, 500);
     CHECK_INT_EQ(replies[2].content_length, 0);
     CHECK_STR_EQ(replies[3].content_type, "application/octet-stream");

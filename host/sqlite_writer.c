@@ -246,7 +246,7 @@ static int execute_kind(jy_sqlite_writer *writer, const batch *b, int kind, size
     const jy_sql_statement *statement = &writer->statements[kind];
     size_t next = 0; /* the next op of this kind not yet executed */
 
-    if (statement->many != NULL) {
+    if (statement->multi_row != NULL) {
         const queued_op *rows[JY_SQLITE_ROWS];
         int filled = 0;
         for (size_t i = 0; i < b->count && count - next >= JY_SQLITE_ROWS; i++) {
@@ -256,8 +256,8 @@ static int execute_kind(jy_sqlite_writer *writer, const batch *b, int kind, size
             if (filled < JY_SQLITE_ROWS)
                 continue;
             for (int r = 0; r < JY_SQLITE_ROWS; r++)
-                bind_op(statement->many, r * rows[r]->count, b, rows[r]);
-            if (step(writer, statement->many, kind) != 0)
+                bind_op(statement->multi_row, r * rows[r]->count, b, rows[r]);
+            if (step(writer, statement->multi_row, kind) != 0)
                 return 1;
             next += JY_SQLITE_ROWS;
             filled = 0;
@@ -271,8 +271,8 @@ static int execute_kind(jy_sqlite_writer *writer, const batch *b, int kind, size
             continue;
         if (seen++ < next)
             continue;
-        bind_op(statement->one, 0, b, &b->ops[i]);
-        if (step(writer, statement->one, kind) != 0)
+        bind_op(statement->single_row, 0, b, &b->ops[i]);
+        if (step(writer, statement->single_row, kind) != 0)
             return 1;
     }
     return 0;
@@ -381,8 +381,9 @@ static int sync_wal_file(jy_sqlite_writer *writer)
  * open counts as durable. The database file is synced through SQLite's own
  * handle: closing a descriptor of our own on it would drop the locks
  * that SQLite holds on the file, which are per process. SQLite takes no
- * lock on the WAL file. Returns 0 or an errno. */
-static int sync_at_start(sqlite3 *db, const char *wal_path)
+ * lock on the WAL file, whose descriptor the syncer then keeps. Returns
+ * 0 or an errno. */
+static int sync_at_start(jy_sqlite_writer *writer, sqlite3 *db)
 {
     sqlite3_file *file = NULL;
     if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
@@ -391,14 +392,9 @@ static int sync_at_start(sqlite3 *db, const char *wal_path)
     if (file->pMethods->xSync(file, SQLITE_SYNC_NORMAL) != SQLITE_OK)
         return EIO;
 
-    int fd = open(wal_path, O_RDWR | O_CLOEXEC);
-    if (fd < 0)
+    if (access(writer->wal_path, F_OK) != 0)
         return errno == ENOENT ? 0 : errno;
-    int rc = fdatasync(fd) != 0 ? errno : 0;
-    close(fd);
-    if (rc != 0)
-        return rc;
-    return sync_directory(wal_path);
+    return sync_wal_file(writer);
 }
 
 
@@ -551,9 +547,11 @@ jy_sqlite_writer *jy_sqlite_writer_start(sqlite3 *db, const jy_sql_statement *st
             jy_error_set(err, JY_ENOMEM, "out of memory opening %s", path);
             return NULL;
         }
-        int rc = sync_at_start(db, writer->wal_path);
+        int rc = sync_at_start(writer, db);
         if (rc != 0) {
             jy_error_set(err, JY_EIO, "syncing %s at open failed: %s", path, strerror(rc));
+            if (writer->wal_fd >= 0)
+                close(writer->wal_fd);
             free(writer->wal_path);
             free(writer->path);
             free(writer);

@@ -166,12 +166,14 @@ static void forward_trace(void *ctx, const jy_trace *trace)
 }
 
 
-/* Calls, in order, the callbacks of a list of ingested events, or
- * reports to them that their commit failed. */
-static void finish_list(journey_host *host, ingest_done **head, ingest_done **tail, int status)
+/* Calls, in order, the callbacks of a list of ingested events whose
+ * commit group is at most group, or reports to them that their commit
+ * failed. The events after them stay in the list. */
+static void finish_through(journey_host *host, ingest_done **head, ingest_done **tail,
+                           int status, uint64_t group)
 {
     host->busy++;
-    while (*head != NULL) {
+    while (*head != NULL && (*head)->group <= group) {
         ingest_done *d = *head;
         *head = d->next;
         if (*head == NULL)
@@ -182,6 +184,13 @@ static void finish_list(journey_host *host, ingest_done **head, ingest_done **ta
         free(d);
     }
     host->busy--;
+}
+
+
+/* Finishes every event of a list, as finish_through does. */
+static void finish_list(journey_host *host, ingest_done **head, ingest_done **tail, int status)
+{
+    finish_through(host, head, tail, status, UINT64_MAX);
 }
 
 
@@ -261,17 +270,7 @@ static int collect_commit(journey_host *host, uint64_t *written)
         host->in_flight_count--;
         record_commit(host, seconds);
     }
-    host->busy++;
-    while (host->committing_head != NULL && host->committing_head->group <= committed) {
-        ingest_done *d = host->committing_head;
-        host->committing_head = d->next;
-        if (host->committing_head == NULL)
-            host->committing_tail = NULL;
-        if (d->done != NULL)
-            d->done(d->ctx, d->status, d->seq);
-        free(d);
-    }
-    host->busy--;
+    finish_through(host, &host->committing_head, &host->committing_tail, JOURNEY_OK, committed);
     if (rc != 0)
         return store_failure(host, err.message);
     return JOURNEY_OK;
@@ -316,8 +315,8 @@ int jy_lib_commit(journey_host *host)
     double seconds = monotonic_seconds() - before;
     host->dirty = 0;
 
-    /* The groups in flight ended before this one: a group
-     * committed before a failure is acknowledged as durable. */
+    /* The groups in flight ended before this one. A group committed
+     * before a failure is acknowledged as durable. */
     uint64_t written = 0;
     int collect_failed = host->in_flight_count != 0 &&
                          collect_commit(host, &written) != JOURNEY_OK;

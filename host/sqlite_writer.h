@@ -57,8 +57,8 @@ typedef void (*jy_sqlite_notify_fn)(void *ctx);
 
 /* A kind of statement that queue() refers to by its index. */
 typedef struct jy_sql_statement {
-    sqlite3_stmt *one;   /* writes one row */
-    sqlite3_stmt *many;  /* the same for JY_SQLITE_ROWS rows, whose values
+    sqlite3_stmt *single_row; /* writes one row */
+    sqlite3_stmt *multi_row;  /* the same for JY_SQLITE_ROWS rows, whose values
                           * follow one another; NULL when there is none */
     const char *failure; /* names what failed ("storing an event failed") */
 } jy_sql_statement;

@@ -429,7 +429,7 @@ static int exec_bounded(sqlite_store *store, const char *sql, jy_time a, jy_time
 static void delete_stored_event(uint64_t seq, void *ctx)
 {
     sqlite_store *store = ctx;
-    sqlite3_stmt *stmt = store->statements[STMT_DELETE_EVENT].one;
+    sqlite3_stmt *stmt = store->statements[STMT_DELETE_EVENT].single_row;
 
     sqlite3_bind_int64(stmt, 1, (sqlite3_int64)seq);
     step(store, stmt, NULL, "deleting an event failed");
@@ -548,8 +548,8 @@ static void sqlite_destroy(jy_store *base)
      * never acknowledged. */
     jy_sqlite_writer_stop(store->writer);
     for (int i = 0; i < STMT_COUNT; i++) {
-        sqlite3_finalize(store->statements[i].one);
-        sqlite3_finalize(store->statements[i].many);
+        sqlite3_finalize(store->statements[i].single_row);
+        sqlite3_finalize(store->statements[i].multi_row);
     }
     sqlite3_close(store->db);
     if (store->lock_fd >= 0)
@@ -781,7 +781,7 @@ static int load(sqlite_store *store, jy_error *err)
     if (rc == 0 && max_seq > 0)
         jy_store_memory_reserve_seq(store->mem, (uint64_t)max_seq + 1);
 
-    /* What the file holds at open counts as durable: at the full level
+    /* What the file contains at open counts as durable: at the full level
      * the writer syncs the file and its WAL before the store is used. */
     sqlite3_int64 stored_seq = query_int(store->db, "SELECT coalesce(max(seq), 0) FROM events");
     store->loaded_seq = (uint64_t)(stored_seq > max_seq ? stored_seq : max_seq);
@@ -789,7 +789,8 @@ static int load(sqlite_store *store, jy_error *err)
 }
 
 
-/* Prepares the statement of the given kind that writes rows rows. */
+/* Prepares the statement of the given kind for the given number of
+ * rows. */
 static int prepare(sqlite_store *store, int kind, int rows, sqlite3_stmt **stmt, jy_error *err)
 {
     const statement_text *text = &statement_texts[kind];
@@ -866,9 +867,9 @@ jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *
     }
 
     for (int i = 0; i < STMT_COUNT; i++) {
-        if (prepare(store, i, 1, &store->statements[i].one, err) != 0 ||
+        if (prepare(store, i, 1, &store->statements[i].single_row, err) != 0 ||
             (statement_texts[i].row != NULL &&
-             prepare(store, i, JY_SQLITE_ROWS, &store->statements[i].many, err) != 0))
+             prepare(store, i, JY_SQLITE_ROWS, &store->statements[i].multi_row, err) != 0))
             goto failed;
         store->statements[i].failure = statement_texts[i].failure;
     }

@@ -101,8 +101,8 @@ struct journey_host {
      * group's commit and goes on; the writer's notices (through async)
      * or a later poll finish the group's callbacks. The next group
      * starts once the writer has written the last one, so it gathers
-     * what the loop did meanwhile, and up to JY_GROUPS_IN_FLIGHT wait
-     * for their WAL sync or their write together. */
+     * what the loop did meanwhile. Up to JY_GROUPS_IN_FLIGHT groups
+     * wait for their write or their WAL sync at once. */
     int async_commits;
     struct {
         uint64_t group;

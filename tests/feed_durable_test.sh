@@ -1,9 +1,9 @@
 #!/bin/bash
 # GET /events of journey serve lists an event only once it is durable.
-# A preloaded library delays every sync of the write-ahead log by 1 s,
-# so an event posted a moment ago is written to the store file but not
-# yet synced, and the feed must not list it before the server has
-# responded to the POST.
+# A preloaded library delays every sync of the write-ahead log by 1 s.
+# So an event posted a moment ago is written to the store file but not
+# yet synced. The feed must not list it before the server has responded
+# to the POST.
 #
 # usage: tests/feed_durable_test.sh JOURNEY_BINARY SLOW_WAL_SYNC_LIBRARY
 set -uo pipefail

@@ -2,10 +2,10 @@
  * What a row costs SQLite with one row per INSERT against several rows
  * per INSERT, as the store's writer thread writes them. Inserts N rows
  * into a table shaped like the store's runs table, with its partial
- * index on live runs and, with INDEXES 1, its indexes on user and on
- * journey, in transactions of about 1,000 rows (the first statement
- * that reaches 1,000 ends one), and prints one JSON line with the rows
- * per second.
+ * index on live runs. With INDEXES 1 the table also has its indexes on
+ * user and on journey. A transaction ends with the first statement that
+ * brings it to 1,000 rows. Prints one JSON line with the rows per
+ * second.
  *
  *   sqlite_rows PATH N ROWS_PER_STATEMENT INDEXES
  *
@@ -43,9 +43,9 @@ static double seconds_now(void)
 }
 
 
-static int fail(sqlite3 *db, const char *what)
+static int fail(sqlite3 *db, const char *step)
 {
-    fprintf(stderr, "sqlite_rows: %s failed: %s\n", what, sqlite3_errmsg(db));
+    fprintf(stderr, "sqlite_rows: %s failed: %s\n", step, sqlite3_errmsg(db));
     return 1;
 }
 

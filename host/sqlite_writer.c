@@ -437,7 +437,7 @@ static void *syncer_main(void *arg)
             break;
     }
 
-    /* Who waits for the syncer to settle after a failure stops waiting. */
+    /* Ends the waits for the syncer to settle after a failure. */
     writer->syncer_done = 1;
     pthread_cond_broadcast(&writer->progress);
     pthread_mutex_unlock(&writer->lock);

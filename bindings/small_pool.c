@@ -1,16 +1,31 @@
 /*
  * The small-block pool of the Lua allocator (see small_pool.h).
  */
+/* MAP_ANONYMOUS and MADV_HUGEPAGE are not POSIX. */
+#define _DEFAULT_SOURCE
+
 #include "small_pool.h"
 
 #include <stdalign.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
-#define CHUNK_SIZE (64 * 1024)
+#define SMALL_CHUNK_SIZE (64 * 1024)
+
+/* A large chunk is one huge page of the x86-64 and arm64 kernels. A
+ * replay of millions of events touches its blocks in no order, and with
+ * 4 KiB pages most of those touches also miss the TLB. */
+#define LARGE_CHUNK_SIZE (2 * 1024 * 1024)
+
+/* A pool takes large chunks once its small ones hold this much, so a
+ * small replay keeps a small footprint. */
+#define LARGE_CHUNKS_FROM (8 * 1024 * 1024)
 
 /* The header of each chunk; blocks start after it, 16-byte aligned. */
 struct jy_pool_chunk {
     jy_pool_chunk *next;
+    size_t size;  /* SMALL_CHUNK_SIZE from malloc, or LARGE_CHUNK_SIZE mapped */
     alignas(16) char blocks[];
 };
 
@@ -18,6 +33,52 @@ struct jy_pool_chunk {
 static size_t class_of(size_t size)
 {
     return (size - 1) / 16;
+}
+
+
+/* Maps a chunk of LARGE_CHUNK_SIZE on a boundary of its size, because
+ * the kernel backs only aligned ranges with a huge page, and advises
+ * huge pages for it. Returns NULL when the mapping fails. */
+static jy_pool_chunk *map_large_chunk(void)
+{
+    size_t span = 2 * LARGE_CHUNK_SIZE;
+    char *base = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED)
+        return NULL;
+
+    /* Keep the aligned middle of the mapping and return the rest. */
+    uintptr_t aligned = ((uintptr_t)base + LARGE_CHUNK_SIZE - 1) & ~(uintptr_t)(LARGE_CHUNK_SIZE - 1);
+    char *start = (char *)aligned;
+    size_t head = (size_t)(start - base);
+    if (head > 0)
+        munmap(base, head);
+    if (span - head - LARGE_CHUNK_SIZE > 0)
+        munmap(start + LARGE_CHUNK_SIZE, span - head - LARGE_CHUNK_SIZE);
+
+#ifdef MADV_HUGEPAGE
+    /* Where huge pages are off, the kernel ignores the advice and the
+     * chunk keeps 4 KiB pages. */
+    madvise(start, LARGE_CHUNK_SIZE, MADV_HUGEPAGE);
+#endif
+    jy_pool_chunk *chunk = (jy_pool_chunk *)start;
+    chunk->size = LARGE_CHUNK_SIZE;
+    return chunk;
+}
+
+
+static jy_pool_chunk *new_chunk(jy_pool *pool)
+{
+    jy_pool_chunk *chunk = NULL;
+    if (pool->chunk_bytes >= LARGE_CHUNKS_FROM)
+        chunk = map_large_chunk();
+    if (chunk == NULL) {
+        chunk = malloc(SMALL_CHUNK_SIZE);
+        if (chunk == NULL)
+            return NULL;
+        chunk->size = SMALL_CHUNK_SIZE;
+    }
+    pool->chunk_bytes += chunk->size;
+    return chunk;
 }
 
 
@@ -40,13 +101,13 @@ void *jy_pool_alloc(jy_pool *pool, size_t size)
     size_t rounded = (cls + 1) * 16;
     if ((size_t)(pool->end - pool->next) < rounded) {
         /* The rest of the old chunk, less than one block, is dropped. */
-        jy_pool_chunk *chunk = malloc(CHUNK_SIZE);
+        jy_pool_chunk *chunk = new_chunk(pool);
         if (chunk == NULL)
             return NULL;
         chunk->next = pool->chunks;
         pool->chunks = chunk;
         pool->next = chunk->blocks;
-        pool->end = (char *)chunk + CHUNK_SIZE;
+        pool->end = (char *)chunk + chunk->size;
     }
     block = pool->next;
     pool->next += rounded;
@@ -75,7 +136,10 @@ void jy_pool_release(jy_pool *pool)
 
     while (chunk != NULL) {
         jy_pool_chunk *next = chunk->next;
-        free(chunk);
+        if (chunk->size == LARGE_CHUNK_SIZE)
+            munmap(chunk, LARGE_CHUNK_SIZE);
+        else
+            free(chunk);
         chunk = next;
     }
     *pool = (jy_pool){0};

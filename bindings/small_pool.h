@@ -5,8 +5,10 @@
  * closures, the tables of every event a run receives), and it passes
  * the block's size to every free and resize. So the pool needs no block
  * headers: it keeps one free list per size class of 16 bytes up to
- * JY_POOL_MAX_SIZE and carves new blocks from 64 KiB chunks. Memory of
- * freed blocks stays in the pool for reuse until jy_pool_release.
+ * JY_POOL_MAX_SIZE and carves new blocks from chunks: 64 KiB ones
+ * first, then, past 8 MiB, chunks of 2 MiB on huge pages where the
+ * kernel offers them. Memory of freed blocks stays in the pool for
+ * reuse until jy_pool_release.
  */
 #ifndef JOURNEY_BINDINGS_SMALL_POOL_H
 #define JOURNEY_BINDINGS_SMALL_POOL_H
@@ -23,6 +25,7 @@ typedef struct jy_pool {
     char *next;                        /* uncarved space of the current chunk */
     char *end;
     jy_pool_chunk *chunks;             /* every chunk, for jy_pool_release */
+    size_t chunk_bytes;                /* the size of every chunk together */
 } jy_pool;
 
 /* Returns a block of size bytes (1 to JY_POOL_MAX_SIZE), or NULL when

@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "duration.h"
 #include "event_parse.h"
+#include "input_text.h"
 #include "option_hint.h"
 #include "store_option.h"
 #include "timefmt.h"
@@ -320,56 +321,6 @@ static void on_log(void *ctx, int level, uint64_t run_id, const char *journey,
 }
 
 
-/* Reads the whole input: a file, or stdin for "-". Returns a malloc'd
- * NUL-terminated buffer, or NULL with errno set. */
-static char *read_input(const char *path, size_t *len)
-{
-    FILE *file = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (file == NULL)
-        return NULL;
-
-    size_t capacity = 1 << 16;
-    size_t used = 0;
-    char *text = malloc(capacity);
-    while (text != NULL) {
-        if (used + 1 >= capacity) {
-            char *grown = realloc(text, capacity * 2);
-            if (grown == NULL) {
-                free(text);
-                text = NULL;
-                errno = ENOMEM;
-                break;
-            }
-            text = grown;
-            capacity *= 2;
-        }
-        size_t n = fread(text + used, 1, capacity - used - 1, file);
-        used += n;
-        if (n == 0) {
-            if (ferror(file)) {
-                free(text);
-                text = NULL;
-            }
-            break;
-        }
-    }
-    if (file != stdin)
-        fclose(file);
-
-    /* Editors on some systems start a UTF-8 file with a byte order mark,
-     * which JSON parsers may ignore (RFC 8259, section 8.1). */
-    if (text != NULL && used >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
-        used -= 3;
-        memmove(text, text + 3, used);
-    }
-    if (text != NULL) {
-        text[used] = '\0';
-        *len = used;
-    }
-    return text;
-}
-
-
 static int compare_input(const void *a, const void *b)
 {
     const input_event *x = a;
@@ -611,9 +562,9 @@ static void say_further_lines_hidden(void)
 /* Parses every line of text into events, on one thread per job (at
  * least two for a large input, since reading is part of a replay's
  * time), and reports rejected lines in input order. */
-static int parse_input(simulation *sim, char *text, input_event **events, size_t *count)
+static int parse_input(simulation *sim, const char *text, size_t len, input_event **events,
+                       size_t *count)
 {
-    size_t len = strlen(text);
     int part_count = sim->jobs > 1 ? sim->jobs : 1;
     if (part_count < 2 && len >= 4 * 1024 * 1024)
         part_count = 2;
@@ -1448,9 +1399,8 @@ int jy_cli_simulate(int argc, char **argv)
     struct timespec started;
     clock_gettime(CLOCK_MONOTONIC, &started);
 
-    size_t text_len = 0;
-    char *text = read_input(sim.events_path, &text_len);
-    if (text == NULL) {
+    jy_input_text input;
+    if (jy_input_text_open(sim.events_path, &input) != 0) {
         fprintf(stderr, "journey simulate: cannot read events from %s: %s\n", sim.events_path,
                 strerror(errno));
         free(scripts);
@@ -1497,16 +1447,15 @@ int jy_cli_simulate(int argc, char **argv)
         goto done;
     }
 
-    if (parse_input(&sim, text, &events, &count) != 0) {
+    if (parse_input(&sim, input.text, input.len, &events, &count) != 0) {
         status = 1;
         goto done;
     }
     /* Only a durable store is resumed by position, and hashing a large
      * input byte by byte takes about a second per gigabyte. */
     if (is_durable(&sim))
-        fingerprint(text, text_len, sim.fingerprint);
-    free(text);
-    text = NULL;
+        fingerprint(input.text, input.len, sim.fingerprint);
+    jy_input_text_release(&input);
     if (count > 1 && !in_order(events, count))
         qsort(events, count, sizeof *events, compare_input);
 
@@ -1634,7 +1583,7 @@ done:
     for (size_t i = 0; i < count; i++)
         journey_event_free(events[i].event);
     free(events);
-    free(text);
+    jy_input_text_release(&input);
     free(scripts);
     for (size_t i = 0; i < sim.emitted_name_count; i++)
         free(sim.emitted_names[i].name);

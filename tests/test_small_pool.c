@@ -1,6 +1,7 @@
 /*
  * The small-block pool of the Lua allocator: size classes, reuse of
- * freed blocks, alignment, and growth over many chunks.
+ * freed blocks, alignment, and growth over many chunks, up to the
+ * mapped chunks of a large pool.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -67,10 +68,42 @@ static void pool_blocks_are_aligned_and_disjoint(void)
 }
 
 
+static void pool_takes_huge_page_chunks_when_large(void)
+{
+    jy_pool pool = {0};
+    enum { COUNT = 100000, SIZE = 256 }; /* 25 MB of blocks */
+    unsigned char **blocks = malloc(COUNT * sizeof *blocks);
+
+    for (size_t i = 0; i < COUNT; i++) {
+        blocks[i] = jy_pool_alloc(&pool, SIZE);
+        CHECK(blocks[i] != NULL);
+        memset(blocks[i], (int)(i & 0xff), SIZE);
+    }
+
+    /* Past 8 MiB of chunks the newest chunk is a mapped 2 MiB one, on a
+     * 2 MiB boundary so that one huge page can back it. */
+    CHECK(pool.chunk_bytes > 8u * 1024 * 1024);
+    CHECK_INT_EQ((uintptr_t)pool.chunks % (2u * 1024 * 1024), 0);
+
+    int intact = 1;
+    for (size_t i = 0; i < COUNT; i++)
+        for (size_t k = 0; k < SIZE; k++)
+            if (blocks[i][k] != (unsigned char)(i & 0xff))
+                intact = 0;
+    CHECK(intact);
+
+    jy_pool_release(&pool);
+    CHECK(pool.chunks == NULL);
+    CHECK_INT_EQ(pool.chunk_bytes, 0);
+    free(blocks);
+}
+
+
 int main(void)
 {
     pool_reuses_freed_block_of_class();
     pool_classes_by_16_bytes();
     pool_blocks_are_aligned_and_disjoint();
+    pool_takes_huge_page_chunks_when_large();
     return check_summary("test_small_pool");
 }

@@ -1,22 +1,19 @@
 /*
  * The small-block pool of the Lua allocator (see small_pool.h).
  */
-/* MAP_ANONYMOUS and MADV_HUGEPAGE are not POSIX. */
-#define _DEFAULT_SOURCE
-
 #include "small_pool.h"
 
 #include <stdalign.h>
-#include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
+
+#include "huge_pages.h"
 
 #define SMALL_CHUNK_SIZE (64 * 1024)
 
-/* A large chunk is one huge page of the x86-64 and arm64 kernels. A
- * replay of millions of events touches its blocks in no order, and with
- * 4 KiB pages most of those touches also miss the TLB. */
-#define LARGE_CHUNK_SIZE (2 * 1024 * 1024)
+/* A large chunk is one huge page. A replay of millions of events
+ * touches its blocks in no order, and with 4 KiB pages most of those
+ * touches also miss the TLB. */
+#define LARGE_CHUNK_SIZE JY_HUGE_PAGE
 
 /* A pool takes large chunks once its small ones hold this much, so a
  * small replay keeps a small footprint. */
@@ -25,7 +22,7 @@
 /* The header of each chunk; blocks start after it, 16-byte aligned. */
 struct jy_pool_chunk {
     jy_pool_chunk *next;
-    size_t size;  /* SMALL_CHUNK_SIZE from malloc, or LARGE_CHUNK_SIZE mapped */
+    size_t size;  /* SMALL_CHUNK_SIZE from malloc, or LARGE_CHUNK_SIZE from jy_huge_calloc */
     alignas(16) char blocks[];
 };
 
@@ -36,41 +33,14 @@ static size_t class_of(size_t size)
 }
 
 
-/* Maps a chunk of LARGE_CHUNK_SIZE on a boundary of its size, because
- * the kernel backs only aligned ranges with a huge page, and advises
- * huge pages for it. Returns NULL when the mapping fails. */
-static jy_pool_chunk *map_large_chunk(void)
-{
-    size_t span = 2 * LARGE_CHUNK_SIZE;
-    char *base = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED)
-        return NULL;
-
-    /* Keep the aligned middle of the mapping and return the rest. */
-    uintptr_t aligned = ((uintptr_t)base + LARGE_CHUNK_SIZE - 1) & ~(uintptr_t)(LARGE_CHUNK_SIZE - 1);
-    char *start = (char *)aligned;
-    size_t head = (size_t)(start - base);
-    if (head > 0)
-        munmap(base, head);
-    if (span - head - LARGE_CHUNK_SIZE > 0)
-        munmap(start + LARGE_CHUNK_SIZE, span - head - LARGE_CHUNK_SIZE);
-
-#ifdef MADV_HUGEPAGE
-    /* Where huge pages are off, the kernel ignores the advice and the
-     * chunk keeps 4 KiB pages. */
-    madvise(start, LARGE_CHUNK_SIZE, MADV_HUGEPAGE);
-#endif
-    jy_pool_chunk *chunk = (jy_pool_chunk *)start;
-    chunk->size = LARGE_CHUNK_SIZE;
-    return chunk;
-}
-
-
 static jy_pool_chunk *new_chunk(jy_pool *pool)
 {
     jy_pool_chunk *chunk = NULL;
-    if (pool->chunk_bytes >= LARGE_CHUNKS_FROM)
-        chunk = map_large_chunk();
+    if (pool->chunk_bytes >= LARGE_CHUNKS_FROM) {
+        chunk = jy_huge_calloc(1, LARGE_CHUNK_SIZE);
+        if (chunk != NULL)
+            chunk->size = LARGE_CHUNK_SIZE;
+    }
     if (chunk == NULL) {
         chunk = malloc(SMALL_CHUNK_SIZE);
         if (chunk == NULL)
@@ -137,7 +107,7 @@ void jy_pool_release(jy_pool *pool)
     while (chunk != NULL) {
         jy_pool_chunk *next = chunk->next;
         if (chunk->size == LARGE_CHUNK_SIZE)
-            munmap(chunk, LARGE_CHUNK_SIZE);
+            jy_huge_free(chunk, 1, LARGE_CHUNK_SIZE);
         else
             free(chunk);
         chunk = next;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "huge_pages.h"
 
 /* Values of a slot's hash that no key gets. REMOVED appears only in the
  * old table, which takes no inserts: lookups probe past it. The current
@@ -116,8 +117,8 @@ void jy_map_free(jy_map *map)
 {
     free_keys(map->slots, map->capacity);
     free_keys(map->old_slots, map->old_capacity);
-    free(map->slots);
-    free(map->old_slots);
+    jy_huge_free(map->slots, map->capacity, sizeof *map->slots);
+    jy_huge_free(map->old_slots, map->old_capacity, sizeof *map->old_slots);
     jy_map_init(map);
 }
 
@@ -206,7 +207,7 @@ static void move_slots(jy_map *map, size_t n)
         slot->hash = EMPTY;
     }
     if (map->moved == map->old_capacity) {
-        free(map->old_slots);
+        jy_huge_free(map->old_slots, map->old_capacity, sizeof *map->old_slots);
         map->old_slots = NULL;
         map->old_capacity = 0;
         map->old_start = 0;
@@ -218,7 +219,7 @@ static void move_slots(jy_map *map, size_t n)
 static int grow(jy_map *map)
 {
     size_t new_capacity = map->capacity == 0 ? 16 : map->capacity * 2;
-    jy_map_slot *slots = calloc(new_capacity, sizeof *slots);
+    jy_map_slot *slots = jy_huge_calloc(new_capacity, sizeof *slots);
 
     if (slots == NULL)
         return JY_ENOMEM;

@@ -4,13 +4,15 @@
  * mixed at random while the table doubles and its entries move over a
  * few at a time. Half of the keys are short enough to stay in their
  * slot, half are not. Every key is checked after each phase, and the
- * visit count is compared.
+ * visit count is compared. The table grows past the size at which it is
+ * mapped on huge pages.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "hashmap.h"
+#include "huge_pages.h"
 
 #include "check.h"
 
@@ -131,6 +133,11 @@ int main(void)
     }
     check_all(&map);
     check_visits(&map);
+
+    /* A table this large is mapped on a huge page boundary, and its
+     * slots started zeroed, which the checks above rely on. */
+    CHECK(map.capacity * sizeof *map.slots >= JY_HUGE_PAGE);
+    CHECK_INT_EQ((uintptr_t)map.slots % JY_HUGE_PAGE, 0);
 
     /* Mixed changes at random, with a check in the middle of the moves
      * that follow a doubling. */

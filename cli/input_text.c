@@ -6,7 +6,7 @@
  * parsing threads can start, while mapped pages come straight from the
  * page cache.
  */
-/* MAP_FIXED and MAP_ANONYMOUS are not POSIX. */
+/* madvise is not POSIX. */
 #define _DEFAULT_SOURCE
 
 #include "input_text.h"
@@ -63,33 +63,40 @@ static int read_stream(FILE *file, jy_input_text *input)
 }
 
 
-/* Maps the size bytes of fd, followed by at least one zero byte, so the
- * text ends with a NUL like a string. Returns 0, or -1 with errno set. */
+/* Maps the size bytes of fd. Returns 0, or -1 with errno set. */
 static int map_file(int fd, size_t size, jy_input_text *input)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
-    /* Bytes past the end of the file on its last page read as zero. When
-     * the file ends on a page boundary, the zero comes from an
-     * anonymous page reserved after it. */
-    size_t span = (size / page + 1) * page;
-    char *base = mmap(NULL, span, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *base = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (base == MAP_FAILED)
         return -1;
-    if (mmap(base, size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) == MAP_FAILED) {
-        int saved = errno;
-        munmap(base, span);
-        errno = saved;
-        return -1;
-    }
+
     /* The parsing threads read the text once, front to back. */
     madvise(base, size, MADV_SEQUENTIAL);
 
     input->base = base;
     input->text = base;
     input->len = size;
-    input->mapped = span;
+    input->mapped = size;
     return 0;
+}
+
+
+/* Reads fd to its end, for what cannot be mapped. Returns 0, or -1 with
+ * errno set; fd is closed either way. */
+static int read_fd(int fd, jy_input_text *input)
+{
+    FILE *file = fdopen(fd, "rb");
+    if (file == NULL) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    int status = read_stream(file, input);
+    int saved = errno;
+    fclose(file);
+    errno = saved;
+    return status;
 }
 
 
@@ -117,22 +124,15 @@ int jy_input_text_open(const char *path, jy_input_text *input)
             errno = EISDIR;
             return -1;
         }
-        if (S_ISREG(st.st_mode) && st.st_size > 0) {
-            status = map_file(fd, (size_t)st.st_size, input);
+        /* A FIFO or a device has no size to map, and some file systems
+         * (sysfs, FUSE with direct I/O) refuse to map a regular file, so
+         * those are read instead. */
+        if (S_ISREG(st.st_mode) && st.st_size > 0 &&
+            map_file(fd, (size_t)st.st_size, input) == 0) {
             close(fd);
+            status = 0;
         } else {
-            /* A FIFO or a device has no size to map, so it is read instead. */
-            FILE *file = fdopen(fd, "rb");
-            if (file == NULL) {
-                int saved = errno;
-                close(fd);
-                errno = saved;
-                return -1;
-            }
-            status = read_stream(file, input);
-            int saved = errno;
-            fclose(file);
-            errno = saved;
+            status = read_fd(fd, input);
         }
     }
     if (status != 0)

@@ -8,14 +8,15 @@
 #include <stddef.h>
 
 typedef struct jy_input_text {
-    const char *text; /* NUL-terminated, past a UTF-8 byte order mark */
-    size_t len;       /* bytes from text to the NUL */
+    const char *text; /* past a UTF-8 byte order mark; not NUL-terminated */
+    size_t len;       /* bytes of text */
     char *base;       /* what jy_input_text_release frees or unmaps */
     size_t mapped;    /* bytes mapped at base, or 0 when base is malloc'd */
 } jy_input_text;
 
 /* Reads the input at path, or stdin for "-". A regular file is mapped
- * rather than copied. Returns 0, or -1 with errno set. */
+ * rather than copied where its file system allows. Returns 0, or -1 with
+ * errno set. */
 int jy_input_text_open(const char *path, jy_input_text *input);
 
 /* Frees or unmaps the text; the struct is empty afterwards. */

@@ -634,8 +634,11 @@ static int parse_input(simulation *sim, const char *text, size_t len, input_even
      * likely one array of events, and an input without one valid line is
      * in another format. */
     if (status == 0 && !out_of_memory && sim->lines_rejected > 0) {
-        const char *first = text + strspn(text, " \t\r\n");
-        if (*first == '[')
+        size_t first = 0;
+        while (first < len && (text[first] == ' ' || text[first] == '\t' ||
+                               text[first] == '\r' || text[first] == '\n'))
+            first++;
+        if (first < len && text[first] == '[')
             fprintf(stderr, "journey simulate: %s looks like one JSON array, but the input is "
                             "JSON Lines, one event object per line: convert it with "
                             "jq -c '.[]'\n", sim->events_path);

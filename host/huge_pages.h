@@ -19,8 +19,13 @@
 #define JY_HUGE_PAGE (2u * 1024 * 1024)
 
 /* Returns count * size zeroed bytes, or NULL when out of memory or when
- * the product overflows. */
+ * the size, rounded up to huge pages, overflows. */
 void *jy_huge_calloc(size_t count, size_t size);
+
+/* Returns whether jy_huge_calloc maps blocks of JY_HUGE_PAGE bytes and
+ * more on huge page boundaries: not in an AddressSanitizer build, which
+ * checks only its own heap. */
+int jy_huge_pages_mapped(void);
 
 /* Frees a block from jy_huge_calloc of the same count and size. NULL is
  * ignored. */

@@ -1,9 +1,11 @@
 #!/bin/bash
-# Tests how `journey simulate` reads its input. The inputs are a mapped
-# file that ends exactly on a page boundary without a final newline, the
-# same events from a pipe and from a FIFO, a byte order mark at the
-# start, an empty file and a directory. Each input must replay the same
-# events, or fail with a message that names the file.
+# Tests how `journey simulate` reads its input. The first input is a
+# mapped file that ends exactly on a page boundary without a final
+# newline, where a parser that reads past the text faults. The others
+# are the same events from a pipe and from a FIFO, a byte order mark at
+# the start, a NUL byte, a sysfs file that cannot be mapped, an empty
+# file and a directory. Each input must replay the same events, or fail
+# with a message that names the file.
 #
 # usage: tests/simulate_input_test.sh JOURNEY_BINARY
 set -uo pipefail
@@ -55,6 +57,19 @@ make_exact() { # PATH SIZE
     done
 }
 
+# Replays the input that the arguments (or standard input) give, and
+# checks that its counts are those of the last mapped file.
+expect_same() { # NAME ARGS...
+    local name=$1
+    shift
+    checks=$((checks + 1))
+    "$journey" simulate "$script" "$@" --json --quiet > "$work/same.json" 2> "$work/err"
+    if [ "$(counts "$work/same.json")" != "$(counts "$work/file.json")" ]; then
+        fail "$name: $(counts "$work/same.json") against $(counts "$work/file.json")"
+        head -3 "$work/err"
+    fi
+}
+
 # A file of exactly one page, and one of three, without a final newline.
 for size in 4096 12288; do
     checks=$((checks + 1))
@@ -71,39 +86,49 @@ for size in 4096 12288; do
     fi
 
     # The same bytes from a pipe replay the same way.
-    checks=$((checks + 1))
-    "$journey" simulate "$script" --events - --json --quiet < "$work/exact.jsonl" \
-        > "$work/pipe.json" 2> "$work/err"
-    if [ "$(counts "$work/pipe.json")" != "$(counts "$work/file.json")" ]; then
-        fail "$size bytes from a pipe: $(counts "$work/pipe.json") against $(counts "$work/file.json")"
-    fi
+    expect_same "$size bytes from a pipe" --events - < "$work/exact.jsonl"
 done
 
-# A FIFO has no size to map; it is read to its end.
-checks=$((checks + 1))
+# A FIFO has no size to map, so it is read to its end.
 mkfifo "$work/fifo"
-cat "$work/exact.jsonl" > "$work/fifo" &
+# The timeout ends the writer if journey never opens the FIFO.
+timeout 60 cat "$work/exact.jsonl" > "$work/fifo" &
 writer=$!
-"$journey" simulate "$script" --events "$work/fifo" --json --quiet > "$work/fifo.json" 2> "$work/err"
+expect_same "FIFO" --events "$work/fifo"
 wait "$writer"
-if [ "$(counts "$work/fifo.json")" != "$(counts "$work/file.json")" ]; then
-    fail "FIFO: $(counts "$work/fifo.json") against $(counts "$work/file.json")"
-fi
 
 # A byte order mark before the first event is skipped, in a mapped file
 # as from a pipe.
-checks=$((checks + 1))
 { printf '\357\273\277'; cat "$work/exact.jsonl"; } > "$work/bom.jsonl"
-"$journey" simulate "$script" --events "$work/bom.jsonl" --json --quiet > "$work/bom.json" 2> "$work/err"
-if [ "$(counts "$work/bom.json")" != "$(counts "$work/file.json")" ]; then
-    fail "byte order mark in a file: $(counts "$work/bom.json")"
-    head -3 "$work/err"
-fi
+expect_same "byte order mark in a file" --events "$work/bom.jsonl"
+expect_same "byte order mark from a pipe" --events - < "$work/bom.jsonl"
+
+# A NUL byte outside a string makes its line invalid, and the lines
+# after it still replay.
 checks=$((checks + 1))
-"$journey" simulate "$script" --events - --json --quiet < "$work/bom.jsonl" \
-    > "$work/bom_pipe.json" 2> "$work/err"
-if [ "$(counts "$work/bom_pipe.json")" != "$(counts "$work/file.json")" ]; then
-    fail "byte order mark from a pipe: $(counts "$work/bom_pipe.json")"
+{
+    printf '%s\n' '{"user":"n1","event":"shop/order_placed","ts":"2024-01-01T00:00:00Z"}'
+    printf '\0\n'
+    printf '%s\n' '{"user":"n2","event":"shop/order_placed","ts":"2024-01-02T00:00:00Z"}'
+} > "$work/nul.jsonl"
+"$journey" simulate "$script" --events "$work/nul.jsonl" --json --quiet > "$work/nul.json" 2> "$work/err"
+if [ "$(counts "$work/nul.json")" != '"events_read":3,"events_rejected":1' ] ||
+    ! grep -q "nul.jsonl:2: invalid JSON" "$work/err"; then
+    fail "NUL byte: $(counts "$work/nul.json"), $(head -1 "$work/err")"
+fi
+
+# A sysfs file reports a size but cannot be mapped, so it is read: its
+# text is not an event, and the message names its first line.
+sysfs=/sys/kernel/mm/transparent_hugepage/enabled
+if [ -r "$sysfs" ]; then
+    checks=$((checks + 1))
+    "$journey" simulate "$script" --events "$sysfs" --json --quiet > /dev/null 2> "$work/err"
+    status=$?
+    if [ "$status" != 1 ] || ! grep -q "$sysfs:1: invalid JSON" "$work/err"; then
+        fail "sysfs file: status $status, $(head -1 "$work/err")"
+    fi
+else
+    echo "simulate input: $sysfs is missing, so the unmappable file is not checked"
 fi
 
 # An empty file replays nothing, and its summary counts no events.

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "huge_pages.h"
 #include "small_pool.h"
 
 
@@ -73,17 +74,33 @@ static void pool_takes_huge_page_chunks_when_large(void)
     jy_pool pool = {0};
     enum { COUNT = 100000, SIZE = 256 }; /* 25 MB of blocks */
     unsigned char **blocks = malloc(COUNT * sizeof *blocks);
+    size_t small_steps = 0, large_steps = 0, wrong_steps = 0;
 
     for (size_t i = 0; i < COUNT; i++) {
+        size_t before = pool.chunk_bytes;
         blocks[i] = jy_pool_alloc(&pool, SIZE);
         CHECK(blocks[i] != NULL);
         memset(blocks[i], (int)(i & 0xff), SIZE);
-    }
 
-    /* Past 8 MiB of chunks the newest chunk is a mapped 2 MiB one, on a
-     * 2 MiB boundary so that one huge page can back it. */
-    CHECK(pool.chunk_bytes > 8u * 1024 * 1024);
-    CHECK_INT_EQ((uintptr_t)pool.chunks % (2u * 1024 * 1024), 0);
+        /* Chunks of 64 KiB up to 8 MiB, then of 2 MiB. */
+        size_t step = pool.chunk_bytes - before;
+        if (step == 0)
+            continue;
+        if (before < 8u * 1024 * 1024 && step == 64u * 1024)
+            small_steps++;
+        else if (before >= 8u * 1024 * 1024 && step == JY_HUGE_PAGE)
+            large_steps++;
+        else
+            wrong_steps++;
+    }
+    CHECK_INT_EQ(small_steps, 128);
+    CHECK(large_steps >= 8);
+    CHECK_INT_EQ(wrong_steps, 0);
+
+    /* The newest chunk is a mapped one, on a 2 MiB boundary so that one
+     * huge page can back it (outside a sanitizer build). */
+    if (jy_huge_pages_mapped())
+        CHECK_INT_EQ((uintptr_t)pool.chunks % JY_HUGE_PAGE, 0);
 
     int intact = 1;
     for (size_t i = 0; i < COUNT; i++)

@@ -139,7 +139,7 @@ int jy_lua_take_memory_failure(lua_State *L);
 
 /* Creates a state like jy_lua_new_state for a replay that runs to its
  * end, such as journey simulate (a host on a virtual clock). Blocks up
- * to 256 bytes come from a pool that keeps freed blocks for reuse instead
+ * to 1 KiB come from a pool that keeps freed blocks for reuse instead
  * of returning them to malloc, which is faster but holds the largest
  * amount of small blocks ever used until the state is closed. */
 lua_State *jy_lua_new_batch_state(size_t memory_cap);

@@ -15,7 +15,9 @@
 
 #include <stddef.h>
 
-#define JY_POOL_MAX_SIZE 256
+/* Large enough for a coroutine's stack, 720 bytes as lua_newthread
+ * makes it, which a replay allocates for every run it starts. */
+#define JY_POOL_MAX_SIZE 1024
 #define JY_POOL_CLASSES (JY_POOL_MAX_SIZE / 16)
 
 typedef struct jy_pool_chunk jy_pool_chunk;

@@ -1,10 +1,9 @@
 /*
  * The text of a replay's input (see input_text.h).
  *
- * A large input is mapped: copying a gigabyte into fresh memory costs a
- * page fault and a zeroed page per 4 KiB, on one thread, before the
- * parsing threads can start, while mapped pages come straight from the
- * page cache.
+ * A regular file is mapped rather than copied. A copy of a gigabyte
+ * costs a page fault and a zeroed page per 4 KiB, on one thread, before
+ * the parsing threads can start. Mapped pages come from the page cache.
  */
 /* madvise is not POSIX. */
 #define _DEFAULT_SOURCE

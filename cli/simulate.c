@@ -62,7 +62,7 @@ static const char simulate_usage[] =
     "                   others are rebuilt from their journals when they wake\n"
     "                   (default: every run keeps its coroutine)\n"
     "  --jobs N         replay on N threads, each with its own host and a share of\n"
-    "                   the users (memory store only; default 1)\n"
+    "                   the users (memory store only; 1 to 16, default 1)\n"
     "  --retention D    delete runs that ended, and events no live run can reach,\n"
     "                   once they are older than D in event time (default 90d;\n"
     "                   off keeps everything)\n";
@@ -444,6 +444,12 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
         }
     }
 
+    if (sim->emitted_path != NULL && strcmp(sim->emitted_path, "-") == 0) {
+        fprintf(stderr, "journey simulate: invalid --emitted \"-\": standard output carries "
+                        "the transcript and the summary; give a file path such as "
+                        "emitted.jsonl\n");
+        return 2;
+    }
     if (sim->events_path == NULL || *script_count == 0) {
         fprintf(stderr, "journey simulate: %s\n\n%s",
                 *script_count == 0 ? "give at least one journey script"
@@ -496,10 +502,18 @@ static void *parse_part_main(void *arg)
             continue; /* blank lines separate nothing and are skipped */
         part->lines_read++;
 
-        /* The replay requires a ts, so no default time is needed. */
+        /* The replay requires a ts, so no default time is needed. A byte
+         * order mark past the start of the input comes from files joined
+         * with cat, and the parser would name only its first byte. */
         jy_error err;
         jy_error_clear(&err);
-        jy_event *event = jy_event_parse(line, len, 1, 0, &err);
+        jy_event *event = NULL;
+        if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+            jy_error_set(&err, JY_EINVAL, "the line starts with a UTF-8 byte order mark, which "
+                                          "is skipped only at the start of the input (joined "
+                                          "files can carry one); remove it");
+        else
+            event = jy_event_parse(line, len, 1, 0, &err);
         if (event == NULL) {
             if (part->lines_rejected < MAX_LOG_LINES) {
                 part->error_lines[part->lines_rejected] = part->lines;
@@ -547,6 +561,18 @@ static void split_input(const char *text, size_t len, parse_part *parts, int par
         parts[k].end = end;
         start = end;
     }
+}
+
+
+/* Returns whether the first character of text past white space opens a
+ * JSON array. */
+static int starts_like_array(const char *text, size_t len)
+{
+    size_t first = 0;
+    while (first < len && (text[first] == ' ' || text[first] == '\t' || text[first] == '\r' ||
+                           text[first] == '\n'))
+        first++;
+    return first < len && text[first] == '[';
 }
 
 
@@ -598,6 +624,18 @@ static int parse_input(simulation *sim, const char *text, size_t len, input_even
         out_of_memory |= parts[k].out_of_memory;
     size_t total = 0;
     size_t first_line = 0;
+
+    /* Invalid lines in an input that starts like a JSON array are most
+     * likely one array of events. The note comes before the invalid
+     * lines, which would push it out of sight. */
+    uint64_t rejected = 0;
+    for (int k = 0; k < part_count; k++)
+        rejected += parts[k].lines_rejected;
+    if (rejected > 0 && !out_of_memory && starts_like_array(text, len))
+        fprintf(stderr, "journey simulate: %s looks like one JSON array, but the input is "
+                        "JSON Lines, one event object per line: convert it with "
+                        "jq -c '.[]'\n", sim->events_path);
+
     for (int k = 0; k < part_count && !out_of_memory; k++) {
         parse_part *part = &parts[k];
         for (size_t i = 0; i < part->count; i++)
@@ -630,24 +668,16 @@ static int parse_input(simulation *sim, const char *text, size_t len, input_even
         total += part->count;
     }
 
-    /* Invalid lines in an input that starts like a JSON array are most
-     * likely one array of events, and an input without one valid line is
-     * in another format. */
-    if (status == 0 && !out_of_memory && sim->lines_rejected > 0) {
-        size_t first = 0;
-        while (first < len && (text[first] == ' ' || text[first] == '\t' ||
-                               text[first] == '\r' || text[first] == '\n'))
-            first++;
-        if (first < len && text[first] == '[')
-            fprintf(stderr, "journey simulate: %s looks like one JSON array, but the input is "
-                            "JSON Lines, one event object per line: convert it with "
-                            "jq -c '.[]'\n", sim->events_path);
-        if (total == 0) {
-            fprintf(stderr, "journey simulate: no line of %s is a valid event; nothing to "
-                            "replay\n", sim->events_path);
-            status = 1;
-        }
+    /* An input without one valid line is in another format. An empty one
+     * is valid JSON Lines, but most likely an export that failed. */
+    if (status == 0 && !out_of_memory && sim->lines_rejected > 0 && total == 0) {
+        fprintf(stderr, "journey simulate: no line of %s is a valid event; nothing to "
+                        "replay\n", sim->events_path);
+        status = 1;
     }
+    if (status == 0 && !out_of_memory && sim->lines_read == 0)
+        fprintf(stderr, "journey simulate: warning: %s contains no events (it is empty or "
+                        "blank); nothing was replayed\n", sim->events_path);
 
     if (status == 0 && total > 0 && !out_of_memory) {
         *events = malloc(total * sizeof **events);
@@ -804,7 +834,10 @@ static void print_summary(simulation *sim, const summary_counts *counts, jy_time
         fprintf(out, ", committed before the restart: %llu",
                 (unsigned long long)sim->resumed_past);
     fprintf(out, ")\n");
-    if (stored > 0)
+    if (stored > 0 && horizon < first)
+        fprintf(out, "  event time        %s to %s, none replayed (horizon %s is before the "
+                     "first event)\n", first_text, last_text, horizon_text);
+    else if (stored > 0)
         fprintf(out, "  event time        %s to %s, clock ran on to %s (horizon %s)\n",
                 first_text, last_text, end_text, horizon_text);
     fprintf(out, "\n  %-24s %9s %10s %7s %10s %8s\n", "journey", "started", "completed",

@@ -88,6 +88,9 @@ run serve "$work/missing"
 expect "serve: missing scripts directory" 1 "cannot read the scripts directory $work/missing: No such file or directory; create it"
 check_no_file "serve: no store file for a missing directory" "$work/journey.db"
 
+run simulate "$script" --events "$events" --emitted -
+expect "simulate: --emitted to standard output" 2 \
+    'invalid --emitted "-": standard output carries the transcript and the summary'
 run simulate "$script" --events "$events" --retention 0s
 expect "simulate: zero retention" 2 'invalid --retention "0s": give a duration above zero, or off'
 run simulate "$script" --events "$events" --store sqlite:

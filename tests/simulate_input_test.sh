@@ -131,7 +131,8 @@ else
     echo "simulate input: $sysfs is missing, so the unmappable file is not checked"
 fi
 
-# An empty file replays nothing, and its summary counts no events.
+# An empty file replays nothing, and its summary counts no events. A
+# warning follows, since an export that failed looks like this.
 checks=$((checks + 1))
 : > "$work/empty.jsonl"
 "$journey" simulate "$script" --events "$work/empty.jsonl" --json --quiet \
@@ -139,6 +140,37 @@ checks=$((checks + 1))
 status=$?
 if [ "$status" != 0 ] || [ "$(counts "$work/empty.json")" != '"events_read":0,"events_rejected":0' ]; then
     fail "empty file: status $status, $(counts "$work/empty.json")"
+fi
+if ! grep -q "warning: $work/empty.jsonl contains no events" "$work/err"; then
+    fail "empty file: no warning, got: $(head -1 "$work/err")"
+fi
+
+# A byte order mark at the start of a later line, as joined files leave
+# it, is named in that line's message.
+checks=$((checks + 1))
+{ cat "$work/exact.jsonl"; printf '\n\357\273\277'; cat "$work/exact.jsonl"; } > "$work/joined.jsonl"
+"$journey" simulate "$script" --events "$work/joined.jsonl" --json --quiet > /dev/null 2> "$work/err"
+bom_line=$(( $(wc -l < "$work/exact.jsonl") + 2 ))
+if ! grep -q "joined.jsonl:$bom_line: the line starts with a UTF-8 byte order mark" "$work/err"; then
+    fail "byte order mark on line $bom_line: $(head -1 "$work/err")"
+fi
+
+# A JSON array gets its note before the invalid lines, where it is seen.
+checks=$((checks + 1))
+printf '[\n  {"user":"a","name":"x"},\n  {"user":"b","name":"x"}\n]\n' > "$work/array.json"
+"$journey" simulate "$script" --events "$work/array.json" --quiet > /dev/null 2> "$work/err"
+status=$?
+if [ "$status" != 1 ] || ! head -1 "$work/err" | grep -q "looks like one JSON array"; then
+    fail "JSON array: status $status, first line: $(head -1 "$work/err")"
+fi
+
+# An --until before the first event replays nothing, and the summary
+# reports that instead of a time the clock never ran to.
+checks=$((checks + 1))
+"$journey" simulate "$script" --events "$work/exact.jsonl" --until 2000-01-01T00:00:00Z \
+    > "$work/out" 2> "$work/err"
+if ! grep -q "none replayed (horizon 2000-01-01T00:00:00Z is before the first event)" "$work/out"; then
+    fail "--until before the first event: $(grep 'event time' "$work/out")"
 fi
 
 # A directory is named with the reason.

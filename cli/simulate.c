@@ -136,6 +136,7 @@ typedef struct simulation {
     uint64_t lines_read;
     uint64_t lines_rejected;
     uint64_t skipped_before_resume;
+    uint64_t past_horizon;  /* valid input events after --until, not replayed */
     uint64_t resumed_past;  /* input events a previous run already committed */
     uint64_t log_lines;
     size_t position;        /* index of the next sorted input event */
@@ -776,9 +777,11 @@ static void print_summary(simulation *sim, const summary_counts *counts, jy_time
 
     if (sim->json) {
         printf("{\"events_read\":%llu,\"events_rejected\":%llu,\"events_duplicate\":%llu,"
-               "\"events_emitted\":%llu,\"runs_started\":%llu,\"journeys\":{",
+               "\"events_past_horizon\":%llu,\"events_emitted\":%llu,\"runs_started\":%llu,"
+               "\"journeys\":{",
                (unsigned long long)sim->lines_read, (unsigned long long)sim->lines_rejected,
                (unsigned long long)stats.events_duplicate,
+               (unsigned long long)sim->past_horizon,
                (unsigned long long)sim->emitted_total,
                (unsigned long long)stats.runs_started);
         for (size_t i = 0; i < journey_count; i++) {
@@ -833,6 +836,8 @@ static void print_summary(simulation *sim, const summary_counts *counts, jy_time
     if (sim->resumed_past > 0)
         fprintf(out, ", committed before the restart: %llu",
                 (unsigned long long)sim->resumed_past);
+    if (sim->past_horizon > 0)
+        fprintf(out, ", after the horizon: %llu", (unsigned long long)sim->past_horizon);
     fprintf(out, ")\n");
     if (stored > 0 && horizon < first)
         fprintf(out, "  event time        %s to %s, none replayed (horizon %s is before the "
@@ -1060,6 +1065,7 @@ static int replay(simulation *sim, journey_host *host, input_event *events, size
          * store, with a later horizon, feeds them. */
         if (event->ts > horizon) {
             stopped_at_horizon = 1;
+            sim->past_horizon += count - k;
             break;
         }
         sim->position = i + 1;
@@ -1358,6 +1364,7 @@ static int run_jobs(simulation *sim, const char **scripts, size_t script_count,
         sim->emitted_total += js->emitted_total;
         sim->pruned_runs += js->pruned_runs;
         sim->pruned_events += js->pruned_events;
+        sim->past_horizon += js->past_horizon;
         for (size_t i = 0; i < js->commit_count; i++)
             record_commit(sim, js->commit_ms[i]);
     }

@@ -173,6 +173,19 @@ if ! grep -q "none replayed (horizon 2000-01-01T00:00:00Z is before the first ev
     fail "--until before the first event: $(grep 'event time' "$work/out")"
 fi
 
+# The events after the horizon are counted, with one job and with two.
+sample="$here/data/uci-online-retail/events.jsonl"
+after=$(grep -o '"ts":"[^"]*"' "$sample" | awk -F'"' '$4 > "2011-06-01T00:00:00Z"' | wc -l)
+for jobs in 1 2; do
+    checks=$((checks + 1))
+    "$journey" simulate "$script" --events "$sample" --until 2011-06-01T00:00:00Z --json \
+        --jobs "$jobs" > "$work/out" 2> "$work/err"
+    got=$(grep -o '"events_past_horizon":[0-9]*' "$work/out")
+    if [ "$after" -eq 0 ] || [ "$got" != "\"events_past_horizon\":$after" ]; then
+        fail "events after the horizon, $jobs job(s): expected $after, got $got"
+    fi
+done
+
 # A directory is named with the reason.
 checks=$((checks + 1))
 mkdir "$work/a_directory"

@@ -9,6 +9,12 @@
  * page tables. A 2 MiB huge page covers 512 times as much. Blocks of at
  * least JY_HUGE_PAGE bytes are mapped on 2 MiB boundaries with the
  * kernel advised to use huge pages; smaller ones come from calloc.
+ *
+ * NOTE: where the kernel's huge page defrag setting is `madvise`, the
+ * first write to an advised block may compact memory before it returns,
+ * which on a long-running, fragmented machine can stall the loop for
+ * milliseconds. The stalls were not measured. Setting
+ * /sys/kernel/mm/transparent_hugepage/defrag to `defer` avoids them.
  */
 #ifndef JOURNEY_HOST_HUGE_PAGES_H
 #define JOURNEY_HOST_HUGE_PAGES_H

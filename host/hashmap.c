@@ -105,6 +105,23 @@ void jy_map_init(jy_map *map)
 }
 
 
+static jy_map_slot *table_alloc(size_t capacity)
+{
+    if (capacity >= JY_MAP_HUGE_SLOTS)
+        return jy_huge_calloc(capacity, sizeof(jy_map_slot));
+    return calloc(capacity, sizeof(jy_map_slot));
+}
+
+
+static void table_free(jy_map_slot *slots, size_t capacity)
+{
+    if (capacity >= JY_MAP_HUGE_SLOTS)
+        jy_huge_free(slots, capacity, sizeof(jy_map_slot));
+    else
+        free(slots);
+}
+
+
 static void free_keys(jy_map_slot *slots, size_t capacity)
 {
     for (size_t i = 0; i < capacity; i++)
@@ -117,8 +134,8 @@ void jy_map_free(jy_map *map)
 {
     free_keys(map->slots, map->capacity);
     free_keys(map->old_slots, map->old_capacity);
-    jy_huge_free(map->slots, map->capacity, sizeof *map->slots);
-    jy_huge_free(map->old_slots, map->old_capacity, sizeof *map->old_slots);
+    table_free(map->slots, map->capacity);
+    table_free(map->old_slots, map->old_capacity);
     jy_map_init(map);
 }
 
@@ -207,7 +224,7 @@ static void move_slots(jy_map *map, size_t n)
         slot->hash = EMPTY;
     }
     if (map->moved == map->old_capacity) {
-        jy_huge_free(map->old_slots, map->old_capacity, sizeof *map->old_slots);
+        table_free(map->old_slots, map->old_capacity);
         map->old_slots = NULL;
         map->old_capacity = 0;
         map->old_start = 0;
@@ -219,7 +236,7 @@ static void move_slots(jy_map *map, size_t n)
 static int grow(jy_map *map)
 {
     size_t new_capacity = map->capacity == 0 ? 16 : map->capacity * 2;
-    jy_map_slot *slots = jy_huge_calloc(new_capacity, sizeof *slots);
+    jy_map_slot *slots = table_alloc(new_capacity);
 
     if (slots == NULL)
         return JY_ENOMEM;

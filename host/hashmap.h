@@ -23,6 +23,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Tables of this many slots (24 MiB) and more are mapped on huge pages
+ * (host/huge_pages.h); a map reaches that size past 393,216 entries.
+ * The second-level TLB of current x86-64 cores covers about 6 to 12 MiB
+ * of 4 KiB pages (1,536 to 3,072 entries), so a smaller table would gain
+ * little from huge pages. It would still risk a stall at its first
+ * writes and waste part of its last huge page. */
+#define JY_MAP_HUGE_SLOTS ((size_t)1 << 20)
+
 /* Keys up to this many bytes are kept in the slot. */
 #define JY_MAP_INLINE_KEY 8
 

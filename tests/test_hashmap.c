@@ -4,8 +4,8 @@
  * mixed at random while the table doubles and its entries move over a
  * few at a time. Half of the keys are short enough to stay in their
  * slot, half are not. Every key is checked after each phase, and the
- * visit count is compared. The table grows past the size at which it is
- * mapped on huge pages.
+ * visit count is compared. A second map of run ids grows past the size
+ * at which its table is mapped on huge pages.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -107,6 +107,34 @@ static void check_visits(const jy_map *map)
 }
 
 
+/* Grows a map of run ids past the size at which its table is mapped on
+ * huge pages: the entries move from a heap table to a mapped one, which
+ * starts zeroed, and all of them stay found. */
+static void huge_table_past_threshold(void)
+{
+    jy_map map;
+    jy_map_init(&map);
+    uint64_t count = JY_MAP_HUGE_SLOTS / 4 * 3 + 1;
+
+    int stored = 1;
+    for (uint64_t id = 1; id <= count; id++)
+        if (jy_map_put_id(&map, id, (void *)(uintptr_t)(id * 2)) != 0)
+            stored = 0;
+    CHECK(stored);
+    CHECK(map.capacity >= JY_MAP_HUGE_SLOTS);
+    if (jy_huge_pages_mapped())
+        CHECK_INT_EQ((uintptr_t)map.slots % JY_HUGE_PAGE, 0);
+
+    int found = 1;
+    for (uint64_t id = 1; id <= count; id++)
+        if (jy_map_get_id(&map, id) != (void *)(uintptr_t)(id * 2))
+            found = 0;
+    CHECK(found);
+    CHECK(jy_map_get_id(&map, count + 1) == NULL);
+    jy_map_free(&map);
+}
+
+
 int main(void)
 {
     jy_map map;
@@ -133,13 +161,6 @@ int main(void)
     }
     check_all(&map);
     check_visits(&map);
-
-    /* A table this large is mapped on a huge page boundary (outside a
-     * sanitizer build), and its slots started zeroed, which the checks
-     * above rely on. */
-    CHECK(map.capacity * sizeof *map.slots >= JY_HUGE_PAGE);
-    if (jy_huge_pages_mapped())
-        CHECK_INT_EQ((uintptr_t)map.slots % JY_HUGE_PAGE, 0);
 
     /* Mixed changes at random, with a check in the middle of the moves
      * that follow a doubling. */
@@ -173,5 +194,7 @@ int main(void)
     CHECK_INT_EQ(map.count, 0);
     CHECK(map.slots == NULL);
     CHECK(map.old_slots == NULL);
+
+    huge_table_past_threshold();
     return check_summary("test_hashmap");
 }

@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json_scan.h"
+
 
 /* Reads a stream that cannot be mapped (a pipe, a terminal) to its end.
  * Returns 0, or -1 with errno set. */
@@ -138,11 +140,10 @@ int jy_input_text_open(const char *path, jy_input_text *input)
         return -1;
 
     /* Editors on some systems start a UTF-8 file with a byte order mark,
-     * which JSON parsers may ignore (RFC 8259, section 8.1). */
-    if (input->len >= 3 && memcmp(input->text, "\xEF\xBB\xBF", 3) == 0) {
-        input->text += 3;
-        input->len -= 3;
-    }
+     * which JSON parsers may ignore. */
+    size_t bom = jy_utf8_bom_length(input->text, input->len);
+    input->text += bom;
+    input->len -= bom;
     return 0;
 }
 

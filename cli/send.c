@@ -267,9 +267,10 @@ static int send_file(const char *url, const char *path)
 
         /* A byte order mark that an editor put at the start of the file
          * is not part of the first event (RFC 8259, section 8.1). */
-        if (number == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-            len -= 3;
-            memmove(line, line + 3, (size_t)len + 1);
+        size_t bom = number == 1 ? jy_utf8_bom_length(line, (size_t)len) : 0;
+        if (bom > 0) {
+            len -= (ssize_t)bom;
+            memmove(line, line + bom, (size_t)len + 1);
         }
         if (strspn(line, " \t") == (size_t)len)
             continue;

@@ -193,7 +193,7 @@ static void handle_post_events(jy_server *server, const jy_http_request *request
                                   MAX_EVENTS_PER_REQUEST, &events, &count);
     if (rc == JOURNEY_EJSON) {
         server->rejected.malformed_json++;
-        int bom = request->body_len >= 3 && memcmp(request->body, "\xEF\xBB\xBF", 3) == 0;
+        int bom = jy_utf8_bom_length(request->body, request->body_len) > 0;
         reject(server, request, response, 400, "malformed_json", "%s%s",
                journey_error(server->host),
                bom ? "; the body starts with a UTF-8 byte order mark, which JSON sent over "

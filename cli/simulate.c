@@ -23,6 +23,7 @@
 #include "duration.h"
 #include "event_parse.h"
 #include "input_text.h"
+#include "json_scan.h"
 #include "option_hint.h"
 #include "store_option.h"
 #include "timefmt.h"
@@ -509,7 +510,7 @@ static void *parse_part_main(void *arg)
         jy_error err;
         jy_error_clear(&err);
         jy_event *event = NULL;
-        if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+        if (jy_utf8_bom_length(line, len) > 0)
             jy_error_set(&err, JY_EINVAL, "the line starts with a UTF-8 byte order mark, which "
                                           "is skipped only at the start of the input (joined "
                                           "files can carry one); remove it");
@@ -570,9 +571,7 @@ static void split_input(const char *text, size_t len, parse_part *parts, int par
 static int starts_like_array(const char *text, size_t len)
 {
     size_t first = 0;
-    while (first < len && (text[first] == ' ' || text[first] == '\t' || text[first] == '\r' ||
-                           text[first] == '\n'))
-        first++;
+    jy_json_skip_space(text, len, &first);
     return first < len && text[first] == '[';
 }
 

@@ -318,9 +318,9 @@ static void response_free(jy_http_response *response)
 
 /* Returns nonzero when a header value could be sent as it is: no
  * control characters, so it cannot split the header section. */
-static int header_value_is_valid(const char *content_type)
+static int header_value_is_valid(const char *value)
 {
-    for (const unsigned char *p = (const unsigned char *)content_type; *p != '\0'; p++)
+    for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++)
         if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
             return 0;
     return 1;

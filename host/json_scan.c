@@ -21,6 +21,12 @@ static int is_digit(char c)
 }
 
 
+size_t jy_utf8_bom_length(const char *text, size_t len)
+{
+    return len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
+
+
 void jy_json_skip_space(const char *text, size_t len, size_t *pos)
 {
     while (*pos < len && is_space(text[*pos]))

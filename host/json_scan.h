@@ -45,6 +45,11 @@ size_t jy_utf8_sequence_length(const unsigned char *s, size_t avail);
  * older version stored still reads. */
 int jy_json_check_utf8(const char *text, size_t len, jy_error *err);
 
+/* Returns the length of the UTF-8 byte order mark at the start of text
+ * (3), or 0 when it has none. JSON text may not contain one, but some
+ * editors write it (RFC 8259, section 8.1). */
+size_t jy_utf8_bom_length(const char *text, size_t len);
+
 /* Skips whitespace from *pos. */
 void jy_json_skip_space(const char *text, size_t len, size_t *pos);
 

@@ -244,12 +244,15 @@ static int step(jy_sqlite_writer *writer, sqlite3_stmt *stmt, int kind)
 static int execute_kind(jy_sqlite_writer *writer, const batch *b, int kind, size_t count)
 {
     const jy_sql_statement *statement = &writer->statements[kind];
-    size_t next = 0; /* the next op of this kind not yet executed */
+    size_t left = count; /* ops of this kind not yet executed */
+    size_t i = 0;
 
+    /* The loop stops right after a full statement, so the ops before i
+     * are all written. */
     if (statement->multi_row != NULL) {
         const queued_op *rows[JY_SQLITE_ROWS];
         int filled = 0;
-        for (size_t i = 0; i < b->count && count - next >= JY_SQLITE_ROWS; i++) {
+        for (; i < b->count && left >= JY_SQLITE_ROWS; i++) {
             if (b->ops[i].statement != kind)
                 continue;
             rows[filled++] = &b->ops[i];
@@ -259,21 +262,19 @@ static int execute_kind(jy_sqlite_writer *writer, const batch *b, int kind, size
                 bind_op(statement->multi_row, r * rows[r]->count, b, rows[r]);
             if (step(writer, statement->multi_row, kind) != 0)
                 return 1;
-            next += JY_SQLITE_ROWS;
+            left -= JY_SQLITE_ROWS;
             filled = 0;
         }
     }
 
-    /* The rest, one by one, after the ones already written. */
-    size_t seen = 0;
-    for (size_t i = 0; i < b->count && seen < count; i++) {
+    /* The rest, one by one. */
+    for (; i < b->count && left > 0; i++) {
         if (b->ops[i].statement != kind)
-            continue;
-        if (seen++ < next)
             continue;
         bind_op(statement->single_row, 0, b, &b->ops[i]);
         if (step(writer, statement->single_row, kind) != 0)
             return 1;
+        left--;
     }
     return 0;
 }
@@ -538,31 +539,27 @@ jy_sqlite_writer *jy_sqlite_writer_start(sqlite3 *db, const jy_sql_statement *st
     writer->statement_count = statement_count;
     writer->sync_wal = sync_wal;
     writer->wal_fd = -1;
-    if (sync_wal) {
-        const char *db_path = sqlite3_db_filename(db, "main");
-        const char *wal = sqlite3_filename_wal(db_path);
-        if (wal == NULL || (writer->wal_path = strdup(wal)) == NULL) {
-            free(writer->path);
-            free(writer);
-            jy_error_set(err, JY_ENOMEM, "out of memory opening %s", path);
-            return NULL;
-        }
-        int rc = sync_at_start(writer, db);
-        if (rc != 0) {
-            jy_error_set(err, JY_EIO, "syncing %s at open failed: %s", path, strerror(rc));
-            if (writer->wal_fd >= 0)
-                close(writer->wal_fd);
-            free(writer->wal_path);
-            free(writer->path);
-            free(writer);
-            return NULL;
-        }
-    }
     atomic_init(&writer->failed, 0);
     pthread_mutex_init(&writer->lock, NULL);
     pthread_cond_init(&writer->work, NULL);
     pthread_cond_init(&writer->progress, NULL);
     pthread_cond_init(&writer->written_cond, NULL);
+
+    if (sync_wal) {
+        const char *db_path = sqlite3_db_filename(db, "main");
+        const char *wal = sqlite3_filename_wal(db_path);
+        if (wal == NULL || (writer->wal_path = strdup(wal)) == NULL) {
+            jy_error_set(err, JY_ENOMEM, "out of memory opening %s", path);
+            destroy(writer);
+            return NULL;
+        }
+        int rc = sync_at_start(writer, db);
+        if (rc != 0) {
+            jy_error_set(err, JY_EIO, "syncing %s at open failed: %s", path, strerror(rc));
+            destroy(writer);
+            return NULL;
+        }
+    }
 
     if (pthread_create(&writer->thread, NULL, writer_main, writer) != 0) {
         jy_error_set(err, JY_ENOMEM, "cannot start the writer thread of %s", path);

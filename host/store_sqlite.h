@@ -35,9 +35,8 @@ jy_store *jy_store_sqlite_open(const char *path, jy_sqlite_sync sync, jy_error *
  * committed (durable) and *written to the last group written to the
  * file, which at the full level then waits for its WAL sync. It sets
  * *seconds to how long the last committed group took from its start,
- * and returns
- * JY_EIO once a write failed, and then no group after *committed will
- * commit. wait blocks until group is committed, or returns JY_EIO.
+ * and returns JY_EIO once a write failed, and then no group after
+ * *committed will commit. wait blocks until group is committed, or returns JY_EIO.
  * set_notify names a function that the writer's threads call after a
  * group is written and after it is synced. */
 int jy_store_sqlite_commit_start(jy_store *store, uint64_t *group, jy_error *err);

@@ -15,7 +15,7 @@
  * touches also miss the TLB. */
 #define LARGE_CHUNK_SIZE JY_HUGE_PAGE
 
-/* A pool takes large chunks once its small ones hold this much, so a
+/* A pool takes large chunks once its small ones reach this size, so a
  * small replay keeps a small footprint. */
 #define LARGE_CHUNKS_FROM (8 * 1024 * 1024)
 

@@ -27,7 +27,7 @@ typedef struct jy_pool {
     char *next;                        /* uncarved space of the current chunk */
     char *end;
     jy_pool_chunk *chunks;             /* every chunk, for jy_pool_release */
-    size_t chunk_bytes;                /* the size of every chunk together */
+    size_t chunk_bytes;                /* the total size of all chunks */
 } jy_pool;
 
 /* Returns a block of size bytes (1 to JY_POOL_MAX_SIZE), or NULL when

@@ -82,8 +82,8 @@ static int map_file(int fd, size_t size, jy_input_text *input)
 }
 
 
-/* Reads fd to its end, for what cannot be mapped. Returns 0, or -1 with
- * errno set; fd is closed either way. */
+/* Reads fd to its end, for what cannot be mapped, and closes it. Returns
+ * 0, or -1 with errno set. */
 static int read_fd(int fd, jy_input_text *input)
 {
     FILE *file = fdopen(fd, "rb");

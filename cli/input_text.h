@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 typedef struct jy_input_text {
-    const char *text; /* past a UTF-8 byte order mark; not NUL-terminated */
+    const char *text; /* the text after any UTF-8 byte order mark, not NUL-terminated */
     size_t len;       /* bytes of text */
     char *base;       /* what jy_input_text_release frees or unmaps */
     size_t mapped;    /* bytes mapped at base, or 0 when base is malloc'd */
@@ -19,7 +19,7 @@ typedef struct jy_input_text {
  * errno set. */
 int jy_input_text_open(const char *path, jy_input_text *input);
 
-/* Frees or unmaps the text; the struct is empty afterwards. */
+/* Frees or unmaps the text. The struct is empty afterwards. */
 void jy_input_text_release(jy_input_text *input);
 
 #endif

@@ -137,7 +137,7 @@ typedef struct simulation {
     uint64_t lines_read;
     uint64_t lines_rejected;
     uint64_t skipped_before_resume;
-    uint64_t past_horizon;  /* valid input events after --until, not replayed */
+    uint64_t past_horizon;  /* valid input events after the horizon, not replayed */
     uint64_t resumed_past;  /* input events a previous run already committed */
     uint64_t log_lines;
     size_t position;        /* index of the next sorted input event */

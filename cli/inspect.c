@@ -28,6 +28,7 @@
 #include "store.h"
 #include "store_sqlite.h"
 #include "timefmt.h"
+#include "usage_error.h"
 
 /* "JRNY", the application id the SQLite store writes into its files. */
 #define STORE_APPLICATION_ID 0x4A524E59
@@ -503,7 +504,7 @@ static int parse_runs_args(runs_options *opts, int argc, char **argv)
             value = &opts->journey;
         } else if (strcmp(arg, "--limit") == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "journey runs: --limit needs a value\n\n%s", runs_usage);
+                jy_cli_usage_error("runs", "--limit needs a value");
                 return 2;
             }
             if (parse_count(argv[++i], INT64_MAX, &opts->limit) != 0) {
@@ -516,13 +517,13 @@ static int parse_runs_args(runs_options *opts, int argc, char **argv)
             jy_cli_unknown_option("runs", arg, runs_usage);
             return 2;
         } else {
-            fprintf(stderr, "journey runs: unexpected argument \"%s\"; to explain one run, use "
-                            "journey show RUN\n\n%s", arg, runs_usage);
+            jy_cli_usage_error("runs", "unexpected argument \"%s\"; to explain one run, use "
+                                       "journey show RUN", arg);
             return 2;
         }
 
         if (i + 1 >= argc) {
-            fprintf(stderr, "journey runs: %s needs a value\n\n%s", arg, runs_usage);
+            jy_cli_usage_error("runs", "%s needs a value", arg);
             return 2;
         }
         *value = argv[++i];
@@ -1909,7 +1910,7 @@ int jy_cli_show(int argc, char **argv)
             json = 1;
         } else if (strcmp(arg, "--store") == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "journey show: --store needs a value\n\n%s", show_usage);
+                jy_cli_usage_error("show", "--store needs a value");
                 return 2;
             }
             store_spec = argv[++i];
@@ -1917,16 +1918,15 @@ int jy_cli_show(int argc, char **argv)
             jy_cli_unknown_option("show", arg, show_usage);
             return 2;
         } else if (run_text != NULL) {
-            fprintf(stderr, "journey show: give one run id, got \"%s\" and \"%s\"\n\n%s",
-                    run_text, arg, show_usage);
+            jy_cli_usage_error("show", "give one run id, got \"%s\" and \"%s\"", run_text,
+                               arg);
             return 2;
         } else {
             run_text = arg;
         }
     }
     if (run_text == NULL) {
-        fprintf(stderr, "journey show: missing the run id; journey runs lists them\n\n%s",
-                show_usage);
+        jy_cli_usage_error("show", "missing the run id; journey runs lists them");
         return 2;
     }
 

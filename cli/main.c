@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "usage_error.h"
 
 static const char usage[] =
     "usage: journey <command> [options]\n"
@@ -52,6 +53,6 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    fprintf(stderr, "journey: unknown command \"%s\"\n\n%s", command, usage);
+    jy_cli_usage_error(NULL, "unknown command \"%s\"", command);
     return 2;
 }

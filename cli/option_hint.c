@@ -2,9 +2,9 @@
  * Suggestions for a mistyped option (see option_hint.h).
  */
 #include "option_hint.h"
+#include "usage_error.h"
 
 #include <ctype.h>
-#include <stdio.h>
 #include <string.h>
 
 /* Options longer than this are not compared. */
@@ -73,8 +73,7 @@ void jy_cli_unknown_option(const char *command, const char *arg, const char *usa
 {
     char hint[MAX_OPTION + 1];
     if (nearest_option(arg, usage, hint, sizeof hint))
-        fprintf(stderr, "journey %s: unknown option %s; did you mean %s?\n\n%s", command, arg,
-                hint, usage);
+        jy_cli_usage_error(command, "unknown option %s; did you mean %s?", arg, hint);
     else
-        fprintf(stderr, "journey %s: unknown option %s\n\n%s", command, arg, usage);
+        jy_cli_usage_error(command, "unknown option %s", arg);
 }

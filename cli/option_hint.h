@@ -7,7 +7,9 @@
 
 /* Prints "journey COMMAND: unknown option ARG", then "; did you mean
  * --X?" when one of the options that usage names (words that start with
- * "--") is close to arg, then the usage text, to standard error. */
+ * "--") is close to arg, then the line that names COMMAND's --help, to
+ * standard error (see jy_cli_usage_error). The usage text is searched
+ * but not printed. */
 void jy_cli_unknown_option(const char *command, const char *arg, const char *usage);
 
 #endif

@@ -21,6 +21,7 @@
 #include "json_scan.h"
 #include "option_hint.h"
 #include "store_option.h"
+#include "usage_error.h"
 
 #define DEFAULT_URL "http://127.0.0.1:8640"
 #define BATCH_EVENTS 500
@@ -357,8 +358,8 @@ int jy_cli_send(int argc, char **argv)
             continue;
         }
         if (arg[0] != '-') {
-            fprintf(stderr, "journey send: unexpected argument \"%s\" after the event name "
-                            "\"%s\"\n\n%s", arg, name, send_usage);
+            jy_cli_usage_error("send", "unexpected argument \"%s\" after the event name \"%s\"",
+                               arg, name);
             return 2;
         }
         static const char *const known[] = {"--url", "--user", "--data", "--id", "--file",
@@ -368,7 +369,7 @@ int jy_cli_send(int argc, char **argv)
             return 2;
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "journey send: %s needs a value\n\n%s", arg, send_usage);
+            jy_cli_usage_error("send", "%s needs a value", arg);
             return 2;
         }
         const char *value = argv[++i];
@@ -389,15 +390,14 @@ int jy_cli_send(int argc, char **argv)
     }
 
     if (file != NULL && (name != NULL || user != NULL || id != NULL || strcmp(data, "{}") != 0)) {
-        fprintf(stderr, "journey send: --file sends the events of its lines; give either --file "
-                        "or an event NAME with --user, --data and --id\n\n%s", send_usage);
+        jy_cli_usage_error("send", "--file sends the events of its lines; give either --file "
+                                   "or an event NAME with --user, --data and --id");
         return 2;
     }
     if (file != NULL)
         return send_file(url, file);
     if (name == NULL || user == NULL) {
-        fprintf(stderr, "journey send: give an event NAME and --user, or --file\n\n%s",
-                send_usage);
+        jy_cli_usage_error("send", "give an event NAME and --user, or --file");
         return 2;
     }
 

@@ -19,6 +19,7 @@
 #include "option_hint.h"
 #include "store_option.h"
 #include "timefmt.h"
+#include "usage_error.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8640"
 #define RELOAD_DEBOUNCE_MS 200
@@ -453,8 +454,8 @@ int jy_cli_serve(int argc, char **argv)
             continue;
         }
         if (arg[0] != '-') {
-            fprintf(stderr, "journey serve: unexpected argument \"%s\" after the scripts "
-                            "directory \"%s\"\n\n%s", arg, server.scripts_dir, serve_usage);
+            jy_cli_usage_error("serve", "unexpected argument \"%s\" after the scripts "
+                                        "directory \"%s\"", arg, server.scripts_dir);
             return 2;
         }
         static const char *const known[] = {
@@ -466,7 +467,7 @@ int jy_cli_serve(int argc, char **argv)
             return 2;
         }
         if (value == NULL) {
-            fprintf(stderr, "journey serve: %s needs a value\n\n%s", arg, serve_usage);
+            jy_cli_usage_error("serve", "%s needs a value", arg);
             return 2;
         }
         i++;
@@ -532,8 +533,7 @@ int jy_cli_serve(int argc, char **argv)
         }
     }
     if (server.scripts_dir == NULL) {
-        fprintf(stderr, "journey serve: give the directory of the journey scripts\n\n%s",
-                serve_usage);
+        jy_cli_usage_error("serve", "give the directory of the journey scripts");
         return 2;
     }
 

@@ -27,6 +27,7 @@
 #include "option_hint.h"
 #include "store_option.h"
 #include "timefmt.h"
+#include "usage_error.h"
 
 #define DEFAULT_HORIZON_MS (90LL * 24 * 3600 * 1000)
 #define MAX_LOG_LINES 20
@@ -383,7 +384,7 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
                    strcmp(arg, "--memory-cap") == 0 || strcmp(arg, "--max-journal") == 0 ||
                    strcmp(arg, "--resident-runs") == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "journey simulate: %s needs a value\n\n%s", arg, simulate_usage);
+                jy_cli_usage_error("simulate", "%s needs a value", arg);
                 return 2;
             }
             const char *text = argv[++i];
@@ -413,7 +414,7 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
             sim->jobs = (int)jobs;
         } else if (strcmp(arg, "--sync") == 0 || strcmp(arg, "--commit-every") == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "journey simulate: %s needs a value\n\n%s", arg, simulate_usage);
+                jy_cli_usage_error("simulate", "%s needs a value", arg);
                 return 2;
             }
             const char *text = argv[++i];
@@ -439,7 +440,7 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
 
         if (value != NULL) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "journey simulate: %s needs a value\n\n%s", arg, simulate_usage);
+                jy_cli_usage_error("simulate", "%s needs a value", arg);
                 return 2;
             }
             *value = argv[++i];
@@ -453,10 +454,9 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
         return 2;
     }
     if (sim->events_path == NULL || *script_count == 0) {
-        fprintf(stderr, "journey simulate: %s\n\n%s",
-                *script_count == 0 ? "give at least one journey script"
-                                   : "missing --events FILE (use - for stdin)",
-                simulate_usage);
+        jy_cli_usage_error("simulate", "%s",
+                           *script_count == 0 ? "give at least one journey script"
+                                              : "missing --events FILE (use - for stdin)");
         return 2;
     }
     return 0;

@@ -2,7 +2,8 @@
 # Tests how the journey subcommands respond to bad usage: each names the bad
 # option, argument or value, says what to give instead, and exits with
 # status 2, or 1 for a setting that is valid but cannot work. None of
-# them may abort.
+# them may abort. A usage error prints one line that names --help in
+# place of the help text, and --help prints the help to standard output.
 #
 # usage: tests/cli_usage_test.sh JOURNEY_BINARY
 set -uo pipefail
@@ -20,10 +21,11 @@ checks=0
 failures=0
 
 # Runs journey in the work directory with the given arguments; sets
-# status and err.
+# status, out and err.
 run() {
     (cd "$work" && "$journey" "$@") > "$work/out" 2> "$work/err"
     status=$?
+    out=$(cat "$work/out")
     err=$(cat "$work/err")
 }
 
@@ -43,6 +45,76 @@ expect() { # NAME STATUS TEXT
         failures=$((failures + 1))
         echo "FAIL: $1: expected status $2 and: $3"
         echo "  got status $status and:"
+        printf '%s\n' "$err" | head -5 | sed 's/^/  | /'
+    fi
+}
+
+# Checks that the last run exited with status 2 and printed two lines to
+# standard error: "journey COMMAND: MESSAGE" and the line that names the
+# command's --help, with none of the help text. An empty COMMAND means
+# the top-level command.
+expect_usage_error() { # NAME COMMAND MESSAGE
+    local prefix="journey $2: "
+    local hint="Run \"journey $2 --help\" for the options."
+    if [ -z "$2" ]; then
+        prefix="journey: "
+        hint='Run "journey --help" for the commands.'
+    fi
+    expect "$1" 2 "$prefix$3"
+
+    checks=$((checks + 1))
+    if ! grep -qxF "$hint" "$work/err"; then
+        failures=$((failures + 1))
+        echo "FAIL: $1: expected the line: $hint"
+        head -5 "$work/err" | sed 's/^/  | /'
+    fi
+
+    checks=$((checks + 1))
+    if grep -q '^usage:' "$work/err"; then
+        failures=$((failures + 1))
+        echo "FAIL: $1: standard error contains the help text"
+    fi
+
+    checks=$((checks + 1))
+    local lines
+    lines=$(wc -l < "$work/err")
+    if [ "$lines" -ne 2 ]; then
+        failures=$((failures + 1))
+        echo "FAIL: $1: expected 2 lines on standard error, got $lines"
+    fi
+}
+
+# Runs journey with ARGS and checks that it exits with status 0 and
+# prints the whole help to standard output: the usage line first, the
+# LAST_TEXT of its last entry, and nothing to standard error.
+expect_help() { # NAME LAST_TEXT ARGS...
+    local name=$1 last_text=$2
+    shift 2
+    run "$@"
+
+    checks=$((checks + 1))
+    if [ "$status" != 0 ]; then
+        failures=$((failures + 1))
+        echo "FAIL: $name: expected status 0, got $status"
+    fi
+
+    checks=$((checks + 1))
+    if [[ "$(head -1 "$work/out")" != "usage: journey "* ]]; then
+        failures=$((failures + 1))
+        echo "FAIL: $name: standard output does not start with the usage line"
+        head -3 "$work/out" | sed 's/^/  | /'
+    fi
+
+    checks=$((checks + 1))
+    if [[ "$out" != *"$last_text"* ]]; then
+        failures=$((failures + 1))
+        echo "FAIL: $name: standard output lacks the end of the help: $last_text"
+    fi
+
+    checks=$((checks + 1))
+    if [ -n "$err" ]; then
+        failures=$((failures + 1))
+        echo "FAIL: $name: expected nothing on standard error, got:"
         printf '%s\n' "$err" | head -5 | sed 's/^/  | /'
     fi
 }
@@ -101,6 +173,59 @@ run simulate "$script" --events "$events" --max-journal 4294967296
 expect "simulate: journal cap past 32 bits" 2 "1 to 4294967295"
 run simulate "$script" --events "$events" --memory-cap 10000
 expect "simulate: memory cap too small for Lua" 1 "with a memory cap of 10000 bytes; raise the cap"
+
+run simulate "$script" --events "$events" --bogus
+expect_usage_error "simulate: unknown option, hint line" simulate "unknown option --bogus"
+run simulate "$script" --event "$events"
+expect_usage_error "simulate: suggestion, hint line" simulate \
+    "unknown option --event; did you mean --events?"
+run simulate "$script" --events
+expect_usage_error "simulate: option without a value" simulate "--events needs a value"
+run simulate "$script"
+expect_usage_error "simulate: missing --events" simulate "missing --events FILE"
+run simulate --events "$events"
+expect_usage_error "simulate: missing script" simulate "give at least one journey script"
+run send app/x --user u --bogus
+expect_usage_error "send: unknown option, hint line" send "unknown option --bogus"
+run send app/x extra --user u
+expect_usage_error "send: extra argument, hint line" send 'unexpected argument "extra"'
+run send app/x
+expect_usage_error "send: missing --user" send "give an event NAME and --user, or --file"
+run serve "$work" --bogus
+expect_usage_error "serve: unknown option, hint line" serve "unknown option --bogus"
+run serve "$work" --listen
+expect_usage_error "serve: option without a value" serve "--listen needs a value"
+run serve
+expect_usage_error "serve: missing scripts directory" serve \
+    "give the directory of the journey scripts"
+run runs --staus waiting
+expect_usage_error "runs: suggestion, hint line" runs \
+    "unknown option --staus; did you mean --status?"
+run runs extra
+expect_usage_error "runs: extra argument" runs 'unexpected argument "extra"'
+run runs --limit
+expect_usage_error "runs: --limit without a value" runs "--limit needs a value"
+run show --bogus 1
+expect_usage_error "show: unknown option, hint line" show "unknown option --bogus"
+run show
+expect_usage_error "show: missing run id" show "missing the run id"
+run show 1 2
+expect_usage_error "show: two run ids" show 'give one run id, got "1" and "2"'
+run frobnicate
+expect_usage_error "unknown command, hint line" "" 'unknown command "frobnicate"'
+
+expect_help "simulate --help" "off keeps everything)" simulate --help
+expect_help "send --help" "--url URL     the server" send --help
+expect_help "serve --help" "(default: every run keeps its coroutine)" serve --help
+expect_help "runs --help" "print one JSON object per run" runs --help
+expect_help "show -h" "print everything as one JSON object" show -h
+expect_help "journey --help" "version                            print the version" --help
+expect_help "journey help" "version                            print the version" help
+
+# With no command at all, journey prints the list of commands, as help
+# does, but to standard error and with status 2.
+run
+expect "no command: the list of commands" 2 "usage: journey <command> [options]"
 
 echo "cli usage test: $checks checks, $failures failed"
 [ "$failures" -eq 0 ]

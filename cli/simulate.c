@@ -403,8 +403,12 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
             else
                 sim->config.max_journal = (uint32_t)n;
         } else if (strcmp(arg, "--jobs") == 0) {
+            if (i + 1 >= argc) {
+                jy_cli_usage_error("simulate", "%s needs a value", arg);
+                return 2;
+            }
             char *end = NULL;
-            const char *text = i + 1 < argc ? argv[++i] : "";
+            const char *text = argv[++i];
             long jobs = strtol(text, &end, 10);
             if (end == text || *end != '\0' || jobs < 1 || jobs > MAX_JOBS) {
                 fprintf(stderr, "journey simulate: invalid --jobs \"%s\": give a whole number "

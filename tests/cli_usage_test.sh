@@ -181,6 +181,8 @@ expect_usage_error "simulate: suggestion, hint line" simulate \
     "unknown option --event; did you mean --events?"
 run simulate "$script" --events
 expect_usage_error "simulate: option without a value" simulate "--events needs a value"
+run simulate "$script" --events "$events" --jobs
+expect_usage_error "simulate: --jobs without a value" simulate "--jobs needs a value"
 run simulate "$script"
 expect_usage_error "simulate: missing --events" simulate "missing --events FILE"
 run simulate --events "$events"

@@ -136,7 +136,39 @@ void jy_map_free(jy_map *map)
     free_keys(map->old_slots, map->old_capacity);
     table_free(map->slots, map->capacity);
     table_free(map->old_slots, map->old_capacity);
+    table_free(map->spare, map->capacity * 2);
     jy_map_init(map);
+}
+
+
+/* Maps the spare table once the map is five eighths full and the next
+ * doubling goes on huge pages, then writes to its pages in step with
+ * the inserts, so that every page has faulted in when the table is
+ * three quarters full (see JY_MAP_HUGE_SLOTS). Each write faults in
+ * one huge page, a cost spread over the inserts in between. Without
+ * memory for the spare, the doubling allocates as before. */
+static void prepare_spare(jy_map *map)
+{
+    size_t next = map->capacity * 2;
+    size_t start = map->capacity / 8 * 5;
+    if (next < JY_MAP_HUGE_SLOTS || !jy_huge_pages_mapped() || map->used < start)
+        return;
+
+    if (map->spare == NULL) {
+        map->spare = table_alloc(next);
+        map->spare_touched = 0;
+        if (map->spare == NULL)
+            return;
+    }
+
+    size_t bytes = next * sizeof(jy_map_slot);
+    size_t pages = (bytes + JY_HUGE_PAGE - 1) / JY_HUGE_PAGE;
+    size_t span = map->capacity / 4 * 3 - start;
+    size_t due = (map->used - start) * pages / span + 1;
+    if (due > pages)
+        due = pages;
+    for (; map->spare_touched < due; map->spare_touched++)
+        ((volatile char *)map->spare)[map->spare_touched * JY_HUGE_PAGE] = 0;
 }
 
 
@@ -236,7 +268,7 @@ static void move_slots(jy_map *map, size_t n)
 static int grow(jy_map *map)
 {
     size_t new_capacity = map->capacity == 0 ? 16 : map->capacity * 2;
-    jy_map_slot *slots = table_alloc(new_capacity);
+    jy_map_slot *slots = map->spare != NULL ? map->spare : table_alloc(new_capacity);
 
     if (slots == NULL)
         return JY_ENOMEM;
@@ -257,6 +289,8 @@ static int grow(jy_map *map)
     map->slots = slots;
     map->capacity = new_capacity;
     map->used = 0;
+    map->spare = NULL;
+    map->spare_touched = 0;
     return 0;
 }
 
@@ -296,6 +330,7 @@ int jy_map_put(jy_map *map, const void *key, size_t key_len, void *value)
     slot->value = value;
     map->used++;
     map->count++;
+    prepare_spare(map);
     return 0;
 }
 

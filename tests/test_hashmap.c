@@ -5,11 +5,16 @@
  * few at a time. Half of the keys are short enough to stay in their
  * slot, half are not. Every key is checked after each phase, and the
  * visit count is compared. A second map of run ids grows past the size
- * at which its table is mapped on huge pages.
+ * at which its table is mapped on huge pages, and a third checks that
+ * the table of that doubling is faulted in before the doubling.
  */
+#define _DEFAULT_SOURCE
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "hashmap.h"
 #include "huge_pages.h"
@@ -135,6 +140,69 @@ static void huge_table_past_threshold(void)
 }
 
 
+/* Counts the pages of [block, block + bytes) that are in memory. */
+static size_t resident_pages(const void *block, size_t bytes)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t pages = (bytes + page - 1) / page;
+    unsigned char *in_core = calloc(pages, 1);
+    size_t resident = 0;
+    if (in_core != NULL && mincore((void *)block, bytes, in_core) == 0)
+        for (size_t i = 0; i < pages; i++)
+            resident += in_core[i] & 1;
+    free(in_core);
+    return resident;
+}
+
+
+/* The table that a doubling takes past the huge-page size is mapped and
+ * faulted in while the map fills its last eighth before the doubling,
+ * a huge page every few inserts, and the doubling takes that table. */
+static void spare_faulted_in_before_doubling(void)
+{
+    if (!jy_huge_pages_mapped())
+        return; /* the sanitizer build keeps every table on the heap */
+
+    jy_map map;
+    jy_map_init(&map);
+    size_t capacity = JY_MAP_HUGE_SLOTS / 2;
+    uint64_t id = 1;
+
+    /* Up to five eighths of the last table below the huge-page size no
+     * spare exists; one insert more maps it. */
+    int stored = 1;
+    for (; id < capacity / 8 * 5; id++)
+        if (jy_map_put_id(&map, id, (void *)(uintptr_t)id) != 0)
+            stored = 0;
+    CHECK_INT_EQ(map.capacity, capacity);
+    CHECK(map.spare == NULL);
+    stored &= jy_map_put_id(&map, id++, (void *)(uintptr_t)1) == 0;
+    CHECK(map.spare != NULL);
+    size_t pages_early = map.spare_touched;
+    CHECK(pages_early >= 1 && pages_early <= 2);
+
+    /* Filled to the doubling point, every page of the spare is in. */
+    for (; id <= capacity / 4 * 3; id++)
+        if (jy_map_put_id(&map, id, (void *)(uintptr_t)id) != 0)
+            stored = 0;
+    CHECK(stored);
+    CHECK_INT_EQ(map.capacity, capacity);
+    size_t bytes = JY_MAP_HUGE_SLOTS * sizeof(jy_map_slot);
+    CHECK_INT_EQ(map.spare_touched, bytes / JY_HUGE_PAGE);
+    CHECK_INT_EQ(resident_pages(map.spare, bytes), bytes / (size_t)sysconf(_SC_PAGESIZE));
+
+    /* The doubling takes the spare as the new table. */
+    jy_map_slot *spare = map.spare;
+    CHECK_INT_EQ(jy_map_put_id(&map, id, (void *)(uintptr_t)id), 0);
+    CHECK_INT_EQ(map.capacity, JY_MAP_HUGE_SLOTS);
+    CHECK(map.slots == spare);
+    CHECK(map.spare == NULL);
+    CHECK(jy_map_get_id(&map, id) == (void *)(uintptr_t)id);
+    CHECK(jy_map_get_id(&map, 2) == (void *)(uintptr_t)2);
+    jy_map_free(&map);
+}
+
+
 int main(void)
 {
     jy_map map;
@@ -196,5 +264,6 @@ int main(void)
     CHECK(map.old_slots == NULL);
 
     huge_table_past_threshold();
+    spare_faulted_in_before_doubling();
     return check_summary("test_hashmap");
 }

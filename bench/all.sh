@@ -42,7 +42,9 @@ group "W3"
 bench/w3_kill.sh 1000 2
 group "W1 over HTTP, SQLite"
 bench/w1_http.sh 100000 100 sqlite
+bench/w1_http.sh 100000 100 sqlite
 group "W1 over HTTP, memory"
+bench/w1_http.sh 100000 100 memory
 bench/w1_http.sh 100000 100 memory
 group "backtest, full file"
 bench/backtest.sh "$uci" 2 1

@@ -31,8 +31,8 @@
  * page.
  *
  * The first write to each 2 MiB of a fresh table makes the kernel zero
- * a whole huge page, and the moves after a doubling write all over the
- * new table within a few loop turns: on a virtual machine that stalled
+ * a whole huge page. The moves after a doubling write all over the new
+ * table within a few loop turns, and on a virtual machine that stalled
  * the loop for 100 to 350 ms at a million runs. So once a map is five
  * eighths full, it maps the table of its next doubling (the spare) and
  * writes to one more of its huge pages every few inserts, so that the

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "hashmap.h"
 #include "huge_pages.h"
@@ -140,18 +139,19 @@ static void huge_table_past_threshold(void)
 }
 
 
-/* Counts the pages of [block, block + bytes) that are in memory. */
-static size_t resident_pages(const void *block, size_t bytes)
+/* Counts the huge pages of [block, block + bytes) whose first page is
+ * in memory. Where the kernel gives the block huge pages, a write to
+ * that page brought in all 2 MiB; where huge pages are off, it brought
+ * in that page alone. Either way it was written. */
+static size_t huge_pages_written(const char *block, size_t bytes)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t pages = (bytes + page - 1) / page;
-    unsigned char *in_core = calloc(pages, 1);
-    size_t resident = 0;
-    if (in_core != NULL && mincore((void *)block, bytes, in_core) == 0)
-        for (size_t i = 0; i < pages; i++)
-            resident += in_core[i] & 1;
-    free(in_core);
-    return resident;
+    size_t written = 0;
+    for (size_t offset = 0; offset < bytes; offset += JY_HUGE_PAGE) {
+        unsigned char in_core = 0;
+        if (mincore((void *)(block + offset), 1, &in_core) == 0)
+            written += in_core & 1;
+    }
+    return written;
 }
 
 
@@ -189,7 +189,7 @@ static void spare_faulted_in_before_doubling(void)
     CHECK_INT_EQ(map.capacity, capacity);
     size_t bytes = JY_MAP_HUGE_SLOTS * sizeof(jy_map_slot);
     CHECK_INT_EQ(map.spare_touched, bytes / JY_HUGE_PAGE);
-    CHECK_INT_EQ(resident_pages(map.spare, bytes), bytes / (size_t)sysconf(_SC_PAGESIZE));
+    CHECK_INT_EQ(huge_pages_written((const char *)map.spare, bytes), bytes / JY_HUGE_PAGE);
 
     /* The doubling takes the spare as the new table. */
     jy_map_slot *spare = map.spare;

@@ -142,23 +142,31 @@ void jy_map_free(jy_map *map)
 
 
 /* Maps the spare table once the map is five eighths full and the next
- * doubling goes on huge pages, then writes to its pages in step with
- * the inserts, so that every page has faulted in when the table is
- * three quarters full (see JY_MAP_HUGE_SLOTS). Each write faults in
+ * doubling goes on huge pages (see JY_MAP_HUGE_SLOTS). Then writes to
+ * its pages in step with the inserts, so that every page has faulted
+ * in when the table is three quarters full. Each write faults in
  * one huge page, a cost spread over the inserts in between. Without
- * memory for the spare, the doubling allocates as before. */
+ * memory for the spare, the doubling allocates as before.
+ *
+ * NOTE: where the kernel gives the spare no huge pages (transparent
+ * huge pages set to `never`, or no free 2 MiB of memory), each write
+ * faults in 4 KiB only, and the doubling's moves fault in the rest as
+ * they did without a spare. */
 static void prepare_spare(jy_map *map)
 {
     size_t next = map->capacity * 2;
     size_t start = map->capacity / 8 * 5;
-    if (next < JY_MAP_HUGE_SLOTS || !jy_huge_pages_mapped() || map->used < start)
+    if (next < JY_MAP_HUGE_SLOTS || !jy_huge_pages_mapped() || map->used < start ||
+        map->spare_failed)
         return;
 
     if (map->spare == NULL) {
         map->spare = table_alloc(next);
         map->spare_touched = 0;
-        if (map->spare == NULL)
+        if (map->spare == NULL) {
+            map->spare_failed = 1;
             return;
+        }
     }
 
     size_t bytes = next * sizeof(jy_map_slot);
@@ -291,6 +299,7 @@ static int grow(jy_map *map)
     map->used = 0;
     map->spare = NULL;
     map->spare_touched = 0;
+    map->spare_failed = 0;
     return 0;
 }
 
@@ -380,6 +389,16 @@ static void *take(jy_map *map, const void *key, size_t key_len, const void *valu
     else
         close_gap(map, (size_t)(slot - map->slots));
     map->count--;
+
+    /* A map that drains well below its doubling point gives the spare
+     * back. The gap to five eighths keeps a map that hovers around one
+     * point from mapping and unmapping it over and over. */
+    if ((map->spare != NULL || map->spare_failed) && map->used < map->capacity / 2) {
+        table_free(map->spare, map->capacity * 2);
+        map->spare = NULL;
+        map->spare_touched = 0;
+        map->spare_failed = 0;
+    }
     return removed;
 }
 

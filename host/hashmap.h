@@ -66,6 +66,8 @@ typedef struct jy_map {
     jy_map_slot *spare;   /* the zeroed table of the next doubling, on
                            * huge pages, while its pages fault in */
     size_t spare_touched; /* huge pages of the spare written so far */
+    int spare_failed;     /* mapping the spare failed at this capacity;
+                           * the doubling tries again */
 } jy_map;
 
 /* What jy_map_each shows of one entry. */

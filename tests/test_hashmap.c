@@ -5,11 +5,13 @@
  * few at a time. Half of the keys are short enough to stay in their
  * slot, half are not. Every key is checked after each phase, and the
  * visit count is compared. A second map of run ids grows past the size
- * at which its table is mapped on huge pages, and a third checks that
- * the table of that doubling is faulted in before the doubling.
+ * at which its table is mapped on huge pages. Others check that the
+ * table of that doubling is faulted in before the doubling, and given
+ * back when the map is freed or drains first.
  */
 #define _DEFAULT_SOURCE
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +205,60 @@ static void spare_faulted_in_before_doubling(void)
 }
 
 
+/* Returns whether no byte of [block, block + bytes) is mapped any more:
+ * mincore fails with ENOMEM on an unmapped page. */
+static int unmapped(const char *block, size_t bytes)
+{
+    for (size_t offset = 0; offset < bytes; offset += JY_HUGE_PAGE) {
+        unsigned char in_core;
+        if (mincore((void *)(block + offset), 1, &in_core) == 0 || errno != ENOMEM)
+            return 0;
+    }
+    return 1;
+}
+
+
+/* Fills a fresh map of run ids to one insert past five eighths of the
+ * last table below the huge-page size, where it maps its spare. */
+static void fill_to_spare(jy_map *map)
+{
+    jy_map_init(map);
+    for (uint64_t id = 1; id <= JY_MAP_HUGE_SLOTS / 2 / 8 * 5; id++)
+        jy_map_put_id(map, id, (void *)(uintptr_t)id);
+}
+
+
+/* A spare goes when its map is freed before the doubling, and when the
+ * map drains below half full. */
+static void spare_given_back(void)
+{
+    if (!jy_huge_pages_mapped())
+        return;
+    size_t bytes = JY_MAP_HUGE_SLOTS * sizeof(jy_map_slot);
+
+    jy_map map;
+    fill_to_spare(&map);
+    const char *spare = (const char *)map.spare;
+    CHECK(spare != NULL);
+    jy_map_free(&map);
+    CHECK(unmapped(spare, bytes));
+
+    fill_to_spare(&map);
+    spare = (const char *)map.spare;
+    CHECK(spare != NULL);
+    uint64_t id = 1;
+    for (; map.used >= JY_MAP_HUGE_SLOTS / 2 / 8 * 5 - 1000; id++)
+        jy_map_remove_id(&map, id);
+    CHECK((const char *)map.spare == spare); /* kept near its doubling point */
+    for (; map.used >= JY_MAP_HUGE_SLOTS / 2 / 2; id++)
+        jy_map_remove_id(&map, id);
+    CHECK(map.spare == NULL);
+    CHECK(unmapped(spare, bytes));
+    CHECK(jy_map_get_id(&map, id) == (void *)(uintptr_t)id);
+    jy_map_free(&map);
+}
+
+
 int main(void)
 {
     jy_map map;
@@ -265,5 +321,6 @@ int main(void)
 
     huge_table_past_threshold();
     spare_faulted_in_before_doubling();
+    spare_given_back();
     return check_summary("test_hashmap");
 }

@@ -151,7 +151,11 @@ void jy_map_free(jy_map *map)
  * NOTE: where the kernel gives the spare no huge pages (transparent
  * huge pages set to `never`, or no free 2 MiB of memory), each write
  * faults in 4 KiB only, and the doubling's moves fault in the rest as
- * they did without a spare. */
+ * they did without a spare.
+ *
+ * TODO: each write still costs the loop the zeroing of one huge page,
+ * 2 to 8 ms on a virtual machine. A thread of its own could write to
+ * the spare, which the map does not touch before the doubling. */
 static void prepare_spare(jy_map *map)
 {
     size_t next = map->capacity * 2;

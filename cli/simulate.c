@@ -346,6 +346,18 @@ static int in_order(const input_event *events, size_t count)
 }
 
 
+/* Returns the value after the option at argv[*i] and moves *i to it, or
+ * prints a usage error and returns NULL when the option is last. */
+static const char *option_value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        jy_cli_usage_error("simulate", "%s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+
 static int parse_args(simulation *sim, int argc, char **argv, const char ***scripts,
                       size_t *script_count)
 {
@@ -383,11 +395,9 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
         } else if (strcmp(arg, "--instruction-budget") == 0 ||
                    strcmp(arg, "--memory-cap") == 0 || strcmp(arg, "--max-journal") == 0 ||
                    strcmp(arg, "--resident-runs") == 0) {
-            if (i + 1 >= argc) {
-                jy_cli_usage_error("simulate", "%s needs a value", arg);
+            const char *text = option_value(argc, argv, &i);
+            if (text == NULL)
                 return 2;
-            }
-            const char *text = argv[++i];
             unsigned long long n = 0;
             if (jy_cli_parse_limit(arg, text, &n) != 0) {
                 fprintf(stderr, "journey simulate: invalid %s \"%s\": give a whole number, %s\n",
@@ -403,12 +413,10 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
             else
                 sim->config.max_journal = (uint32_t)n;
         } else if (strcmp(arg, "--jobs") == 0) {
-            if (i + 1 >= argc) {
-                jy_cli_usage_error("simulate", "%s needs a value", arg);
+            const char *text = option_value(argc, argv, &i);
+            if (text == NULL)
                 return 2;
-            }
             char *end = NULL;
-            const char *text = argv[++i];
             long jobs = strtol(text, &end, 10);
             if (end == text || *end != '\0' || jobs < 1 || jobs > MAX_JOBS) {
                 fprintf(stderr, "journey simulate: invalid --jobs \"%s\": give a whole number "
@@ -417,11 +425,9 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
             }
             sim->jobs = (int)jobs;
         } else if (strcmp(arg, "--sync") == 0 || strcmp(arg, "--commit-every") == 0) {
-            if (i + 1 >= argc) {
-                jy_cli_usage_error("simulate", "%s needs a value", arg);
+            const char *text = option_value(argc, argv, &i);
+            if (text == NULL)
                 return 2;
-            }
-            const char *text = argv[++i];
             char *end = NULL;
             if (strcmp(arg, "--sync") == 0 &&
                 jy_cli_parse_sync(text, &sim->config.sync_normal) != 0) {
@@ -442,13 +448,8 @@ static int parse_args(simulation *sim, int argc, char **argv, const char ***scri
             (*scripts)[(*script_count)++] = arg;
         }
 
-        if (value != NULL) {
-            if (i + 1 >= argc) {
-                jy_cli_usage_error("simulate", "%s needs a value", arg);
-                return 2;
-            }
-            *value = argv[++i];
-        }
+        if (value != NULL && (*value = option_value(argc, argv, &i)) == NULL)
+            return 2;
     }
 
     if (sim->emitted_path != NULL && strcmp(sim->emitted_path, "-") == 0) {

@@ -148,13 +148,13 @@ void jy_map_free(jy_map *map)
  * one huge page, a cost spread over the inserts in between. Without
  * memory for the spare, the doubling allocates as before.
  *
- * NOTE: where the kernel gives the spare no huge pages (transparent
- * huge pages set to `never`, or no free 2 MiB of memory), each write
- * faults in 4 KiB only, and the doubling's moves fault in the rest as
- * they did without a spare.
+ * NOTE: the kernel may give the spare no huge pages, because
+ * transparent huge pages are set to `never` or no free 2 MiB is left.
+ * Each write then faults in 4 KiB only, and the doubling's moves fault
+ * in the rest as they did without a spare.
  *
  * TODO: each write still costs the loop the zeroing of one huge page,
- * 2 to 8 ms on a virtual machine. A thread of its own could write to
+ * up to 8 ms on a virtual machine (bench/page_zeroing.c). A thread of its own could write to
  * the spare, which the map does not touch before the doubling. */
 static void prepare_spare(jy_map *map)
 {

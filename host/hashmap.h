@@ -33,10 +33,10 @@
  * The first write to each 2 MiB of a fresh table makes the kernel zero
  * a whole huge page. The moves after a doubling write all over the new
  * table within a few loop turns, and on a virtual machine that stalled
- * the loop for 100 to 350 ms at a million runs. So once a map is five
- * eighths full, it maps the table of its next doubling (the spare) and
- * writes to one more of its huge pages every few inserts, so that the
- * spare is whole when the doubling takes it. */
+ * the loop for 100 to 350 ms at a million runs. So a map that is five
+ * eighths full maps the table of its next doubling (the spare) early.
+ * It writes to one more of the spare's huge pages every few inserts,
+ * and the spare is whole when the doubling takes it. */
 #define JY_MAP_HUGE_SLOTS ((size_t)1 << 20)
 
 /* Keys up to this many bytes are kept in the slot. */

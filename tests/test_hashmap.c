@@ -143,7 +143,7 @@ static void huge_table_past_threshold(void)
 
 /* Counts the huge pages of [block, block + bytes) whose first page is
  * in memory. Where the kernel gives the block huge pages, a write to
- * that page brought in all 2 MiB; where huge pages are off, it brought
+ * that page brought in all 2 MiB. Where huge pages are off, it brought
  * in that page alone. Either way it was written. */
 static size_t huge_pages_written(const char *block, size_t bytes)
 {
@@ -181,7 +181,8 @@ static void spare_faulted_in_before_doubling(void)
     stored &= jy_map_put_id(&map, id++, (void *)(uintptr_t)1) == 0;
     CHECK(map.spare != NULL);
     size_t pages_early = map.spare_touched;
-    CHECK(pages_early >= 1 && pages_early <= 2);
+    CHECK(pages_early >= 1);
+    CHECK(pages_early <= 2);
 
     /* Filled to the doubling point, every page of the spare is in. */
     for (; id <= capacity / 4 * 3; id++)

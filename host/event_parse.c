@@ -22,6 +22,8 @@ typedef struct event_fields {
     jy_json_span id;
     jy_json_span ts;
     jy_json_span data;
+    int user_spaced; /* whether space sits inside the value, which */
+    int data_spaced; /* jy_json_compact then has to take out */
 } event_fields;
 
 /* Decoded strings and compacted JSON are written here, one after the
@@ -112,12 +114,17 @@ static int read_fields(const char *line, size_t len, event_fields *fields, jy_er
         if (pos >= len || line[pos] != ':')
             return syntax_error(line, len, pos, "':'", err);
         pos++;
-        if (jy_json_scan_value(line, len, &pos, &value, &syntax) != 0)
+        int spaced = 0;
+        if (jy_json_scan_value_spaced(line, len, &pos, &value, &spaced, &syntax) != 0)
             return jy_error_set(err, JY_EINVAL, "invalid JSON: %s", syntax.message);
 
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
             if (key_is(&key, known[i].name)) {
                 *(jy_json_span *)((char *)fields + known[i].offset) = value;
+                if (known[i].offset == offsetof(event_fields, user))
+                    fields->user_spaced = spaced;
+                else if (known[i].offset == offsetof(event_fields, data))
+                    fields->data_spaced = spaced;
                 break;
             }
         }
@@ -197,10 +204,17 @@ static int reject_id_number(const char *field, const jy_json_span *span,
 }
 
 
-static const char *take_compact(scratch *s, const jy_json_span *span)
+/* Copies the JSON value into the scratch without the space between its
+ * tokens. Most input has none, and then a copy does. */
+static const char *take_compact(scratch *s, const jy_json_span *span, int spaced)
 {
     char *out = s->data + s->used;
-    size_t len = jy_json_compact(span, out);
+    size_t len = span->len;
+
+    if (spaced)
+        len = jy_json_compact(span, out);
+    else
+        memcpy(out, span->text, len);
     out[len] = '\0';
     s->used += len + 1;
     return out;
@@ -235,7 +249,7 @@ static jy_json_span object_field(const jy_json_span *object, const char *name)
 }
 
 
-static int read_user(scratch *s, const jy_json_span *span, const char **user,
+static int read_user(scratch *s, const jy_json_span *span, int spaced, const char **user,
                      const char **user_json, jy_error *err)
 {
     size_t len = 0;
@@ -271,7 +285,7 @@ static int read_user(scratch *s, const jy_json_span *span, const char **user,
                                 "string");
         if (id.type == JY_JSON_STRING && reject_nul("\"id\" of \"user\"", *user, len, err) != 0)
             return JY_EINVAL;
-        *user_json = take_compact(s, span);
+        *user_json = take_compact(s, span, spaced);
         return 0;
     }
     if (is_absent(span))
@@ -361,14 +375,14 @@ static int read_ts(scratch *s, const jy_json_span *span, int require_ts, jy_time
 }
 
 
-static int read_data(scratch *s, const jy_json_span *span, const char **data_json,
-                     jy_error *err)
+static int read_data(scratch *s, const jy_json_span *span, int spaced,
+                     const char **data_json, jy_error *err)
 {
     *data_json = "{}";
     if (is_absent(span))
         return 0;
     if (span->type == JY_JSON_OBJECT) {
-        *data_json = take_compact(s, span);
+        *data_json = take_compact(s, span, spaced);
         return 0;
     }
     if (span->type == JY_JSON_ARRAY) {
@@ -400,10 +414,10 @@ jy_event *jy_event_parse(const char *line, size_t len, int require_ts, jy_time d
     jy_time ts = default_ts;
     jy_event *event = NULL;
     if (read_fields(line, len, &fields, err) == 0 &&
-        read_user(&s, &fields.user, &user, &user_json, err) == 0 &&
+        read_user(&s, &fields.user, fields.user_spaced, &user, &user_json, err) == 0 &&
         read_name(&s, &fields, &name, err) == 0 && read_id(&s, &fields.id, &id, err) == 0 &&
         read_ts(&s, &fields.ts, require_ts, &ts, err) == 0 &&
-        read_data(&s, &fields.data, &data_json, err) == 0) {
+        read_data(&s, &fields.data, fields.data_spaced, &data_json, err) == 0) {
         event = jy_event_new(id, user, name, ts, data_json, user_json, 0);
         if (event == NULL)
             jy_error_set(err, JY_ENOMEM, "out of memory");

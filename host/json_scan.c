@@ -21,6 +21,15 @@ static int is_digit(char c)
 }
 
 
+/* Returns the index of the first character after the digits at pos. */
+static size_t skip_digits(const char *text, size_t len, size_t pos)
+{
+    while (pos < len && is_digit(text[pos]))
+        pos++;
+    return pos;
+}
+
+
 size_t jy_utf8_bom_length(const char *text, size_t len)
 {
     return len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
@@ -122,9 +131,24 @@ size_t jy_utf8_sequence_length(const unsigned char *s, size_t avail)
 }
 
 
+/* Bytes below 0x80 are the whole of most input, so eight of them are
+ * checked at once before any sequence is decoded. */
+#define HIGH_BITS 0x8080808080808080ULL
+
+
 int jy_json_check_utf8(const char *text, size_t len, jy_error *err)
 {
-    for (size_t i = 0; i < len;) {
+    size_t i = 0;
+
+    while (i < len) {
+        uint64_t word;
+        if (len - i >= sizeof word) {
+            memcpy(&word, text + i, sizeof word);
+            if ((word & HIGH_BITS) == 0) {
+                i += sizeof word;
+                continue;
+            }
+        }
         if ((unsigned char)text[i] < 0x80) {
             i++;
             continue;
@@ -139,219 +163,296 @@ int jy_json_check_utf8(const char *text, size_t len, jy_error *err)
 }
 
 
-/* Checks a string from its opening quote at *pos. A \u escape must be a
- * valid code point: a high surrogate needs its low surrogate, because
- * the decoded string is UTF-8. Control characters pass, as lua-cjson
- * lets them pass. */
-static int scan_string(const char *text, size_t len, size_t *pos, jy_error *err)
+/* The state of one scan: the text, the position, and whether any space
+ * was skipped inside the value, which tells jy_json_compact's callers
+ * that the text is compact already. */
+typedef struct scanner {
+    const char *text;
+    size_t len;
+    size_t pos;
+    int spaced;
+    jy_error *err;
+} scanner;
+
+
+/* Most tokens follow the last one directly, so the check for space is
+ * inline and the loop is not. */
+static void skip_space_run(scanner *s)
 {
-    size_t start = *pos;
+    size_t pos = s->pos;
+
+    while (pos < s->len && is_space(s->text[pos]))
+        pos++;
+    s->spaced = 1;
+    s->pos = pos;
+}
+
+
+static inline void skip_space(scanner *s)
+{
+    if (s->pos < s->len && is_space(s->text[s->pos]))
+        skip_space_run(s);
+}
+
+
+static inline int at(const scanner *s, char c)
+{
+    return s->pos < s->len && s->text[s->pos] == c;
+}
+
+
+static int scan_fail(scanner *s, const char *expected)
+{
+    return fail_expected(s->text, s->len, s->pos, expected, s->err);
+}
+
+
+/* Checks a \u escape at text[i] (the backslash) and returns its length
+ * in characters, or 0 after filling the error. A \u escape must be a
+ * valid code point: a high surrogate needs its low surrogate, because
+ * the decoded string is UTF-8. */
+static size_t scan_unicode_escape(scanner *s, size_t i)
+{
+    const char *text = s->text;
+    size_t len = s->len;
+
+    long unit = read_hex4(text, len, i + 2);
+    if (unit < 0) {
+        jy_error_set(s->err, JY_EINVAL, "invalid \\u escape in a string at character %zu",
+                     i + 1);
+        return 0;
+    }
+    if (unit >= 0xDC00 && unit <= 0xDFFF) {
+        jy_error_set(s->err, JY_EINVAL, "invalid \\u escape at character %zu: a low "
+                     "surrogate without a high one", i + 1);
+        return 0;
+    }
+    if (unit < 0xD800 || unit > 0xDBFF)
+        return 6;
+
+    long low = -1;
+    if (i + 7 < len && text[i + 6] == '\\' && text[i + 7] == 'u')
+        low = read_hex4(text, len, i + 8);
+    if (low < 0xDC00 || low > 0xDFFF) {
+        jy_error_set(s->err, JY_EINVAL, "invalid \\u escape at character %zu: a high "
+                     "surrogate without a low one", i + 1);
+        return 0;
+    }
+    return 12;
+}
+
+
+/* Checks a string from its opening quote. Control characters pass, as
+ * lua-cjson lets them pass. */
+static int scan_string(scanner *s)
+{
+    const char *text = s->text;
+    size_t len = s->len;
+    size_t start = s->pos;
     size_t i = start + 1;
 
     while (i < len) {
-        char c = text[i];
-        if (c == '"') {
-            *pos = i + 1;
-            return 0;
-        }
-        if (c != '\\') {
+        /* Most strings hold no escape: run to the next quote or
+         * backslash without looking at anything else. */
+        while (i < len && text[i] != '"' && text[i] != '\\')
             i++;
-            continue;
+        if (i >= len)
+            break;
+        if (text[i] == '"') {
+            s->pos = i + 1;
+            return 0;
         }
 
         if (i + 1 >= len)
             break;
         char escape = text[i + 1];
-        if (strchr("\"\\/bfnrt", escape) != NULL && escape != '\0') {
+        if (escape == '"' || escape == '\\' || escape == '/' || escape == 'b' ||
+            escape == 'f' || escape == 'n' || escape == 'r' || escape == 't') {
             i += 2;
             continue;
         }
         if (escape != 'u')
-            return jy_error_set(err, JY_EINVAL, "invalid escape '\\%c' in a string at "
+            return jy_error_set(s->err, JY_EINVAL, "invalid escape '\\%c' in a string at "
                                 "character %zu", escape, i + 1);
-
-        long unit = read_hex4(text, len, i + 2);
-        if (unit < 0)
-            return jy_error_set(err, JY_EINVAL, "invalid \\u escape in a string at character %zu",
-                                i + 1);
-        if (unit >= 0xDC00 && unit <= 0xDFFF)
-            return jy_error_set(err, JY_EINVAL, "invalid \\u escape at character %zu: a low "
-                                "surrogate without a high one", i + 1);
-        if (unit >= 0xD800 && unit <= 0xDBFF) {
-            long low = -1;
-            if (i + 7 < len && text[i + 6] == '\\' && text[i + 7] == 'u')
-                low = read_hex4(text, len, i + 8);
-            if (low < 0xDC00 || low > 0xDFFF)
-                return jy_error_set(err, JY_EINVAL, "invalid \\u escape at character %zu: a "
-                                    "high surrogate without a low one", i + 1);
-            i += 12;
-            continue;
-        }
-        i += 6;
+        size_t n = scan_unicode_escape(s, i);
+        if (n == 0)
+            return JY_EINVAL;
+        i += n;
     }
-    return jy_error_set(err, JY_EINVAL, "unterminated string starting at character %zu",
+    return jy_error_set(s->err, JY_EINVAL, "unterminated string starting at character %zu",
                         start + 1);
 }
 
 
 /* Checks a number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-static int scan_number(const char *text, size_t len, size_t *pos, jy_error *err)
+static int scan_number(scanner *s)
 {
-    size_t start = *pos;
-    size_t i = start;
+    const char *text = s->text;
+    size_t len = s->len;
 
-    if (i < len && text[i] == '-')
-        i++;
-    if (i < len && text[i] == '0') {
-        i++;
-    } else if (i < len && is_digit(text[i])) {
-        while (i < len && is_digit(text[i]))
-            i++;
-    } else {
-        return fail_expected(text, len, i, "a digit", err);
-    }
+    if (at(s, '-'))
+        s->pos++;
+    if (at(s, '0'))
+        s->pos++;
+    else if (s->pos < len && is_digit(text[s->pos]))
+        s->pos = skip_digits(text, len, s->pos);
+    else
+        return scan_fail(s, "a digit");
 
-    if (i < len && text[i] == '.') {
-        i++;
-        if (i >= len || !is_digit(text[i]))
-            return fail_expected(text, len, i, "a digit after '.'", err);
-        while (i < len && is_digit(text[i]))
-            i++;
+    if (at(s, '.')) {
+        s->pos++;
+        if (s->pos >= len || !is_digit(text[s->pos]))
+            return scan_fail(s, "a digit after '.'");
+        s->pos = skip_digits(text, len, s->pos);
     }
-    if (i < len && (text[i] == 'e' || text[i] == 'E')) {
-        i++;
-        if (i < len && (text[i] == '+' || text[i] == '-'))
-            i++;
-        if (i >= len || !is_digit(text[i]))
-            return fail_expected(text, len, i, "a digit in the exponent", err);
-        while (i < len && is_digit(text[i]))
-            i++;
+    if (at(s, 'e') || at(s, 'E')) {
+        s->pos++;
+        if (at(s, '+') || at(s, '-'))
+            s->pos++;
+        if (s->pos >= len || !is_digit(text[s->pos]))
+            return scan_fail(s, "a digit in the exponent");
+        s->pos = skip_digits(text, len, s->pos);
     }
     /* "01" and "1x" are not numbers; the caller reports what follows. */
-    *pos = i;
     return 0;
 }
 
 
-static int scan_literal(const char *text, size_t len, size_t *pos, const char *word,
-                        jy_error *err)
+static int scan_literal(scanner *s, const char *word, size_t n)
 {
-    size_t n = strlen(word);
-
-    if (len - *pos < n || memcmp(text + *pos, word, n) != 0)
-        return fail_expected(text, len, *pos, "a JSON value", err);
-    *pos += n;
+    if (s->len - s->pos < n || memcmp(s->text + s->pos, word, n) != 0)
+        return scan_fail(s, "a JSON value");
+    s->pos += n;
     return 0;
 }
 
 
-static int scan_at_depth(const char *text, size_t len, size_t *pos, jy_json_span *span,
-                         int depth, jy_error *err);
+static int scan_at_depth(scanner *s, jy_json_span *span, int depth);
 
 
-static int scan_array(const char *text, size_t len, size_t *pos, int depth, jy_error *err)
+/* Scans a member of an array or object. Strings and numbers, most of
+ * the members, are scanned here without the dispatch of scan_at_depth. */
+static inline int scan_member(scanner *s, int depth)
 {
-    (*pos)++;
-    jy_json_skip_space(text, len, pos);
-    if (*pos < len && text[*pos] == ']') {
-        (*pos)++;
+    if (s->pos < s->len) {
+        char c = s->text[s->pos];
+        if (c == '"')
+            return scan_string(s);
+        if (is_digit(c) || c == '-')
+            return scan_number(s);
+    }
+    return scan_at_depth(s, NULL, depth + 1);
+}
+
+
+static int scan_array(scanner *s, int depth)
+{
+    s->pos++;
+    skip_space(s);
+    if (at(s, ']')) {
+        s->pos++;
         return 0;
     }
 
     for (;;) {
-        if (scan_at_depth(text, len, pos, NULL, depth + 1, err) != 0)
+        skip_space(s);
+        if (scan_member(s, depth) != 0)
             return JY_EINVAL;
-        jy_json_skip_space(text, len, pos);
-        if (*pos < len && text[*pos] == ',') {
-            (*pos)++;
+        skip_space(s);
+        if (at(s, ',')) {
+            s->pos++;
             continue;
         }
-        if (*pos < len && text[*pos] == ']') {
-            (*pos)++;
+        if (at(s, ']')) {
+            s->pos++;
             return 0;
         }
-        return fail_expected(text, len, *pos, "',' or ']'", err);
+        return scan_fail(s, "',' or ']'");
     }
 }
 
 
-static int scan_object(const char *text, size_t len, size_t *pos, int depth, jy_error *err)
+static int scan_object(scanner *s, int depth)
 {
-    (*pos)++;
-    jy_json_skip_space(text, len, pos);
-    if (*pos < len && text[*pos] == '}') {
-        (*pos)++;
+    s->pos++;
+    skip_space(s);
+    if (at(s, '}')) {
+        s->pos++;
         return 0;
     }
 
     for (;;) {
-        jy_json_skip_space(text, len, pos);
-        if (*pos >= len || text[*pos] != '"')
-            return fail_expected(text, len, *pos, "an object key string", err);
-        if (scan_string(text, len, pos, err) != 0)
+        skip_space(s);
+        if (!at(s, '"'))
+            return scan_fail(s, "an object key string");
+        if (scan_string(s) != 0)
             return JY_EINVAL;
-        jy_json_skip_space(text, len, pos);
-        if (*pos >= len || text[*pos] != ':')
-            return fail_expected(text, len, *pos, "':'", err);
-        (*pos)++;
-        if (scan_at_depth(text, len, pos, NULL, depth + 1, err) != 0)
+        skip_space(s);
+        if (!at(s, ':'))
+            return scan_fail(s, "':'");
+        s->pos++;
+        skip_space(s);
+        if (scan_member(s, depth) != 0)
             return JY_EINVAL;
-        jy_json_skip_space(text, len, pos);
-        if (*pos < len && text[*pos] == ',') {
-            (*pos)++;
+        skip_space(s);
+        if (at(s, ',')) {
+            s->pos++;
             continue;
         }
-        if (*pos < len && text[*pos] == '}') {
-            (*pos)++;
+        if (at(s, '}')) {
+            s->pos++;
             return 0;
         }
-        return fail_expected(text, len, *pos, "',' or '}'", err);
+        return scan_fail(s, "',' or '}'");
     }
 }
 
 
-static int scan_at_depth(const char *text, size_t len, size_t *pos, jy_json_span *span,
-                         int depth, jy_error *err)
+static int scan_at_depth(scanner *s, jy_json_span *span, int depth)
 {
-    jy_json_skip_space(text, len, pos);
-    if (*pos >= len)
-        return fail_expected(text, len, *pos, "a JSON value", err);
+    /* Space before a nested value is inside the outer one; space before
+     * the top value is not part of it. */
+    int spaced = s->spaced;
+    skip_space(s);
+    if (depth == 0)
+        s->spaced = spaced;
+    if (s->pos >= s->len)
+        return scan_fail(s, "a JSON value");
 
-    size_t start = *pos;
+    size_t start = s->pos;
     jy_json_type type;
     int rc;
-    switch (text[start]) {
+    switch (s->text[start]) {
     case '{':
     case '[':
         if (depth >= JY_JSON_MAX_DEPTH)
-            return jy_error_set(err, JY_EINVAL, "too many nested arrays and objects at "
+            return jy_error_set(s->err, JY_EINVAL, "too many nested arrays and objects at "
                                 "character %zu (at most %d levels)", start + 1,
                                 JY_JSON_MAX_DEPTH);
-        type = text[start] == '{' ? JY_JSON_OBJECT : JY_JSON_ARRAY;
-        rc = type == JY_JSON_OBJECT ? scan_object(text, len, pos, depth, err)
-                                    : scan_array(text, len, pos, depth, err);
+        type = s->text[start] == '{' ? JY_JSON_OBJECT : JY_JSON_ARRAY;
+        rc = type == JY_JSON_OBJECT ? scan_object(s, depth) : scan_array(s, depth);
         break;
     case '"':
         type = JY_JSON_STRING;
-        rc = scan_string(text, len, pos, err);
+        rc = scan_string(s);
         break;
     case 't':
         type = JY_JSON_TRUE;
-        rc = scan_literal(text, len, pos, "true", err);
+        rc = scan_literal(s, "true", 4);
         break;
     case 'f':
         type = JY_JSON_FALSE;
-        rc = scan_literal(text, len, pos, "false", err);
+        rc = scan_literal(s, "false", 5);
         break;
     case 'n':
         type = JY_JSON_NULL;
-        rc = scan_literal(text, len, pos, "null", err);
+        rc = scan_literal(s, "null", 4);
         break;
     default:
-        if (text[start] != '-' && !is_digit(text[start]))
-            return fail_expected(text, len, start, "a JSON value", err);
+        if (s->text[start] != '-' && !is_digit(s->text[start]))
+            return scan_fail(s, "a JSON value");
         type = JY_JSON_NUMBER;
-        rc = scan_number(text, len, pos, err);
+        rc = scan_number(s);
         break;
     }
     if (rc != 0)
@@ -359,17 +460,30 @@ static int scan_at_depth(const char *text, size_t len, size_t *pos, jy_json_span
 
     if (span != NULL) {
         span->type = type;
-        span->text = text + start;
-        span->len = *pos - start;
+        span->text = s->text + start;
+        span->len = s->pos - start;
     }
     return 0;
+}
+
+
+int jy_json_scan_value_spaced(const char *text, size_t len, size_t *pos, jy_json_span *span,
+                              int *spaced, jy_error *err)
+{
+    scanner s = {text, len, *pos, 0, err};
+    int rc = scan_at_depth(&s, span, 0);
+
+    *pos = s.pos;
+    if (spaced != NULL)
+        *spaced = s.spaced;
+    return rc;
 }
 
 
 int jy_json_scan_value(const char *text, size_t len, size_t *pos, jy_json_span *span,
                        jy_error *err)
 {
-    return scan_at_depth(text, len, pos, span, 0, err);
+    return jy_json_scan_value_spaced(text, len, pos, span, NULL, err);
 }
 
 
@@ -476,15 +590,6 @@ double jy_json_number(const jy_json_span *span)
  * such an exponent puts every nonzero digit far above int64_t or below
  * the decimal point. */
 #define EXPONENT_CAP 1000000000000000LL
-
-
-/* Returns the index of the first character after the digits at pos. */
-static size_t skip_digits(const char *text, size_t len, size_t pos)
-{
-    while (pos < len && is_digit(text[pos]))
-        pos++;
-    return pos;
-}
 
 
 jy_json_integer_status jy_json_integer(const jy_json_span *span, int64_t *value)
@@ -695,13 +800,17 @@ static int may_repeat(const char *text, size_t len, size_t pos, const char *key,
         if (key[i] == '"' || key[i] == '\\' || (unsigned char)key[i] < 0x20)
             return 1;
 
-    /* Every quote could open the name: look for key and a closing quote
-     * after each. */
+    /* Look for the quoted key. Searching for its first character skips
+     * more of the text than searching for quotes, which open every
+     * string; an empty key is searched as two quotes in a row. */
     const char *end = text + len;
-    for (const char *at = memchr(rest, '"', rest_len); at != NULL;
-         at = memchr(at + 1, '"', (size_t)(end - at - 1))) {
-        if ((size_t)(end - at) >= key_len + 2 && memcmp(at + 1, key, key_len) == 0 &&
-            at[key_len + 1] == '"')
+    char first = key_len > 0 ? key[0] : '"';
+    for (const char *at = memchr(rest, first, rest_len); at != NULL;
+         at = memchr(at + 1, first, (size_t)(end - at - 1))) {
+        if (at == rest || at[-1] != '"')
+            continue;
+        if ((size_t)(end - at) >= key_len + 1 && memcmp(at, key, key_len) == 0 &&
+            at[key_len] == '"')
             return 1;
     }
     return 0;

@@ -60,6 +60,12 @@ void jy_json_skip_space(const char *text, size_t len, size_t *pos);
 int jy_json_scan_value(const char *text, size_t len, size_t *pos, jy_json_span *span,
                        jy_error *err);
 
+/* jy_json_scan_value that also sets *spaced (when not NULL) to whether
+ * any space sits between the tokens of the value, so that a caller can
+ * copy a compact value instead of calling jy_json_compact. */
+int jy_json_scan_value_spaced(const char *text, size_t len, size_t *pos, jy_json_span *span,
+                              int *spaced, jy_error *err);
+
 /* Writes the decoded bytes of a string span (escapes resolved, \u as
  * UTF-8) to out, which must hold span->len bytes: the decoded form is
  * never longer than the quoted one. Returns the decoded length. The

@@ -356,6 +356,42 @@ static void event_line_keeps_data_text_compact(void)
 }
 
 
+/* Data and user objects are copied as they are when they hold no space
+ * between tokens, and compacted otherwise, wherever the space sits. */
+static void event_line_compacts_only_spaced_values(void)
+{
+    static const struct { const char *data; const char *expected; } cases[] = {
+        {" {\"a\":\"b c\"}", "{\"a\":\"b c\"}"},
+        {"{\"n\":[1, 2]}", "{\"n\":[1,2]}"},
+        {"{\"n\":[[1],\n[2]]}", "{\"n\":[[1],[2]]}"},
+        {"{\"o\":{\"p\": true}}", "{\"o\":{\"p\":true}}"},
+        {"{\"s\":\" \\\" \"}\t", "{\"s\":\" \\\" \"}"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char line[256];
+        snprintf(line, sizeof line, "{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"data\":%s}",
+                 cases[i].data);
+        jy_error err;
+        jy_event *e = parse(line, &err);
+        CHECK(e != NULL);
+        if (e == NULL)
+            continue;
+        CHECK_STR_EQ(e->data_json, cases[i].expected);
+        jy_event_free(e);
+    }
+
+    jy_error err;
+    jy_event *e = parse("{\"user\":{\"id\":\"7\", \"plan\":[\"a\", \"b\"]},\"name\":\"x\","
+                        "\"ts\":0}", &err);
+    CHECK(e != NULL);
+    if (e == NULL)
+        return;
+    CHECK_STR_EQ(e->user_json, "{\"id\":\"7\",\"plan\":[\"a\",\"b\"]}");
+    jy_event_free(e);
+}
+
+
 static void event_line_treats_null_as_absent(void)
 {
     jy_error err;
@@ -437,6 +473,11 @@ static void event_line_rejects_invalid_utf8(void)
     check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"data\":{\"s\":\"\xff\xfe\"}}",
                    "invalid UTF-8 at character 44");
     check_rejected("{\"user\":\"a\xc3\",\"name\":\"x\",\"ts\":0}", "invalid UTF-8");
+    /* The first bad byte opens and closes the second block of eight. */
+    check_rejected("{\"user\":\xff\"1\",\"name\":\"x\",\"ts\":0}",
+                   "invalid UTF-8 at character 9");
+    check_rejected("{\"user\":\"123456\x80\",\"name\":\"x\",\"ts\":0}",
+                   "invalid UTF-8 at character 16");
     check_rejected("{\"user\":\"1\",\"name\":\"\xc0\xafx\",\"ts\":0}", "invalid UTF-8");
     check_rejected("{\"user\":\"\xed\xa0\x80\",\"name\":\"x\",\"ts\":0}", "invalid UTF-8");
     check_rejected("{\"user\":\"1\",\"name\":\"x\",\"ts\":0,\"data\":{\"\xf4\x90\x80\x80\":1}}",
@@ -471,6 +512,7 @@ int main(void)
     event_line_quotes_bad_ts_text();
     event_line_defaults_ts_when_allowed();
     event_line_keeps_data_text_compact();
+    event_line_compacts_only_spaced_values();
     event_line_treats_null_as_absent();
     event_line_reads_escaped_keys_and_values();
     event_line_takes_last_repeated_key();

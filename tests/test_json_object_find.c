@@ -55,6 +55,11 @@ int main(void)
     /* A longer name that starts with the key is another name. */
     check_find("{\"invoice\":1,\"invoice_id\":2}", "invoice", "1");
 
+    /* The search for a repeat looks past names that end with the key,
+     * and finds an empty name too. */
+    check_find("{\"invoice\":1,\"xinvoice\":2,\"invoice\":3}", "invoice", "3");
+    check_find("{\"\":1,\"x\":\"\",\"\":7}", "", "7");
+
     /* Keys that JSON must escape take the full scan. */
     check_find("{\"a\\\"b\":1,\"x\":2,\"a\\\"b\":5}", "a\"b", "5");
     check_find("{\"a\\\\b\":1,\"a\\\\b\":6}", "a\\b", "6");

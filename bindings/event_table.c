@@ -224,7 +224,9 @@ static void push_text(lua_State *L, const char *json)
 static void push_pending_data(lua_State *L, const char *json)
 {
     lua_newtable(L);                               /* stack: data */
-    lua_createtable(L, 1, 3);                      /* stack: data, meta */
+    /* Room for the text, the settled set and the read count next to
+     * the three metamethods, so that no later store resizes it. */
+    lua_createtable(L, 3, 3);                      /* stack: data, meta */
     lua_pushcfunction(L, pending_index);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, pending_newindex);

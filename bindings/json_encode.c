@@ -51,7 +51,7 @@ static void encode_number(lua_State *L, jy_buf *out, int idx)
     int len;
 
     if (lua_isinteger(L, idx)) {
-        len = snprintf(text, sizeof text, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
+        len = (int)jy_json_format_integer(text, (int64_t)lua_tointeger(L, idx));
     } else {
         double number = lua_tonumber(L, idx);
         if (isnan(number) || isinf(number))
@@ -62,7 +62,7 @@ static void encode_number(lua_State *L, jy_buf *out, int idx)
          * would read back as another integer. -0.0 keeps its sign. */
         if (number == floor(number) && number >= -9223372036854775808.0 &&
             number < 9223372036854775808.0 && !(number == 0 && signbit(number)))
-            len = snprintf(text, sizeof text, "%lld", (long long)number);
+            len = (int)jy_json_format_integer(text, (int64_t)number);
         else
             len = jy_json_format_double(text, sizeof text, number);
     }

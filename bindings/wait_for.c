@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_scan.h"
 #include "lua_host.h"
 
 #define MAX_WAIT_NAMES 32
@@ -342,7 +343,10 @@ static void finish_wait(lua_State *L, jy_run *run, const char *journal_name,
     char text[48] = "null";
 
     if (event != NULL) {
-        snprintf(text, sizeof text, "{\"event\":%llu}", (unsigned long long)event->seq);
+        /* Sequence numbers count from 1 and stay far below 2^63. */
+        memcpy(text, "{\"event\":", 9);
+        size_t len = 9 + jy_json_format_integer(text + 9, (int64_t)event->seq);
+        memcpy(text + len, "}", 2);
         if (jy_host_mark_received(run, event->seq) != 0)
             luaL_error(L, "out of memory recording a received event");
     }

@@ -113,6 +113,9 @@ static char to_lower(char c)
 
 static int fail(duration_parser *p, int code, const char *reason)
 {
+    /* Quoted here rather than up front: runs parse a duration at every
+     * sleep and wait, and only a bad one needs the quote. */
+    jy_quote_text(p->text, p->len, QUOTE_MAX_BYTES, p->quoted);
     return jy_error_set(p->err, code, "invalid duration %s: %s", p->quoted,
                         reason);
 }
@@ -411,8 +414,6 @@ int jy_duration_parse(const char *text, size_t len, jy_duration *out,
         p.text = "";
         p.len = 0;
     }
-    jy_quote_text(p.text, p.len, QUOTE_MAX_BYTES, p.quoted);
-
     skip_spaces(&p);
     if (at_end(&p))
         return fail(&p, JY_EINVAL,

@@ -52,6 +52,10 @@ void jy__record_wake(jy_host *host);
 /* Takes run out of the wait index and the deadline heap. */
 void jy__wait_clear(jy_host *host, jy_run *run);
 
+/* Joins names with commas into out (size bytes, NUL-terminated), as run
+ * records store them. A list that does not fit is cut at size - 1. */
+void jy__join_names(const char *const *names, size_t count, char *out, size_t size);
+
 /* Returns 1 when an event of that name starts runs of journey. */
 int jy__journey_triggers_on(const jy_journey *journey, const char *name);
 

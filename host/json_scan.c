@@ -685,8 +685,30 @@ jy_json_integer_status jy_json_integer_text(const jy_json_span *span, char *out,
     int64_t value = 0;
     jy_json_integer_status status = jy_json_integer(span, &value);
     if (status == JY_JSON_INTEGER_EXACT)
-        *len = (size_t)snprintf(out, 21, "%" PRId64, value);
+        *len = jy_json_format_integer(out, value);
     return status;
+}
+
+
+size_t jy_json_format_integer(char *out, int64_t value)
+{
+    /* The magnitude as unsigned, so that INT64_MIN has one too. */
+    uint64_t magnitude = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
+    char digits[20];
+    size_t n = 0;
+    size_t len = 0;
+
+    do {
+        digits[n++] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude != 0);
+
+    if (value < 0)
+        out[len++] = '-';
+    while (n > 0)
+        out[len++] = digits[--n];
+    out[len] = '\0';
+    return len;
 }
 
 

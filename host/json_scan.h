@@ -99,6 +99,11 @@ jy_json_integer_status jy_json_integer(const jy_json_span *span, int64_t *value)
  * is JY_JSON_INTEGER_EXACT, which an integer literal always gives. */
 jy_json_integer_status jy_json_integer_text(const jy_json_span *span, char *out, size_t *len);
 
+/* Writes value in decimal digits to out, which must hold 21 bytes, and
+ * returns the length. Faster than snprintf, for journal entries and
+ * encoded integers. */
+size_t jy_json_format_integer(char *out, int64_t value);
+
 /* Writes value with printf's "%.*g" and precision digits to out (size
  * bytes), with "." as the decimal point whatever the locale. Returns
  * what snprintf returns. */

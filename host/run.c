@@ -148,11 +148,9 @@ void jy__run_apply_outcome(jy_host *host, jy_run *run, jy_outcome *outcome)
             return;
         }
         if (run->status == JY_RUN_WAITING) {
-            char names[512] = "";
-            size_t used = 0;
-            for (size_t i = 0; i < run->wait_name_count && used + 2 < sizeof names; i++)
-                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
-                                         i > 0 ? "," : "", run->wait_names[i]);
+            char names[512];
+            jy__join_names((const char *const *)run->wait_names, run->wait_name_count, names,
+                           sizeof names);
             jy__trace(host, JY_TRACE_WAITING, run, NULL, names, run->timer.deadline);
         } else if (run->status == JY_RUN_SLEEPING) {
             jy__trace(host, JY_TRACE_SLEEPING, run, NULL, NULL, run->timer.deadline);

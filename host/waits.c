@@ -73,17 +73,21 @@ static jy_time restored(jy_run *run, jy_time deadline)
 }
 
 
-/* Joins names with commas, as run records store them. */
-static void join_names(const char *const *names, size_t count, char *out, size_t size)
+void jy__join_names(const char *const *names, size_t count, char *out, size_t size)
 {
     size_t used = 0;
-    out[0] = '\0';
+
+    if (size == 0)
+        return;
     for (size_t i = 0; i < count && used + 1 < size; i++) {
-        int n = snprintf(out + used, size - used, "%s%s", i > 0 ? "," : "", names[i]);
-        if (n < 0)
-            break;
-        used += (size_t)n;
+        if (i > 0)
+            out[used++] = ',';
+        size_t len = strlen(names[i]);
+        size_t room = size - 1 - used;
+        memcpy(out + used, names[i], len < room ? len : room);
+        used += len < room ? len : room;
     }
+    out[used] = '\0';
 }
 
 
@@ -106,7 +110,7 @@ static int check_suspension(jy_run *run, jy_run_status status, const char *names
         run->recovering = JY_REPLAY_NONE;
         return 1;
     case JY_REPLAY_REBUILD:
-        join_names((const char *const *)run->wait_names, run->wait_name_count, current,
+        jy__join_names((const char *const *)run->wait_names, run->wait_name_count, current,
                    sizeof current);
         before = current;
         break;
@@ -172,7 +176,7 @@ int jy_host_wait(jy_host *host, jy_run *run, const char *const *names,
                  jy_error *err)
 {
     char joined[512];
-    join_names(names, name_count, joined, sizeof joined);
+    jy__join_names(names, name_count, joined, sizeof joined);
     int rc = check_suspension(run, JY_RUN_WAITING, joined, err);
     if (rc < 0)
         return rc;

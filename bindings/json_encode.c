@@ -45,9 +45,8 @@ static int reject(lua_State *L, int idx, const char *reason)
 /* Integers keep every digit. A float gets the digits it takes to read
  * back the same double, because a replay decodes j.step values from
  * the journal and must see what the first run saw. */
-static void encode_number(lua_State *L, jy_buf *out, int idx)
+static size_t number_text(lua_State *L, int idx, char text[32])
 {
-    char text[32];
     int len;
 
     if (lua_isinteger(L, idx)) {
@@ -64,9 +63,17 @@ static void encode_number(lua_State *L, jy_buf *out, int idx)
             number < 9223372036854775808.0 && !(number == 0 && signbit(number)))
             len = (int)jy_json_format_integer(text, (int64_t)number);
         else
-            len = jy_json_format_double(text, sizeof text, number);
+            len = jy_json_format_double(text, 32, number);
     }
-    jy_buf_append(out, text, (size_t)len);
+    return (size_t)len;
+}
+
+
+static void encode_number(lua_State *L, jy_buf *out, int idx)
+{
+    char text[32];
+    size_t len = number_text(L, idx, text);
+    jy_buf_append(out, text, len);
 }
 
 
@@ -104,9 +111,192 @@ static size_t array_length(lua_State *L, int idx)
 }
 
 
+/* A member of an object being written: its name as JSON writes it, and
+ * the key to read its value with. */
+typedef struct member {
+    const char *text;   /* a string key's bytes; see member_name */
+    size_t name_len;
+    int is_number;
+    lua_Integer integer;
+    lua_Number number;
+    int is_integer;
+    char number_text[32];
+} member;
+
+
+/* The name's bytes. A number's text lives in the member itself, which
+ * the sort moves, so it is looked up rather than kept as a pointer. */
+static const char *member_name(const member *m)
+{
+    return m->is_number ? m->number_text : m->text;
+}
+
+
+static int compare_members(const void *a, const void *b)
+{
+    const member *x = a;
+    const member *y = b;
+    size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+    int c = memcmp(member_name(x), member_name(y), n);
+
+    if (c != 0)
+        return c;
+    if (x->name_len != y->name_len)
+        return x->name_len < y->name_len ? -1 : 1;
+    /* 1 and "1" both write "1": the number first, so the order is
+     * still the same from run to run. */
+    return y->is_number - x->is_number;
+}
+
+
+/* Reads the key at key_idx into m. Raises cjson's error for a key that
+ * is neither a string nor a number. */
+static void read_member(lua_State *L, int key_idx, member *m)
+{
+    int type = lua_type(L, key_idx);
+
+    if (type != LUA_TSTRING && type != LUA_TNUMBER)
+        reject(L, key_idx, "table key must be a number or string");
+    m->is_number = type == LUA_TNUMBER;
+    if (!m->is_number) {
+        /* The table holds the key, so its bytes stay put while the
+         * object is written. */
+        m->text = lua_tolstring(L, key_idx, &m->name_len);
+        return;
+    }
+    m->name_len = number_text(L, key_idx, m->number_text);
+    m->is_integer = lua_isinteger(L, key_idx);
+    if (m->is_integer)
+        m->integer = lua_tointeger(L, key_idx);
+    else
+        m->number = lua_tonumber(L, key_idx);
+}
+
+
+static void write_name(jy_buf *out, const member *m)
+{
+    if (m->is_number) {
+        jy_buf_append(out, "\"", 1);
+        jy_buf_append(out, m->number_text, m->name_len);
+        jy_buf_append(out, "\"", 1);
+    } else {
+        jy_buf_append_json_text(out, m->text, m->name_len);
+    }
+    jy_buf_append(out, ":", 1);
+}
+
+
+/* Objects of up to this many members are sorted on the C stack, with
+ * their values on Lua's stack. Most emitted data and results are this
+ * small. */
+#define SMALL_OBJECT 8
+#define SMALL_OBJECT_DEPTH 32
+
+
+/* Writes an object of at most SMALL_OBJECT members. Returns 0 without
+ * writing when it has more. [-0, +0, v] */
+static int encode_small_object(lua_State *L, jy_buf *out, int idx, int depth)
+{
+    member members[SMALL_OBJECT];
+    int value_at[SMALL_OBJECT];
+    int base = lua_gettop(L);
+    size_t n = 0;
+
+    if (!lua_checkstack(L, 2 * SMALL_OBJECT + 2))
+        return 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {                /* stack: pairs, key, value */
+        if (n == SMALL_OBJECT) {
+            lua_settop(L, base);
+            return 0;
+        }
+        read_member(L, -2, &members[n]);
+        value_at[n] = lua_gettop(L);
+        lua_pushvalue(L, -2);                      /* the key, for lua_next */
+        n++;
+    }
+
+    /* Insertion sort: a handful of members, and no calls through a
+     * pointer. The values' places move with their members. */
+    for (size_t i = 1; i < n; i++) {
+        member m = members[i];
+        int at = value_at[i];
+        size_t j = i;
+        while (j > 0 && compare_members(&members[j - 1], &m) > 0) {
+            members[j] = members[j - 1];
+            value_at[j] = value_at[j - 1];
+            j--;
+        }
+        members[j] = m;
+        value_at[j] = at;
+    }
+
+    jy_buf_append(out, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            jy_buf_append(out, ",", 1);
+        write_name(out, &members[i]);
+        encode_value(L, out, value_at[i], depth);
+    }
+    jy_buf_append(out, "}", 1);
+    lua_settop(L, base);
+    return 1;
+}
+
+
+/* Writes the table at idx as an object with its members sorted by
+ * name. Lua visits a table's keys in an order that depends on a hash
+ * seed chosen at each start. The sort makes emitted events, results
+ * and journal entries the same text in every process. [-0, +0, v] */
+static void encode_object(lua_State *L, jy_buf *out, int idx, int depth)
+{
+    /* The small path keeps its members in the C frame; deep nesting
+     * takes the other one, so the C stack stays small. */
+    if (depth <= SMALL_OBJECT_DEPTH && encode_small_object(L, out, idx, depth))
+        return;
+
+    size_t count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        count++;
+    }
+
+    /* A full userdata rather than malloc, so that an error raised while
+     * writing a value frees it with the rest of the stack. */
+    member *members = lua_newuserdatauv(L, count * sizeof *members, 0);
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {                /* stack: key, value */
+        lua_pop(L, 1);
+        read_member(L, -1, &members[n++]);
+    }
+    qsort(members, n, sizeof *members, compare_members);
+
+    jy_buf_append(out, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        const member *m = &members[i];
+        if (i > 0)
+            jy_buf_append(out, ",", 1);
+        write_name(out, m);
+        if (m->is_number && m->is_integer)
+            lua_pushinteger(L, m->integer);
+        else if (m->is_number)
+            lua_pushnumber(L, m->number);
+        else
+            lua_pushlstring(L, m->text, m->name_len);
+        lua_rawget(L, idx);                        /* stack: value */
+        encode_value(L, out, lua_gettop(L), depth);
+        lua_pop(L, 1);
+    }
+    jy_buf_append(out, "}", 1);
+    lua_pop(L, 1);
+}
+
+
 static void encode_table(lua_State *L, jy_buf *out, int idx, int depth)
 {
-    if (depth > MAX_DEPTH || !lua_checkstack(L, 4))
+    if (depth > MAX_DEPTH || !lua_checkstack(L, 5))
         luaL_error(L, "Cannot serialise, excessive nesting (%d)", depth);
 
     /* A run's event data may still be partly JSON text (event_table.c),
@@ -127,29 +317,7 @@ static void encode_table(lua_State *L, jy_buf *out, int idx, int depth)
         return;
     }
 
-    int first = 1;
-    jy_buf_append(out, "{", 1);
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {                /* stack: key, value */
-        int key = lua_gettop(L) - 1;
-        if (!first)
-            jy_buf_append(out, ",", 1);
-        first = 0;
-
-        if (lua_type(L, key) == LUA_TSTRING) {
-            encode_string(L, out, key);
-        } else if (lua_type(L, key) == LUA_TNUMBER) {
-            jy_buf_append(out, "\"", 1);
-            encode_number(L, out, key);
-            jy_buf_append(out, "\"", 1);
-        } else {
-            reject(L, key, "table key must be a number or string");
-        }
-        jy_buf_append(out, ":", 1);
-        encode_value(L, out, key + 1, depth);
-        lua_pop(L, 1);                             /* stack: key */
-    }
-    jy_buf_append(out, "}", 1);
+    encode_object(L, out, idx, depth);
 }
 
 

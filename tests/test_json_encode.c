@@ -17,6 +17,7 @@
 
 #include "buffer.h"
 #include "check.h"
+#include "json_scan.h"
 #include "lua_host.h"
 
 static lua_State *L;
@@ -129,6 +130,48 @@ static void tables(void)
 }
 
 
+/* Members come out sorted by name, bytewise, at every level, so the
+ * same value gives the same text in every process. Of a number and a
+ * string with the same text, the number comes first. */
+static void sorted_members(void)
+{
+    CHECK_ENCODES("return {orders = 1, last_invoice = '536385', last_ts = 2}",
+                  "{\"last_invoice\":\"536385\",\"last_ts\":2,\"orders\":1}");
+    CHECK_ENCODES("return {b = {z = 1, y = {2, 3}, x = {}}, a = true, B = 0, [''] = 5}",
+                  "{\"\":5,\"B\":0,\"a\":true,\"b\":{\"x\":{},\"y\":[2,3],\"z\":1}}");
+    CHECK_ENCODES("return {[20] = 'n', ['20'] = 's', [3] = 'm', [-1] = 'k'}",
+                  "{\"-1\":\"k\",\"20\":\"n\",\"20\":\"s\",\"3\":\"m\"}");
+    CHECK_ENCODES("return {ab = 1, a = 2, ['a\\0'] = 3, ['\\195\\169'] = 4, z = 5}",
+                  "{\"a\":2,\"a\\u0000\":3,\"ab\":1,\"z\":5,\"\u00e9\":4}");
+
+    /* More members than the encoder sorts on the C stack. */
+    char expected[512] = "{";
+    char chunk[512] = "local t = {} for i = 1, 40 do t[string.format('k%02d', 41 - i)] = i end "
+                      "return t";
+    for (int i = 1; i <= 40; i++) {
+        char member[32];
+        snprintf(member, sizeof member, "%s\"k%02d\":%d", i > 1 ? "," : "", i, 41 - i);
+        strcat(expected, member);
+    }
+    strcat(expected, "}");
+    CHECK_ENCODES(chunk, expected);
+
+    /* Deeper than the encoder sorts on the C stack: 40 levels of
+     * {z = ..., a = level}. */
+    char deep[1024] = "";
+    for (int level = 1; level <= 40; level++) {
+        char open[32];
+        snprintf(open, sizeof open, "{\"a\":%d,\"z\":", level);
+        strcat(deep, open);
+    }
+    strcat(deep, "{}");
+    for (int level = 1; level <= 40; level++)
+        strcat(deep, "}");
+    CHECK_ENCODES("local t = {} for level = 40, 1, -1 do t = {z = t, a = level} end return t",
+                  deep);
+}
+
+
 static void rejections(void)
 {
     CHECK_REJECTS("return 0/0", "Cannot serialise number: must not be NaN or Inf");
@@ -159,6 +202,120 @@ static void unescape_slashes(char *text)
         text[out++] = text[i];
     }
     text[out] = '\0';
+}
+
+
+/* One member of an object in normalize: its decoded name and its value
+ * already normalized. */
+typedef struct sorted_member {
+    char *name;
+    size_t name_len;
+    char *value;
+} sorted_member;
+
+
+static int compare_sorted(const void *a, const void *b)
+{
+    const sorted_member *x = a;
+    const sorted_member *y = b;
+    size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+    int c = memcmp(x->name, y->name, n);
+
+    if (c != 0)
+        return c;
+    if (x->name_len != y->name_len)
+        return x->name_len < y->name_len ? -1 : 1;
+    return strcmp(x->value, y->value);
+}
+
+
+static char *normalize(const char *text, size_t len);
+
+
+/* Writes the JSON value in span with the members of every object sorted
+ * by name, as the encoder sorts them, and equal names by value. It
+ * reads cjson's text, whose members come in the table's order. */
+static void normalize_span(const jy_json_span *span, jy_buf *out)
+{
+    const char *text = span->text;
+    size_t len = span->len;
+    size_t pos = 1;
+
+    if (span->type == JY_JSON_ARRAY) {
+        jy_buf_append(out, "[", 1);
+        for (int first = 1;; first = 0) {
+            jy_json_skip_space(text, len, &pos);
+            if (text[pos] == ']')
+                break;
+            if (text[pos] == ',')
+                pos++;
+            jy_json_span item;
+            jy_json_scan_value(text, len, &pos, &item, NULL);
+            if (!first)
+                jy_buf_append(out, ",", 1);
+            normalize_span(&item, out);
+        }
+        jy_buf_append(out, "]", 1);
+        return;
+    }
+    if (span->type != JY_JSON_OBJECT) {
+        jy_buf_append(out, text, len);
+        return;
+    }
+
+    sorted_member members[64];
+    size_t count = 0;
+    for (;;) {
+        jy_json_skip_space(text, len, &pos);
+        if (text[pos] == '}')
+            break;
+        if (text[pos] == ',')
+            pos++;
+        jy_json_span name, value;
+        jy_json_scan_value(text, len, &pos, &name, NULL);
+        jy_json_skip_space(text, len, &pos);
+        pos++; /* the colon */
+        jy_json_scan_value(text, len, &pos, &value, NULL);
+        if (count == sizeof members / sizeof members[0])
+            continue; /* the generator makes at most 8 */
+        sorted_member *m = &members[count++];
+        m->name = malloc(name.len);
+        m->name_len = jy_json_string_decode(&name, m->name);
+        jy_buf member_value;
+        jy_buf_init(&member_value);
+        normalize_span(&value, &member_value);
+        m->value = jy_buf_take(&member_value);
+        m->value = realloc(m->value, strlen(m->value) + name.len + 2);
+        /* The output keeps the member's text as cjson wrote its name. */
+        memmove(m->value + name.len + 1, m->value, strlen(m->value) + 1);
+        memcpy(m->value, name.text, name.len);
+        m->value[name.len] = ':';
+    }
+    qsort(members, count, sizeof members[0], compare_sorted);
+
+    jy_buf_append(out, "{", 1);
+    for (size_t i = 0; i < count; i++) {
+        if (i > 0)
+            jy_buf_append(out, ",", 1);
+        jy_buf_append(out, members[i].value, strlen(members[i].value));
+        free(members[i].name);
+        free(members[i].value);
+    }
+    jy_buf_append(out, "}", 1);
+}
+
+
+/* Returns text (a valid JSON value) normalized, malloc'd. */
+static char *normalize(const char *text, size_t len)
+{
+    jy_json_span span;
+    size_t pos = 0;
+    jy_buf out;
+
+    jy_buf_init(&out);
+    jy_json_scan_value(text, len, &pos, &span, NULL);
+    normalize_span(&span, &out);
+    return jy_buf_take(&out);
 }
 
 
@@ -244,8 +401,10 @@ static void same_as_cjson(void)
         if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
             rejected++;
         } else {
-            char *theirs = strdup(lua_tostring(L, -1));
-            unescape_slashes(theirs);
+            char *cjson_text = strdup(lua_tostring(L, -1));
+            unescape_slashes(cjson_text);
+            char *theirs = normalize(cjson_text, strlen(cjson_text));
+            free(cjson_text);
             if (strcmp(ours, theirs) != 0) {
                 if (mismatches++ < 3)
                     fprintf(stderr, "seed %d:\n  ours   %s\n  cjson  %s\n", seed, ours, theirs);
@@ -342,6 +501,7 @@ int main(void)
     strings();
     c_strings();
     tables();
+    sorted_members();
     rejections();
     same_as_cjson();
     floats_read_back();

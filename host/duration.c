@@ -211,10 +211,12 @@ static int fail_no_number(duration_parser *p)
         return fail(p, JY_EINVAL, reason);
     }
 
-    /* Quote the whole character, which may span several UTF-8 bytes. */
+    /* Quote the whole character, which may span several UTF-8 bytes.
+     * A character takes at most four: a longer run of continuation
+     * bytes is not text, and the quote buffer holds only so much. */
     size_t char_len = 1;
 
-    while (p->pos + char_len < p->len &&
+    while (char_len < 4 && p->pos + char_len < p->len &&
            ((unsigned char)p->text[p->pos + char_len] & 0xc0) == 0x80)
         char_len++;
     jy_quote_text(&p->text[p->pos], char_len, char_len, quoted);

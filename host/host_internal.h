@@ -53,7 +53,8 @@ void jy__record_wake(jy_host *host);
 void jy__wait_clear(jy_host *host, jy_run *run);
 
 /* Joins names with commas into out (size bytes, NUL-terminated), as run
- * records store them. A list that does not fit is cut at size - 1. */
+ * records store them. A list that does not fit is cut at size - 1
+ * bytes, which may end it with a comma. */
 void jy__join_names(const char *const *names, size_t count, char *out, size_t size);
 
 /* Returns 1 when an event of that name starts runs of journey. */

@@ -164,8 +164,8 @@ int jy_json_check_utf8(const char *text, size_t len, jy_error *err)
 
 
 /* The state of one scan: the text, the position, and whether any space
- * was skipped inside the value, which tells jy_json_compact's callers
- * that the text is compact already. */
+ * was skipped inside the value. A value scanned with spaced still 0 is
+ * compact already, so jy_json_compact's callers can copy it. */
 typedef struct scanner {
     const char *text;
     size_t len;

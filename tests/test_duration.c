@@ -406,6 +406,16 @@ static void duration_rejects_stray_characters(void)
     check_rejects(".", JY_EINVAL, "missing digits after \".\"");
     check_rejects("5 s\xc2\xb5", JY_EINVAL,
                   "unexpected \"\xc2\xb5\" where a number belongs");
+
+    /* A run of continuation bytes longer than any character: the
+     * message quotes four of them, within its buffer. */
+    char stray[301];
+    memset(stray, '\xa7', 300);
+    stray[300] = '\0';
+    jy_error err;
+    jy_duration d = {.ms = 0, .months = 0};
+    CHECK_INT_EQ(jy_duration_parse(stray, 300, &d, &err), JY_EINVAL);
+    CHECK_CONTAINS(err.message, "unexpected \"\xa7\xa7\xa7\xa7\" where a number belongs");
 }
 
 

@@ -169,9 +169,9 @@ size_t jy_time_format(jy_time t, char *buf)
  * still to read, without surrounding whitespace. */
 typedef struct time_parser {
     const char *text;
+    size_t len;  /* the whole text, which messages quote */
     size_t pos;
-    size_t end;
-    char quoted[QUOTE_BUF_SIZE]; /* the whole text, quoted for messages */
+    size_t end;  /* the end once trailing space is trimmed */
     jy_error *err;
 } time_parser;
 
@@ -202,8 +202,12 @@ static int fail(time_parser *p, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
-    return jy_error_set(p->err, JY_EINVAL, "invalid time %s: %s", p->quoted,
-                        reason);
+
+    /* Quoted here rather than up front: every input event's ts is
+     * parsed, and only a bad one needs the quote. */
+    char quoted[QUOTE_BUF_SIZE];
+    jy_quote_text(p->text, p->len, QUOTE_MAX_BYTES, quoted);
+    return jy_error_set(p->err, JY_EINVAL, "invalid time %s: %s", quoted, reason);
 }
 
 
@@ -415,7 +419,7 @@ static int parse_zone(time_parser *p, int64_t *offset_ms)
 
 int jy_time_parse(const char *text, size_t len, jy_time *out, jy_error *err)
 {
-    time_parser p = {.text = text, .pos = 0, .end = len, .err = err};
+    time_parser p = {.text = text, .len = len, .pos = 0, .end = len, .err = err};
     int64_t year = 0, month = 0, day = 0;
     int64_t ms_of_day = 0;
     int64_t offset_ms = 0;
@@ -423,9 +427,9 @@ int jy_time_parse(const char *text, size_t len, jy_time *out, jy_error *err)
 
     if (text == NULL) {
         p.text = "";
+        p.len = 0;
         p.end = 0;
     }
-    jy_quote_text(p.text, p.end, QUOTE_MAX_BYTES, p.quoted);
 
     while (p.pos < p.end && is_space(p.text[p.pos]))
         p.pos++;

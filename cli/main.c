@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "option_hint.h"
 #include "usage_error.h"
 
 static const char usage[] =
@@ -53,6 +54,6 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    jy_cli_usage_error(NULL, "unknown command \"%s\"", command);
+    jy_cli_unknown_command(command);
     return 2;
 }

@@ -1,5 +1,5 @@
 /*
- * Suggestions for a mistyped option (see option_hint.h).
+ * Suggestions for a mistyped option or command (see option_hint.h).
  */
 #include "option_hint.h"
 #include "usage_error.h"
@@ -76,4 +76,28 @@ void jy_cli_unknown_option(const char *command, const char *arg, const char *usa
         jy_cli_usage_error(command, "unknown option %s; did you mean %s?", arg, hint);
     else
         jy_cli_usage_error(command, "unknown option %s", arg);
+}
+
+
+void jy_cli_unknown_command(const char *arg)
+{
+    static const char *const commands[] = {"simulate", "serve", "send", "runs", "show",
+                                           "help", "version"};
+    size_t arg_len = strlen(arg);
+    const char *hint = NULL;
+    size_t best = 3;
+
+    for (size_t i = 0; arg_len <= MAX_OPTION && i < sizeof commands / sizeof commands[0];
+         i++) {
+        size_t len = strlen(commands[i]);
+        size_t distance = edit_distance(arg, arg_len, commands[i], len);
+        if (distance > 0 && distance < best) {
+            best = distance;
+            hint = commands[i];
+        }
+    }
+    if (hint != NULL)
+        jy_cli_usage_error(NULL, "unknown command \"%s\"; did you mean %s?", arg, hint);
+    else
+        jy_cli_usage_error(NULL, "unknown command \"%s\"", arg);
 }

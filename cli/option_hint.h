@@ -1,6 +1,6 @@
 /*
- * The message for an unknown command-line option, with the nearest
- * option of the command's usage text as a suggestion.
+ * The message for an unknown command-line option or command, with the
+ * nearest one that exists as a suggestion.
  */
 #ifndef JOURNEY_CLI_OPTION_HINT_H
 #define JOURNEY_CLI_OPTION_HINT_H
@@ -11,5 +11,10 @@
  * standard error (see jy_cli_usage_error). The usage text is searched
  * but not printed. */
 void jy_cli_unknown_option(const char *command, const char *arg, const char *usage);
+
+/* Prints "journey: unknown command \"ARG\"", then "; did you mean X?"
+ * when a command is within two edits of arg, then the line that names
+ * journey --help (see jy_cli_usage_error). */
+void jy_cli_unknown_command(const char *arg);
 
 #endif

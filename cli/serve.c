@@ -255,6 +255,47 @@ static int start_host(jy_server *server)
 }
 
 
+/* Loads the scripts into a host of their own, on the memory store and
+ * its own loop, and frees it. The server's store opens only after this,
+ * so that scripts that do not load leave no store file behind. Returns
+ * 0, or -1 after logging the reason as a failed start does. */
+static int check_scripts(jy_server *server, const journey_config *server_config)
+{
+    journey_config config;
+    journey_config_init(&config);
+    config.clock = JOURNEY_CLOCK_VIRTUAL;
+    config.instruction_budget = server_config->instruction_budget;
+    config.memory_cap = server_config->memory_cap;
+    config.max_journal = server_config->max_journal;
+
+    journey_host *host = NULL;
+    char error[1024];
+    if (journey_host_new(&config, &host, error, sizeof error) != JOURNEY_OK) {
+        jy_server_log(server, "error", "reload (start) failed: %s", error);
+        return -1;
+    }
+
+    jy_error err;
+    jy_error_clear(&err);
+    size_t count = 0;
+    char **paths = list_scripts(server->scripts_dir, &count, &err);
+    int rc = 0;
+    if (paths == NULL && count == 0 && err.code != 0) {
+        jy_server_log(server, "error", "reload (start) failed: %s", err.message);
+        rc = -1;
+    }
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        if (journey_load(host, paths[i]) != JOURNEY_OK) {
+            jy_server_log(server, "error", "reload (start) failed: %s", journey_error(host));
+            rc = -1;
+        }
+    }
+    free_paths(paths, count);
+    journey_host_close(host, NULL, NULL);
+    return rc;
+}
+
+
 int jy_server_reload(jy_server *server, const char *why)
 {
     jy_error err;
@@ -561,6 +602,14 @@ int jy_cli_serve(int argc, char **argv)
         fprintf(stderr, "journey serve: invalid --listen \"%s\": use ADDRESS:PORT, such as "
                         "127.0.0.1:8640\n", listen);
         return 2;
+    }
+
+    /* The scripts too are checked before the port and the store, so
+     * that scripts that do not load leave no store file behind. */
+    if (check_scripts(&server, &config) != 0) {
+        fprintf(stderr, "journey serve: the scripts in %s do not load (the line above names "
+                        "the file and line); fix them and start again\n", server.scripts_dir);
+        return 1;
     }
 
     server.loop = uv_default_loop();

@@ -215,6 +215,10 @@ run show 1 2
 expect_usage_error "show: two run ids" show 'give one run id, got "1" and "2"'
 run frobnicate
 expect_usage_error "unknown command, hint line" "" 'unknown command "frobnicate"'
+run simualte
+expect_usage_error "mistyped command" "" 'unknown command "simualte"; did you mean simulate?'
+run run
+expect_usage_error "command cut short" "" 'unknown command "run"; did you mean runs?'
 
 expect_help "simulate --help" "off keeps everything)" simulate --help
 expect_help "send --help" "--url URL     the server" send --help

@@ -108,6 +108,19 @@ timeout 20 "$journey" serve "$work/scripts" --store "sqlite:$work/store.db" --li
     2> "$work/second.log" || second_status=$?
 check "a second server on a store in use exits with 1" equals "$second_status" 1
 
+# --- scripts that do not load at start ---
+mkdir -p "$work/bad_scripts"
+cp "$here/serve/journeys.lua" "$work/bad_scripts/signup.lua"
+echo 'this is not Lua(' > "$work/bad_scripts/broken.lua"
+bad_status=0
+timeout 20 "$journey" serve "$work/bad_scripts" --store "sqlite:$work/bad.db" \
+    --listen 127.0.0.1:0 2> "$work/bad.log" || bad_status=$?
+check "a server whose scripts do not load exits with 1" equals "$bad_status" 1
+check "it names the file and line" contains "$(cat "$work/bad.log")" "broken.lua:1:"
+check "it says to fix the scripts" contains "$(cat "$work/bad.log")" \
+    "do not load (the line above names the file and line); fix them and start again"
+check "it leaves no store file behind" equals "$(ls "$work" | grep -c '^bad\.db')" 0
+
 # --- endpoints and statuses ---
 check "healthz answers" contains "$(get /healthz)" '200 {"status":"ok"'
 check "healthz answers HEAD" contains \

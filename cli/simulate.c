@@ -25,6 +25,7 @@
 #include "input_text.h"
 #include "json_scan.h"
 #include "option_hint.h"
+#include "quote.h"
 #include "store_option.h"
 #include "timefmt.h"
 #include "usage_error.h"
@@ -1017,6 +1018,54 @@ static double seconds_since(const struct timespec *start)
 }
 
 
+/* Which reading of --until a text that neither parses as was meant:
+ * a number followed by a word ("-1h", "3dys") is a duration, digits
+ * followed by '-' or ':' ("2024-06-31", "12:00") a time. */
+typedef enum until_reading { UNTIL_EITHER, UNTIL_DURATION, UNTIL_TIME } until_reading;
+
+
+static until_reading guess_until(const char *text)
+{
+    const char *p = text;
+
+    while (*p == ' ')
+        p++;
+    if (*p == '-' || *p == '+')
+        p++;
+    const char *digits = p;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (p == digits)
+        return UNTIL_EITHER;
+    if (*p == '-' || *p == ':')
+        return UNTIL_TIME;
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            ;
+    while (*p == ' ')
+        p++;
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
+        return UNTIL_DURATION;
+    return UNTIL_EITHER;
+}
+
+
+/* Returns the reason of a parse message, without the "invalid time
+ * "TEXT": " or "invalid duration "TEXT": " that the parsers put first,
+ * since the caller names the text already. */
+static const char *reason_of(const char *message, const char *reading, const char *text)
+{
+    char quoted[QUOTE_BUF_SIZE];
+    char prefix[QUOTE_BUF_SIZE + 32];
+
+    jy_quote_text(text, strlen(text), QUOTE_MAX_BYTES, quoted);
+    int n = snprintf(prefix, sizeof prefix, "invalid %s %s: ", reading, quoted);
+    if (n > 0 && (size_t)n < sizeof prefix && strncmp(message, prefix, (size_t)n) == 0)
+        return message + n;
+    return message;
+}
+
+
 /* Resolves --until: an ISO-8601 time, or a duration after last. */
 static int resolve_horizon(const char *text, jy_time last, jy_time *horizon)
 {
@@ -1030,9 +1079,21 @@ static int resolve_horizon(const char *text, jy_time last, jy_time *horizon)
         jy_error time_err = err;
         jy_error_clear(&err);
         if (jy_duration_parse(text, strlen(text), &after, &err) != 0) {
-            fprintf(stderr, "journey simulate: invalid --until \"%s\": give an ISO-8601 time "
-                            "(%s) or a duration such as 30d (%s)\n",
-                    text, time_err.message, err.message);
+            /* Both readings failed: give the reason of the one the text
+             * looks like, or both when it looks like neither. */
+            until_reading reading = guess_until(text);
+            if (reading == UNTIL_DURATION)
+                fprintf(stderr, "journey simulate: invalid --until \"%s\": %s; give a duration "
+                                "such as 30d or an ISO-8601 time\n",
+                        text, reason_of(err.message, "duration", text));
+            else if (reading == UNTIL_TIME)
+                fprintf(stderr, "journey simulate: invalid --until \"%s\": %s; give an ISO-8601 "
+                                "time such as 2011-12-09T12:50:00Z or a duration\n",
+                        text, reason_of(time_err.message, "time", text));
+            else
+                fprintf(stderr, "journey simulate: invalid --until \"%s\": give an ISO-8601 "
+                                "time (%s) or a duration such as 30d (%s)\n",
+                        text, time_err.message, err.message);
             return 2;
         }
     }

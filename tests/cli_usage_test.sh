@@ -167,6 +167,21 @@ run simulate "$script" --events "$events" --retention 0s
 expect "simulate: zero retention" 2 'invalid --retention "0s": give a duration above zero, or off'
 run simulate "$script" --events "$events" --store sqlite:
 expect "simulate: store without a path" 2 'invalid store "sqlite:"'
+
+# A --until that reads as neither a time nor a duration gets the reason
+# of the reading it looks like, or of both.
+run simulate "$script" --events "$events" --until -1h
+expect "simulate: negative --until" 2 \
+    'invalid --until "-1h": durations must not be negative; give a duration such as 30d or an ISO-8601 time'
+run simulate "$script" --events "$events" --until 3dys
+expect "simulate: --until with a mistyped unit" 2 \
+    'invalid --until "3dys": unknown unit "dys" (use ms, s, m, h, d, w, y or mo); give a duration'
+run simulate "$script" --events "$events" --until 2024-06-31
+expect "simulate: --until on a day that does not exist" 2 \
+    'invalid --until "2024-06-31": day 31 is out of range (June 2024 has 30 days); give an ISO-8601 time'
+run simulate "$script" --events "$events" --until yesterday
+expect "simulate: --until that looks like neither" 2 \
+    'give an ISO-8601 time (invalid time "yesterday": expected a date as YYYY-MM-DD'
 run simulate "$script" --events "$events" --memory-cap 99999999999999999999
 expect "simulate: memory cap past 64 bits" 2 "1 to 18446744073709551615"
 run simulate "$script" --events "$events" --max-journal 4294967296

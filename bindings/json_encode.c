@@ -112,14 +112,12 @@ static size_t array_length(lua_State *L, int idx)
 
 
 /* A member of an object being written: its name as JSON writes it, and
- * the key to read its value with. */
+ * where its value is kept. */
 typedef struct member {
     const char *text;   /* a string key's bytes; see member_name */
     size_t name_len;
+    lua_Integer slot;   /* where encode_object keeps the key and value */
     int is_number;
-    lua_Integer integer;
-    lua_Number number;
-    int is_integer;
     char number_text[32];
 } member;
 
@@ -159,17 +157,13 @@ static void read_member(lua_State *L, int key_idx, member *m)
         reject(L, key_idx, "table key must be a number or string");
     m->is_number = type == LUA_TNUMBER;
     if (!m->is_number) {
-        /* The table holds the key, so its bytes stay put while the
-         * object is written. */
+        /* The caller keeps the key reachable (on the stack or in an
+         * anchor table), so its bytes stay put while the object is
+         * written. */
         m->text = lua_tolstring(L, key_idx, &m->name_len);
         return;
     }
     m->name_len = number_text(L, key_idx, m->number_text);
-    m->is_integer = lua_isinteger(L, key_idx);
-    if (m->is_integer)
-        m->integer = lua_tointeger(L, key_idx);
-    else
-        m->number = lua_tonumber(L, key_idx);
 }
 
 
@@ -262,35 +256,48 @@ static void encode_object(lua_State *L, jy_buf *out, int idx, int depth)
         count++;
     }
 
-    /* A full userdata rather than malloc, so that an error raised while
-     * writing a value frees it with the rest of the stack. */
-    member *members = lua_newuserdatauv(L, count * sizeof *members, 0);
-    size_t n = 0;
+    /* The keys and values go into an anchor table first. A table with
+     * weak values may lose entries at any collection, and the keys'
+     * bytes must stay put while they are sorted and written. Its array
+     * is sized up front, so the copy allocates nothing while lua_next
+     * walks the table. Members that a finalizer adds meanwhile are
+     * left out. */
+    lua_createtable(L, (int)(2 * count), 0);
+    int anchor = lua_gettop(L);
+    lua_Integer n = 0;
     lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {                /* stack: key, value */
-        lua_pop(L, 1);
-        read_member(L, -1, &members[n++]);
+    while (lua_next(L, idx) != 0) {                /* stack: anchor, key, value */
+        if ((size_t)n == count) {
+            lua_pop(L, 2);
+            break;
+        }
+        lua_pushvalue(L, -2);
+        lua_rawseti(L, anchor, 2 * n + 1);         /* the key */
+        lua_rawseti(L, anchor, 2 * n + 2);         /* the value; stack: anchor, key */
+        n++;
     }
-    qsort(members, n, sizeof *members, compare_members);
+
+    member *members = lua_newuserdatauv(L, (size_t)n * sizeof *members, 0);
+    for (lua_Integer i = 0; i < n; i++) {
+        lua_rawgeti(L, anchor, 2 * i + 1);
+        read_member(L, -1, &members[i]);
+        members[i].slot = i;
+        lua_pop(L, 1);
+    }
+    qsort(members, (size_t)n, sizeof *members, compare_members);
 
     jy_buf_append(out, "{", 1);
-    for (size_t i = 0; i < n; i++) {
+    for (lua_Integer i = 0; i < n; i++) {
         const member *m = &members[i];
         if (i > 0)
             jy_buf_append(out, ",", 1);
         write_name(out, m);
-        if (m->is_number && m->is_integer)
-            lua_pushinteger(L, m->integer);
-        else if (m->is_number)
-            lua_pushnumber(L, m->number);
-        else
-            lua_pushlstring(L, m->text, m->name_len);
-        lua_rawget(L, idx);                        /* stack: value */
+        lua_rawgeti(L, anchor, 2 * m->slot + 2);   /* stack: anchor, members, value */
         encode_value(L, out, lua_gettop(L), depth);
         lua_pop(L, 1);
     }
     jy_buf_append(out, "}", 1);
-    lua_pop(L, 1);
+    lua_pop(L, 2);
 }
 
 

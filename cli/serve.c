@@ -257,8 +257,9 @@ static int start_host(jy_server *server)
 
 /* Loads the scripts into a host of their own, on the memory store and
  * its own loop, and frees it. The server's store opens only after this,
- * so that scripts that do not load leave no store file behind. Returns
- * 0, or -1 after logging the reason as a failed start does. */
+ * so that scripts that do not load leave no store file behind. Their
+ * top-level code runs here once more, as it does at every reload.
+ * Returns 0, or -1 after logging the reason as a failed start does. */
 static int check_scripts(jy_server *server, const journey_config *server_config)
 {
     journey_config config;
@@ -268,12 +269,12 @@ static int check_scripts(jy_server *server, const journey_config *server_config)
     config.memory_cap = server_config->memory_cap;
     config.max_journal = server_config->max_journal;
 
+    /* A host that cannot be made here (a memory cap too small for a
+     * Lua state, say) cannot be made for the server either, which then
+     * reports it as such rather than as a script that does not load. */
     journey_host *host = NULL;
-    char error[1024];
-    if (journey_host_new(&config, &host, error, sizeof error) != JOURNEY_OK) {
-        jy_server_log(server, "error", "reload (start) failed: %s", error);
-        return -1;
-    }
+    if (journey_host_new(&config, &host, NULL, 0) != JOURNEY_OK)
+        return 0;
 
     jy_error err;
     jy_error_clear(&err);

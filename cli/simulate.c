@@ -1037,7 +1037,9 @@ static until_reading guess_until(const char *text)
         p++;
     if (p == digits)
         return UNTIL_EITHER;
-    if (*p == '-' || *p == ':')
+    /* "20240601T1200Z" and "2024W01" are ISO-8601's basic and week
+     * forms: a year's four digits and a letter no duration ends with. */
+    if (*p == '-' || *p == ':' || ((*p == 'T' || *p == 'W') && p - digits >= 4))
         return UNTIL_TIME;
     if (*p == '.')
         for (p++; *p >= '0' && *p <= '9'; p++)
@@ -1082,18 +1084,20 @@ static int resolve_horizon(const char *text, jy_time last, jy_time *horizon)
             /* Both readings failed: give the reason of the one the text
              * looks like, or both when it looks like neither. */
             until_reading reading = guess_until(text);
+            char quoted[QUOTE_BUF_SIZE];
+            jy_quote_text(text, strlen(text), QUOTE_MAX_BYTES, quoted);
             if (reading == UNTIL_DURATION)
-                fprintf(stderr, "journey simulate: invalid --until \"%s\": %s; give a duration "
-                                "such as 30d or an ISO-8601 time\n",
-                        text, reason_of(err.message, "duration", text));
+                fprintf(stderr, "journey simulate: invalid --until %s: %s; give a duration such "
+                                "as 30d or an ISO-8601 time\n",
+                        quoted, reason_of(err.message, "duration", text));
             else if (reading == UNTIL_TIME)
-                fprintf(stderr, "journey simulate: invalid --until \"%s\": %s; give an ISO-8601 "
-                                "time such as 2011-12-09T12:50:00Z or a duration\n",
-                        text, reason_of(time_err.message, "time", text));
+                fprintf(stderr, "journey simulate: invalid --until %s: %s; give an ISO-8601 time "
+                                "such as 2011-12-09T12:50:00Z or a duration\n",
+                        quoted, reason_of(time_err.message, "time", text));
             else
-                fprintf(stderr, "journey simulate: invalid --until \"%s\": give an ISO-8601 "
-                                "time (%s) or a duration such as 30d (%s)\n",
-                        text, time_err.message, err.message);
+                fprintf(stderr, "journey simulate: invalid --until %s: give an ISO-8601 time (%s) "
+                                "or a duration such as 30d (%s)\n",
+                        quoted, time_err.message, err.message);
             return 2;
         }
     }

@@ -179,6 +179,9 @@ expect "simulate: --until with a mistyped unit" 2 \
 run simulate "$script" --events "$events" --until 2024-06-31
 expect "simulate: --until on a day that does not exist" 2 \
     'invalid --until "2024-06-31": day 31 is out of range (June 2024 has 30 days); give an ISO-8601 time'
+run simulate "$script" --events "$events" --until 20240601T120000Z
+expect "simulate: --until in ISO-8601's basic form" 2 \
+    'invalid --until "20240601T120000Z": expected a date as YYYY-MM-DD'
 run simulate "$script" --events "$events" --until yesterday
 expect "simulate: --until that looks like neither" 2 \
     'give an ISO-8601 time (invalid time "yesterday": expected a date as YYYY-MM-DD'

@@ -319,6 +319,67 @@ static char *normalize(const char *text, size_t len)
 }
 
 
+/* A table with weak values loses members at any collection, and the
+ * encoder allocates while it writes a large object. Each member that
+ * is written must come with its value, and the names it sorted must
+ * still be there to write (AddressSanitizer checks the reads). The
+ * values outlive the chunk only in the weak table, so a collection
+ * during the writing clears them. With the collector's default
+ * settings that happens in most rounds. */
+static void weak_members(void)
+{
+    static const char chunk[] =
+        "local t = setmetatable({}, {__mode = 'v'})\n"
+        "local keep = {}\n"
+        "for i = 1, 2000 do\n"
+        "  local value = {i}\n"
+        "  keep[i] = value\n"
+        "  t[string.rep('k', 200) .. i] = value\n"
+        "end\n"
+        "return t\n";
+    int nulls = 0;
+
+    for (int round = 0; round < 20; round++) {
+        char error[256] = "";
+        char *text = encode_chunk(chunk, error, sizeof error);
+        CHECK(text != NULL);
+        if (text == NULL)
+            continue;
+        if (strstr(text, "null") != NULL)
+            nulls++;
+        free(text);
+    }
+    CHECK_INT_EQ(nulls, 0);
+}
+
+
+/* A finalizer that adds members to the table being written, while the
+ * encoder allocates: the object is written with the members it
+ * counted, and nothing is written past them. */
+static void members_added_while_writing(void)
+{
+    static const char chunk[] =
+        "collectgarbage('incremental', 100, 100)\n"
+        "T = {}\n"
+        "for i = 1, 50 do T['m' .. i] = i end\n"
+        "for i = 1, 2000 do\n"
+        "  setmetatable({}, {__gc = function() T['added' .. i] = i end})\n"
+        "end\n"
+        "return T\n";
+
+    char error[256] = "";
+    char *text = encode_chunk(chunk, error, sizeof error);
+    CHECK(text != NULL);
+    if (text != NULL) {
+        CHECK(text[0] == '{');
+        CHECK(strstr(text, "\"m50\":50") != NULL);
+    }
+    free(text);
+    luaL_dostring(L, "collectgarbage('incremental', 200, 100)");
+    luaL_dostring(L, "T = nil collectgarbage()");
+}
+
+
 /* Builds random nested values in Lua (strings with every ASCII byte and
  * two-byte UTF-8,
  * whole and fractional numbers, booleans, arrays with holes, sparse and
@@ -502,6 +563,8 @@ int main(void)
     c_strings();
     tables();
     sorted_members();
+    weak_members();
+    members_added_while_writing();
     rejections();
     same_as_cjson();
     floats_read_back();

@@ -13,6 +13,7 @@
  * runs, only to be copied out and dropped. The error messages are
  * cjson's too, since journeys and their specs see them.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,9 +261,17 @@ static void encode_object(lua_State *L, jy_buf *out, int idx, int depth)
      * weak values may lose entries at any collection, and the keys'
      * bytes must stay put while they are sorted and written. Its array
      * is sized up front, so the copy allocates nothing while lua_next
-     * walks the table. Members that a finalizer adds meanwhile are
-     * left out. */
+     * walks the table. The collector pauses while the anchor is made,
+     * so that no finalizer changes the table between the count and the
+     * copy. */
+    if (count > (size_t)INT_MAX / 2)
+        luaL_error(L, "Cannot serialise table: too many members (%d)", INT_MAX / 2);
+    int collecting = lua_gc(L, LUA_GCISRUNNING) == 1;
+    if (collecting)
+        lua_gc(L, LUA_GCSTOP);
     lua_createtable(L, (int)(2 * count), 0);
+    if (collecting)
+        lua_gc(L, LUA_GCRESTART);
     int anchor = lua_gettop(L);
     lua_Integer n = 0;
     lua_pushnil(L);

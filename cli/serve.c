@@ -259,7 +259,8 @@ static int start_host(jy_server *server)
  * its own loop, and frees it. The server's store opens only after this,
  * so that scripts that do not load leave no store file behind. Their
  * top-level code runs here once more, as it does at every reload.
- * Returns 0, or -1 after logging the reason as a failed start does. */
+ * Returns 0; -1 after logging the reason as a failed start does; or -2
+ * after printing why no host can be made. */
 static int check_scripts(jy_server *server, const journey_config *server_config)
 {
     journey_config config;
@@ -270,11 +271,14 @@ static int check_scripts(jy_server *server, const journey_config *server_config)
     config.max_journal = server_config->max_journal;
 
     /* A host that cannot be made here (a memory cap too small for a
-     * Lua state, say) cannot be made for the server either, which then
-     * reports it as such rather than as a script that does not load. */
+     * Lua state, say) cannot be made for the server either: say why,
+     * before the port and the store are taken. */
     journey_host *host = NULL;
-    if (journey_host_new(&config, &host, NULL, 0) != JOURNEY_OK)
-        return 0;
+    char error[1024];
+    if (journey_host_new(&config, &host, error, sizeof error) != JOURNEY_OK) {
+        fprintf(stderr, "journey serve: %s\n", error);
+        return -2;
+    }
 
     jy_error err;
     jy_error_clear(&err);
@@ -607,11 +611,12 @@ int jy_cli_serve(int argc, char **argv)
 
     /* The scripts too are checked before the port and the store, so
      * that scripts that do not load leave no store file behind. */
-    if (check_scripts(&server, &config) != 0) {
+    int checked = check_scripts(&server, &config);
+    if (checked == -1)
         fprintf(stderr, "journey serve: the scripts in %s do not load (the line above names "
                         "the file and line); fix them and start again\n", server.scripts_dir);
+    if (checked != 0)
         return 1;
-    }
 
     server.loop = uv_default_loop();
     /* NULL for the memory store, whose runs only the host can show. */

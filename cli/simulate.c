@@ -1038,8 +1038,10 @@ static until_reading guess_until(const char *text)
     if (p == digits)
         return UNTIL_EITHER;
     /* "20240601T1200Z" and "2024W01" are ISO-8601's basic and week
-     * forms: a year's four digits and a letter no duration ends with. */
-    if (*p == '-' || *p == ':' || ((*p == 'T' || *p == 'W') && p - digits >= 4))
+     * forms: a year's four digits, then T or W and a digit. A unit
+     * ("1000Wks") has a letter after the W. */
+    if (*p == '-' || *p == ':' ||
+        ((*p == 'T' || *p == 'W') && p - digits >= 4 && p[1] >= '0' && p[1] <= '9'))
         return UNTIL_TIME;
     if (*p == '.')
         for (p++; *p >= '0' && *p <= '9'; p++)

@@ -182,6 +182,9 @@ expect "simulate: --until on a day that does not exist" 2 \
 run simulate "$script" --events "$events" --until 20240601T120000Z
 expect "simulate: --until in ISO-8601's basic form" 2 \
     'invalid --until "20240601T120000Z": expected a date as YYYY-MM-DD'
+run simulate "$script" --events "$events" --until 1000Wks
+expect "simulate: --until with a mistyped week unit" 2 \
+    'invalid --until "1000Wks": unknown unit "Wks"'
 run simulate "$script" --events "$events" --until yesterday
 expect "simulate: --until that looks like neither" 2 \
     'give an ISO-8601 time (invalid time "yesterday": expected a date as YYYY-MM-DD'

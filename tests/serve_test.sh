@@ -121,6 +121,16 @@ check "it says to fix the scripts" contains "$(cat "$work/bad.log")" \
     "do not load (the line above names the file and line); fix them and start again"
 check "it leaves no store file behind" equals "$(ls "$work" | grep -c '^bad\.db')" 0
 
+# --- a memory cap too small for Lua ---
+cap_status=0
+timeout 20 "$journey" serve "$work/scripts" --store "sqlite:$work/capped.db" --memory-cap 1000 \
+    --listen 127.0.0.1:0 2> "$work/capped.log" || cap_status=$?
+check "a server whose memory cap is too small for Lua exits with 1" equals "$cap_status" 1
+check "it says to raise the cap" contains "$(cat "$work/capped.log")" \
+    "with a memory cap of 1000 bytes; raise the cap"
+check "it does not blame the scripts" equals "$(grep -c 'do not load' "$work/capped.log")" 0
+check "it leaves no store file behind" equals "$(ls "$work" | grep -c '^capped\.db')" 0
+
 # --- endpoints and statuses ---
 check "healthz answers" contains "$(get /healthz)" '200 {"status":"ok"'
 check "healthz answers HEAD" contains \

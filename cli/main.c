@@ -54,6 +54,6 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    jy_cli_unknown_command(command);
+    jy_cli_unknown_command(command, usage);
     return 2;
 }

@@ -79,24 +79,31 @@ void jy_cli_unknown_option(const char *command, const char *arg, const char *usa
 }
 
 
-void jy_cli_unknown_command(const char *arg)
+void jy_cli_unknown_command(const char *arg, const char *usage)
 {
-    static const char *const commands[] = {"simulate", "serve", "send", "runs", "show",
-                                           "help", "version"};
+    char hint[MAX_OPTION + 1];
     size_t arg_len = strlen(arg);
-    const char *hint = NULL;
     size_t best = 3;
 
-    for (size_t i = 0; arg_len <= MAX_OPTION && i < sizeof commands / sizeof commands[0];
-         i++) {
-        size_t len = strlen(commands[i]);
-        size_t distance = edit_distance(arg, arg_len, commands[i], len);
+    /* The commands are the words that start the usage text's lines
+     * after two spaces. */
+    for (const char *p = strstr(usage, "\n  "); arg_len <= MAX_OPTION && p != NULL;
+         p = strstr(p + 1, "\n  ")) {
+        const char *word = p + 3;
+        size_t len = 0;
+        while (islower((unsigned char)word[len]))
+            len++;
+        if (len == 0 || len > MAX_OPTION)
+            continue;
+
+        size_t distance = edit_distance(arg, arg_len, word, len);
         if (distance > 0 && distance < best) {
             best = distance;
-            hint = commands[i];
+            memcpy(hint, word, len);
+            hint[len] = '\0';
         }
     }
-    if (hint != NULL)
+    if (best < 3)
         jy_cli_usage_error(NULL, "unknown command \"%s\"; did you mean %s?", arg, hint);
     else
         jy_cli_usage_error(NULL, "unknown command \"%s\"", arg);

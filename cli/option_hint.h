@@ -13,8 +13,9 @@
 void jy_cli_unknown_option(const char *command, const char *arg, const char *usage);
 
 /* Prints "journey: unknown command \"ARG\"", then "; did you mean X?"
- * when a command is within two edits of arg, then the line that names
+ * when one of the commands that usage lists (the words that start its
+ * indented lines) is within two edits of arg, then the line that names
  * journey --help (see jy_cli_usage_error). */
-void jy_cli_unknown_command(const char *arg);
+void jy_cli_unknown_command(const char *arg, const char *usage);
 
 #endif

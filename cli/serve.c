@@ -222,7 +222,9 @@ static void log_replay(jy_server *server, const char *why)
 
 /* Loads every script of the directory and starts the host: live runs
  * are replayed and passed deadlines fire. */
-static int start_host(jy_server *server)
+/* Loads every script of the scripts directory into host. Returns 0, or
+ * -1 after logging the reason as a failed start. */
+static int load_scripts(jy_server *server, journey_host *host)
 {
     jy_error err;
     jy_error_clear(&err);
@@ -232,15 +234,23 @@ static int start_host(jy_server *server)
         jy_server_log(server, "error", "reload (start) failed: %s", err.message);
         return -1;
     }
-    for (size_t i = 0; i < count; i++) {
-        if (journey_load(server->host, paths[i]) != JOURNEY_OK) {
-            jy_server_log(server, "error", "reload (start) failed: %s",
-                          journey_error(server->host));
-            free_paths(paths, count);
-            return -1;
+
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        if (journey_load(host, paths[i]) != JOURNEY_OK) {
+            jy_server_log(server, "error", "reload (start) failed: %s", journey_error(host));
+            rc = -1;
         }
     }
     free_paths(paths, count);
+    return rc;
+}
+
+
+static int start_host(jy_server *server)
+{
+    if (load_scripts(server, server->host) != 0)
+        return -1;
 
     /* Before the start this only sets the window of reads that reach
      * back, which the restored waits of the start read within. */
@@ -271,8 +281,8 @@ static int check_scripts(jy_server *server, const journey_config *server_config)
     config.max_journal = server_config->max_journal;
 
     /* A host that cannot be made here (a memory cap too small for a
-     * Lua state, say) cannot be made for the server either: say why,
-     * before the port and the store are taken. */
+     * Lua state, for example) cannot be made for the server either, so
+     * report it before the port and the store are taken. */
     journey_host *host = NULL;
     char error[1024];
     if (journey_host_new(&config, &host, error, sizeof error) != JOURNEY_OK) {
@@ -280,22 +290,7 @@ static int check_scripts(jy_server *server, const journey_config *server_config)
         return -2;
     }
 
-    jy_error err;
-    jy_error_clear(&err);
-    size_t count = 0;
-    char **paths = list_scripts(server->scripts_dir, &count, &err);
-    int rc = 0;
-    if (paths == NULL && count == 0 && err.code != 0) {
-        jy_server_log(server, "error", "reload (start) failed: %s", err.message);
-        rc = -1;
-    }
-    for (size_t i = 0; rc == 0 && i < count; i++) {
-        if (journey_load(host, paths[i]) != JOURNEY_OK) {
-            jy_server_log(server, "error", "reload (start) failed: %s", journey_error(host));
-            rc = -1;
-        }
-    }
-    free_paths(paths, count);
+    int rc = load_scripts(server, host);
     journey_host_close(host, NULL, NULL);
     return rc;
 }

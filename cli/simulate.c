@@ -1018,9 +1018,10 @@ static double seconds_since(const struct timespec *start)
 }
 
 
-/* Which reading of --until a text that neither parses as was meant:
- * a number followed by a word ("-1h", "3dys") is a duration, digits
- * followed by '-' or ':' ("2024-06-31", "12:00") a time. */
+/* The reading that a --until text, which parses as neither a time nor a
+ * duration, most likely meant. A number followed by a word ("-1h",
+ * "3dys") is a duration, and digits followed by '-' or ':' ("2024-06-31",
+ * "12:00") are a time. */
 typedef enum until_reading { UNTIL_EITHER, UNTIL_DURATION, UNTIL_TIME } until_reading;
 
 

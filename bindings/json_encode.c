@@ -117,7 +117,7 @@ static size_t array_length(lua_State *L, int idx)
 typedef struct member {
     const char *text;   /* a string key's bytes; see member_name */
     size_t name_len;
-    lua_Integer slot;   /* where encode_object keeps the key and value */
+    lua_Integer slot;   /* the value's stack index, or its pair in the anchor */
     int is_number;
     char number_text[32];
 } member;
@@ -181,6 +181,29 @@ static void write_name(jy_buf *out, const member *m)
 }
 
 
+/* Writes the sorted members as an object. Each value is at the stack
+ * index in its slot, or with anchor nonzero at 2 * slot + 2 of the
+ * anchor table. [-0, +0, v] */
+static void write_members(lua_State *L, jy_buf *out, const member *members, size_t n,
+                          int anchor, int depth)
+{
+    jy_buf_append(out, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            jy_buf_append(out, ",", 1);
+        write_name(out, &members[i]);
+        if (anchor != 0) {
+            lua_rawgeti(L, anchor, 2 * members[i].slot + 2);
+            encode_value(L, out, lua_gettop(L), depth);
+            lua_pop(L, 1);
+        } else {
+            encode_value(L, out, (int)members[i].slot, depth);
+        }
+    }
+    jy_buf_append(out, "}", 1);
+}
+
+
 /* Objects of up to this many members are sorted on the C stack, with
  * their values on Lua's stack. Most emitted data and results are this
  * small. */
@@ -193,7 +216,6 @@ static void write_name(jy_buf *out, const member *m)
 static int encode_small_object(lua_State *L, jy_buf *out, int idx, int depth)
 {
     member members[SMALL_OBJECT];
-    int value_at[SMALL_OBJECT];
     int base = lua_gettop(L);
     size_t n = 0;
 
@@ -206,34 +228,24 @@ static int encode_small_object(lua_State *L, jy_buf *out, int idx, int depth)
             return 0;
         }
         read_member(L, -2, &members[n]);
-        value_at[n] = lua_gettop(L);
+        members[n].slot = lua_gettop(L);
         lua_pushvalue(L, -2);                      /* the key, for lua_next */
         n++;
     }
 
     /* Insertion sort: a handful of members, and no calls through a
-     * pointer. The values' places move with their members. */
+     * pointer. */
     for (size_t i = 1; i < n; i++) {
         member m = members[i];
-        int at = value_at[i];
         size_t j = i;
         while (j > 0 && compare_members(&members[j - 1], &m) > 0) {
             members[j] = members[j - 1];
-            value_at[j] = value_at[j - 1];
             j--;
         }
         members[j] = m;
-        value_at[j] = at;
     }
 
-    jy_buf_append(out, "{", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0)
-            jy_buf_append(out, ",", 1);
-        write_name(out, &members[i]);
-        encode_value(L, out, value_at[i], depth);
-    }
-    jy_buf_append(out, "}", 1);
+    write_members(L, out, members, n, 0, depth);
     lua_settop(L, base);
     return 1;
 }
@@ -295,17 +307,7 @@ static void encode_object(lua_State *L, jy_buf *out, int idx, int depth)
     }
     qsort(members, (size_t)n, sizeof *members, compare_members);
 
-    jy_buf_append(out, "{", 1);
-    for (lua_Integer i = 0; i < n; i++) {
-        const member *m = &members[i];
-        if (i > 0)
-            jy_buf_append(out, ",", 1);
-        write_name(out, m);
-        lua_rawgeti(L, anchor, 2 * m->slot + 2);   /* stack: anchor, members, value */
-        encode_value(L, out, lua_gettop(L), depth);
-        lua_pop(L, 1);
-    }
-    jy_buf_append(out, "}", 1);
+    write_members(L, out, members, (size_t)n, anchor, depth);
     lua_pop(L, 2);
 }
 

@@ -4,8 +4,6 @@
  * Both are journaled steps even when they return at once (a zero
  * duration, a time already past), so a replay walks the same steps.
  */
-#include <string.h>
-
 #include "json_scan.h"
 #include "lua_host.h"
 
@@ -13,10 +11,8 @@
 /* Journals the end of a sleep. [-0, +0, v] */
 static void journal_sleep(lua_State *L, jy_run *run, jy_step_kind kind, jy_time deadline)
 {
-    char text[64] = "{\"until\":";
-    size_t len = strlen(text);
-    len += jy_json_format_integer(text + len, deadline);
-    memcpy(text + len, "}", 2);
+    char text[64];
+    jy_json_format_integer_object(text, "until", deadline);
     jy_lua_journal(L, run, kind, "", text);
 }
 

@@ -344,9 +344,7 @@ static void finish_wait(lua_State *L, jy_run *run, const char *journal_name,
 
     if (event != NULL) {
         /* Sequence numbers count from 1 and stay far below 2^63. */
-        memcpy(text, "{\"event\":", 9);
-        size_t len = 9 + jy_json_format_integer(text + 9, (int64_t)event->seq);
-        memcpy(text + len, "}", 2);
+        jy_json_format_integer_object(text, "event", (int64_t)event->seq);
         if (jy_host_mark_received(run, event->seq) != 0)
             luaL_error(L, "out of memory recording a received event");
     }

@@ -72,7 +72,6 @@ typedef struct duration_parser {
     const char *text;
     size_t len;
     size_t pos;
-    char quoted[QUOTE_BUF_SIZE]; /* the whole text, quoted for messages */
     jy_error *err;
 } duration_parser;
 
@@ -113,11 +112,11 @@ static char to_lower(char c)
 
 static int fail(duration_parser *p, int code, const char *reason)
 {
-    /* Quoted here rather than up front: runs parse a duration at every
-     * sleep and wait, and only a bad one needs the quote. */
-    jy_quote_text(p->text, p->len, QUOTE_MAX_BYTES, p->quoted);
-    return jy_error_set(p->err, code, "invalid duration %s: %s", p->quoted,
-                        reason);
+    /* Quoted here rather than up front, because runs parse a duration
+     * at every sleep and wait, and only a bad one needs the quote. */
+    char quoted[QUOTE_BUF_SIZE];
+    jy_quote_text(p->text, p->len, QUOTE_MAX_BYTES, quoted);
+    return jy_error_set(p->err, code, "invalid duration %s: %s", quoted, reason);
 }
 
 
@@ -212,8 +211,8 @@ static int fail_no_number(duration_parser *p)
     }
 
     /* Quote the whole character, which may span several UTF-8 bytes.
-     * A character takes at most four: a longer run of continuation
-     * bytes is not text, and the quote buffer holds only so much. */
+     * A character takes at most four, so a longer run of continuation
+     * bytes is cut there, which also keeps it within the quote buffer. */
     size_t char_len = 1;
 
     while (char_len < 4 && p->pos + char_len < p->len &&

@@ -22,8 +22,10 @@ typedef struct event_fields {
     jy_json_span id;
     jy_json_span ts;
     jy_json_span data;
-    int user_spaced; /* whether space sits inside the value, which */
-    int data_spaced; /* jy_json_compact then has to take out */
+    /* Whether space lies between the tokens of user or data, so that
+     * their text must be compacted rather than copied. */
+    int user_spaced;
+    int data_spaced;
 } event_fields;
 
 /* Decoded strings and compacted JSON are written here, one after the

@@ -252,7 +252,7 @@ static int scan_string(scanner *s)
     size_t i = start + 1;
 
     while (i < len) {
-        /* Most strings hold no escape: run to the next quote or
+        /* Most strings contain no escape, so run to the next quote or
          * backslash without looking at anything else. */
         while (i < len && text[i] != '"' && text[i] != '\\')
             i++;
@@ -410,8 +410,8 @@ static int scan_object(scanner *s, int depth)
 
 static int scan_at_depth(scanner *s, jy_json_span *span, int depth)
 {
-    /* Space before a nested value is inside the outer one; space before
-     * the top value is not part of it. */
+    /* Space before a nested value is inside the outer value. Space
+     * before the top value is not part of it. */
     int spaced = s->spaced;
     skip_space(s);
     if (depth == 0)
@@ -712,6 +712,24 @@ size_t jy_json_format_integer(char *out, int64_t value)
 }
 
 
+size_t jy_json_format_integer_object(char *out, const char *key, int64_t value)
+{
+    size_t key_len = strlen(key);
+    size_t len = 0;
+
+    out[len++] = '{';
+    out[len++] = '"';
+    memcpy(out + len, key, key_len);
+    len += key_len;
+    out[len++] = '"';
+    out[len++] = ':';
+    len += jy_json_format_integer(out + len, value);
+    out[len++] = '}';
+    out[len] = '\0';
+    return len;
+}
+
+
 int jy_json_format_number(char *out, size_t size, double value, int precision)
 {
     int len = snprintf(out, size, "%.*g", precision, value);
@@ -824,7 +842,7 @@ static int may_repeat(const char *text, size_t len, size_t pos, const char *key,
 
     /* Look for the quoted key. Searching for its first character skips
      * more of the text than searching for quotes, which open every
-     * string; an empty key is searched as two quotes in a row. */
+     * string. An empty key is searched as two quotes in a row. */
     const char *end = text + len;
     char first = key_len > 0 ? key[0] : '"';
     for (const char *at = memchr(rest, first, rest_len); at != NULL;

@@ -104,6 +104,11 @@ jy_json_integer_status jy_json_integer_text(const jy_json_span *span, char *out,
  * encoded integers. */
 size_t jy_json_format_integer(char *out, int64_t value);
 
+/* Writes {"KEY":VALUE}, the journal entry of a step that returned one
+ * integer, to out, which must hold strlen(key) + 26 bytes, and returns
+ * the length. key must need no escape. */
+size_t jy_json_format_integer_object(char *out, const char *key, int64_t value);
+
 /* Writes value with printf's "%.*g" and precision digits to out (size
  * bytes), with "." as the decimal point whatever the locale. Returns
  * what snprintf returns. */

@@ -203,8 +203,8 @@ static int fail(time_parser *p, const char *fmt, ...)
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
 
-    /* Quoted here rather than up front: every input event's ts is
-     * parsed, and only a bad one needs the quote. */
+    /* Quoted here rather than up front, because every input event's ts
+     * is parsed and only a bad one needs the quote. */
     char quoted[QUOTE_BUF_SIZE];
     jy_quote_text(p->text, p->len, QUOTE_MAX_BYTES, quoted);
     return jy_error_set(p->err, JY_EINVAL, "invalid time %s: %s", quoted, reason);

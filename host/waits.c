@@ -84,8 +84,9 @@ void jy__join_names(const char *const *names, size_t count, char *out, size_t si
             out[used++] = ',';
         size_t len = strlen(names[i]);
         size_t room = size - 1 - used;
-        memcpy(out + used, names[i], len < room ? len : room);
-        used += len < room ? len : room;
+        size_t copied = len < room ? len : room;
+        memcpy(out + used, names[i], copied);
+        used += copied;
     }
     out[used] = '\0';
 }
@@ -111,7 +112,7 @@ static int check_suspension(jy_run *run, jy_run_status status, const char *names
         return 1;
     case JY_REPLAY_REBUILD:
         jy__join_names((const char *const *)run->wait_names, run->wait_name_count, current,
-                   sizeof current);
+                       sizeof current);
         before = current;
         break;
     default:

@@ -130,6 +130,31 @@ static void tables(void)
 }
 
 
+/* The hand-written integer formats against snprintf, at the ends of
+ * int64_t and around zero, and the journal's {"KEY":VALUE} form. */
+static void integer_formats(void)
+{
+    static const int64_t values[] = {0, 1, -1, 9, 10, -10, 1234567890123456789LL,
+                                     INT64_MAX, INT64_MIN, INT64_MIN + 1};
+
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char ours[32];
+        char expected[32];
+        size_t len = jy_json_format_integer(ours, values[i]);
+        snprintf(expected, sizeof expected, "%lld", (long long)values[i]);
+        CHECK_STR_EQ(ours, expected);
+        CHECK_INT_EQ(len, strlen(expected));
+    }
+
+    char text[64];
+    size_t len = jy_json_format_integer_object(text, "until", 1733000000000LL);
+    CHECK_STR_EQ(text, "{\"until\":1733000000000}");
+    CHECK_INT_EQ(len, strlen("{\"until\":1733000000000}"));
+    jy_json_format_integer_object(text, "event", INT64_MIN);
+    CHECK_STR_EQ(text, "{\"event\":-9223372036854775808}");
+}
+
+
 /* Members come out sorted by name, bytewise, at every level, so the
  * same value gives the same text in every process. Of a number and a
  * string with the same text, the number comes first. */
@@ -562,6 +587,7 @@ int main(void)
     strings();
     c_strings();
     tables();
+    integer_formats();
     sorted_members();
     weak_members();
     members_added_while_writing();

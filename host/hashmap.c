@@ -141,6 +141,16 @@ void jy_map_free(jy_map *map)
 }
 
 
+/* Clears the map's spare fields, once the doubling has taken the spare
+ * or it has been unmapped. */
+static void forget_spare(jy_map *map)
+{
+    map->spare = NULL;
+    map->spare_touched = 0;
+    map->spare_failed = 0;
+}
+
+
 /* Maps the spare table once the map is five eighths full and the next
  * doubling goes on huge pages (see JY_MAP_HUGE_SLOTS). Then writes to
  * its pages in step with the inserts, so that every page has faulted
@@ -154,8 +164,9 @@ void jy_map_free(jy_map *map)
  * in the rest as they did without a spare.
  *
  * TODO: each write still costs the loop the zeroing of one huge page,
- * up to 8 ms on a virtual machine (bench/page_zeroing.c). A thread of its own could write to
- * the spare, which the map does not touch before the doubling. */
+ * up to 8 ms on a virtual machine (bench/page_zeroing.c). A thread of
+ * its own could write to the spare, which the map does not touch
+ * before the doubling. */
 static void prepare_spare(jy_map *map)
 {
     size_t next = map->capacity * 2;
@@ -301,9 +312,7 @@ static int grow(jy_map *map)
     map->slots = slots;
     map->capacity = new_capacity;
     map->used = 0;
-    map->spare = NULL;
-    map->spare_touched = 0;
-    map->spare_failed = 0;
+    forget_spare(map);
     return 0;
 }
 
@@ -399,9 +408,7 @@ static void *take(jy_map *map, const void *key, size_t key_len, const void *valu
      * point from mapping and unmapping it over and over. */
     if ((map->spare != NULL || map->spare_failed) && map->used < map->capacity / 2) {
         table_free(map->spare, map->capacity * 2);
-        map->spare = NULL;
-        map->spare_touched = 0;
-        map->spare_failed = 0;
+        forget_spare(map);
     }
     return removed;
 }

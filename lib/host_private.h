@@ -82,6 +82,8 @@ struct journey_host {
     uv_check_t commit_check;
     uv_idle_t commit_soon; /* keeps the loop from blocking before a commit */
     uv_timer_t deadline_timer;
+    int deadlines_behind;  /* due deadlines were left for the next loop turn */
+    size_t deadlines_between_ingests; /* fired between ingests in this loop turn */
     uv_async_t async;
     int open_handles;
     int started;

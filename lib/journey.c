@@ -32,6 +32,12 @@
  * turn stays short when many deadlines fall due together. */
 #define DEADLINE_SLICE 1000
 
+/* The maximum number of deadlines fired between two ingests, and in all
+ * between the ingests of one loop turn. More than that is a backlog,
+ * left to the timer's slices. */
+#define DEADLINES_PER_INGEST 64
+#define DEADLINES_BETWEEN_INGESTS 4096
+
 /* The maximum time an ingested event waits for a commit while its loop
  * turn goes on ingesting. With the commit itself, an acknowledgement
  * then comes within a few milliseconds even when a caller ingests
@@ -450,9 +456,12 @@ void jy_lib_commit_soon(journey_host *host)
 static void on_deadline(uv_timer_t *timer)
 {
     journey_host *host = timer->data;
+    jy_host *core = host->lh->host;
+    jy_time now = jy_host_now(core);
     host->busy++;
-    jy_host_fire_due(host->lh->host, jy_host_now(host->lh->host), DEADLINE_SLICE);
+    size_t fired = jy_host_fire_due(core, now, DEADLINE_SLICE);
     host->busy--;
+    host->deadlines_behind = fired == DEADLINE_SLICE && jy_host_next_deadline(core) <= now;
     host->dirty = 1;
     jy_lib_commit_soon(host);
 }
@@ -483,6 +492,7 @@ static void on_check(uv_check_t *check)
     if (host->lh == NULL)
         return;
     uv_idle_stop(&host->commit_soon);
+    host->deadlines_between_ingests = 0;
     jy_lib_commit_async(host);
     jy_lib_arm_timer(host);
 }
@@ -756,6 +766,30 @@ static int check_ingest_state(journey_host *host)
 }
 
 
+/* Fires deadlines that fell due while the caller ingests many events in
+ * one loop turn. Otherwise they wait for the turn's end, tens of
+ * milliseconds when a caller ingests a thousand events in a turn.
+ * A backlog, such as a million sleeps that end at one instant, stays
+ * with the timer, which fires it a slice per turn, so the loop goes on
+ * taking events. */
+static void fire_deadlines_between_ingests(journey_host *host)
+{
+    jy_host *core = host->lh->host;
+    if (host->deadlines_behind)
+        return;
+    jy_time now = jy_host_now(core);
+    if (jy_host_next_deadline(core) > now)
+        return;
+
+    host->busy++;
+    host->deadlines_between_ingests += jy_host_fire_due(core, now, DEADLINES_PER_INGEST);
+    host->busy--;
+    host->dirty = 1;
+    host->deadlines_behind = host->deadlines_between_ingests >= DEADLINES_BETWEEN_INGESTS &&
+                             jy_host_next_deadline(core) <= now;
+}
+
+
 int journey_ingest_event(journey_host *host, journey_event *public_event,
                          journey_ingest_cb done, void *ctx)
 {
@@ -824,11 +858,16 @@ int journey_ingest_event(journey_host *host, journey_event *public_event,
         host->done_tail = d;
     }
 
+    /* An ingest from an action handler runs inside a run, where firing
+     * a deadline would interleave another run's step. */
+    int nested = host->busy != 0;
     jy_error err;
     jy_error_clear(&err);
     host->busy++;
     rc = jy_host_ingest(host->lh->host, event, &err);
     host->busy--;
+    if (!host->is_virtual && !nested)
+        fire_deadlines_between_ingests(host);
     if (rc != 0 && rc != JY_EEXIST)
         return fail(host, rc, "%s", err.message); /* d stays, without a callback */
     host->dirty = 1;
@@ -1028,8 +1067,14 @@ int journey_call_done(journey_call *call, const char *value_json, const char *er
                                           "the run is gone)");
     host->dirty = 1;
     /* The run resumes at its new deadline, now: re-arm the timer and keep
-     * the next poll from blocking, also in a foreign loop. */
-    jy_lib_arm_timer(host);
+     * the next poll from blocking, also in a foreign loop. A handler that
+     * completes its call while the host fires deadlines or ingests leaves
+     * the timer to the turn's check phase. libuv before 1.48 runs a timer
+     * restarted by its own callback with no delay again in the same pass
+     * (libuv issue 4245), so the deadline timer would fire every slice in
+     * one turn. */
+    if (host->busy == 0)
+        jy_lib_arm_timer(host);
     jy_lib_commit_soon(host);
     return JOURNEY_OK;
 }

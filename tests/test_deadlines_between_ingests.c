@@ -1,0 +1,156 @@
+/*
+ * Deadlines that fall due while a caller ingests a long run of events in
+ * one loop turn, on the real clock: a sleep that ends meanwhile fires
+ * between two ingests instead of at the end of the turn, and a backlog
+ * of deadlines left by the timer's slice stays with the timer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "journey.h"
+
+#include "check.h"
+
+static const char script[] =
+    "local journey = require 'journey'\n"
+    "journey.define{ name = 'nap', on = 'app/nap', key = false, run = function(j, e)\n"
+    "  if e.data.until_s then j.sleep_until(e.data.until_s) else j.sleep(0.05) end\n"
+    "  j.call('woke')\n"
+    "end }\n";
+
+static int woke;
+
+
+static void on_woke(void *ctx, journey_call *call, const char *args_json)
+{
+    (void)ctx;
+    (void)args_json;
+    woke++;
+    CHECK_INT_EQ(journey_call_done(call, NULL, NULL), JOURNEY_OK);
+}
+
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+
+static double monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+
+static journey_host *new_host(const char *path)
+{
+    journey_config config;
+    journey_config_init(&config);
+    journey_host *host = NULL;
+    char error[256];
+    CHECK_INT_EQ(journey_host_new(&config, &host, error, sizeof error), JOURNEY_OK);
+    CHECK_INT_EQ(journey_load(host, path), JOURNEY_OK);
+    CHECK_INT_EQ(journey_register_action(host, "woke", on_woke, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_start(host), JOURNEY_OK);
+    return host;
+}
+
+
+/* Ingests one event that starts nothing. */
+static void ingest_noise(journey_host *host, long i)
+{
+    char line[96];
+    int n = snprintf(line, sizeof line, "{\"user\":\"n%ld\",\"name\":\"app/noise\"}", i);
+    CHECK_INT_EQ(journey_ingest(host, line, (size_t)n, NULL, NULL), JOURNEY_OK);
+}
+
+
+/* One run sleeps 50 ms. The caller then ingests events without giving
+ * the loop a turn until the run wakes or two seconds pass: the run must
+ * wake inside that turn, and not before its deadline. */
+static void sleep_ends_inside_a_long_turn(const char *path)
+{
+    woke = 0;
+    journey_host *host = new_host(path);
+
+    const char *nap = "{\"user\":\"a\",\"name\":\"app/nap\"}";
+    double started = monotonic_s();
+    CHECK_INT_EQ(journey_ingest(host, nap, strlen(nap), NULL, NULL), JOURNEY_OK);
+    CHECK_INT_EQ(journey_live_runs(host), 1);
+
+    long i = 0;
+    while (woke == 0 && monotonic_s() - started < 2.0)
+        ingest_noise(host, i++);
+    double woken_after = monotonic_s() - started;
+
+    CHECK_INT_EQ(woke, 1);
+    CHECK(woken_after >= 0.049);
+    CHECK_INT_EQ(journey_live_runs(host), 0);
+
+    journey_host_close(host, NULL, NULL);
+}
+
+
+/* 3,000 runs sleep until one instant, more than one slice of the timer.
+ * After the first slice the rest is a backlog, which a long run of
+ * ingests must not fire and the next turns must drain. */
+static void backlog_stays_with_the_timer(const char *path)
+{
+    woke = 0;
+    journey_host *host = new_host(path);
+
+    double until = now_s() + 1.0;
+    for (int k = 0; k < 3000; k++) {
+        char line[128];
+        int n = snprintf(line, sizeof line,
+                         "{\"user\":\"b%d\",\"name\":\"app/nap\",\"data\":{\"until_s\":%.3f}}",
+                         k, until);
+        CHECK_INT_EQ(journey_ingest(host, line, (size_t)n, NULL, NULL), JOURNEY_OK);
+    }
+    CHECK_INT_EQ(journey_live_runs(host), 3000);
+
+    /* Turns of the loop until the timer fires its first slice. */
+    double started = monotonic_s();
+    while (woke == 0 && monotonic_s() - started < 5.0)
+        journey_run_once(host);
+    CHECK_INT_EQ(woke, 1000);
+
+    /* A long run of ingests in one turn, past the instant. */
+    int before = woke;
+    double turn_started = monotonic_s();
+    long i = 0;
+    while (monotonic_s() - turn_started < 0.1)
+        ingest_noise(host, i++);
+    CHECK_INT_EQ(woke, before);
+
+    started = monotonic_s();
+    while (journey_live_runs(host) > 0 && monotonic_s() - started < 5.0)
+        journey_run_once(host);
+    CHECK_INT_EQ(woke, 3000);
+    CHECK_INT_EQ(journey_live_runs(host), 0);
+
+    journey_host_close(host, NULL, NULL);
+}
+
+
+int main(void)
+{
+    char path[] = "/tmp/journey-deadlines-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK_INT_EQ(write(fd, script, strlen(script)), (long long)strlen(script));
+    close(fd);
+
+    sleep_ends_inside_a_long_turn(path);
+    backlog_stays_with_the_timer(path);
+
+    remove(path);
+    return check_summary("test_deadlines_between_ingests");
+}

@@ -461,7 +461,9 @@ static void on_deadline(uv_timer_t *timer)
     host->busy++;
     size_t fired = jy_host_fire_due(core, now, DEADLINE_SLICE);
     host->busy--;
-    host->deadlines_behind = fired == DEADLINE_SLICE && jy_host_next_deadline(core) <= now;
+    /* A slice that leaves nothing due ends a backlog. */
+    if (fired < DEADLINE_SLICE || jy_host_next_deadline(core) > now)
+        host->deadlines_behind = 0;
     host->dirty = 1;
     jy_lib_commit_soon(host);
 }

@@ -2,7 +2,8 @@
  * Deadlines that fall due while a caller ingests a long run of events in
  * one loop turn, on the real clock: a sleep that ends meanwhile fires
  * between two ingests instead of at the end of the turn, and a backlog
- * of deadlines left by the timer's slice stays with the timer.
+ * of deadlines fires in bounded slices between ingests and by the
+ * timer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,23 +99,25 @@ static void sleep_ends_inside_a_long_turn(const char *path)
 }
 
 
-/* 3,000 runs sleep until one instant, more than one slice of the timer.
- * After the first slice the rest is a backlog, which a long run of
- * ingests must not fire and the next turns must drain. */
-static void backlog_stays_with_the_timer(const char *path)
+/* 10,000 runs sleep until one instant, more than one slice of the
+ * timer. After the first slice, the ingests of one turn fire 64
+ * deadlines each, 4,096 in all, and then leave the rest to the timer,
+ * whose slices drain it over the next turns. */
+static void backlog_drains_in_slices(const char *path)
 {
     woke = 0;
     journey_host *host = new_host(path);
 
     double until = now_s() + 1.0;
-    for (int k = 0; k < 3000; k++) {
+    for (int k = 0; k < 10000; k++) {
         char line[128];
         int n = snprintf(line, sizeof line,
                          "{\"user\":\"b%d\",\"name\":\"app/nap\",\"data\":{\"until_s\":%.3f}}",
                          k, until);
         CHECK_INT_EQ(journey_ingest(host, line, (size_t)n, NULL, NULL), JOURNEY_OK);
     }
-    CHECK_INT_EQ(journey_live_runs(host), 3000);
+    CHECK_INT_EQ(journey_live_runs(host), 10000);
+    CHECK_INT_EQ(woke, 0);
 
     /* Turns of the loop until the timer fires its first slice. */
     double started = monotonic_s();
@@ -122,18 +125,22 @@ static void backlog_stays_with_the_timer(const char *path)
         journey_run_once(host);
     CHECK_INT_EQ(woke, 1000);
 
-    /* A long run of ingests in one turn, past the instant. */
-    int before = woke;
-    double turn_started = monotonic_s();
-    long i = 0;
-    while (monotonic_s() - turn_started < 0.1)
+    /* One turn of ingests: 64 deadlines after each, up to 4,096. */
+    ingest_noise(host, 0);
+    CHECK_INT_EQ(woke, 1064);
+    long i = 1;
+    started = monotonic_s();
+    while (woke < 1000 + 4096 && monotonic_s() - started < 5.0)
         ingest_noise(host, i++);
-    CHECK_INT_EQ(woke, before);
+    CHECK_INT_EQ(i, 64);
+    for (int k = 0; k < 1000; k++)
+        ingest_noise(host, i++);
+    CHECK_INT_EQ(woke, 1000 + 4096);
 
     started = monotonic_s();
     while (journey_live_runs(host) > 0 && monotonic_s() - started < 5.0)
         journey_run_once(host);
-    CHECK_INT_EQ(woke, 3000);
+    CHECK_INT_EQ(woke, 10000);
     CHECK_INT_EQ(journey_live_runs(host), 0);
 
     journey_host_close(host, NULL, NULL);
@@ -149,7 +156,7 @@ int main(void)
     close(fd);
 
     sleep_ends_inside_a_long_turn(path);
-    backlog_stays_with_the_timer(path);
+    backlog_drains_in_slices(path);
 
     remove(path);
     return check_summary("test_deadlines_between_ingests");

@@ -1071,10 +1071,10 @@ int journey_call_done(journey_call *call, const char *value_json, const char *er
     /* The run resumes at its new deadline, now: re-arm the timer and keep
      * the next poll from blocking, also in a foreign loop. A handler that
      * completes its call while the host fires deadlines or ingests leaves
-     * the timer to the turn's check phase. libuv before 1.48 runs a timer
-     * restarted by its own callback with no delay again in the same pass
-     * (libuv issue 4245), so the deadline timer would fire every slice in
-     * one turn. */
+     * the timer to the turn's check phase. libuv 1.44 (Debian 12's) runs
+     * a timer restarted by its own callback with no delay again in the
+     * same pass, so the deadline timer would fire every slice in one
+     * turn. */
     if (host->busy == 0)
         jy_lib_arm_timer(host);
     jy_lib_commit_soon(host);

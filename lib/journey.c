@@ -33,8 +33,8 @@
 #define DEADLINE_SLICE 1000
 
 /* The maximum number of deadlines fired between two ingests, and in all
- * between the ingests of one loop turn. More than that is a backlog,
- * left to the timer's slices. */
+ * between the ingests of one loop turn. What is still due past the
+ * turn's share is a backlog, which the timer fires a slice at a time. */
 #define DEADLINES_PER_INGEST 64
 #define DEADLINES_BETWEEN_INGESTS 4096
 
@@ -772,23 +772,30 @@ static int check_ingest_state(journey_host *host)
  * one loop turn. Otherwise they wait for the turn's end, tens of
  * milliseconds when a caller ingests a thousand events in a turn.
  * A backlog, such as a million sleeps that end at one instant, stays
- * with the timer, which fires it a slice per turn, so the loop goes on
- * taking events. */
+ * with the timer until it is gone, so the loop goes on taking events
+ * while it drains. */
 static void fire_deadlines_between_ingests(journey_host *host)
 {
     jy_host *core = host->lh->host;
+    jy_time now = jy_host_now(core);
+    if (jy_host_next_deadline(core) > now) {
+        host->deadlines_behind = 0;
+        return;
+    }
+
     if (host->deadlines_behind)
         return;
-    jy_time now = jy_host_now(core);
-    if (jy_host_next_deadline(core) > now)
+    if (host->deadlines_between_ingests >= DEADLINES_BETWEEN_INGESTS) {
+        host->deadlines_behind = 1;
         return;
+    }
+    size_t room = DEADLINES_BETWEEN_INGESTS - host->deadlines_between_ingests;
 
     host->busy++;
-    host->deadlines_between_ingests += jy_host_fire_due(core, now, DEADLINES_PER_INGEST);
+    host->deadlines_between_ingests +=
+        jy_host_fire_due(core, now, room < DEADLINES_PER_INGEST ? room : DEADLINES_PER_INGEST);
     host->busy--;
     host->dirty = 1;
-    host->deadlines_behind = host->deadlines_between_ingests >= DEADLINES_BETWEEN_INGESTS &&
-                             jy_host_next_deadline(core) <= now;
 }
 
 

@@ -82,7 +82,7 @@ struct journey_host {
     uv_check_t commit_check;
     uv_idle_t commit_soon; /* keeps the loop from blocking before a commit */
     uv_timer_t deadline_timer;
-    int deadlines_behind;  /* due deadlines were left for the next loop turn */
+    int deadlines_behind;  /* a backlog of due deadlines drains in the timer's slices */
     size_t deadlines_between_ingests; /* fired between ingests in this loop turn */
     uv_async_t async;
     int open_handles;

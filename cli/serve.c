@@ -220,8 +220,6 @@ static void log_replay(jy_server *server, const char *why)
 }
 
 
-/* Loads every script of the directory and starts the host: live runs
- * are replayed and passed deadlines fire. */
 /* Loads every script of the scripts directory into host. Returns 0, or
  * -1 after logging the reason as a failed start. */
 static int load_scripts(jy_server *server, journey_host *host)
@@ -247,6 +245,8 @@ static int load_scripts(jy_server *server, journey_host *host)
 }
 
 
+/* Loads every script of the directory and starts the host: live runs
+ * are replayed and passed deadlines fire. */
 static int start_host(jy_server *server)
 {
     if (load_scripts(server, server->host) != 0)

@@ -459,10 +459,10 @@ static void on_deadline(uv_timer_t *timer)
     jy_host *core = host->lh->host;
     jy_time now = jy_host_now(core);
     host->busy++;
-    size_t fired = jy_host_fire_due(core, now, DEADLINE_SLICE);
+    jy_host_fire_due(core, now, DEADLINE_SLICE);
     host->busy--;
     /* A slice that leaves nothing due ends a backlog. */
-    if (fired < DEADLINE_SLICE || jy_host_next_deadline(core) > now)
+    if (jy_host_next_deadline(core) > now)
         host->deadlines_behind = 0;
     host->dirty = 1;
     jy_lib_commit_soon(host);
@@ -1076,12 +1076,10 @@ int journey_call_done(journey_call *call, const char *value_json, const char *er
                                           "the run is gone)");
     host->dirty = 1;
     /* The run resumes at its new deadline, now: re-arm the timer and keep
-     * the next poll from blocking, also in a foreign loop. A handler that
-     * completes its call while the host fires deadlines or ingests leaves
-     * the timer to the turn's check phase. libuv 1.44 (Debian 12's) runs
-     * a timer restarted by its own callback with no delay again in the
-     * same pass, so the deadline timer would fire every slice in one
-     * turn. */
+     * the next poll from blocking, also in a foreign loop. Inside the
+     * host's own work the check phase arms it instead, because libuv 1.44
+     * runs a timer restarted from its own callback again in the same
+     * pass, which would fire every slice of a backlog in one turn. */
     if (host->busy == 0)
         jy_lib_arm_timer(host);
     jy_lib_commit_soon(host);

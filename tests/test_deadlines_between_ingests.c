@@ -1,8 +1,9 @@
 /*
  * Deadlines that fall due while a caller ingests a long run of events in
  * one loop turn, on the real clock. A sleep that ends meanwhile fires
- * between two ingests instead of at the end of the turn. A backlog fires
- * in bounded shares between ingests, then in the timer's slices.
+ * between two ingests instead of at the end of the turn. A backlog gets
+ * one bounded share between the ingests of a turn, then only the
+ * timer's slices.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,7 +121,8 @@ static void backlog_drains_in_slices(const char *path)
     CHECK_INT_EQ(woke, 0);
     if (now_s() >= until)
         fprintf(stderr, "starting 8,000 runs took more than 3 s, so their sleeps ended "
-                        "while they started; the checks below cannot hold\n");
+                        "while they started and the checks below fail; run the test on a "
+                        "less loaded machine\n");
 
     /* Turns of the loop until the timer fires its first slice. */
     double started = monotonic_s();
